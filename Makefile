@@ -1,0 +1,34 @@
+# Pipeline Engine — the two commands of the quick start are `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[server,dev]'
+	touch $(STAMP)
+
+## The main job: the embedded stack (Temporal dev server + Web UI, worker, API) and the seed demo.
+run: install
+	$(BIN)/pipeline-engine dev --demo
+
+## Every test (a real Temporal dev server and PostgreSQL are started/used by the suite).
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install
+	$(PY) -m bench.overhead
+
+clean:
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

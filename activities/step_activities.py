@@ -1,0 +1,107 @@
+"""One Temporal activity per registered step: the step runs with heartbeats and a typed result."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from pipeline_engine.steps import StepContext, StepDefinition, StepRegistry
+from workflows.messages import StepActivityInput, StepActivityResult, StepErrorDetails
+
+_MIN_PULSE_S = 0.2
+_MAX_PULSE_S = 10.0
+
+
+class _Heartbeater:
+    """Sends heartbeats from the activity's loop, whatever thread the step calls from."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._details: tuple[Any, ...] = ()
+
+    def __call__(self, *details: Any) -> None:
+        self._details = details
+        if _on_loop(self._loop):
+            activity.heartbeat(*details)
+        else:
+            self._loop.call_soon_threadsafe(lambda: activity.heartbeat(*self._details))
+
+    async def pump(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            activity.heartbeat(*self._details)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _pulse_interval() -> float | None:
+    timeout = activity.info().heartbeat_timeout
+    if not timeout:
+        return None
+    return min(max(timeout.total_seconds() / 3, _MIN_PULSE_S), _MAX_PULSE_S)
+
+
+def _make_activity(
+    definition: StepDefinition, executor: Executor | None
+) -> Callable[[StepActivityInput], Any]:
+    async def run_step(params: StepActivityInput) -> StepActivityResult:
+        info = activity.info()
+        heartbeater = _Heartbeater(asyncio.get_running_loop())
+        ctx = StepContext(
+            previous=params.previous,
+            input=params.input,
+            settings=params.settings,
+            pipeline_id=params.pipeline_id,
+            tenant_id=params.tenant_id,
+            stage_id=params.stage_id,
+            step=definition.name,
+            attempt=params.attempt_offset + info.attempt,
+            trace_id=params.trace_id,
+            _heartbeat=heartbeater,
+        )
+        interval = _pulse_interval()
+        pump = asyncio.create_task(heartbeater.pump(interval)) if interval else None
+        try:
+            result = await definition.invoke(ctx, params.kwargs, executor=executor)
+        except asyncio.CancelledError:
+            ctx._cancelled.set()
+            raise
+        except ValidationError as exc:
+            raise ApplicationError(
+                f"invalid kwargs for step {definition.name!r}: {exc}",
+                StepErrorDetails(attempt=info.attempt, type="InvalidInput"),
+                type="InvalidInput",
+                non_retryable=True,
+            ) from None
+        except Exception as exc:
+            kind = type(exc).__name__
+            raise ApplicationError(
+                str(exc) or kind,
+                StepErrorDetails(attempt=info.attempt, type=kind),
+                type=kind,
+            ) from exc
+        finally:
+            if pump is not None:
+                pump.cancel()
+        return StepActivityResult(result=result, attempt=info.attempt)
+
+    run_step.__name__ = run_step.__qualname__ = f"step_{definition.name}"
+    return activity.defn(name=definition.name)(run_step)
+
+
+def build_step_activities(
+    registry: StepRegistry, *, executor: Executor | None = None
+) -> list[Callable[..., Any]]:
+    """An activity for every step in ``registry``; sync steps run on ``executor``."""
+    return [_make_activity(d, executor) for d in registry.definitions()]

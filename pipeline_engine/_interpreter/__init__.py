@@ -1,0 +1,11 @@
+"""The one interpreter of pipelines, shared by the Temporal workflow and the fake engine."""
+
+from pipeline_engine._interpreter._local import LocalRuntime, backoff_delay, error_info
+from pipeline_engine._interpreter._run import FAILURE_MARKER, PipelineRun
+from pipeline_engine._interpreter._local import LocalRuntime, backoff_delay, error_info
+from pipeline_engine._interpreter._runtime import Runtime, StepCall, StepFailed, StepOutcome
+
+__all__ = [
+    "LocalRuntime",
+    "backoff_delay",
+    "error_info","FAILURE_MARKER", "PipelineRun", "Runtime", "StepCall", "StepFailed", "StepOutcome"]

@@ -1,0 +1,132 @@
+"""A runtime that runs steps in this process: the engine of the fake, and of fast tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from pipeline_engine._interpreter._runtime import StepCall, StepFailed, StepOutcome
+from pipeline_engine.dsl import RetryPolicy
+from pipeline_engine.states import PipelineState
+from pipeline_engine.status import ErrorInfo
+from pipeline_engine.steps import StepContext, StepRegistry
+
+__all__ = ["LocalRuntime", "backoff_delay", "error_info"]
+
+BeforeAttempt = Callable[[StepCall, int], Awaitable[None]]
+
+
+def backoff_delay(policy: RetryPolicy, attempt: int) -> float:
+    """Wait before attempt ``attempt + 1`` (Temporal's formula: max interval defaults to 100x)."""
+    cap = policy.max_interval_s or policy.initial_interval_s * 100
+    return float(min(policy.initial_interval_s * policy.backoff ** (attempt - 1), cap))
+
+
+def error_info(exc: BaseException) -> ErrorInfo:
+    """The wire form of an exception raised by a step."""
+    return ErrorInfo(type=type(exc).__name__, message=str(exc) or type(exc).__name__)
+
+
+class LocalRuntime:
+    """Runs steps in-process with the same retry and timeout rules as the Temporal activities.
+
+    Args:
+        registry: Where steps are looked up.
+        executor: Thread pool for sync steps (the loop's default when ``None``).
+        time_scale: Multiplies retry back-off waits (``0`` retries at once; handy in tests).
+        before_attempt: Awaited before every attempt with the call and attempt number; may raise
+            to fail the attempt, or wait to hold it.
+        on_state: Called with each new pipeline state.
+    """
+
+    def __init__(
+        self,
+        registry: StepRegistry,
+        *,
+        executor: Executor | None = None,
+        time_scale: float = 1.0,
+        before_attempt: BeforeAttempt | None = None,
+        on_state: Callable[[PipelineState], None] | None = None,
+    ) -> None:
+        self._registry = registry
+        self._executor = executor
+        self._time_scale = time_scale
+        self._before_attempt = before_attempt
+        self._on_state = on_state
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def run_step(self, call: StepCall) -> StepOutcome:
+        attempts = 0
+        while True:
+            attempts += 1
+            attempt = call.attempt_offset + attempts
+            try:
+                result = await asyncio.wait_for(self._attempt(call, attempt), call.timeout_s)
+                return StepOutcome(result=result, attempts=attempts)
+            except asyncio.CancelledError:
+                raise
+            except TimeoutError as exc:
+                error = error_info(exc)
+                if not str(exc):
+                    error = ErrorInfo(
+                        type="TimeoutError",
+                        message=f"attempt did not finish within {call.timeout_s:g} s",
+                    )
+                fatal = False
+            except ValidationError as exc:
+                error, fatal = ErrorInfo(type="InvalidInput", message=str(exc)), True
+            except Exception as exc:
+                error, fatal = error_info(exc), False
+            fatal = fatal or error.type in call.retry.non_retryable_errors
+            if fatal or attempts >= call.retry.max_attempts:
+                raise StepFailed(error, attempts)
+            await asyncio.sleep(backoff_delay(call.retry, attempts) * self._time_scale)
+
+    async def _attempt(self, call: StepCall, attempt: int) -> Any:
+        if self._before_attempt is not None:
+            await self._before_attempt(call, attempt)
+        definition = self._registry.get(call.step)
+        ctx = StepContext(
+            previous=call.previous,
+            input=call.input,
+            settings=call.settings,
+            pipeline_id=call.pipeline_id,
+            tenant_id=call.tenant_id,
+            stage_id=call.stage_id,
+            step=call.step,
+            attempt=attempt,
+            trace_id=call.trace_id,
+        )
+        return await definition.invoke(ctx, call.kwargs, executor=self._executor)
+
+    async def wait_condition(self, predicate: Callable[[], bool], *, timeout: float | None) -> bool:
+        async def wait() -> None:
+            while not predicate():
+                fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._waiters.append(fut)
+                await fut
+
+        try:
+            await asyncio.wait_for(wait(), timeout)
+        except TimeoutError:
+            return predicate()
+        return True
+
+    def notify(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
+
+    def state_changed(self, state: PipelineState) -> None:
+        self.notify()
+        if self._on_state is not None:
+            self._on_state(state)

@@ -1,0 +1,732 @@
+"""One pipeline run: the tree walk, its state machine, its event log and its commands.
+
+Written once against :class:`Runtime`, so the Temporal workflow and the in-memory fake engine share
+every rule: data flow, fan-out and joins, failure handling, input, retry, cancellation and events.
+Everything here must stay deterministic: time comes from the runtime, no I/O, no randomness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from jsonschema import validators
+
+from pipeline_engine._interpreter._runtime import Runtime, StepCall, StepFailed
+from pipeline_engine.dsl import (
+    ChainPlan,
+    ChordPlan,
+    DagPlan,
+    GroupPlan,
+    InputPlan,
+    Node,
+    Plan,
+    StepPlan,
+    merge_retry,
+)
+from pipeline_engine.dsl._plan import DEFAULT_HEARTBEAT_TIMEOUT_S, DEFAULT_STEP_TIMEOUT_S
+from pipeline_engine.errors import InvalidInput, InvalidState, Problem, StageNotFound
+from pipeline_engine.events import Event, EventType
+from pipeline_engine.states import PipelineState, StageState
+from pipeline_engine.status import ErrorInfo, PendingInput, PipelineStatus, StageStatus
+
+__all__ = ["FAILURE_MARKER", "PipelineRun"]
+
+FAILURE_MARKER = "__failed__"
+T = TypeVar("T")
+
+
+class _StageFailure(Exception):
+    """A stage failed for good and nothing absorbs it: the branch (and maybe the pipeline) fails."""
+
+    def __init__(self, stage_id: str, error: ErrorInfo) -> None:
+        super().__init__(error.message)
+        self.stage_id = stage_id
+        self.error = error
+
+
+@dataclass
+class _Parked:
+    deadline: datetime | None
+    retry_requested: bool = False
+
+
+@dataclass
+class _Waiting:
+    plan: InputPlan
+    deadline: datetime | None
+    received: bool = False
+    payload: Any = None
+
+
+@dataclass
+class _Command:
+    fingerprints: dict[str, str] = field(default_factory=dict)
+
+
+def _fingerprint(*parts: Any) -> str:
+    return json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _json_path(path: Any) -> str:
+    out = "$.payload"
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+class PipelineRun:
+    """The interpreter of one pipeline: call :meth:`run`, drive it with the command methods."""
+
+    def __init__(
+        self,
+        *,
+        plan: Plan,
+        pipeline_id: str,
+        tenant_id: str | None,
+        input: Any,
+        settings: dict[str, Any],
+        trace_id: str,
+        runtime: Runtime,
+    ) -> None:
+        self._plan = plan
+        self._config = plan.config
+        self._pipeline_id = pipeline_id
+        self._tenant_id = tenant_id
+        self._input = input
+        self._settings = settings
+        self._trace_id = trace_id
+        self._rt = runtime
+        self._events: list[Event] = []
+        self._stages: dict[str, StageStatus] = {
+            s.stage_id: StageStatus(
+                stage_id=s.stage_id,
+                step=s.step if isinstance(s, StepPlan) else "input",
+                kind="step" if isinstance(s, StepPlan) else "input",
+            )
+            for s in plan.stages
+        }
+        self._state = PipelineState.PENDING
+        self._final: PipelineState | None = None
+        self._started = False
+        self._cancel_reason: str | None = None
+        self._parked: dict[str, _Parked] = {}
+        self._waiting: dict[str, _Waiting] = {}
+        self._retried: set[str] = set()
+        self._inputs_done: dict[str, str] = {}
+        self._root: asyncio.Task[Any] | None = None
+        self._result: Any = None
+        self._error: ErrorInfo | None = None
+        self._created_at = runtime.now()
+        self._started_at: datetime | None = None
+        self._finished_at: datetime | None = None
+        caps: dict[str, int] = {}
+        for s in plan.stages:
+            if isinstance(s, StepPlan) and s.max_concurrency:
+                caps[s.step] = min(caps.get(s.step, s.max_concurrency), s.max_concurrency)
+        self._limits = {step: asyncio.Semaphore(cap) for step, cap in caps.items()}
+        self._emit(
+            EventType.PIPELINE_CREATED,
+            name=self._config.name,
+            tenant_id=tenant_id,
+            state=PipelineState.PENDING.value,
+        )
+
+    # ------------------------------------------------------------------ read side
+    @property
+    def state(self) -> PipelineState:
+        """Current pipeline state."""
+        return self._state
+
+    def status(self) -> PipelineStatus:
+        """The whole picture: state, stages, pending inputs, result, error."""
+        deadlines = [p.deadline for p in self._parked.values() if p.deadline is not None]
+        return PipelineStatus(
+            pipeline_id=self._pipeline_id,
+            name=self._config.name,
+            tenant_id=self._tenant_id,
+            state=self._state,
+            stages=[s.model_copy() for s in self._stages.values()],
+            waiting_inputs=[
+                PendingInput(
+                    stage_id=w.plan.stage_id,
+                    prompt=w.plan.prompt,
+                    schema=w.plan.schema,
+                    deadline=w.deadline,
+                )
+                for w in self._waiting.values()
+                if not w.received
+            ],
+            result=self._result,
+            error=self._error,
+            created_at=self._created_at,
+            started_at=self._started_at,
+            finished_at=self._finished_at,
+            retryable_until=min(deadlines) if deadlines else None,
+            trace_id=self._trace_id,
+        )
+
+    def history(self, *, since: datetime | None = None, after_id: int | None = None) -> list[Event]:
+        """Events in order; ``since`` keeps those at or after a time, ``after_id`` those after an id."""
+        events = self._events
+        if after_id is not None:
+            events = events[max(after_id, 0) :]
+        if since is not None:
+            events = [e for e in events if e.timestamp >= since]
+        return list(events)
+
+    # ------------------------------------------------------------------ commands
+    def start(self) -> PipelineState:
+        """Start a PENDING pipeline; a repeat returns the current state."""
+        if not self._started and self._cancel_reason is None and self._final is None:
+            self._started = True
+            self._started_at = self._rt.now()
+            self._set_state(PipelineState.RUNNING)
+            self._emit(EventType.PIPELINE_STARTED, state=self._state.value)
+            self._rt.notify()
+        return self._state
+
+    def _input_target(self, stage_id: str | None) -> _Waiting | None:
+        open_ = {k: w for k, w in self._waiting.items() if not w.received}
+        if stage_id is not None:
+            if stage_id not in self._stages:
+                raise StageNotFound(f"pipeline has no stage {stage_id!r}")
+            return open_.get(stage_id)
+        if len(open_) > 1:
+            raise InvalidInput(
+                "several inputs are waiting; name one with stage_id",
+                problems=[Problem("$.stage_id", "one of: " + ", ".join(open_))],
+            )
+        return next(iter(open_.values()), None)
+
+    def validate_submit_input(self, payload: Any, responder: str, stage_id: str | None) -> None:
+        """Raise if ``submit_input`` would not apply (nothing is written when it raises)."""
+        target = self._input_target(stage_id)
+        if target is None:
+            if _fingerprint(stage_id, payload, responder) in self._inputs_done.values() or (
+                stage_id is None and _fingerprint(None, payload, responder) in self._inputs_done
+            ):
+                return  # a repeat of an input already applied
+            raise InvalidState(
+                f"pipeline is {self._state.value}; no input is waiting"
+                + (f" at stage {stage_id!r}" if stage_id else "")
+            )
+        schema = target.plan.schema
+        validator = validators.validator_for(schema)(schema)
+        errors = sorted(validator.iter_errors(payload), key=lambda e: list(e.absolute_path))
+        if errors:
+            raise InvalidInput(
+                f"payload does not match the schema of input {target.plan.stage_id!r}",
+                problems=[Problem(_json_path(e.absolute_path), e.message) for e in errors],
+            )
+
+    def submit_input(self, payload: Any, responder: str, stage_id: str | None = None) -> PipelineState:
+        """Deliver a human's payload to the waiting input element."""
+        self.validate_submit_input(payload, responder, stage_id)
+        target = self._input_target(stage_id)
+        if target is None:
+            return self._state
+        sid = target.plan.stage_id
+        target.received = True
+        target.payload = payload
+        rec = self._stages[sid]
+        rec.state = StageState.SUCCEEDED
+        rec.result = payload
+        rec.error = None
+        rec.attempts += 1
+        rec.finished_at = self._rt.now()
+        self._inputs_done[_fingerprint(None, payload, responder)] = _fingerprint(
+            sid, payload, responder
+        )
+        self._emit(EventType.PIPELINE_INPUT_RECEIVED, stage_id=sid, responder=responder)
+        self._emit(EventType.STAGE_SUCCEEDED, stage_id=sid, step="input", attempt=rec.attempts)
+        del self._waiting[sid]
+        self._refresh_state()
+        self._rt.notify()
+        return self._state
+
+    def validate_retry_stage(self, stage_id: str, reason: str) -> None:
+        """Raise if ``retry_stage`` would not apply (nothing is written when it raises)."""
+        if stage_id not in self._stages:
+            raise StageNotFound(f"pipeline has no stage {stage_id!r}")
+        if stage_id in self._parked or stage_id in self._retried:
+            return
+        rec = self._stages[stage_id]
+        if self._final is not None:
+            raise InvalidState(f"pipeline is {self._final.value}; it can no longer be retried")
+        raise InvalidState(
+            f"stage {stage_id!r} is {rec.state.value}; only a stage that failed for good "
+            "(pipeline FAILED) can be retried"
+        )
+
+    def retry_stage(self, stage_id: str, reason: str) -> PipelineState:
+        """Re-run a stage that failed for good; what already succeeded never runs again."""
+        self.validate_retry_stage(stage_id, reason)
+        parked = self._parked.pop(stage_id, None)
+        if parked is None:
+            return self._state  # repeat of a retry already applied
+        parked.retry_requested = True
+        self._retried.add(stage_id)
+        rec = self._stages[stage_id]
+        rec.state = StageState.PENDING
+        self._emit(
+            EventType.STAGE_RETRY_REQUESTED,
+            stage_id=stage_id,
+            step=rec.step,
+            attempt=rec.attempts,
+            reason=reason,
+        )
+        self._refresh_state()
+        self._rt.notify()
+        return self._state
+
+    def request_cancel(self, reason: str) -> PipelineState:
+        """Ask the pipeline to stop: in-flight stages are cancelled and ``on_cancel`` runs."""
+        if self._final is not None or self._cancel_reason is not None:
+            return self._state
+        self._cancel_reason = reason or "cancelled"
+        self._emit(EventType.PIPELINE_CANCEL_REQUESTED, reason=self._cancel_reason)
+        if self._root is not None and not self._root.done():
+            self._root.cancel()
+        self._rt.notify()
+        return self._state
+
+    async def cancel(self, reason: str) -> PipelineState:
+        """Cancel and wait until the pipeline has ended."""
+        self.request_cancel(reason)
+        await self._rt.wait_condition(lambda: self._final is not None, timeout=None)
+        return self._state
+
+    # ------------------------------------------------------------------ main
+    async def run(self) -> PipelineStatus:
+        """Run the pipeline to its end. Re-raises ``CancelledError`` after a native cancellation."""
+        try:
+            await self._rt.wait_condition(
+                lambda: self._started or self._cancel_reason is not None, timeout=None
+            )
+            if self._cancel_reason is not None:
+                await self._finish_cancelled(run_hook=False)
+                return self.status()
+            await self._run_hook("on_start", None)
+            if self._cancel_reason is not None:
+                await self._finish_cancelled(run_hook=True)
+                return self.status()
+            self._root = asyncio.create_task(self._node(self._plan.root, self._initial_previous()))
+            if self._config.timeout_s is not None:
+                result = await asyncio.wait_for(self._root, self._config.timeout_s)
+            else:
+                result = await self._root
+        except asyncio.CancelledError:
+            native = self._cancel_reason is None
+            if native:
+                self._cancel_reason = "cancelled through Temporal"
+                self._emit(EventType.PIPELINE_CANCEL_REQUESTED, reason=self._cancel_reason)
+            await self._finish_cancelled(run_hook=self._started)
+            if native:
+                raise
+            return self.status()
+        except TimeoutError:
+            if self._cancel_reason is not None:
+                await self._finish_cancelled(run_hook=True)
+                return self.status()
+            await self._finish_failed(
+                ErrorInfo(
+                    type="PipelineTimeout",
+                    message=f"pipeline did not finish within {self._config.timeout_s:g} s",
+                )
+            )
+            return self.status()
+        except _StageFailure as failure:
+            await self._finish_failed(failure.error)
+            return self.status()
+        await self._finish_succeeded(result)
+        return self.status()
+
+    def _initial_previous(self) -> Any:
+        return {} if isinstance(self._plan.root, DagPlan) else None
+
+    # ------------------------------------------------------------------ endings
+    def _skip_pending(self) -> None:
+        for rec in self._stages.values():
+            if rec.state is StageState.PENDING:
+                rec.state = StageState.SKIPPED
+                self._emit(EventType.STAGE_SKIPPED, stage_id=rec.stage_id, step=rec.step)
+        self._waiting.clear()
+        self._parked.clear()
+
+    def _end(self, state: PipelineState) -> None:
+        self._final = state
+        self._finished_at = self._rt.now()
+        self._set_state(state)
+        self._rt.notify()
+
+    async def _finish_succeeded(self, result: Any) -> None:
+        self._result = result
+        await self._run_hook("on_success", {"state": "SUCCEEDED", "result": result})
+        self._skip_pending()
+        self._end(PipelineState.SUCCEEDED)
+        self._emit(EventType.PIPELINE_SUCCEEDED, state=self._state.value)
+
+    async def _finish_failed(self, error: ErrorInfo) -> None:
+        self._error = error
+        self._parked.clear()
+        await self._run_hook("on_failure", {"state": "FAILED", "error": error.model_dump()})
+        self._skip_pending()
+        self._end(PipelineState.FAILED)
+        self._emit(
+            EventType.PIPELINE_FAILED,
+            state=self._state.value,
+            stage_id=error.stage_id,
+            error=error.model_dump(),
+            retryable=False,
+        )
+
+    async def _finish_cancelled(self, *, run_hook: bool) -> None:
+        if self._root is not None and not self._root.done():
+            self._root.cancel()
+            await asyncio.gather(self._root, return_exceptions=True)
+        if run_hook:
+            await self._run_hook("on_cancel", {"state": "CANCELLED", "reason": self._cancel_reason})
+        self._skip_pending()
+        self._end(PipelineState.CANCELLED)
+        self._emit(EventType.PIPELINE_CANCELLED, state=self._state.value, reason=self._cancel_reason)
+
+    # ------------------------------------------------------------------ state & events
+    def _emit(self, kind: EventType, **payload: Any) -> None:
+        self._events.append(
+            Event(
+                id=len(self._events) + 1,
+                type=kind.value,
+                payload={k: v for k, v in payload.items() if v is not None},
+                timestamp=self._rt.now(),
+                trace_id=self._trace_id,
+            )
+        )
+
+    def _set_state(self, state: PipelineState) -> None:
+        if state is not self._state:
+            self._state = state
+            self._rt.state_changed(state)
+
+    def _refresh_state(self) -> None:
+        if self._final is not None or not self._started:
+            return
+        before = self._state
+        if self._parked:
+            state = PipelineState.FAILED
+        elif any(not w.received for w in self._waiting.values()):
+            state = PipelineState.WAITING_INPUT
+        else:
+            state = PipelineState.RUNNING
+        self._set_state(state)
+        if state is PipelineState.FAILED and before is not PipelineState.FAILED:
+            sid, parked = next(iter(self._parked.items()))
+            err = self._stages[sid].error
+            self._emit(
+                EventType.PIPELINE_FAILED,
+                state=state.value,
+                stage_id=sid,
+                error=err.model_dump() if err else None,
+                retryable=True,
+                retryable_until=parked.deadline.isoformat() if parked.deadline else None,
+            )
+        elif before is PipelineState.FAILED and state is not PipelineState.FAILED:
+            self._emit(EventType.PIPELINE_RESUMED, state=state.value)
+
+    # ------------------------------------------------------------------ tree walk
+    async def _node(self, node: Node, previous: Any, soft: bool = False) -> Any:
+        if isinstance(node, StepPlan):
+            return await self._step_stage(node, previous, soft)
+        if isinstance(node, InputPlan):
+            return await self._input_stage(node, previous, soft)
+        if isinstance(node, ChainPlan):
+            value = previous
+            for child in node.children:
+                value = await self._node(child, value, soft)
+            return value
+        if isinstance(node, GroupPlan):
+            return await self._group(node, previous, soft, absorb=False)
+        if isinstance(node, ChordPlan):
+            results = await self._group(node.group, previous, soft, absorb=node.on_error == "continue")
+            if node.callback is None:
+                return results
+            return await self._step_stage(node.callback, results, soft)
+        return await self._dag(node, soft)
+
+    async def _group(self, node: GroupPlan, previous: Any, soft: bool, *, absorb: bool) -> list[Any]:
+        gate = asyncio.Semaphore(node.max_concurrency) if node.max_concurrency else None
+
+        async def member(child: Node) -> Any:
+            async def go() -> Any:
+                if not absorb:
+                    return await self._node(child, previous, soft)
+                try:
+                    return await self._node(child, previous, True)
+                except _StageFailure as failure:
+                    return {
+                        FAILURE_MARKER: True,
+                        "stage_id": failure.stage_id,
+                        "error": failure.error.model_dump(),
+                    }
+
+            if gate is None:
+                return await go()
+            async with gate:
+                return await go()
+
+        return await _all([member(c) for c in node.children])
+
+    async def _dag(self, node: DagPlan, soft: bool) -> Any:
+        tasks: dict[str, asyncio.Task[Any]] = {}
+
+        async def stage(plan: StepPlan, deps: tuple[str, ...]) -> Any:
+            inputs = {}
+            for dep in deps:
+                inputs[dep] = await tasks[dep]
+            return await self._step_stage(plan, inputs, soft)
+
+        for s in node.stages:
+            tasks[s.step.stage_id] = asyncio.create_task(stage(s.step, s.depends_on))
+        results = await _gather_tasks(list(tasks.values()))
+        by_id = dict(zip(tasks, results, strict=True))
+        if len(node.sinks) == 1:
+            return by_id[node.sinks[0]]
+        return {sid: by_id[sid] for sid in node.sinks}
+
+    # ------------------------------------------------------------------ stages
+    def _call(self, plan: StepPlan, previous: Any, attempt_offset: int) -> StepCall:
+        return StepCall(
+            pipeline_id=self._pipeline_id,
+            tenant_id=self._tenant_id,
+            stage_id=plan.stage_id,
+            step=plan.step,
+            kwargs=plan.kwargs,
+            previous=previous,
+            input=self._input,
+            settings=self._settings,
+            trace_id=self._trace_id,
+            attempt_offset=attempt_offset,
+            retry=plan.retry,
+            timeout_s=plan.timeout_s,
+            heartbeat_timeout_s=plan.heartbeat_timeout_s,
+            task_queue=plan.task_queue,
+        )
+
+    async def _limited(self, step: str, work: Callable[[], Awaitable[T]]) -> T:
+        gate = self._limits.get(step)
+        if gate is None:
+            return await work()
+        async with gate:
+            return await work()
+
+    async def _step_stage(self, plan: StepPlan, previous: Any, soft: bool) -> Any:
+        rec = self._stages[plan.stage_id]
+        while True:
+            try:
+                outcome = await self._limited(
+                    plan.step, lambda: self._attempt(rec, self._call(plan, previous, rec.attempts))
+                )
+            except StepFailed as failed:
+                rec.attempts += failed.attempts
+                error = failed.error.model_copy(update={"stage_id": plan.stage_id})
+                verdict = await self._after_failure(rec, plan.on_failure, error, previous, soft)
+                if verdict is _RETRY:
+                    continue
+                return verdict
+            rec.attempts += outcome.attempts
+            self._succeed(rec, outcome.result)
+            return outcome.result
+
+    async def _attempt(self, rec: StageStatus, call: StepCall) -> Any:
+        rec.state = StageState.RUNNING
+        rec.scheduled_at = self._rt.now()
+        rec.finished_at = None
+        self._emit(
+            EventType.STAGE_SCHEDULED,
+            stage_id=rec.stage_id,
+            step=rec.step,
+            attempt=rec.attempts + 1,
+        )
+        self._refresh_state()
+        try:
+            return await self._rt.run_step(call)
+        except asyncio.CancelledError:
+            rec.state = StageState.CANCELLED
+            rec.finished_at = self._rt.now()
+            self._emit(EventType.STAGE_CANCELLED, stage_id=rec.stage_id, step=rec.step)
+            raise
+
+    def _succeed(self, rec: StageStatus, result: Any) -> None:
+        rec.state = StageState.SUCCEEDED
+        rec.result = result
+        rec.error = None
+        rec.finished_at = self._rt.now()
+        duration = (
+            (rec.finished_at - rec.scheduled_at).total_seconds() if rec.scheduled_at else None
+        )
+        self._emit(
+            EventType.STAGE_SUCCEEDED,
+            stage_id=rec.stage_id,
+            step=rec.step,
+            attempt=rec.attempts,
+            duration_s=duration,
+        )
+        self._refresh_state()
+
+    async def _input_stage(self, plan: InputPlan, previous: Any, soft: bool) -> Any:
+        rec = self._stages[plan.stage_id]
+        while True:
+            now = self._rt.now()
+            deadline = now + timedelta(seconds=plan.timeout_s) if plan.timeout_s else None
+            waiting = _Waiting(plan, deadline)
+            self._waiting[plan.stage_id] = waiting
+            rec.state = StageState.WAITING_INPUT
+            rec.scheduled_at = now
+            self._emit(
+                EventType.PIPELINE_WAITING_INPUT,
+                stage_id=plan.stage_id,
+                prompt=plan.prompt,
+                schema=plan.schema,
+            )
+            self._refresh_state()
+            try:
+                received = await self._rt.wait_condition(lambda: waiting.received, timeout=plan.timeout_s)
+            except asyncio.CancelledError:
+                self._waiting.pop(plan.stage_id, None)
+                if rec.state is not StageState.SUCCEEDED:
+                    rec.state = StageState.CANCELLED
+                    self._emit(EventType.STAGE_CANCELLED, stage_id=plan.stage_id, step="input")
+                raise
+            if received or waiting.received:
+                return waiting.payload
+            self._waiting.pop(plan.stage_id, None)
+            error = ErrorInfo(
+                type="InputTimeout",
+                message=f"no input within {plan.timeout_s:g} s",
+                stage_id=plan.stage_id,
+            )
+            rec.attempts += 1
+            verdict = await self._after_failure(rec, plan.on_failure, error, previous, soft)
+            if verdict is not _RETRY:
+                return verdict
+
+    async def _after_failure(
+        self, rec: StageStatus, on_failure: str, error: ErrorInfo, previous: Any, soft: bool
+    ) -> Any:
+        """Apply ``on_failure``: a value to use as the stage's result, or ``_RETRY``."""
+        rec.state = StageState.FAILED
+        rec.error = error
+        rec.finished_at = self._rt.now()
+        self._emit(
+            EventType.STAGE_FAILED,
+            stage_id=rec.stage_id,
+            step=rec.step,
+            attempt=rec.attempts,
+            error=error.model_dump(),
+            on_failure=on_failure,
+        )
+        if on_failure == "continue":
+            self._refresh_state()
+            return None
+        if on_failure != "fail":
+            handled, value = await self._run_handler(rec, on_failure, error, previous)
+            if handled:
+                return value
+        if soft or self._config.failure_hold_s <= 0:
+            self._refresh_state()
+            raise _StageFailure(rec.stage_id, error)
+        return await self._park(rec, error)
+
+    async def _park(self, rec: StageStatus, error: ErrorInfo) -> Any:
+        hold = self._config.failure_hold_s
+        parked = _Parked(self._rt.now() + timedelta(seconds=hold))
+        self._parked[rec.stage_id] = parked
+        self._refresh_state()
+        retried = await self._rt.wait_condition(lambda: parked.retry_requested, timeout=hold)
+        if retried or parked.retry_requested:
+            return _RETRY
+        raise _StageFailure(
+            rec.stage_id,
+            error.model_copy(update={"message": f"{error.message} (not retried within {hold:g} s)"}),
+        )
+
+    async def _run_handler(
+        self, rec: StageStatus, handler: str, error: ErrorInfo, previous: Any
+    ) -> tuple[bool, Any]:
+        hid = f"{rec.stage_id}.on_failure"
+        hrec = self._stages.get(hid)
+        if hrec is None:
+            hrec = self._stages[hid] = StageStatus(stage_id=hid, step=handler, kind="handler")
+        plan = self._hook_plan(hid, handler)
+        info = {"stage_id": rec.stage_id, "step": rec.step, "error": error.model_dump(), "previous": previous}
+        try:
+            outcome = await self._attempt(hrec, self._call(plan, info, hrec.attempts))
+        except StepFailed as failed:
+            hrec.attempts += failed.attempts
+            hrec.state = StageState.FAILED
+            hrec.error = failed.error.model_copy(update={"stage_id": hid})
+            hrec.finished_at = self._rt.now()
+            self._emit(
+                EventType.STAGE_FAILED,
+                stage_id=hid,
+                step=handler,
+                attempt=hrec.attempts,
+                error=hrec.error.model_dump(),
+            )
+            return False, None
+        hrec.attempts += outcome.attempts
+        self._succeed(hrec, outcome.result)
+        return True, outcome.result
+
+    def _hook_plan(self, stage_id: str, step: str) -> StepPlan:
+        d = self._config.defaults
+        return StepPlan(
+            stage_id=stage_id,
+            step=step,
+            kwargs={},
+            retry=merge_retry(d.retry),
+            timeout_s=d.timeout_s or DEFAULT_STEP_TIMEOUT_S,
+            heartbeat_timeout_s=d.heartbeat_timeout_s or DEFAULT_HEARTBEAT_TIMEOUT_S,
+            on_failure="continue",
+            task_queue=d.task_queue,
+            max_concurrency=None,
+            path=f"$.hooks.{stage_id}",
+        )
+
+    async def _run_hook(self, hook: str, previous: Any) -> None:
+        step = getattr(self._config.hooks, hook)
+        if step is None:
+            return
+        plan = self._hook_plan(f"hook.{hook}", step)
+        try:
+            outcome = await self._rt.run_step(self._call(plan, previous, 0))
+        except StepFailed as failed:
+            self._emit(EventType.HOOK_FAILED, hook=hook, step=step, error=failed.error.model_dump())
+            return
+        self._emit(EventType.HOOK_SUCCEEDED, hook=hook, step=step, attempt=outcome.attempts)
+
+
+class _RetrySentinel:
+    pass
+
+
+_RETRY: Any = _RetrySentinel()
+
+
+async def _gather_tasks(tasks: list[asyncio.Task[Any]]) -> list[Any]:
+    """Gather; if one fails (or this is cancelled), cancel the others and wait for them."""
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def _all(coros: list[Coroutine[Any, Any, Any]]) -> list[Any]:
+    return await _gather_tasks([asyncio.create_task(c) for c in coros])

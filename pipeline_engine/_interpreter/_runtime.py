@@ -1,0 +1,75 @@
+"""What the interpreter needs from whoever runs it: the Temporal workflow or the in-memory engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from pipeline_engine.dsl import RetryPolicy
+from pipeline_engine.states import PipelineState
+from pipeline_engine.status import ErrorInfo
+
+__all__ = ["Runtime", "StepCall", "StepFailed", "StepOutcome"]
+
+
+@dataclass(frozen=True)
+class StepCall:
+    """One stage run handed to the runtime (which owns retries within it)."""
+
+    pipeline_id: str
+    tenant_id: str | None
+    stage_id: str
+    step: str
+    kwargs: dict[str, Any]
+    previous: Any
+    input: Any
+    settings: dict[str, Any]
+    trace_id: str
+    attempt_offset: int
+    retry: RetryPolicy
+    timeout_s: float
+    heartbeat_timeout_s: float
+    task_queue: str | None
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """A stage run that succeeded, after ``attempts`` attempts."""
+
+    result: Any
+    attempts: int
+
+
+class StepFailed(Exception):
+    """A stage run that failed for good (retries exhausted, non-retryable error, timeout)."""
+
+    def __init__(self, error: ErrorInfo, attempts: int) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.attempts = attempts
+
+
+class Runtime(Protocol):
+    """The primitives the interpreter runs on. All must be deterministic under Temporal."""
+
+    def now(self) -> datetime:
+        """Current time (workflow time under Temporal)."""
+        ...
+
+    async def run_step(self, call: StepCall) -> StepOutcome:
+        """Run a stage with its retry policy; raise :class:`StepFailed` when it fails for good."""
+        ...
+
+    async def wait_condition(self, predicate: Callable[[], bool], *, timeout: float | None) -> bool:
+        """Wait until ``predicate()``; False if ``timeout`` seconds pass first."""
+        ...
+
+    def notify(self) -> None:
+        """Something a waiting predicate reads may have changed."""
+        ...
+
+    def state_changed(self, state: PipelineState) -> None:
+        """The pipeline state changed (search attributes, metrics)."""
+        ...

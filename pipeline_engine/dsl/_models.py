@@ -1,0 +1,202 @@
+"""The serialisable DSL: pure pydantic data, no Temporal.
+
+The wire format (``schema_version`` "1") is the one of the Spanish seed, extended with optional,
+backward-compatible fields. Every model forbids unknown fields.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Chain",
+    "Chord",
+    "Defaults",
+    "Element",
+    "Group",
+    "Hooks",
+    "Input",
+    "PipelineConfig",
+    "Resources",
+    "RetryPolicy",
+    "StageConfig",
+    "Step",
+]
+
+SCHEMA_VERSION = "1"
+
+_ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,127}$"
+_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:\-]{0,127}$"
+
+StepName = Annotated[str, Field(pattern=_NAME_PATTERN, description="A registered step name.")]
+StageId = Annotated[str, Field(pattern=_ID_PATTERN, description="Stage id, unique in the pipeline.")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class RetryPolicy(_Model):
+    """How a failed attempt of a step is retried (Temporal activity retry policy)."""
+
+    max_attempts: int = Field(3, ge=1, le=1000, description="Attempts in all, the first included.")
+    initial_interval_s: float = Field(1.0, gt=0, le=86400, description="Wait before the 2nd attempt.")
+    backoff: float = Field(2.0, ge=1.0, le=100.0, description="Multiplier of the wait per attempt.")
+    max_interval_s: float | None = Field(None, gt=0, le=86400, description="Cap on the wait.")
+    non_retryable_errors: list[str] = Field(
+        default_factory=list, description="Exception class names that fail the stage at once."
+    )
+
+
+class Resources(_Model):
+    """Where and how much of a step runs."""
+
+    task_queue: str | None = Field(
+        None, min_length=1, max_length=200, description="Task queue of the workers for this step."
+    )
+    max_concurrency: int | None = Field(
+        None, ge=1, le=10000, description="At most this many stages of this step run at once."
+    )
+
+
+OnFailure = Annotated[
+    str,
+    Field(
+        pattern=_NAME_PATTERN,
+        description='"fail" (park the pipeline in FAILED), "continue" (result None), '
+        "or the name of a step run as failure handler.",
+    ),
+]
+
+
+class _StepOptions(_Model):
+    retry: RetryPolicy | None = None
+    timeout_s: float | None = Field(None, gt=0, le=31 * 86400, description="Per-attempt timeout.")
+    heartbeat_timeout_s: float | None = Field(
+        None, gt=0, le=86400, description="A worker silent this long is presumed dead."
+    )
+    on_failure: OnFailure = "fail"
+    resources: Resources | None = None
+
+
+class Step(_StepOptions):
+    """Run one registered step."""
+
+    type: Literal["step"] = "step"
+    name: StepName
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    id: StageId | None = None
+
+
+class Input(_Model):
+    """Wait for a human to submit a payload that satisfies ``schema``."""
+
+    type: Literal["input"] = "input"
+    id: StageId | None = None
+    schema_: dict[str, Any] = Field(
+        default_factory=dict, alias="schema", description="JSON Schema of the payload."
+    )
+    prompt: str | None = Field(None, max_length=10000)
+    timeout_s: float | None = Field(None, gt=0, le=366 * 86400)
+    on_failure: OnFailure = "fail"
+
+    @field_validator("schema_")
+    @classmethod
+    def _schema_is_a_json_schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from jsonschema import exceptions, validators
+
+        try:
+            validators.validator_for(value).check_schema(value)
+        except exceptions.SchemaError as exc:
+            raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+        return value
+
+
+class Group(_Model):
+    """Run every member at once; the result is the ordered list of member results."""
+
+    type: Literal["group"] = "group"
+    steps: list[Element]
+    max_concurrency: int | None = Field(None, ge=1, le=10000)
+
+
+class Chain(_Model):
+    """Run members one after another, each getting the previous one's result."""
+
+    type: Literal["chain"] = "chain"
+    steps: list[Element]
+
+
+class Chord(_Model):
+    """A group whose list of results goes to a callback step."""
+
+    type: Literal["chord"] = "chord"
+    group: Group
+    callback: Step | None = None
+    on_error: Literal["fail", "continue"] = "fail"
+
+
+Element = Annotated[Step | Chain | Group | Chord | Input, Field(discriminator="type")]
+
+
+class StageConfig(_StepOptions):
+    """One stage of the DAG form: a step with the stages it depends on."""
+
+    id: StageId | None = None
+    step: StepName
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    depends_on: list[StageId] = Field(default_factory=list)
+
+
+class Defaults(_Model):
+    """Pipeline-wide defaults for steps that do not set their own."""
+
+    timeout_s: float | None = Field(None, gt=0, le=31 * 86400)
+    heartbeat_timeout_s: float | None = Field(None, gt=0, le=86400)
+    retry: RetryPolicy | None = None
+    task_queue: str | None = Field(None, min_length=1, max_length=200)
+
+
+class Hooks(_Model):
+    """Steps run at pipeline transitions (best effort: a failing hook is logged as an event)."""
+
+    on_start: StepName | None = None
+    on_success: StepName | None = None
+    on_failure: StepName | None = None
+    on_cancel: StepName | None = None
+
+
+class PipelineConfig(_Model):
+    """A versioned pipeline: a tree (``definition``) or a DAG (``stages``), with its policies."""
+
+    schema_version: str = SCHEMA_VERSION
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=10000)
+    definition: Element | None = None
+    stages: list[StageConfig] | None = None
+    defaults: Defaults = Field(default_factory=Defaults)
+    timeout_s: float | None = Field(None, gt=0, le=366 * 86400, description="Whole pipeline.")
+    failure_hold_s: float = Field(
+        7 * 86400, ge=0, le=366 * 86400, description="How long a FAILED pipeline stays retryable."
+    )
+    hooks: Hooks = Field(default_factory=Hooks)
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, value: str) -> str:
+        if value != SCHEMA_VERSION:
+            raise ValueError(f"unsupported schema_version {value!r}; this engine reads {SCHEMA_VERSION!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_form(self) -> PipelineConfig:
+        if (self.definition is None) == (self.stages is None):
+            raise ValueError('give exactly one of "definition" (a tree) or "stages" (a DAG)')
+        return self
+
+
+for _m in (Group, Chain, Chord, PipelineConfig):
+    _m.model_rebuild()

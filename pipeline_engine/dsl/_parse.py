@@ -1,0 +1,180 @@
+"""Parse and validate a pipeline config: every problem at once, each with its JSON path."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from pipeline_engine.dsl._models import PipelineConfig
+from pipeline_engine.dsl._plan import InputPlan, Plan, StepPlan, compile_plan
+from pipeline_engine.errors import InvalidConfig, Problem
+from pipeline_engine.steps import StepRegistry
+
+__all__ = ["parse_config", "pydantic_problems", "pipeline_config_schema"]
+
+_TAGS = ("step", "chain", "group", "chord", "input")
+
+
+def _path(loc: tuple[int | str, ...], data: Any, root: str) -> str:
+    """JSON path for a pydantic error location, dropping discriminated-union tags."""
+    out, node = root, data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+            continue
+        if (
+            isinstance(node, dict)
+            and part not in node
+            and (node.get("type") == part or part in _TAGS or part[:1].isupper())
+        ):
+            continue  # a union tag (e.g. 'chord', 'Step'), not a key of the document
+        out += f".{part}"
+        node = node.get(part) if isinstance(node, dict) else None
+    return out
+
+
+def _message(err: Any) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required field missing"
+    if kind == "union_tag_not_found":
+        return 'missing "type" (one of: ' + ", ".join(_TAGS) + ")"
+    if kind == "union_tag_invalid":
+        return f"unknown element type {err['input'].get('type')!r} (one of: {', '.join(_TAGS)})"
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+def pydantic_problems(exc: ValidationError, data: Any, root: str = "$") -> list[Problem]:
+    """Turn a pydantic ``ValidationError`` into problems with JSON paths."""
+    seen: set[tuple[str, str]] = set()
+    problems = []
+    for err in exc.errors():
+        item = (_path(tuple(err["loc"]), data, root), _message(err))
+        if item not in seen:
+            seen.add(item)
+            problems.append(Problem(*item))
+    return problems
+
+
+def _registry_problems(plan: Plan, registry: StepRegistry) -> list[Problem]:
+    problems: list[Problem] = []
+    unknown: dict[str, list[str]] = {}
+
+    def need(name: str, path: str) -> bool:
+        if name in registry:
+            return True
+        unknown.setdefault(name, []).append(path)
+        return False
+
+    for stage in plan.stages:
+        if isinstance(stage, StepPlan):
+            field = ".step" if stage.path.startswith("$.stages") else ".name"
+            if need(stage.step, stage.path + field):
+                for sub, msg in registry.get(stage.step).check_kwargs(stage.kwargs):
+                    problems.append(Problem(f"{stage.path}.kwargs{sub}", msg))
+        if stage.on_failure not in ("fail", "continue"):
+            need(stage.on_failure, stage.path + ".on_failure")
+    hooks = plan.config.hooks
+    for hook in ("on_start", "on_success", "on_failure", "on_cancel"):
+        name = getattr(hooks, hook)
+        if name is not None:
+            need(name, f"$.hooks.{hook}")
+    for name, paths in unknown.items():
+        for p in paths:
+            problems.append(Problem(p, f"unknown step {name!r}"))
+    return problems
+
+
+def parse_config(
+    data: PipelineConfig | dict[str, Any] | str | bytes,
+    *,
+    registry: StepRegistry | None = None,
+) -> Plan:
+    """Validate a pipeline config and compile it.
+
+    Args:
+        data: The config as a model, a JSON-like dict, or JSON text.
+        registry: When given, step names, handler and hook names, and step ``kwargs`` are checked
+            against it.
+
+    Returns:
+        The compiled :class:`Plan`.
+
+    Raises:
+        InvalidConfig: listing every problem found, each with its JSON path.
+    """
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data)
+        except ValueError as exc:
+            raise InvalidConfig(
+                "config is not valid JSON", problems=[Problem("$", f"not valid JSON: {exc}")]
+            ) from None
+    if isinstance(data, BaseModel) and not isinstance(data, PipelineConfig):
+        data = data.model_dump(by_alias=True, exclude_unset=True)
+    if isinstance(data, PipelineConfig):
+        config = data
+    else:
+        if not isinstance(data, dict):
+            raise InvalidConfig(
+                "config must be a JSON object",
+                problems=[Problem("$", f"expected an object, got {type(data).__name__}")],
+            )
+        try:
+            config = PipelineConfig.model_validate(data)
+        except ValidationError as exc:
+            problems = pydantic_problems(exc, data)
+            if registry is not None:
+                problems += _raw_unknown_steps(data, registry, "$")
+            raise InvalidConfig(_summary(problems), problems=problems) from None
+    plan = compile_plan(config)
+    problems = [Problem(p, m) for p, m in plan.problems]
+    if registry is not None:
+        problems += _registry_problems(plan, registry)
+    if problems:
+        raise InvalidConfig(_summary(problems), problems=problems)
+    return plan
+
+
+def _summary(problems: list[Problem]) -> str:
+    n = len(problems)
+    summary = f"invalid pipeline config ({n} problem{'s' if n != 1 else ''})"
+    unknown = sorted(
+        {p.message.split("'")[1] for p in problems if p.message.startswith("unknown step '")}
+    )
+    if unknown:
+        summary += "; unknown steps: " + ", ".join(unknown)
+    return summary
+
+
+def _raw_unknown_steps(node: Any, registry: StepRegistry, path: str) -> list[Problem]:
+    """Best effort when the structure is broken: unknown step names found in the raw document."""
+    found: list[Problem] = []
+    if isinstance(node, dict):
+        name = node.get("name") if node.get("type") == "step" else node.get("step")
+        field = "name" if node.get("type") == "step" else "step"
+        if isinstance(name, str) and name not in registry:
+            found.append(Problem(f"{path}.{field}", f"unknown step {name!r}"))
+        for key, value in node.items():
+            if key not in ("kwargs", "schema") and isinstance(value, dict | list):
+                found += _raw_unknown_steps(value, registry, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found += _raw_unknown_steps(value, registry, f"{path}[{i}]")
+    return found
+
+
+def pipeline_config_schema() -> dict[str, Any]:
+    """The JSON Schema of :class:`PipelineConfig` (served at ``/v1/schema/pipeline-config``)."""
+    schema = PipelineConfig.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "PipelineConfig"
+    return schema
+
+

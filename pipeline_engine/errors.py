@@ -1,0 +1,235 @@
+"""Every error the project raises, under one root.
+
+    PipelineError
+    ├── InvalidConfig          a pipeline config or tenant config is not valid (lists the problems)
+    ├── InvalidInput           a request or a submitted input payload is not valid (lists the problems)
+    ├── NotFound
+    │   ├── PipelineNotFound   no such pipeline (or not one of the caller's tenants)
+    │   ├── StageNotFound      no such stage in the pipeline
+    │   └── TenantNotFound     no such tenant config (or not one of the caller's tenants)
+    ├── InvalidState           the operation does not apply in the pipeline's current state
+    ├── Conflict               the idempotency key was used with other arguments; a stale version
+    ├── AuthenticationError    missing, expired or forged credentials
+    ├── PermissionDenied       the caller lacks the role the operation needs
+    ├── PayloadTooLarge        the request body is over the configured limit
+    ├── EngineUnavailable      Temporal (or the database) cannot be reached right now
+    └── TimeoutError           the operation did not finish in time (also a builtin TimeoutError)
+
+Every error carries a stable ``code`` (the ``error`` field of the REST error body), a message and
+a list of ``details``; :meth:`PipelineError.to_dict` gives the wire form and
+:func:`error_from_dict` rebuilds the right class from it.
+"""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+__all__ = [
+    "AuthenticationError",
+    "Conflict",
+    "EngineUnavailable",
+    "InvalidConfig",
+    "InvalidInput",
+    "InvalidState",
+    "NotFound",
+    "PayloadTooLarge",
+    "PermissionDenied",
+    "PipelineError",
+    "PipelineNotFound",
+    "Problem",
+    "StageNotFound",
+    "TenantNotFound",
+    "TimeoutError",
+    "error_from_dict",
+]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a document.
+
+    Attributes:
+        path: JSON path of the offending value, e.g. ``$.definition.steps[2].name``.
+        message: What is wrong there, in words.
+    """
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class PipelineError(Exception):
+    """Root of every error raised by Pipeline Engine."""
+
+    code: ClassVar[str] = "pipeline_error"
+
+    def __init__(self, message: str, *, details: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self._message = message
+        self._details: list[Any] = list(details or [])
+
+    @property
+    def message(self) -> str:
+        """Human-readable description."""
+        return self._message
+
+    @property
+    def details(self) -> list[Any]:
+        """Structured details (for config errors: one ``{"path", "message"}`` per problem)."""
+        return list(self._details)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The REST error body: ``{"error", "message", "details"}``."""
+        return {"error": self.code, "message": self._message, "details": self.details}
+
+
+class _ProblemsError(PipelineError):
+    """An error that lists problems, each with a JSON path."""
+
+    def __init__(
+        self, message: str, *, problems: list[Problem] | None = None, details: list[Any] | None = None
+    ) -> None:
+        probs = list(problems or [])
+        if details and not probs:
+            probs = [
+                Problem(str(d.get("path", "$")), str(d.get("message", d)))
+                for d in details
+                if isinstance(d, dict)
+            ]
+        super().__init__(message, details=[asdict(p) for p in probs] if probs else details)
+        self._problems = probs
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Every problem found, each with its JSON path."""
+        return list(self._problems)
+
+    def __str__(self) -> str:
+        if not self._problems:
+            return self._message
+        lines = "\n".join(f"  - {p}" for p in self._problems)
+        return f"{self._message}\n{lines}"
+
+
+class InvalidConfig(_ProblemsError):
+    """A pipeline configuration (or tenant configuration) is not valid."""
+
+    code = "invalid_config"
+
+
+class InvalidInput(_ProblemsError):
+    """A request, or a payload submitted to an input element, is not valid."""
+
+    code = "invalid_input"
+
+
+class NotFound(PipelineError):
+    """Something named by the caller does not exist (or is not visible to the caller)."""
+
+    code = "not_found"
+
+
+class PipelineNotFound(NotFound):
+    """No pipeline with this id exists among the caller's tenants."""
+
+    code = "pipeline_not_found"
+
+
+class StageNotFound(NotFound):
+    """The pipeline has no stage with this id."""
+
+    code = "stage_not_found"
+
+
+class TenantNotFound(NotFound):
+    """No tenant configuration exists for this tenant among the caller's tenants."""
+
+    code = "tenant_not_found"
+
+
+class InvalidState(PipelineError):
+    """The operation does not apply to the pipeline in its current state."""
+
+    code = "invalid_state"
+
+
+class Conflict(PipelineError):
+    """The request conflicts with an earlier one (idempotency key reused with other arguments)."""
+
+    code = "conflict"
+
+
+class AuthenticationError(PipelineError):
+    """Credentials are missing, expired, or not valid."""
+
+    code = "unauthenticated"
+
+
+class PermissionDenied(PipelineError):
+    """The caller is authenticated but lacks the role this operation needs."""
+
+    code = "permission_denied"
+
+
+class PayloadTooLarge(PipelineError):
+    """The request body is larger than the configured limit."""
+
+    code = "payload_too_large"
+
+
+class EngineUnavailable(PipelineError):
+    """The orchestration backend (Temporal) or the database cannot be reached right now."""
+
+    code = "unavailable"
+
+    def __init__(
+        self, message: str, *, details: list[Any] | None = None, retry_after_s: float = 5.0
+    ) -> None:
+        super().__init__(message, details=details)
+        self._retry_after_s = retry_after_s
+
+    @property
+    def retry_after_s(self) -> float:
+        """Seconds after which a retry makes sense."""
+        return self._retry_after_s
+
+
+class TimeoutError(PipelineError, builtins.TimeoutError):  # noqa: A001 - the seed names it so
+    """The operation did not complete within its timeout. Also a builtin ``TimeoutError``."""
+
+    code = "timeout"
+
+
+_BY_CODE: dict[str, type[PipelineError]] = {
+    cls.code: cls
+    for cls in (
+        PipelineError,
+        InvalidConfig,
+        InvalidInput,
+        NotFound,
+        PipelineNotFound,
+        StageNotFound,
+        TenantNotFound,
+        InvalidState,
+        Conflict,
+        AuthenticationError,
+        PermissionDenied,
+        PayloadTooLarge,
+        EngineUnavailable,
+        TimeoutError,
+    )
+}
+
+
+def error_from_dict(body: dict[str, Any]) -> PipelineError:
+    """Rebuild the project error described by a REST error body."""
+    cls = _BY_CODE.get(str(body.get("error", "")), PipelineError)
+    message = str(body.get("message", "error"))
+    details = body.get("details") or []
+    if not isinstance(details, list):
+        details = [details]
+    return cls(message, details=details)

@@ -1,0 +1,37 @@
+"""Server-side configuration, from ``PIPELINE_ENGINE_*`` environment variables."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEV_JWT_SECRET", "Settings"]
+
+DEV_JWT_SECRET = "dev-only-secret-do-not-use-in-production-0123456789"
+
+
+class Settings(BaseSettings):
+    """Every setting of the worker, the API and the dev stack.
+
+    Each field is read from the environment variable ``PIPELINE_ENGINE_<FIELD>`` (upper case).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PIPELINE_ENGINE_", extra="ignore")
+
+    env: Literal["dev", "prod"] = Field("prod", description="dev relaxes the JWT secret check.")
+    temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
+    temporal_namespace: str = Field("default", description="Temporal namespace.")
+    task_queue: str = Field("pipelines", description="Task queue of PipelineWorkflow.")
+    step_modules: str = Field("", description="Comma-separated modules that register steps.")
+    database_url: str = Field(
+        "sqlite:///.data/pipeline_engine.db", description="Tenant config store (SQLAlchemy URL)."
+    )
+    jwt_secret: str = Field(DEV_JWT_SECRET, description="HS256 secret of bearer tokens.")
+    api_host: str = Field("127.0.0.1", description="Address the API binds to.")
+    api_port: int = Field(8000, description="Port the API binds to.")
+    max_body_bytes: int = Field(2 * 1024 * 1024, description="Largest request body accepted.")
+    max_concurrent_activities: int = Field(64, ge=1, description="Activities one worker runs at once.")
+    log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+    log_level: str = Field("INFO", description="Log level.")

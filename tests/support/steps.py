@@ -1,0 +1,124 @@
+"""Steps used by the tests. Importable by a worker subprocess via PIPELINE_ENGINE_STEP_MODULES.
+
+Calls are counted in files under ``$PIPELINE_ENGINE_TEST_CALLS`` (one line per call), so a test can
+check how often a step ran even when another process ran it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline_engine.steps import StepContext, step
+
+
+def _record(ctx: StepContext) -> None:
+    folder = os.environ.get("PIPELINE_ENGINE_TEST_CALLS")
+    if folder:
+        path = Path(folder) / f"{ctx.pipeline_id}.calls"
+        with path.open("a") as fh:
+            fh.write(f"{ctx.stage_id} {ctx.attempt} {time.time():.6f}\n")
+
+
+def calls_of(folder: Path, pipeline_id: str) -> list[tuple[str, int, float]]:
+    """(stage_id, attempt, time) of every recorded call of a pipeline's steps."""
+    path = folder / f"{pipeline_id}.calls"
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        sid, attempt, when = line.split()
+        rows.append((sid, int(attempt), float(when)))
+    return rows
+
+
+@step
+def t_add(ctx: StepContext, n: int = 1) -> int:
+    """Adds ``n`` to the previous result (0 when there is none)."""
+    _record(ctx)
+    prev = ctx.previous if isinstance(ctx.previous, int) else 0
+    return prev + n
+
+
+@step
+def t_echo(ctx: StepContext, tag: str = "") -> dict[str, Any]:
+    """Returns everything it saw."""
+    _record(ctx)
+    return {
+        "tag": tag,
+        "previous": ctx.previous,
+        "input": ctx.input,
+        "settings": ctx.settings,
+        "stage_id": ctx.stage_id,
+        "attempt": ctx.attempt,
+        "pipeline_id": ctx.pipeline_id,
+        "tenant_id": ctx.tenant_id,
+    }
+
+
+@step
+def t_sum(ctx: StepContext) -> int:
+    """Sums the list it receives (chord callback)."""
+    _record(ctx)
+    return sum(x for x in ctx.previous if isinstance(x, int))
+
+
+@step
+async def t_sleep(ctx: StepContext, seconds: float = 0.5, value: Any = None) -> dict[str, Any]:
+    """Sleeps, then returns when it started and ended."""
+    _record(ctx)
+    start = time.time()
+    await asyncio.sleep(seconds)
+    return {"start": start, "end": time.time(), "value": value}
+
+
+@step
+def t_sleep_sync(ctx: StepContext, seconds: float = 0.5) -> float:
+    """Sleeps in its thread, heartbeating, stopping early when cancelled."""
+    _record(ctx)
+    end = time.time() + seconds
+    while time.time() < end:
+        if ctx.cancelled:
+            raise RuntimeError("cancelled")
+        ctx.heartbeat({"left": end - time.time()})
+        time.sleep(0.05)
+    return seconds
+
+
+@step
+def t_flaky(ctx: StepContext, fail_times: int = 1, error: str = "ValueError") -> str:
+    """Fails its first ``fail_times`` attempts with exception class ``error``."""
+    _record(ctx)
+    if ctx.attempt <= fail_times:
+        exc_type = {"ValueError": ValueError, "KeyError": KeyError, "RuntimeError": RuntimeError}
+        raise exc_type.get(error, ValueError)(f"attempt {ctx.attempt} failed on purpose")
+    return f"ok at attempt {ctx.attempt}"
+
+
+@step
+def t_fail(ctx: StepContext, message: str = "always fails") -> None:
+    """Always fails."""
+    _record(ctx)
+    raise RuntimeError(message)
+
+
+@step
+def t_handler(ctx: StepContext) -> dict[str, Any]:
+    """A failure handler: returns what it was told about the failure."""
+    _record(ctx)
+    return {"handled": ctx.previous["stage_id"], "error": ctx.previous["error"]["message"]}
+
+
+@step
+def t_hook(ctx: StepContext) -> None:
+    """A hook: just records that it ran."""
+    _record(ctx)
+
+
+@step
+def t_noop(ctx: StepContext) -> None:
+    """Does nothing (overhead benchmarks)."""
+    return None

@@ -1,0 +1,47 @@
+"""Run a Pipeline Engine worker: ``python worker.py`` (settings from PIPELINE_ENGINE_*)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from pipeline_engine.settings import Settings
+from pipeline_engine.steps import default_registry, load_step_modules
+
+
+async def run_worker(
+    settings: Settings, *, task_queue: str | None = None, activities_only: bool = False
+) -> None:
+    """Connect to Temporal and run a worker until SIGINT/SIGTERM."""
+    import pipeline_engine.builtin_steps  # noqa: F401  (registers the built-in steps)
+    from workflows.worker_factory import build_worker, connect
+
+    load_step_modules(settings.step_modules)
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    worker = build_worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        registry=default_registry,
+        max_concurrent_activities=settings.max_concurrent_activities,
+        activities_only=activities_only,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        logging.getLogger("pipeline_engine.worker").info(
+            "worker polling %s on %s", task_queue or settings.task_queue, settings.temporal_address
+        )
+        await stop.wait()
+
+
+def main() -> None:
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level)
+    asyncio.run(run_worker(settings))
+
+
+if __name__ == "__main__":
+    main()

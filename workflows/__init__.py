@@ -1,0 +1,1 @@
+"""Temporal workflows: the generic PipelineWorkflow, its runtime, and the client-side engine."""

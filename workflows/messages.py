@@ -1,0 +1,85 @@
+"""One input object per workflow, update, query and activity, so fields can be added safely."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline_engine.dsl import PipelineConfig
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PipelineWorkflowInput(_Message):
+    """Everything a pipeline run needs; the tree travels here, never looked up from a store."""
+
+    config: PipelineConfig
+    tenant_id: str | None = None
+    input: Any = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    trace_id: str
+    autostart: bool = False
+
+
+class StartRequest(_Message):
+    """Arguments of the ``start`` update (none yet)."""
+
+
+class SubmitInputRequest(_Message):
+    """Arguments of the ``submit_input`` update."""
+
+    payload: Any = None
+    responder: str = Field(min_length=1, max_length=200)
+    stage_id: str | None = None
+
+
+class RetryStageRequest(_Message):
+    """Arguments of the ``retry_stage`` update."""
+
+    stage_id: str = Field(min_length=1)
+    reason: str = ""
+
+
+class CancelRequest(_Message):
+    """Arguments of the ``cancel`` update."""
+
+    reason: str = ""
+
+
+class HistoryQuery(_Message):
+    """Arguments of the ``history`` query."""
+
+    since: datetime | None = None
+    after_id: int | None = None
+
+
+class StepActivityInput(_Message):
+    """What a step activity receives."""
+
+    pipeline_id: str
+    tenant_id: str | None = None
+    stage_id: str
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    previous: Any = None
+    input: Any = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    trace_id: str = ""
+    attempt_offset: int = 0
+
+
+class StepActivityResult(_Message):
+    """What a step activity returns."""
+
+    result: Any = None
+    attempt: int
+
+
+class StepErrorDetails(_Message):
+    """Details attached to a failed step attempt."""
+
+    attempt: int
+    type: str

@@ -1,0 +1,20 @@
+"""Temporal names operators see in the CLI and Web UI (DESIGN §4)."""
+
+from temporalio.common import SearchAttributeKey
+
+WORKFLOW_TYPE = "PipelineWorkflow"
+DEFAULT_TASK_QUEUE = "pipelines"
+
+UPDATE_START = "start"
+UPDATE_SUBMIT_INPUT = "submit_input"
+UPDATE_RETRY_STAGE = "retry_stage"
+UPDATE_CANCEL = "cancel"
+QUERY_STATUS = "status"
+QUERY_HISTORY = "history"
+
+SA_PIPELINE_STATE = SearchAttributeKey.for_keyword("PipelineState")
+SA_TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
+SA_PIPELINE_NAME = SearchAttributeKey.for_keyword("PipelineName")
+SEARCH_ATTRIBUTES = (SA_PIPELINE_STATE, SA_TENANT_ID, SA_PIPELINE_NAME)
+
+MEMO_FINGERPRINT = "fingerprint"

@@ -1,0 +1,108 @@
+"""``PipelineWorkflow``: the one generic workflow that interprets every pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pipeline_engine._interpreter import PipelineRun
+    from pipeline_engine.dsl import compile_plan
+    from pipeline_engine.errors import PipelineError
+    from pipeline_engine.events import Event
+    from pipeline_engine.states import PipelineState
+    from pipeline_engine.status import PipelineStatus
+    from workflows import names
+    from workflows.messages import (
+        CancelRequest,
+        HistoryQuery,
+        PipelineWorkflowInput,
+        RetryStageRequest,
+        StartRequest,
+        SubmitInputRequest,
+    )
+    from workflows.runtime import TemporalRuntime
+
+
+def _rejection(exc: PipelineError) -> ApplicationError:
+    return ApplicationError(exc.message, *exc.details, type=exc.code, non_retryable=True)
+
+
+@workflow.defn(name=names.WORKFLOW_TYPE)
+class PipelineWorkflow:
+    """Interprets the pipeline tree passed in its input; driven by updates, read by queries."""
+
+    @workflow.init
+    def __init__(self, params: PipelineWorkflowInput) -> None:
+        self._run = PipelineRun(
+            plan=compile_plan(params.config),
+            pipeline_id=workflow.info().workflow_id,
+            tenant_id=params.tenant_id,
+            input=params.input,
+            settings=params.settings,
+            trace_id=params.trace_id,
+            runtime=TemporalRuntime(),
+        )
+
+    @workflow.run
+    async def run(self, params: PipelineWorkflowInput) -> PipelineStatus:
+        if params.autostart:
+            self._run.start()
+        try:
+            status = await self._run.run()
+        except asyncio.CancelledError:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            raise
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if status.state is PipelineState.FAILED:
+            error = status.error
+            raise ApplicationError(
+                f"pipeline failed: {error.message if error else 'unknown error'}",
+                error.model_dump() if error else None,
+                type="PipelineFailed",
+                non_retryable=True,
+            )
+        return status
+
+    # -- updates ---------------------------------------------------------------------------
+    @workflow.update(name=names.UPDATE_START)
+    def start(self, request: StartRequest | None = None) -> PipelineState:
+        return self._run.start()
+
+    @workflow.update(name=names.UPDATE_SUBMIT_INPUT)
+    def submit_input(self, request: SubmitInputRequest) -> PipelineState:
+        return self._run.submit_input(request.payload, request.responder, request.stage_id)
+
+    @submit_input.validator
+    def _check_submit_input(self, request: SubmitInputRequest) -> None:
+        try:
+            self._run.validate_submit_input(request.payload, request.responder, request.stage_id)
+        except PipelineError as exc:
+            raise _rejection(exc) from None
+
+    @workflow.update(name=names.UPDATE_RETRY_STAGE)
+    def retry_stage(self, request: RetryStageRequest) -> PipelineState:
+        return self._run.retry_stage(request.stage_id, request.reason)
+
+    @retry_stage.validator
+    def _check_retry_stage(self, request: RetryStageRequest) -> None:
+        try:
+            self._run.validate_retry_stage(request.stage_id, request.reason)
+        except PipelineError as exc:
+            raise _rejection(exc) from None
+
+    @workflow.update(name=names.UPDATE_CANCEL)
+    async def cancel(self, request: CancelRequest | None = None) -> PipelineState:
+        return await self._run.cancel(request.reason if request else "")
+
+    # -- queries ---------------------------------------------------------------------------
+    @workflow.query(name=names.QUERY_STATUS)
+    def status(self) -> PipelineStatus:
+        return self._run.status()
+
+    @workflow.query(name=names.QUERY_HISTORY)
+    def history(self, query: HistoryQuery | None = None) -> list[Event]:
+        q = query or HistoryQuery()
+        return self._run.history(since=q.since, after_id=q.after_id)

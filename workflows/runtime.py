@@ -1,0 +1,95 @@
+"""The interpreter's runtime inside a Temporal workflow: activities, timers, search attributes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
+
+with workflow.unsafe.imports_passed_through():
+    from pipeline_engine._interpreter import StepCall, StepFailed, StepOutcome
+    from pipeline_engine.states import PipelineState
+    from pipeline_engine.status import ErrorInfo
+    from workflows.messages import StepActivityInput, StepActivityResult
+    from workflows.names import SA_PIPELINE_STATE
+
+
+def _retry_policy(call: StepCall) -> RetryPolicy:
+    r = call.retry
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=r.initial_interval_s),
+        backoff_coefficient=r.backoff,
+        maximum_interval=timedelta(seconds=r.max_interval_s) if r.max_interval_s else None,
+        maximum_attempts=r.max_attempts,
+        non_retryable_error_types=list(r.non_retryable_errors) or None,
+    )
+
+
+def _failure(call: StepCall, err: ActivityError) -> StepFailed:
+    cause = err.cause
+    attempts = call.retry.max_attempts if err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED else 1
+    if isinstance(cause, ApplicationError):
+        details = cause.details[0] if cause.details else None
+        if isinstance(details, dict) and isinstance(details.get("attempt"), int):
+            attempts = details["attempt"]
+        return StepFailed(ErrorInfo(type=cause.type or "Error", message=cause.message), attempts)
+    if isinstance(cause, TemporalTimeoutError):
+        kind = cause.type.name.lower().replace("_", "-") if cause.type else "activity"
+        return StepFailed(
+            ErrorInfo(type="TimeoutError", message=f"{kind} timeout after attempt {attempts}"),
+            attempts,
+        )
+    message = str(cause) if cause is not None else str(err)
+    return StepFailed(ErrorInfo(type=type(cause or err).__name__, message=message), attempts)
+
+
+class TemporalRuntime:
+    """Runs stages as activities (type = step name, id = stage id) with Temporal retries."""
+
+    def now(self) -> datetime:
+        return workflow.now()
+
+    async def run_step(self, call: StepCall) -> StepOutcome:
+        try:
+            out = await workflow.execute_activity(
+                call.step,
+                StepActivityInput(
+                    pipeline_id=call.pipeline_id,
+                    tenant_id=call.tenant_id,
+                    stage_id=call.stage_id,
+                    kwargs=call.kwargs,
+                    previous=call.previous,
+                    input=call.input,
+                    settings=call.settings,
+                    trace_id=call.trace_id,
+                    attempt_offset=call.attempt_offset,
+                ),
+                result_type=StepActivityResult,
+                activity_id=call.stage_id,
+                summary=call.stage_id,
+                task_queue=call.task_queue,
+                start_to_close_timeout=timedelta(seconds=call.timeout_s),
+                heartbeat_timeout=timedelta(seconds=call.heartbeat_timeout_s),
+                retry_policy=_retry_policy(call),
+            )
+        except ActivityError as err:
+            raise _failure(call, err) from None
+        return StepOutcome(result=out.result, attempts=out.attempt)
+
+    async def wait_condition(self, predicate: Callable[[], bool], *, timeout: float | None) -> bool:
+        try:
+            await workflow.wait_condition(predicate, timeout=timeout)
+        except asyncio.TimeoutError:
+            return predicate()
+        return True
+
+    def notify(self) -> None:
+        return None
+
+    def state_changed(self, state: PipelineState) -> None:
+        workflow.upsert_search_attributes([SA_PIPELINE_STATE.value_set(state.value)])

@@ -1,0 +1,52 @@
+"""Build a Temporal worker for pipelines: the workflow plus one activity per registered step."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities import build_step_activities
+from pipeline_engine.steps import StepRegistry
+from workflows.pipeline_workflow import PipelineWorkflow
+
+PASSTHROUGH_MODULES = ("pipeline_engine", "jsonschema", "referencing", "rpds", "pydantic", "pydantic_core")
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    """The workflow sandbox, with our (deterministic) models passed through for speed."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+
+
+async def connect(address: str, namespace: str = "default") -> Client:
+    """A Temporal client with the pydantic data converter."""
+    return await Client.connect(
+        address, namespace=namespace, data_converter=pydantic_data_converter
+    )
+
+
+def build_worker(
+    client: Client,
+    *,
+    task_queue: str,
+    registry: StepRegistry,
+    max_concurrent_activities: int = 64,
+    activities_only: bool = False,
+) -> Worker:
+    """A worker polling ``task_queue`` for pipelines and for the steps in ``registry``."""
+    executor = ThreadPoolExecutor(
+        max_workers=max_concurrent_activities, thread_name_prefix="pipeline-step"
+    )
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[] if activities_only else [PipelineWorkflow],
+        activities=build_step_activities(registry, executor=executor),
+        max_concurrent_activities=max_concurrent_activities,
+        workflow_runner=sandbox_runner(),
+    )
