@@ -11,4 +11,4 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 
-from pipeline_engine.cli import _dev, _local  # noqa: E402,F401  (register commands)
+from pipeline_engine.cli import _client_commands, _dev, _local, _server  # noqa: E402,F401
