@@ -106,11 +106,21 @@ class TemporalDevServer:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"temporal dev server exited with code {self._proc.returncode}")
-            if _port_open(self.port):
+            if _port_open(self.port) and self._healthy():
                 return
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"temporal dev server did not open port {self.port} in {timeout_s:g} s")
+
+    def _healthy(self) -> bool:
+        probe = subprocess.run(
+            [temporal_cli(), "operator", "cluster", "health", "--address", self.address],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        return probe.returncode == 0 and "SERVING" in probe.stdout
 
     def stop(self) -> None:
         """Stop the server (by its process id)."""

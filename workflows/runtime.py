@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import CancelledError as TemporalCancelledError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
@@ -78,6 +79,8 @@ class TemporalRuntime:
                 retry_policy=_retry_policy(call),
             )
         except ActivityError as err:
+            if isinstance(err.cause, TemporalCancelledError):
+                raise asyncio.CancelledError(str(err.cause)) from None
             raise _failure(call, err) from None
         return StepOutcome(result=out.result, attempts=out.attempt)
 
