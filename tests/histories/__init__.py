@@ -1,0 +1,1 @@
+"""Recorded PipelineWorkflow histories, replayed by tests/workflows/test_replay.py."""

@@ -1,0 +1,102 @@
+"""Record workflow histories to replay in CI: ``python -m tests.histories.record``.
+
+Re-record only when a change to the interpreter is *meant* to be incompatible with running
+pipelines (and then version the workflow instead, if any pipeline may still be running).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pipeline_engine.builtin_steps  # noqa: F401
+import tests.support.steps  # noqa: F401
+from pipeline_engine.examples import seed_pipeline_config
+from pipeline_engine.states import PipelineState
+from pipeline_engine.steps import default_registry
+from workflows.dev_server import TemporalDevServer, free_port
+from workflows.engine import TemporalPipelineEngine
+from workflows.worker_factory import build_worker, connect
+
+HERE = Path(__file__).parent
+
+
+def s(name: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "step", "name": name, **extra}
+
+
+async def _until(engine: TemporalPipelineEngine, pid: str, *states: PipelineState) -> None:
+    for _ in range(600):
+        if await engine.get_status(pid) in states:
+            return
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"{pid} stuck")
+
+
+async def record() -> None:
+    server = TemporalDevServer(port=free_port(), ui_port=None)
+    server.start()
+    try:
+        client = await connect(server.address)
+        queue = f"record-{uuid.uuid4().hex[:8]}"
+        engine = TemporalPipelineEngine(client, task_queue=queue, registry=default_registry)
+        async with build_worker(client, task_queue=queue, registry=default_registry):
+            runs: dict[str, str] = {}
+            seed = await engine.create_pipeline(
+                seed_pipeline_config(), input={}, tenant_id="cultivos-abc",
+                settings={"species": ["tomate", "lechuga"]}, start=True,
+            )
+            runs["seed_chain_chord"] = seed.pipeline_id
+            dag = await engine.create_pipeline(
+                {"name": "dag", "stages": [
+                    {"id": "a", "step": "t_add"},
+                    {"id": "b", "step": "t_add", "depends_on": ["a"]},
+                    {"id": "c", "step": "t_flaky", "kwargs": {"fail_times": 1}, "depends_on": ["a"],
+                     "retry": {"initial_interval_s": 0.1}},
+                    {"id": "d", "step": "t_echo", "depends_on": ["b", "c"]},
+                ]}, start=True,
+            )
+            runs["dag_with_retry"] = dag.pipeline_id
+            approval = {"type": "input", "id": "ok", "schema": {"type": "object", "required": ["approved"]}}
+            inp = await engine.create_pipeline(
+                {"name": "input", "definition": {"type": "chain", "steps": [s("t_add"), approval, s("t_echo")]}},
+                start=True,
+            )
+            runs["human_input"] = inp.pipeline_id
+            failing = await engine.create_pipeline(
+                {"name": "retry", "hooks": {"on_success": "t_hook"}, "definition": {"type": "chain", "steps": [
+                    s("t_add"),
+                    {"type": "chord", "on_error": "continue", "group": {"type": "group", "steps": [
+                        s("t_add"), s("t_fail", retry={"max_attempts": 1})]}, "callback": s("t_sum")},
+                    s("t_flaky", kwargs={"fail_times": 1}, retry={"max_attempts": 1}),
+                    s("t_fail", on_failure="t_handler", retry={"max_attempts": 1}),
+                ]}}, start=True,
+            )
+            runs["retry_stage_chord_continue_handler"] = failing.pipeline_id
+            cancel = await engine.create_pipeline(
+                {"name": "cancel", "hooks": {"on_cancel": "t_hook"},
+                 "definition": s("t_sleep", kwargs={"seconds": 30})}, start=True,
+            )
+            runs["cancelled"] = cancel.pipeline_id
+
+            await _until(engine, inp.pipeline_id, PipelineState.WAITING_INPUT)
+            await engine.submit_input(inp.pipeline_id, {"approved": True}, "ana")
+            await _until(engine, failing.pipeline_id, PipelineState.FAILED)
+            await engine.retry_stage(failing.pipeline_id, "t_flaky", "recorded retry")
+            await asyncio.sleep(1)
+            await engine.cancel_pipeline(cancel.pipeline_id, "recorded cancel")
+            ended = (PipelineState.SUCCEEDED, PipelineState.CANCELLED)
+            for pid in runs.values():
+                await _until(engine, pid, *ended)
+            for name, pid in runs.items():
+                history = await client.get_workflow_handle(pid).fetch_history()
+                (HERE / f"{name}.json").write_text(history.to_json())
+                print(f"recorded {name}: {len(history.events)} events")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(record())

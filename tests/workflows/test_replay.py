@@ -1,0 +1,62 @@
+"""Replay recorded histories: an interpreter change that breaks running pipelines fails here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from pipeline_engine.states import PipelineState
+from tests.support.waiting import wait_for_state
+from workflows.engine import TemporalPipelineEngine
+from workflows.pipeline_workflow import PipelineWorkflow
+from workflows.worker_factory import sandbox_runner
+
+HISTORIES = sorted((Path(__file__).parents[1] / "histories").glob("*.json"))
+
+
+def replayer() -> Replayer:
+    return Replayer(
+        workflows=[PipelineWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=sandbox_runner(),
+    )
+
+
+def test_recorded_histories_exist() -> None:
+    assert len(HISTORIES) >= 5
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_recorded_history_replays(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    await replayer().replay_workflow(history)
+
+
+async def test_fresh_history_replays(engine: TemporalPipelineEngine) -> None:
+    created = await engine.create_pipeline(
+        {"name": "fresh", "definition": {"type": "group", "steps": [{"type": "step", "name": "t_add"}] * 3}},
+        start=True,
+    )
+    assert (await wait_for_state(engine, created.pipeline_id)).state is PipelineState.SUCCEEDED
+    history = await engine.client.get_workflow_handle(created.pipeline_id).fetch_history()
+    await replayer().replay_workflow(history)
+
+
+async def test_replay_detects_a_changed_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The guard itself: replaying with different stage commands must fail."""
+    from pipeline_engine._interpreter import _run
+
+    original = _run.PipelineRun._call
+
+    def renamed(self, plan, previous, attempt_offset):  # type: ignore[no-untyped-def]
+        call = original(self, plan, previous, attempt_offset)
+        return type(call)(**{**call.__dict__, "step": "t_noop"})
+
+    monkeypatch.setattr(_run.PipelineRun, "_call", renamed)
+    path = next(p for p in HISTORIES if p.stem == "dag_with_retry")
+    with pytest.raises(Exception, match="(?i)nondetermin"):
+        await replayer().replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
