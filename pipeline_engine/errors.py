@@ -2,7 +2,7 @@
 
     PipelineError
     ├── InvalidConfig          a pipeline config or tenant config is not valid (lists the problems)
-    ├── InvalidInput           a request or a submitted input payload is not valid (lists the problems)
+    ├── InvalidInput           a request or an input payload is not valid (lists the problems)
     ├── NotFound
     │   ├── PipelineNotFound   no such pipeline (or not one of the caller's tenants)
     │   ├── StageNotFound      no such stage in the pipeline
@@ -91,7 +91,11 @@ class _ProblemsError(PipelineError):
     """An error that lists problems, each with a JSON path."""
 
     def __init__(
-        self, message: str, *, problems: list[Problem] | None = None, details: list[Any] | None = None
+        self,
+        message: str,
+        *,
+        problems: list[Problem] | None = None,
+        details: list[Any] | None = None,
     ) -> None:
         probs = list(problems or [])
         if details and not probs:
@@ -198,7 +202,7 @@ class EngineUnavailable(PipelineError):
         return self._retry_after_s
 
 
-class TimeoutError(PipelineError, builtins.TimeoutError):  # noqa: A001 - the seed names it so
+class TimeoutError(PipelineError, builtins.TimeoutError):
     """The operation did not complete within its timeout. Also a builtin ``TimeoutError``."""
 
     code = "timeout"

@@ -46,7 +46,8 @@ class Event(BaseModel):
     Attributes:
         id: Position in the pipeline's log, from 1, strictly increasing.
         type: One of :class:`EventType` (kept a string so newer servers can add types).
-        payload: ``stage_id``, ``step``, ``attempt``, ``error``, ``reason``, ``responder``, ``state``
+        payload: ``stage_id``, ``step``, ``attempt``, ``error``, ``reason``, ``responder``,
+            ``state``
             where they apply.
         timestamp: When it happened (workflow time, UTC).
         trace_id: The pipeline's trace id (OpenTelemetry trace when tracing is on).

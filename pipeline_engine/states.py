@@ -27,7 +27,9 @@ class PipelineState(StrEnum):
         return self in TERMINAL_STATES
 
 
-TERMINAL_STATES = frozenset({PipelineState.SUCCEEDED, PipelineState.CANCELLED, PipelineState.FAILED})
+TERMINAL_STATES = frozenset(
+    {PipelineState.SUCCEEDED, PipelineState.CANCELLED, PipelineState.FAILED}
+)
 
 
 class StageState(StrEnum):

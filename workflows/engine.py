@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from temporalio.api.enums.v1 import WorkflowIdReusePolicy
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -23,7 +22,7 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -50,7 +49,13 @@ from workflows.messages import (
     SubmitInputRequest,
 )
 
-__all__ = ["CreatedPipeline", "PipelinePage", "PipelineSummary", "TemporalPipelineEngine", "pipeline_id_for"]
+__all__ = [
+    "CreatedPipeline",
+    "PipelinePage",
+    "PipelineSummary",
+    "TemporalPipelineEngine",
+    "pipeline_id_for",
+]
 
 T = TypeVar("T")
 
@@ -115,7 +120,9 @@ def _translate(exc: BaseException) -> PipelineError | None:
         cause = exc.cause if isinstance(exc, WorkflowUpdateFailedError) else None
         if isinstance(cause, ApplicationError) and cause.type:
             details = list(cause.details) if cause.details else []
-            return error_from_dict({"error": cause.type, "message": cause.message, "details": details})
+            return error_from_dict(
+                {"error": cause.type, "message": cause.message, "details": details}
+            )
         return InvalidState(str(cause or exc))
     if isinstance(exc, RPCError):
         if exc.status == RPCStatusCode.NOT_FOUND:
@@ -199,7 +206,7 @@ class TemporalPipelineEngine:
                 params,
                 id=pid,
                 task_queue=self._task_queue,
-                id_reuse_policy=WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=TypedSearchAttributes(attrs),
                 memo={names.MEMO_FINGERPRINT: fingerprint},
                 static_summary=f"{parsed.name} ({tenant_id or 'no tenant'})",
@@ -225,7 +232,12 @@ class TemporalPipelineEngine:
         )
 
     async def _update(
-        self, pipeline_id: str, update: str, arg: BaseModel, *, when_closed: Callable[[PipelineStatus], PipelineState]
+        self,
+        pipeline_id: str,
+        update: str,
+        arg: BaseModel,
+        *,
+        when_closed: Callable[[PipelineStatus], PipelineState],
     ) -> PipelineState:
         handle = self._handle(pipeline_id)
         try:
@@ -287,7 +299,9 @@ class TemporalPipelineEngine:
         """Give the waiting input element its payload (validated against its JSON Schema)."""
 
         def closed(status: PipelineStatus) -> PipelineState:
-            raise InvalidState(f"pipeline already ended as {status.state.value}; no input is waiting")
+            raise InvalidState(
+                f"pipeline already ended as {status.state.value}; no input is waiting"
+            )
 
         return await self._update(
             pipeline_id,

@@ -33,7 +33,9 @@ def _retry_policy(call: StepCall) -> RetryPolicy:
 
 def _failure(call: StepCall, err: ActivityError) -> StepFailed:
     cause = err.cause
-    attempts = call.retry.max_attempts if err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED else 1
+    attempts = (
+        call.retry.max_attempts if err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED else 1
+    )
     if isinstance(cause, ApplicationError):
         details = cause.details[0] if cause.details else None
         if isinstance(details, dict) and isinstance(details.get("attempt"), int):
@@ -87,7 +89,7 @@ class TemporalRuntime:
     async def wait_condition(self, predicate: Callable[[], bool], *, timeout: float | None) -> bool:
         try:
             await workflow.wait_condition(predicate, timeout=timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return predicate()
         return True
 

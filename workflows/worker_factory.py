@@ -13,7 +13,14 @@ from activities import build_step_activities
 from pipeline_engine.steps import StepRegistry
 from workflows.pipeline_workflow import PipelineWorkflow
 
-PASSTHROUGH_MODULES = ("pipeline_engine", "jsonschema", "referencing", "rpds", "pydantic", "pydantic_core")
+PASSTHROUGH_MODULES = (
+    "pipeline_engine",
+    "jsonschema",
+    "referencing",
+    "rpds",
+    "pydantic",
+    "pydantic_core",
+)
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:

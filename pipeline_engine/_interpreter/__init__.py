@@ -2,10 +2,16 @@
 
 from pipeline_engine._interpreter._local import LocalRuntime, backoff_delay, error_info
 from pipeline_engine._interpreter._run import FAILURE_MARKER, PipelineRun
-from pipeline_engine._interpreter._local import LocalRuntime, backoff_delay, error_info
 from pipeline_engine._interpreter._runtime import Runtime, StepCall, StepFailed, StepOutcome
 
 __all__ = [
+    "FAILURE_MARKER",
     "LocalRuntime",
+    "PipelineRun",
+    "Runtime",
+    "StepCall",
+    "StepFailed",
+    "StepOutcome",
     "backoff_delay",
-    "error_info","FAILURE_MARKER", "PipelineRun", "Runtime", "StepCall", "StepFailed", "StepOutcome"]
+    "error_info",
+]

@@ -171,7 +171,7 @@ class PipelineRun:
         )
 
     def history(self, *, since: datetime | None = None, after_id: int | None = None) -> list[Event]:
-        """Events in order; ``since`` keeps those at or after a time, ``after_id`` those after an id."""
+        """Events in order; ``since``: at or after a time; ``after_id``: after an event id."""
         events = self._events
         if after_id is not None:
             events = events[max(after_id, 0) :]
@@ -224,7 +224,9 @@ class PipelineRun:
                 problems=[Problem(_json_path(e.absolute_path), e.message) for e in errors],
             )
 
-    def submit_input(self, payload: Any, responder: str, stage_id: str | None = None) -> PipelineState:
+    def submit_input(
+        self, payload: Any, responder: str, stage_id: str | None = None
+    ) -> PipelineState:
         """Deliver a human's payload to the waiting input element."""
         self.validate_submit_input(payload, responder, stage_id)
         target = self._input_target(stage_id)
@@ -393,7 +395,9 @@ class PipelineRun:
             await self._run_hook("on_cancel", {"state": "CANCELLED", "reason": self._cancel_reason})
         self._skip_pending()
         self._end(PipelineState.CANCELLED)
-        self._emit(EventType.PIPELINE_CANCELLED, state=self._state.value, reason=self._cancel_reason)
+        self._emit(
+            EventType.PIPELINE_CANCELLED, state=self._state.value, reason=self._cancel_reason
+        )
 
     # ------------------------------------------------------------------ state & events
     def _emit(self, kind: EventType, **payload: Any) -> None:
@@ -451,13 +455,17 @@ class PipelineRun:
         if isinstance(node, GroupPlan):
             return await self._group(node, previous, soft, absorb=False)
         if isinstance(node, ChordPlan):
-            results = await self._group(node.group, previous, soft, absorb=node.on_error == "continue")
+            results = await self._group(
+                node.group, previous, soft, absorb=node.on_error == "continue"
+            )
             if node.callback is None:
                 return results
             return await self._step_stage(node.callback, results, soft)
         return await self._dag(node, soft)
 
-    async def _group(self, node: GroupPlan, previous: Any, soft: bool, *, absorb: bool) -> list[Any]:
+    async def _group(
+        self, node: GroupPlan, previous: Any, soft: bool, *, absorb: bool
+    ) -> list[Any]:
         gate = asyncio.Semaphore(node.max_concurrency) if node.max_concurrency else None
 
         async def member(child: Node) -> Any:
@@ -594,7 +602,10 @@ class PipelineRun:
             )
             self._refresh_state()
             try:
-                received = await self._rt.wait_condition(lambda: waiting.received, timeout=plan.timeout_s)
+                received = await self._rt.wait_condition(
+                    lambda w=waiting: w.received,  # type: ignore[misc]
+                    timeout=plan.timeout_s,
+                )
             except asyncio.CancelledError:
                 self._waiting.pop(plan.stage_id, None)
                 if rec.state is not StageState.SUCCEEDED:
@@ -651,7 +662,9 @@ class PipelineRun:
             return _RETRY
         raise _StageFailure(
             rec.stage_id,
-            error.model_copy(update={"message": f"{error.message} (not retried within {hold:g} s)"}),
+            error.model_copy(
+                update={"message": f"{error.message} (not retried within {hold:g} s)"}
+            ),
         )
 
     async def _run_handler(
@@ -662,7 +675,12 @@ class PipelineRun:
         if hrec is None:
             hrec = self._stages[hid] = StageStatus(stage_id=hid, step=handler, kind="handler")
         plan = self._hook_plan(hid, handler)
-        info = {"stage_id": rec.stage_id, "step": rec.step, "error": error.model_dump(), "previous": previous}
+        info = {
+            "stage_id": rec.stage_id,
+            "step": rec.step,
+            "error": error.model_dump(),
+            "previous": previous,
+        }
         try:
             outcome = await self._attempt(hrec, self._call(plan, info, hrec.attempts))
         except StepFailed as failed:

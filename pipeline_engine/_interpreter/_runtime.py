@@ -1,4 +1,4 @@
-"""What the interpreter needs from whoever runs it: the Temporal workflow or the in-memory engine."""
+"""What the interpreter needs from whoever runs it: the Temporal workflow or the fake engine."""
 
 from __future__ import annotations
 

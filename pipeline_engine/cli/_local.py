@@ -55,7 +55,11 @@ def steps(
     """List the registered steps and their parameters."""
     registry = _registry_with_modules(step_modules)
     rows = [
-        {"name": d.name, "async": d.is_async, "parameters": d.parameters_schema().get("properties", {})}
+        {
+            "name": d.name,
+            "async": d.is_async,
+            "parameters": d.parameters_schema().get("properties", {}),
+        }
         for d in registry.definitions()
     ]
     if as_json:

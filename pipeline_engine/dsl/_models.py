@@ -32,7 +32,9 @@ _ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,127}$"
 _NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.:\-]{0,127}$"
 
 StepName = Annotated[str, Field(pattern=_NAME_PATTERN, description="A registered step name.")]
-StageId = Annotated[str, Field(pattern=_ID_PATTERN, description="Stage id, unique in the pipeline.")]
+StageId = Annotated[
+    str, Field(pattern=_ID_PATTERN, description="Stage id, unique in the pipeline.")
+]
 
 
 class _Model(BaseModel):
@@ -43,7 +45,9 @@ class RetryPolicy(_Model):
     """How a failed attempt of a step is retried (Temporal activity retry policy)."""
 
     max_attempts: int = Field(3, ge=1, le=1000, description="Attempts in all, the first included.")
-    initial_interval_s: float = Field(1.0, gt=0, le=86400, description="Wait before the 2nd attempt.")
+    initial_interval_s: float = Field(
+        1.0, gt=0, le=86400, description="Wait before the 2nd attempt."
+    )
     backoff: float = Field(2.0, ge=1.0, le=100.0, description="Multiplier of the wait per attempt.")
     max_interval_s: float | None = Field(None, gt=0, le=86400, description="Cap on the wait.")
     non_retryable_errors: list[str] = Field(
@@ -188,7 +192,9 @@ class PipelineConfig(_Model):
     @classmethod
     def _known_version(cls, value: str) -> str:
         if value != SCHEMA_VERSION:
-            raise ValueError(f"unsupported schema_version {value!r}; this engine reads {SCHEMA_VERSION!r}")
+            raise ValueError(
+                f"unsupported schema_version {value!r}; this engine reads {SCHEMA_VERSION!r}"
+            )
         return value
 
     @model_validator(mode="after")

@@ -8,11 +8,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from pipeline_engine.dsl._models import PipelineConfig
-from pipeline_engine.dsl._plan import InputPlan, Plan, StepPlan, compile_plan
+from pipeline_engine.dsl._plan import Plan, StepPlan, compile_plan
 from pipeline_engine.errors import InvalidConfig, Problem
 from pipeline_engine.steps import StepRegistry
 
-__all__ = ["parse_config", "pydantic_problems", "pipeline_config_schema"]
+__all__ = ["parse_config", "pipeline_config_schema", "pydantic_problems"]
 
 _TAGS = ("step", "chain", "group", "chord", "input")
 
@@ -176,5 +176,3 @@ def pipeline_config_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "PipelineConfig"
     return schema
-
-

@@ -10,7 +10,7 @@ __all__ = ["seed_pipeline_config", "seed_tenant_config"]
 
 
 def seed_tenant_config() -> dict[str, Any]:
-    """The Spanish seed's tenant config for ``cultivos-abc`` (``tenant_id``, definition, settings)."""
+    """The seed's tenant config for ``cultivos-abc``: ``tenant_id``, definition, settings."""
     text = resources.files(__package__).joinpath("cultivos-abc.json").read_text()
     data: dict[str, Any] = json.loads(text)
     return data

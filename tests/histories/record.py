@@ -45,39 +45,77 @@ async def record() -> None:
         async with build_worker(client, task_queue=queue, registry=default_registry):
             runs: dict[str, str] = {}
             seed = await engine.create_pipeline(
-                seed_pipeline_config(), input={}, tenant_id="cultivos-abc",
-                settings={"species": ["tomate", "lechuga"]}, start=True,
+                seed_pipeline_config(),
+                input={},
+                tenant_id="cultivos-abc",
+                settings={"species": ["tomate", "lechuga"]},
+                start=True,
             )
             runs["seed_chain_chord"] = seed.pipeline_id
             dag = await engine.create_pipeline(
-                {"name": "dag", "stages": [
-                    {"id": "a", "step": "t_add"},
-                    {"id": "b", "step": "t_add", "depends_on": ["a"]},
-                    {"id": "c", "step": "t_flaky", "kwargs": {"fail_times": 1}, "depends_on": ["a"],
-                     "retry": {"initial_interval_s": 0.1}},
-                    {"id": "d", "step": "t_echo", "depends_on": ["b", "c"]},
-                ]}, start=True,
+                {
+                    "name": "dag",
+                    "stages": [
+                        {"id": "a", "step": "t_add"},
+                        {"id": "b", "step": "t_add", "depends_on": ["a"]},
+                        {
+                            "id": "c",
+                            "step": "t_flaky",
+                            "kwargs": {"fail_times": 1},
+                            "depends_on": ["a"],
+                            "retry": {"initial_interval_s": 0.1},
+                        },
+                        {"id": "d", "step": "t_echo", "depends_on": ["b", "c"]},
+                    ],
+                },
+                start=True,
             )
             runs["dag_with_retry"] = dag.pipeline_id
-            approval = {"type": "input", "id": "ok", "schema": {"type": "object", "required": ["approved"]}}
+            approval = {
+                "type": "input",
+                "id": "ok",
+                "schema": {"type": "object", "required": ["approved"]},
+            }
             inp = await engine.create_pipeline(
-                {"name": "input", "definition": {"type": "chain", "steps": [s("t_add"), approval, s("t_echo")]}},
+                {
+                    "name": "input",
+                    "definition": {"type": "chain", "steps": [s("t_add"), approval, s("t_echo")]},
+                },
                 start=True,
             )
             runs["human_input"] = inp.pipeline_id
             failing = await engine.create_pipeline(
-                {"name": "retry", "hooks": {"on_success": "t_hook"}, "definition": {"type": "chain", "steps": [
-                    s("t_add"),
-                    {"type": "chord", "on_error": "continue", "group": {"type": "group", "steps": [
-                        s("t_add"), s("t_fail", retry={"max_attempts": 1})]}, "callback": s("t_sum")},
-                    s("t_flaky", kwargs={"fail_times": 1}, retry={"max_attempts": 1}),
-                    s("t_fail", on_failure="t_handler", retry={"max_attempts": 1}),
-                ]}}, start=True,
+                {
+                    "name": "retry",
+                    "hooks": {"on_success": "t_hook"},
+                    "definition": {
+                        "type": "chain",
+                        "steps": [
+                            s("t_add"),
+                            {
+                                "type": "chord",
+                                "on_error": "continue",
+                                "group": {
+                                    "type": "group",
+                                    "steps": [s("t_add"), s("t_fail", retry={"max_attempts": 1})],
+                                },
+                                "callback": s("t_sum"),
+                            },
+                            s("t_flaky", kwargs={"fail_times": 1}, retry={"max_attempts": 1}),
+                            s("t_fail", on_failure="t_handler", retry={"max_attempts": 1}),
+                        ],
+                    },
+                },
+                start=True,
             )
             runs["retry_stage_chord_continue_handler"] = failing.pipeline_id
             cancel = await engine.create_pipeline(
-                {"name": "cancel", "hooks": {"on_cancel": "t_hook"},
-                 "definition": s("t_sleep", kwargs={"seconds": 30})}, start=True,
+                {
+                    "name": "cancel",
+                    "hooks": {"on_cancel": "t_hook"},
+                    "definition": s("t_sleep", kwargs={"seconds": 30}),
+                },
+                start=True,
             )
             runs["cancelled"] = cancel.pipeline_id
 

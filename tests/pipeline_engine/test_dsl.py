@@ -32,7 +32,15 @@ def reg() -> StepRegistry:
 
     def loose(ctx: StepContext, **kwargs: Any) -> None: ...
 
-    for name in ("segmentation", "segment_filter", "aggregate_detections", "size_calculator", "a", "b", "c"):
+    for name in (
+        "segmentation",
+        "segment_filter",
+        "aggregate_detections",
+        "size_calculator",
+        "a",
+        "b",
+        "c",
+    ):
         r.register(plain, name=name)
     r.register(typed, name="detection")
     r.register(typed, name="sahi_detection")
@@ -52,7 +60,12 @@ def test_seed_definition_is_accepted_byte_for_byte(reg: StepRegistry) -> None:
     dumped = plan.config.model_dump(mode="json", by_alias=True, exclude_unset=True)
     assert dumped["definition"] == tenant["pipeline_definition"]
     assert [s.stage_id for s in plan.stages] == [
-        "segmentation", "segment_filter", "sahi_detection", "detection", "aggregate_detections", "size_calculator",
+        "segmentation",
+        "segment_filter",
+        "sahi_detection",
+        "detection",
+        "aggregate_detections",
+        "size_calculator",
     ]
 
 
@@ -63,11 +76,14 @@ def test_config_from_json_text(reg: StepRegistry) -> None:
 
 def test_dag_form(reg: StepRegistry) -> None:
     plan = parse_config(
-        {"name": "d", "stages": [
-            {"id": "x", "step": "a"},
-            {"id": "z", "step": "c", "depends_on": ["y"]},
-            {"id": "y", "step": "b", "depends_on": ["x"]},
-        ]},
+        {
+            "name": "d",
+            "stages": [
+                {"id": "x", "step": "a"},
+                {"id": "z", "step": "c", "depends_on": ["y"]},
+                {"id": "y", "step": "b", "depends_on": ["x"]},
+            ],
+        },
         registry=reg,
     )
     assert isinstance(plan.root, DagPlan)
@@ -90,15 +106,31 @@ def test_unknown_fields_rejected_with_paths(reg: StepRegistry) -> None:
 def test_all_problems_at_once(reg: StepRegistry) -> None:
     with pytest.raises(InvalidConfig) as err:
         parse_config(
-            {"name": "bad", "definition": {"type": "chain", "steps": [
-                {"type": "step", "name": "nope"},
-                {"type": "step", "name": "missing_too"},
-                {"type": "group", "steps": []},
-                {"type": "step", "name": "detection", "kwargs": {"min_area": "big", "zzz": 1}},
-                {"type": "step", "name": "a", "id": "dup"},
-                {"type": "step", "name": "b", "id": "dup"},
-                {"type": "step", "name": "loose", "kwargs": {"anything": [1, 2]}, "on_failure": "ghost"},
-            ]}, "hooks": {"on_success": "phantom"}},
+            {
+                "name": "bad",
+                "definition": {
+                    "type": "chain",
+                    "steps": [
+                        {"type": "step", "name": "nope"},
+                        {"type": "step", "name": "missing_too"},
+                        {"type": "group", "steps": []},
+                        {
+                            "type": "step",
+                            "name": "detection",
+                            "kwargs": {"min_area": "big", "zzz": 1},
+                        },
+                        {"type": "step", "name": "a", "id": "dup"},
+                        {"type": "step", "name": "b", "id": "dup"},
+                        {
+                            "type": "step",
+                            "name": "loose",
+                            "kwargs": {"anything": [1, 2]},
+                            "on_failure": "ghost",
+                        },
+                    ],
+                },
+                "hooks": {"on_success": "phantom"},
+            },
             registry=reg,
         )
     found = problems(err)
@@ -117,8 +149,13 @@ def test_all_problems_at_once(reg: StepRegistry) -> None:
 def test_unknown_steps_reported_even_when_the_structure_is_broken(reg: StepRegistry) -> None:
     with pytest.raises(InvalidConfig) as err:
         parse_config(
-            {"name": "x", "definition": {"type": "chain", "steps": [
-                {"type": "step", "name": "nope"}, {"type": "sttep"}]}},
+            {
+                "name": "x",
+                "definition": {
+                    "type": "chain",
+                    "steps": [{"type": "step", "name": "nope"}, {"type": "sttep"}],
+                },
+            },
             registry=reg,
         )
     found = problems(err)
@@ -129,12 +166,15 @@ def test_unknown_steps_reported_even_when_the_structure_is_broken(reg: StepRegis
 def test_dag_cycle_is_named(reg: StepRegistry) -> None:
     with pytest.raises(InvalidConfig) as err:
         parse_config(
-            {"name": "d", "stages": [
-                {"id": "a", "step": "a", "depends_on": ["c"]},
-                {"id": "b", "step": "b", "depends_on": ["a"]},
-                {"id": "c", "step": "c", "depends_on": ["b"]},
-                {"id": "e", "step": "c", "depends_on": ["ghost", "e"]},
-            ]},
+            {
+                "name": "d",
+                "stages": [
+                    {"id": "a", "step": "a", "depends_on": ["c"]},
+                    {"id": "b", "step": "b", "depends_on": ["a"]},
+                    {"id": "c", "step": "c", "depends_on": ["b"]},
+                    {"id": "e", "step": "c", "depends_on": ["ghost", "e"]},
+                ],
+            },
             registry=reg,
         )
     found = problems(err)
@@ -157,14 +197,35 @@ def test_nesting_limit(reg: StepRegistry) -> None:
     [
         ({"name": "x"}, "$", 'exactly one of "definition"'),
         ({"name": "x", "definition": {"name": "a"}}, "$.definition", 'missing "type"'),
-        ({"name": "x", "schema_version": "2", "definition": {"type": "step", "name": "a"}}, "$.schema_version", "unsupported"),
+        (
+            {"name": "x", "schema_version": "2", "definition": {"type": "step", "name": "a"}},
+            "$.schema_version",
+            "unsupported",
+        ),
         ({"name": "", "definition": {"type": "step", "name": "a"}}, "$.name", "at least 1"),
-        ({"name": "x", "definition": {"type": "step", "name": "a", "retry": {"max_attempts": 0}}}, "$.definition.retry.max_attempts", "greater than or equal"),
-        ({"name": "x", "definition": {"type": "input", "schema": {"type": 12}}}, "$.definition.schema", "not a valid JSON Schema"),
-        ({"name": "x", "definition": {"type": "step", "name": "a", "timeout_s": -1}}, "$.definition.timeout_s", "greater than"),
+        (
+            {
+                "name": "x",
+                "definition": {"type": "step", "name": "a", "retry": {"max_attempts": 0}},
+            },
+            "$.definition.retry.max_attempts",
+            "greater than or equal",
+        ),
+        (
+            {"name": "x", "definition": {"type": "input", "schema": {"type": 12}}},
+            "$.definition.schema",
+            "not a valid JSON Schema",
+        ),
+        (
+            {"name": "x", "definition": {"type": "step", "name": "a", "timeout_s": -1}},
+            "$.definition.timeout_s",
+            "greater than",
+        ),
     ],
 )
-def test_structural_errors_name_path_and_reason(reg: StepRegistry, doc: dict[str, Any], path: str, fragment: str) -> None:
+def test_structural_errors_name_path_and_reason(
+    reg: StepRegistry, doc: dict[str, Any], path: str, fragment: str
+) -> None:
     with pytest.raises(InvalidConfig) as err:
         parse_config(doc, registry=reg)
     found = problems(err)
@@ -181,9 +242,19 @@ def test_not_json_and_not_an_object() -> None:
 
 def test_default_ids_skip_explicit_ones(reg: StepRegistry) -> None:
     plan = parse_config(
-        {"name": "ids", "definition": {"type": "chain", "steps": [
-            {"type": "step", "name": "a"}, {"type": "step", "name": "b", "id": "a-2"},
-            {"type": "step", "name": "a"}, {"type": "input"}, {"type": "input"}]}},
+        {
+            "name": "ids",
+            "definition": {
+                "type": "chain",
+                "steps": [
+                    {"type": "step", "name": "a"},
+                    {"type": "step", "name": "b", "id": "a-2"},
+                    {"type": "step", "name": "a"},
+                    {"type": "input"},
+                    {"type": "input"},
+                ],
+            },
+        },
         registry=reg,
     )
     assert [s.stage_id for s in plan.stages] == ["a", "a-2", "a-3", "input", "input-2"]
@@ -191,8 +262,11 @@ def test_default_ids_skip_explicit_ones(reg: StepRegistry) -> None:
 
 def test_retry_defaults_merge_field_by_field(reg: StepRegistry) -> None:
     plan = parse_config(
-        {"name": "r", "defaults": {"retry": {"max_attempts": 7, "backoff": 3}, "timeout_s": 9},
-         "definition": {"type": "step", "name": "a", "retry": {"max_attempts": 2}}},
+        {
+            "name": "r",
+            "defaults": {"retry": {"max_attempts": 7, "backoff": 3}, "timeout_s": 9},
+            "definition": {"type": "step", "name": "a", "retry": {"max_attempts": 2}},
+        },
         registry=reg,
     )
     step = plan.stages[0]
@@ -205,14 +279,16 @@ def test_json_schema_export_validates_the_seed() -> None:
     schema = pipeline_config_schema()
     Draft202012Validator.check_schema(schema)
     Draft202012Validator(schema).validate(seed_pipeline_config())
-    assert "PipelineConfig" == schema["title"]
+    assert schema["title"] == "PipelineConfig"
 
 
 def test_dsl_models_do_not_import_temporal() -> None:
     import subprocess
     import sys
 
-    code = "import sys, pipeline_engine.dsl, pipeline_engine.errors; print('temporalio' in sys.modules)"
+    code = (
+        "import sys, pipeline_engine.dsl, pipeline_engine.errors;print('temporalio' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -224,7 +300,11 @@ _tree = st.recursive(
     lambda kids: st.one_of(
         st.builds(lambda s: {"type": "chain", "steps": s}, st.lists(kids, max_size=3)),
         st.builds(lambda s: {"type": "group", "steps": s}, st.lists(kids, max_size=3)),
-        st.builds(lambda g, c: {"type": "chord", "group": {"type": "group", "steps": g}, "callback": c}, st.lists(kids, max_size=3), _leaf),
+        st.builds(
+            lambda g, c: {"type": "chord", "group": {"type": "group", "steps": g}, "callback": c},
+            st.lists(kids, max_size=3),
+            _leaf,
+        ),
         st.just({"type": "weird"}),
         st.just({"steps": []}),
     ),

@@ -17,7 +17,11 @@ def s(name: str, **kw: Any) -> dict[str, Any]:
 
 
 async def run(engine: TemporalPipelineEngine, definition: Any, **create: Any) -> Any:
-    config = {"name": "t", **definition} if "stages" in definition else {"name": "t", "definition": definition}
+    config = (
+        {"name": "t", **definition}
+        if "stages" in definition
+        else {"name": "t", "definition": definition}
+    )
     created = await engine.create_pipeline(config, start=True, **create)
     return await wait_for_state(engine, created.pipeline_id)
 
@@ -96,7 +100,10 @@ async def test_chord_callback_receives_group_list(engine: TemporalPipelineEngine
         engine,
         {
             "type": "chord",
-            "group": {"type": "group", "steps": [s("t_add", n=1), s("t_add", n=2), s("t_add", n=3)]},
+            "group": {
+                "type": "group",
+                "steps": [s("t_add", n=1), s("t_add", n=2), s("t_add", n=3)],
+            },
             "callback": s("t_sum"),
         },
     )
@@ -171,6 +178,9 @@ async def test_dag_root_gets_empty_mapping_and_several_sinks_give_a_mapping(
 async def test_step_ids_default_to_name_made_unique(engine: TemporalPipelineEngine) -> None:
     status = await run(
         engine,
-        {"type": "chain", "steps": [s("t_add"), {"type": "step", "name": "t_add", "id": "t_add-2x"}, s("t_add")]},
+        {
+            "type": "chain",
+            "steps": [s("t_add"), {"type": "step", "name": "t_add", "id": "t_add-2x"}, s("t_add")],
+        },
     )
     assert [x.stage_id for x in status.stages] == ["t_add", "t_add-2x", "t_add-2"]

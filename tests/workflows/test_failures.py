@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,12 @@ def s(name: str, **extra: Any) -> dict[str, Any]:
     return {"type": "step", "name": name, **extra}
 
 
-async def run(engine: TemporalPipelineEngine, config: dict[str, Any], *, states: tuple[PipelineState, ...] = ()) -> Any:
+async def run(
+    engine: TemporalPipelineEngine,
+    config: dict[str, Any],
+    *,
+    states: tuple[PipelineState, ...] = (),
+) -> Any:
     created = await engine.create_pipeline({"name": "f", **config}, start=True)
     return await wait_for_state(engine, created.pipeline_id, *states)
 
@@ -82,7 +88,13 @@ async def test_step_timeout_fails_the_attempt(engine: TemporalPipelineEngine) ->
 async def test_pipeline_timeout(engine: TemporalPipelineEngine) -> None:
     status = await run(
         engine,
-        {"timeout_s": 1, "definition": {"type": "chain", "steps": [s("t_add"), s("t_sleep", kwargs={"seconds": 20})]}},
+        {
+            "timeout_s": 1,
+            "definition": {
+                "type": "chain",
+                "steps": [s("t_add"), s("t_sleep", kwargs={"seconds": 20})],
+            },
+        },
     )
     assert status.state is PipelineState.FAILED
     assert status.error.type == "PipelineTimeout"
@@ -96,7 +108,10 @@ async def test_on_failure_continue_passes_none(engine: TemporalPipelineEngine) -
         {
             "definition": {
                 "type": "chain",
-                "steps": [s("t_fail", on_failure="continue", retry={"max_attempts": 1}), s("t_echo")],
+                "steps": [
+                    s("t_fail", on_failure="continue", retry={"max_attempts": 1}),
+                    s("t_echo"),
+                ],
             }
         },
     )
@@ -112,7 +127,12 @@ async def test_on_failure_handler_step(engine: TemporalPipelineEngine) -> None:
             "definition": {
                 "type": "chain",
                 "steps": [
-                    s("t_fail", kwargs={"message": "bad crate"}, on_failure="t_handler", retry={"max_attempts": 1}),
+                    s(
+                        "t_fail",
+                        kwargs={"message": "bad crate"},
+                        on_failure="t_handler",
+                        retry={"max_attempts": 1},
+                    ),
                     s("t_echo"),
                 ],
             }
@@ -131,7 +151,10 @@ async def test_on_failure_fail_parks_in_failed_then_fails_for_good(
         {
             "name": "hold",
             "failure_hold_s": 2,
-            "definition": {"type": "chain", "steps": [s("t_fail", retry={"max_attempts": 1}), s("t_add")]},
+            "definition": {
+                "type": "chain",
+                "steps": [s("t_fail", retry={"max_attempts": 1}), s("t_add")],
+            },
         },
         start=True,
     )
@@ -162,7 +185,10 @@ async def test_chord_on_error_fail_never_runs_callback(
             "failure_hold_s": 0,
             "definition": {
                 "type": "chord",
-                "group": {"type": "group", "steps": [s("t_add"), s("t_fail", retry={"max_attempts": 1})]},
+                "group": {
+                    "type": "group",
+                    "steps": [s("t_add"), s("t_fail", retry={"max_attempts": 1})],
+                },
                 "callback": s("t_sum"),
             },
         },
@@ -200,7 +226,9 @@ async def test_hooks_run_at_transitions(engine: TemporalPipelineEngine, calls_di
         {"hooks": {"on_start": "t_hook", "on_success": "t_hook"}, "definition": s("t_add")},
     )
     assert status.state is PipelineState.SUCCEEDED
-    hook_calls = [sid for sid, _, _ in calls_of(calls_dir, status.pipeline_id) if sid.startswith("hook.")]
+    hook_calls = [
+        sid for sid, _, _ in calls_of(calls_dir, status.pipeline_id) if sid.startswith("hook.")
+    ]
     assert hook_calls == ["hook.on_start", "hook.on_success"]
     types = [e.type for e in await engine.get_history(status.pipeline_id)]
     assert types.count("hook.succeeded") == 2
@@ -225,5 +253,5 @@ async def test_max_concurrency_limits_a_step(engine: TemporalPipelineEngine) -> 
     member = s("t_sleep", kwargs={"seconds": 0.4}, resources={"max_concurrency": 1})
     status = await run(engine, {"definition": {"type": "group", "steps": [member, member, member]}})
     spans = sorted((r["start"], r["end"]) for r in status.result)
-    for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+    for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end - 0.01, f"overlap despite max_concurrency=1: {spans}"

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
-from pipeline_engine.errors import Conflict, InvalidConfig, InvalidInput, InvalidState, PipelineNotFound, StageNotFound
+from pipeline_engine.errors import (
+    Conflict,
+    InvalidConfig,
+    InvalidInput,
+    InvalidState,
+    PipelineNotFound,
+    StageNotFound,
+)
 from pipeline_engine.states import PipelineState, StageState
 from tests.support.steps import calls_of
 from tests.support.waiting import wait_for_state, wait_until
@@ -38,11 +45,19 @@ def s(name: str, **extra: Any) -> dict[str, Any]:
 async def update_events(engine: TemporalPipelineEngine, pipeline_id: str) -> list[str]:
     handle = engine.client.get_workflow_handle(pipeline_id)
     history = await handle.fetch_history()
-    return [e.WhichOneof("attributes") for e in history.events if "update" in (e.WhichOneof("attributes") or "")]
+    return [
+        e.WhichOneof("attributes")
+        for e in history.events
+        if "update" in (e.WhichOneof("attributes") or "")
+    ]
 
 
-async def test_created_pipeline_waits_in_pending_until_started(engine: TemporalPipelineEngine) -> None:
-    created = await engine.create_pipeline({"name": "p", "definition": s("t_add")}, tenant_id="acme")
+async def test_created_pipeline_waits_in_pending_until_started(
+    engine: TemporalPipelineEngine,
+) -> None:
+    created = await engine.create_pipeline(
+        {"name": "p", "definition": s("t_add")}, tenant_id="acme"
+    )
     await asyncio.sleep(0.5)
     status = await engine.get_pipeline(created.pipeline_id)
     assert status.state is PipelineState.PENDING
@@ -59,7 +74,10 @@ async def test_created_pipeline_waits_in_pending_until_started(engine: TemporalP
 
 async def test_input_accepted_and_rejected(engine: TemporalPipelineEngine) -> None:
     created = await engine.create_pipeline(
-        {"name": "approve", "definition": {"type": "chain", "steps": [s("t_add"), APPROVAL, s("t_echo")]}},
+        {
+            "name": "approve",
+            "definition": {"type": "chain", "steps": [s("t_add"), APPROVAL, s("t_echo")]},
+        },
         start=True,
     )
     pid = created.pipeline_id
@@ -96,7 +114,9 @@ async def test_input_accepted_and_rejected(engine: TemporalPipelineEngine) -> No
 
 
 async def test_input_before_waiting_is_invalid_state(engine: TemporalPipelineEngine) -> None:
-    created = await engine.create_pipeline({"name": "p", "definition": {"type": "chain", "steps": [APPROVAL]}})
+    created = await engine.create_pipeline(
+        {"name": "p", "definition": {"type": "chain", "steps": [APPROVAL]}}
+    )
     with pytest.raises(InvalidState):
         await engine.submit_input(created.pipeline_id, {"approved": True}, "ana")
     await engine.cancel_pipeline(created.pipeline_id, "cleanup")
@@ -120,7 +140,10 @@ async def test_cancel_update_stops_inflight_step_and_runs_on_cancel(
         {
             "name": "c",
             "hooks": {"on_cancel": "t_hook"},
-            "definition": {"type": "chain", "steps": [s("t_sleep", kwargs={"seconds": 30}), s("t_add")]},
+            "definition": {
+                "type": "chain",
+                "steps": [s("t_sleep", kwargs={"seconds": 30}), s("t_add")],
+            },
         },
         start=True,
     )
@@ -139,9 +162,15 @@ async def test_cancel_update_stops_inflight_step_and_runs_on_cancel(
     assert await engine.cancel_pipeline(pid, "again") is PipelineState.CANCELLED
 
 
-async def test_temporal_native_cancel_ends_cancelled(engine: TemporalPipelineEngine, calls_dir: Path) -> None:
+async def test_temporal_native_cancel_ends_cancelled(
+    engine: TemporalPipelineEngine, calls_dir: Path
+) -> None:
     created = await engine.create_pipeline(
-        {"name": "c", "hooks": {"on_cancel": "t_hook"}, "definition": s("t_sleep", kwargs={"seconds": 30})},
+        {
+            "name": "c",
+            "hooks": {"on_cancel": "t_hook"},
+            "definition": s("t_sleep", kwargs={"seconds": 30}),
+        },
         start=True,
     )
     pid = created.pipeline_id
@@ -158,7 +187,9 @@ async def test_temporal_native_cancel_ends_cancelled(engine: TemporalPipelineEng
 
 async def test_cancel_pending_pipeline(engine: TemporalPipelineEngine) -> None:
     created = await engine.create_pipeline({"name": "p", "definition": s("t_add")})
-    assert await engine.cancel_pipeline(created.pipeline_id, "never mind") is PipelineState.CANCELLED
+    assert (
+        await engine.cancel_pipeline(created.pipeline_id, "never mind") is PipelineState.CANCELLED
+    )
     with pytest.raises(InvalidState):
         await engine.retry_stage(created.pipeline_id, "t_add", "no")
 
@@ -173,7 +204,13 @@ async def test_retry_stage_reruns_only_the_failed_stage(
                 "type": "chain",
                 "steps": [
                     s("t_add", kwargs={"n": 1}),
-                    {"type": "group", "steps": [s("t_add", kwargs={"n": 2}), s("t_flaky", kwargs={"fail_times": 1}, retry={"max_attempts": 1})]},
+                    {
+                        "type": "group",
+                        "steps": [
+                            s("t_add", kwargs={"n": 2}),
+                            s("t_flaky", kwargs={"fail_times": 1}, retry={"max_attempts": 1}),
+                        ],
+                    },
                     s("t_echo"),
                 ],
             },
@@ -211,7 +248,16 @@ async def test_retry_stage_through_the_temporal_cli(
     engine: TemporalPipelineEngine, temporal_server: TemporalDevServer, calls_dir: Path
 ) -> None:
     created = await engine.create_pipeline(
-        {"name": "cli", "definition": {"type": "chain", "steps": [s("t_add"), s("t_flaky", kwargs={"fail_times": 1}, retry={"max_attempts": 1})]}},
+        {
+            "name": "cli",
+            "definition": {
+                "type": "chain",
+                "steps": [
+                    s("t_add"),
+                    s("t_flaky", kwargs={"fail_times": 1}, retry={"max_attempts": 1}),
+                ],
+            },
+        },
         start=True,
     )
     pid = created.pipeline_id
@@ -219,10 +265,22 @@ async def test_retry_stage_through_the_temporal_cli(
     out = await asyncio.to_thread(
         subprocess.run,
         [
-            temporal_cli(), "workflow", "update", "execute", "--address", temporal_server.address,
-            "-w", pid, "--name", "retry_stage", "--input", '{"stage_id":"t_flaky","reason":"from the CLI"}',
+            temporal_cli(),
+            "workflow",
+            "update",
+            "execute",
+            "--address",
+            temporal_server.address,
+            "-w",
+            pid,
+            "--name",
+            "retry_stage",
+            "--input",
+            '{"stage_id":"t_flaky","reason":"from the CLI"}',
         ],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     assert "RUNNING" in out.stdout
@@ -230,24 +288,37 @@ async def test_retry_stage_through_the_temporal_cli(
     assert done.state is PipelineState.SUCCEEDED
     assert [sid for sid, _, _ in calls_of(calls_dir, pid)].count("t_add") == 1
     events = await engine.get_history(pid)
-    assert any(e.type == "stage.retry_requested" and e.payload["reason"] == "from the CLI" for e in events)
+    assert any(
+        e.type == "stage.retry_requested" and e.payload["reason"] == "from the CLI" for e in events
+    )
 
 
 async def test_search_attributes_visible_to_the_temporal_cli(
     engine: TemporalPipelineEngine, temporal_server: TemporalDevServer
 ) -> None:
     tenant = f"tenant-{engine._task_queue}"
-    created = await engine.create_pipeline({"name": "visible", "definition": s("t_add")}, tenant_id=tenant, start=True)
+    created = await engine.create_pipeline(
+        {"name": "visible", "definition": s("t_add")}, tenant_id=tenant, start=True
+    )
     await wait_for_state(engine, created.pipeline_id)
 
     async def listed() -> bool:
         out = await asyncio.to_thread(
             subprocess.run,
             [
-                temporal_cli(), "workflow", "list", "--address", temporal_server.address, "-o", "json",
-                "--query", f"TenantId='{tenant}' AND PipelineState='SUCCEEDED' AND PipelineName='visible'",
+                temporal_cli(),
+                "workflow",
+                "list",
+                "--address",
+                temporal_server.address,
+                "-o",
+                "json",
+                "--query",
+                f"TenantId='{tenant}' AND PipelineState='SUCCEEDED' AND PipelineName='visible'",
             ],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert out.returncode == 0, out.stderr
         rows = json.loads(out.stdout or "[]")
@@ -270,7 +341,9 @@ async def test_create_is_idempotent(engine: TemporalPipelineEngine) -> None:
     k2 = await engine.create_pipeline(config, tenant_id="acme", idempotency_key="order-7")
     assert k1.pipeline_id == k2.pipeline_id
     with pytest.raises(Conflict):
-        await engine.create_pipeline(config, tenant_id="acme", idempotency_key="order-7", input={"other": True})
+        await engine.create_pipeline(
+            config, tenant_id="acme", idempotency_key="order-7", input={"other": True}
+        )
     for pid in {a.pipeline_id, other.pipeline_id, k1.pipeline_id}:
         await engine.cancel_pipeline(pid, "cleanup")
 
@@ -281,12 +354,17 @@ async def test_unknown_pipeline_and_invalid_config(engine: TemporalPipelineEngin
     with pytest.raises(PipelineNotFound):
         await engine.cancel_pipeline("pl-does-not-exist", "x")
     with pytest.raises(InvalidConfig) as err:
-        await engine.create_pipeline({"name": "bad", "definition": {"type": "chain", "steps": [s("nope")]}})
+        await engine.create_pipeline(
+            {"name": "bad", "definition": {"type": "chain", "steps": [s("nope")]}}
+        )
     assert err.value.problems[0].path == "$.definition.steps[0].name"
 
 
 async def test_history_since_filter(engine: TemporalPipelineEngine) -> None:
-    created = await engine.create_pipeline({"name": "h", "definition": {"type": "chain", "steps": [s("t_add"), s("t_add")]}}, start=True)
+    created = await engine.create_pipeline(
+        {"name": "h", "definition": {"type": "chain", "steps": [s("t_add"), s("t_add")]}},
+        start=True,
+    )
     await wait_for_state(engine, created.pipeline_id)
     events = await engine.get_history(created.pipeline_id)
     assert [e.id for e in events] == list(range(1, len(events) + 1))

@@ -38,7 +38,10 @@ async def test_recorded_history_replays(path: Path) -> None:
 
 async def test_fresh_history_replays(engine: TemporalPipelineEngine) -> None:
     created = await engine.create_pipeline(
-        {"name": "fresh", "definition": {"type": "group", "steps": [{"type": "step", "name": "t_add"}] * 3}},
+        {
+            "name": "fresh",
+            "definition": {"type": "group", "steps": [{"type": "step", "name": "t_add"}] * 3},
+        },
         start=True,
     )
     assert (await wait_for_state(engine, created.pipeline_id)).state is PipelineState.SUCCEEDED
@@ -58,5 +61,5 @@ async def test_replay_detects_a_changed_interpreter(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(_run.PipelineRun, "_call", renamed)
     path = next(p for p in HISTORIES if p.stem == "dag_with_retry")
-    with pytest.raises(Exception, match="(?i)nondetermin"):
+    with pytest.raises(Exception, match=r"(?i)nondetermin"):
         await replayer().replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))

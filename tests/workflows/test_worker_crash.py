@@ -18,7 +18,9 @@ from workflows.engine import TemporalPipelineEngine
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start_worker(server: TemporalDevServer, task_queue: str, calls_dir: Path, log: Path) -> subprocess.Popen[bytes]:
+def start_worker(
+    server: TemporalDevServer, task_queue: str, calls_dir: Path, log: Path
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PIPELINE_ENGINE_TEMPORAL_ADDRESS": server.address,
@@ -28,12 +30,21 @@ def start_worker(server: TemporalDevServer, task_queue: str, calls_dir: Path, lo
         "PYTHONPATH": str(ROOT),
     }
     return subprocess.Popen(
-        [sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
+        [sys.executable, "worker.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
     )
 
 
 async def test_sigkill_worker_mid_pipeline(
-    client, temporal_server: TemporalDevServer, task_queue: str, registry, calls_dir: Path, tmp_path: Path
+    client,
+    temporal_server: TemporalDevServer,
+    task_queue: str,
+    registry,
+    calls_dir: Path,
+    tmp_path: Path,
 ) -> None:
     engine = TemporalPipelineEngine(client, task_queue=task_queue, registry=registry)
     log = tmp_path / "worker.log"
@@ -47,10 +58,13 @@ async def test_sigkill_worker_mid_pipeline(
                     "type": "chain",
                     "steps": [
                         {"type": "step", "name": "t_add", "kwargs": {"n": 1}},
-                        {"type": "group", "steps": [
-                            {"type": "step", "name": "t_add", "kwargs": {"n": 2}},
-                            {"type": "step", "name": "t_sleep_sync", "kwargs": {"seconds": 3}},
-                        ]},
+                        {
+                            "type": "group",
+                            "steps": [
+                                {"type": "step", "name": "t_add", "kwargs": {"n": 2}},
+                                {"type": "step", "name": "t_sleep_sync", "kwargs": {"seconds": 3}},
+                            ],
+                        },
                         {"type": "step", "name": "t_echo"},
                     ],
                 },
