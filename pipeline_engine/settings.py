@@ -22,6 +22,12 @@ class Settings(BaseSettings):
 
     env: Literal["dev", "prod"] = Field("prod", description="dev relaxes the JWT secret check.")
     temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
+    otlp_endpoint: str | None = Field(
+        None, description='OTLP/HTTP traces URL (or "console"); tracing is off when unset.'
+    )
+    worker_metrics_port: int | None = Field(
+        None, description="Port of the worker's Prometheus endpoint (off when unset)."
+    )
     temporal_namespace: str = Field("default", description="Temporal namespace.")
     task_queue: str = Field("pipelines", description="Task queue of PipelineWorkflow.")
     step_modules: str = Field("", description="Comma-separated modules that register steps.")
@@ -35,3 +41,7 @@ class Settings(BaseSettings):
     max_concurrent_activities: int = Field(64, ge=1, description="Activities one worker runs at once.")
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
     log_level: str = Field("INFO", description="Log level.")
+    config_refresh_s: float = Field(
+        5.0, gt=0, description="How often the API re-reads tenant configs changed by other replicas."
+    )
+    sse_ping_s: float = Field(15.0, gt=0, description="Keep-alive interval of SSE streams.")

@@ -1,0 +1,126 @@
+"""``create_app``: wires settings to the engine, the tenant config store and the routers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from api.auth import check_secret
+from api.body_limit import BodyLimitMiddleware
+from api.context import ApiContext
+from api.errors import install_error_handlers
+from api.observability import ApiMetrics, MetricsMiddleware
+from api.routes import api_router, ops_router
+from api.tenants import TenantConfigCache, TenantConfigStore
+from api.tenants.migrate import upgrade
+from pipeline_engine._version import __version__
+from pipeline_engine.errors import PipelineError
+from pipeline_engine.settings import Settings
+from pipeline_engine.steps import StepRegistry, default_registry, load_step_modules
+from workflows.engine import TemporalPipelineEngine
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("api")
+
+
+def _default_registry(settings: Settings) -> StepRegistry:
+    import pipeline_engine.builtin_steps  # noqa: F401  (registers the seed's steps)
+
+    load_step_modules(settings.step_modules)
+    return default_registry
+
+
+async def _connect(settings: Settings, registry: StepRegistry) -> TemporalPipelineEngine:
+    client = await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+        lazy=True,  # the API starts even when Temporal is down, and answers 503 meanwhile
+    )
+    return TemporalPipelineEngine(client, task_queue=settings.task_queue, registry=registry)
+
+
+async def _prepare_database(store: TenantConfigStore, url: str, *, migrate: bool) -> None:
+    if migrate:
+        try:
+            await asyncio.to_thread(upgrade, url)
+        except Exception as exc:  # unreachable database: /readyz reports it, refresh retries
+            log.error("tenant config migrations failed: %s", exc)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: TemporalPipelineEngine | None = None,
+    registry: StepRegistry | None = None,
+    store: TenantConfigStore | None = None,
+    migrate: bool = True,
+) -> FastAPI:
+    """The FastAPI application of DESIGN §5.
+
+    Args:
+        settings: Server settings (from ``PIPELINE_ENGINE_*`` variables when ``None``).
+        engine: The pipeline engine; by default one is connected (lazily) to
+            ``settings.temporal_address``.
+        registry: Steps configs are validated against; by default the built-in steps plus
+            ``settings.step_modules``.
+        store: The tenant config store; by default one on ``settings.database_url``.
+        migrate: Apply the Alembic migrations of the store at start-up.
+
+    Raises:
+        RuntimeError: Outside dev, when the JWT secret is the default one or too short.
+    """
+    settings = settings or Settings()
+    check_secret(settings)
+    registry = registry if registry is not None else _default_registry(settings)
+    metrics = ApiMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_store = store is None
+        the_store = store or TenantConfigStore(settings.database_url)
+        await _prepare_database(the_store, settings.database_url, migrate=migrate and own_store)
+        the_engine = engine or await _connect(settings, registry)
+        cache = TenantConfigCache(the_store, registry)
+        try:
+            await cache.load_all()
+        except PipelineError as exc:
+            log.error("tenant configs not loaded yet: %s", exc.message)
+        app.state.ctx = ApiContext(
+            settings=settings,
+            engine=the_engine,
+            registry=registry,
+            store=the_store,
+            cache=cache,
+            metrics=metrics,
+        )
+        refresher = asyncio.create_task(cache.run_refresher(settings.config_refresh_s))
+        try:
+            yield
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+            if own_store:
+                await the_store.close()
+
+    app = FastAPI(
+        title="Pipeline Engine",
+        version=__version__,
+        description="Multi-tenant pipeline orchestrator on Temporal (DESIGN §5).",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(api_router)
+    app.include_router(ops_router)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

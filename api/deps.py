@@ -1,0 +1,162 @@
+"""Dependencies, declared once as ``Annotated`` aliases: settings, engine, store, cache, caller.
+
+Authorisation is layered here: :func:`require` checks a role, and the ``*Pipeline`` aliases check
+the role and then that the pipeline's tenant (read from Temporal, never from the request) is one of
+the caller's, answering 404 otherwise so nothing leaks about other tenants.
+"""
+
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import Caller, Role, decode_token
+from api.context import ApiContext
+from api.schemas import TENANT_ID as TENANT_ID_PATTERN
+from api.tenants import TenantConfigCache, TenantConfigStore
+from pipeline_engine.errors import (
+    AuthenticationError,
+    PermissionDenied,
+    PipelineNotFound,
+    TenantNotFound,
+)
+from pipeline_engine.settings import Settings
+from pipeline_engine.steps import StepRegistry
+from workflows.engine import TemporalPipelineEngine
+
+__all__ = [
+    "TENANT_ID_PATTERN",
+    "Admin",
+    "ApprovablePipeline",
+    "Approver",
+    "CacheDep",
+    "CallerDep",
+    "ContextDep",
+    "EngineDep",
+    "OperablePipeline",
+    "Operator",
+    "RegistryDep",
+    "SettingsDep",
+    "StoreDep",
+    "ViewablePipeline",
+    "Viewer",
+    "check_tenant",
+    "require",
+]
+
+_MAX_PIPELINE_ID = 255
+
+_bearer = HTTPBearer(auto_error=False, description="JWT (HS256) with sub, roles, tenants, exp.")
+
+
+def get_context(request: Request) -> ApiContext:
+    """The app's shared objects."""
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+ContextDep = Annotated[ApiContext, Depends(get_context)]
+
+
+def get_settings(ctx: ContextDep) -> Settings:
+    """Server settings."""
+    return ctx.settings
+
+
+def get_engine(ctx: ContextDep) -> TemporalPipelineEngine:
+    """The pipeline engine (Temporal)."""
+    return ctx.engine
+
+
+def get_registry(ctx: ContextDep) -> StepRegistry:
+    """The step registry."""
+    return ctx.registry
+
+
+def get_store(ctx: ContextDep) -> TenantConfigStore:
+    """The tenant config store."""
+    return ctx.store
+
+
+def get_cache(ctx: ContextDep) -> TenantConfigCache:
+    """The validated tenant config cache."""
+    return ctx.cache
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[TemporalPipelineEngine, Depends(get_engine)]
+RegistryDep = Annotated[StepRegistry, Depends(get_registry)]
+StoreDep = Annotated[TenantConfigStore, Depends(get_store)]
+CacheDep = Annotated[TenantConfigCache, Depends(get_cache)]
+
+
+def current_caller(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """The caller named by the request's bearer token (401 when missing or invalid)."""
+    if credentials is None or not credentials.credentials:
+        raise AuthenticationError("missing bearer token")
+    return decode_token(credentials.credentials, settings.jwt_secret)
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+def require(role: Role) -> Callable[[Caller], Caller]:
+    """A dependency giving the caller if it holds ``role`` (403 otherwise)."""
+
+    def check(caller: CallerDep) -> Caller:
+        if not caller.has_role(role):
+            raise PermissionDenied(f"this operation needs the {role.value!r} role")
+        return caller
+
+    check.__name__ = f"require_{role.value}"
+    return check
+
+
+Viewer = Annotated[Caller, Depends(require(Role.VIEWER))]
+Operator = Annotated[Caller, Depends(require(Role.OPERATOR))]
+Approver = Annotated[Caller, Depends(require(Role.APPROVER))]
+Admin = Annotated[Caller, Depends(require(Role.ADMIN))]
+
+
+def check_tenant(caller: Caller, tenant_id: str) -> None:
+    """404 (``TenantNotFound``) unless ``tenant_id`` is one of the caller's tenants."""
+    if not caller.can_access(tenant_id):
+        raise TenantNotFound(f"no tenant {tenant_id!r}")
+
+
+def _pipeline_for(role: Role) -> Callable[[str, Caller, TemporalPipelineEngine], Awaitable[str]]:
+    checked = Annotated[Caller, Depends(require(role))]
+
+    async def owned(
+        pipeline_id: Annotated[str, Path(description="The pipeline id.")],
+        caller: checked,
+        engine: EngineDep,
+    ) -> str:
+        if not pipeline_id or len(pipeline_id) > _MAX_PIPELINE_ID or not pipeline_id.isprintable():
+            raise PipelineNotFound(f"no pipeline {pipeline_id[:80]!r}")
+        try:
+            tenant = await engine.tenant_of(pipeline_id)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+                raise PipelineNotFound(f"no pipeline {pipeline_id[:80]!r}") from None
+            raise
+        if not caller.can_access(tenant):
+            raise PipelineNotFound(f"no pipeline {pipeline_id!r}")
+        return pipeline_id
+
+    owned.__name__ = f"pipeline_for_{role.value}"
+    return owned
+
+
+ViewablePipeline = Annotated[str, Depends(_pipeline_for(Role.VIEWER))]
+"""A pipeline id the caller may read (viewer role, one of its tenants)."""
+OperablePipeline = Annotated[str, Depends(_pipeline_for(Role.OPERATOR))]
+"""A pipeline id the caller may operate (operator role, one of its tenants)."""
+ApprovablePipeline = Annotated[str, Depends(_pipeline_for(Role.APPROVER))]
+"""A pipeline id the caller may give input to (approver role, one of its tenants)."""

@@ -1,0 +1,204 @@
+"""The one mapping from errors to HTTP responses (status, headers, the DESIGN §5 error body)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.service import RPCError, RPCStatusCode
+
+from pipeline_engine.errors import (
+    AuthenticationError,
+    Conflict,
+    EngineUnavailable,
+    InvalidConfig,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    PipelineError,
+    Problem,
+    TimeoutError,
+)
+
+__all__ = [
+    "ERROR_RESPONSES",
+    "error_response",
+    "install_error_handlers",
+    "problems_from_request_errors",
+    "status_for",
+    "translate_exception",
+]
+
+log = logging.getLogger("api.errors")
+
+_STATUS: tuple[tuple[type[PipelineError], int], ...] = (
+    (InvalidConfig, 422),
+    (InvalidInput, 422),
+    (NotFound, 404),
+    (InvalidState, 409),
+    (Conflict, 409),
+    (AuthenticationError, 401),
+    (PermissionDenied, 403),
+    (PayloadTooLarge, 413),
+    (EngineUnavailable, 503),
+    (TimeoutError, 504),
+)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+_ERROR_BODY = {
+    "type": "object",
+    "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "details": {"type": "array", "items": {}},
+    },
+    "required": ["error", "message", "details"],
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": desc, "content": {"application/json": {"schema": _ERROR_BODY}}}
+    for code, desc in (
+        (401, "Missing, expired or invalid bearer token"),
+        (403, "Role missing"),
+        (404, "Not found among the caller's tenants"),
+        (413, "Body too large"),
+        (422, "Invalid request (problems listed in details)"),
+        (503, "Temporal or the database is unreachable"),
+    )
+}
+"""OpenAPI ``responses`` shared by every protected route."""
+
+
+def status_for(exc: PipelineError) -> int:
+    """The HTTP status of a project error (500 for an unknown kind)."""
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def error_response(exc: PipelineError) -> JSONResponse:
+    """The JSON response for a project error, with ``WWW-Authenticate``/``Retry-After``."""
+    status = status_for(exc)
+    headers: dict[str, str] = {}
+    if isinstance(exc, AuthenticationError):
+        headers["WWW-Authenticate"] = 'Bearer realm="pipeline-engine", error="invalid_token"'
+    if isinstance(exc, EngineUnavailable):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+    body = exc.to_dict() if status != 500 else _internal_body()
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _internal_body() -> dict[str, Any]:
+    return {"error": "internal", "message": "internal server error", "details": []}
+
+
+def translate_exception(exc: BaseException) -> PipelineError | None:
+    """A project error for infrastructure failures the engine leaves untranslated, else ``None``.
+
+    A Temporal client that cannot connect raises a bare ``RuntimeError("Failed client connect…")``;
+    an RPC failing with UNAVAILABLE/DEADLINE_EXCEEDED means Temporal is unreachable.
+    """
+    if isinstance(exc, PipelineError):
+        return exc
+    if isinstance(exc, RPCError) and exc.status in (
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+    ):
+        return EngineUnavailable(f"Temporal is unavailable: {exc.message}")
+    if isinstance(exc, RuntimeError) and "client connect" in str(exc).lower():
+        return EngineUnavailable("Temporal is unreachable")
+    if isinstance(exc, OSError | ConnectionError):
+        return EngineUnavailable("a backend service is unreachable")
+    return None
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    if not loc:
+        return "$"
+    source, rest = loc[0], loc[1:]
+    root = "$" if source == "body" else str(source)
+    out = root
+    for part in rest:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _message(err: dict[str, Any]) -> str:
+    kind = err.get("type")
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "required field missing"
+    if kind == "json_invalid":
+        ctx = err.get("ctx") or {}
+        return f"not valid JSON: {ctx.get('error', err.get('msg', ''))}"
+    return str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+
+
+def problems_from_request_errors(errors: Any) -> list[Problem]:
+    """Problems (JSON path + message) from FastAPI's request validation errors."""
+    seen: set[tuple[str, str]] = set()
+    out: list[Problem] = []
+    for err in errors:
+        if not isinstance(err, dict):
+            continue
+        item = (_path(tuple(err.get("loc", ()))), _message(err))
+        if item not in seen:
+            seen.add(item)
+            out.append(Problem(*item))
+    return out
+
+
+async def _on_pipeline_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PipelineError)
+    if status_for(exc) == 500:
+        log.error("unmapped project error on %s: %r", request.url.path, exc)
+    return error_response(exc)
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = problems_from_request_errors(exc.errors())
+    n = len(problems)
+    err = InvalidInput(f"invalid request ({n} problem{'s' if n != 1 else ''})", problems=problems)
+    return error_response(err)
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    body = {"error": code, "message": str(exc.detail), "details": []}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    mapped = translate_exception(exc)
+    if mapped is not None:
+        return error_response(mapped)
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return JSONResponse(_internal_body(), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every error into the DESIGN §5 error body."""
+    app.add_exception_handler(PipelineError, _on_pipeline_error)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    for infra in (RPCError, RuntimeError, OSError):
+        app.add_exception_handler(infra, _on_unexpected)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,17 @@
+"""One router per resource, combined here."""
+
+from fastapi import APIRouter
+
+from api.routes import ops, pipelines, process, schema, steps, streams, tenants
+
+__all__ = ["api_router", "ops_router"]
+
+api_router = APIRouter(prefix="/v1")
+api_router.include_router(pipelines.router)
+api_router.include_router(streams.router)
+api_router.include_router(process.router)
+api_router.include_router(tenants.router)
+api_router.include_router(steps.router)
+api_router.include_router(schema.router)
+
+ops_router = ops.router

@@ -1,0 +1,68 @@
+"""``/healthz``, ``/readyz``, ``/metrics``: liveness, readiness, Prometheus (no auth)."""
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.deps import ContextDep
+from api.errors import translate_exception
+
+router = APIRouter(tags=["operations"])
+
+_CHECK_TIMEOUT_S = 3.0
+
+
+@router.get("/healthz", operation_id="healthz")
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+async def _check(coro: Any) -> dict[str, Any]:
+    try:
+        await asyncio.wait_for(coro, timeout=_CHECK_TIMEOUT_S)
+    except Exception as exc:
+        mapped = translate_exception(exc)
+        reason = mapped.message if mapped is not None else type(exc).__name__
+        if isinstance(exc, asyncio.TimeoutError):
+            reason = "timed out"
+        return {"ok": False, "error": reason}
+    return {"ok": True}
+
+
+@router.get(
+    "/readyz",
+    operation_id="readyz",
+    responses={503: {"description": "Not ready (details in the body)"}},
+)
+async def readyz(ctx: ContextDep) -> JSONResponse:
+    """Readiness: Temporal reachable, database reachable, tenant configs loaded.
+
+    Invalid tenant configs are listed (they are not served) but do not make the API unready.
+    """
+    client = ctx.engine.client
+    temporal, database = await asyncio.gather(
+        _check(client.service_client.check_health(timeout=timedelta(seconds=_CHECK_TIMEOUT_S))),
+        _check(ctx.store.ping()),
+    )
+    configs = ctx.cache.report()
+    configs["ok"] = bool(configs["loaded"])
+    ready = temporal["ok"] and database["ok"] and configs["ok"]
+    body = {
+        "status": "ready" if ready else "not_ready",
+        "checks": {"temporal": temporal, "database": database, "tenant_configs": configs},
+    }
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics", operation_id="prometheus_metrics", response_class=Response)
+async def metrics(ctx: ContextDep) -> Response:
+    """Prometheus metrics of this API process."""
+    valid, invalid = ctx.cache.counts()
+    ctx.metrics.tenant_configs.labels("true").set(valid)
+    ctx.metrics.tenant_configs.labels("false").set(invalid)
+    return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,160 @@
+"""``/v1/pipelines``: create, start, read, history, cancel, retry a stage, submit input, list."""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.deps import (
+    ApprovablePipeline,
+    EngineDep,
+    OperablePipeline,
+    Operator,
+    RegistryDep,
+    ViewablePipeline,
+    Viewer,
+    check_tenant,
+)
+from api.errors import ERROR_RESPONSES
+from api.schemas import (
+    CancelBody,
+    CreatePipelineBody,
+    InputBody,
+    PipelineList,
+    PipelineRef,
+    PipelineSummaryOut,
+    RetryBody,
+)
+from pipeline_engine.dsl import PipelineConfig, parse_config
+from pipeline_engine.errors import InvalidConfig, InvalidInput, Problem
+from pipeline_engine.events import Event
+from pipeline_engine.states import PipelineState
+from pipeline_engine.status import PipelineStatus
+
+router = APIRouter(prefix="/pipelines", tags=["pipelines"], responses=ERROR_RESPONSES)
+
+
+def _config_of(document: dict[str, Any], registry: RegistryDep, root: str) -> PipelineConfig:
+    try:
+        return parse_config(document, registry=registry).config
+    except InvalidConfig as exc:
+        problems = [Problem(root + p.path[1:], p.message) for p in exc.problems]
+        raise InvalidConfig(exc.message, problems=problems) from None
+
+
+@router.post(
+    "",
+    operation_id="create_pipeline",
+    status_code=201,
+    response_model=PipelineRef,
+    responses={200: {"model": PipelineRef, "description": "Already created with these arguments"}},
+)
+async def create_pipeline(
+    body: CreatePipelineBody,
+    caller: Operator,
+    engine: EngineDep,
+    registry: RegistryDep,
+    response: Response,
+) -> PipelineRef:
+    """Create a pipeline in PENDING; the same arguments give the same id (200 on a repeat)."""
+    check_tenant(caller, body.tenant_id)
+    config = _config_of(body.config, registry, "$.config")
+    created = await engine.create_pipeline(
+        config, input=body.input, tenant_id=body.tenant_id, idempotency_key=body.idempotency_key
+    )
+    if not created.created:
+        response.status_code = 200
+    return PipelineRef(pipeline_id=created.pipeline_id, state=created.state.value)
+
+
+@router.post("/{pipeline_id}/start", operation_id="start_pipeline", response_model=PipelineRef)
+async def start_pipeline(pipeline_id: OperablePipeline, engine: EngineDep) -> PipelineRef:
+    """Start a PENDING pipeline; repeated calls return the current state."""
+    state = await engine.start_pipeline(pipeline_id)
+    return PipelineRef(pipeline_id=pipeline_id, state=state.value)
+
+
+@router.get("/{pipeline_id}", operation_id="get_pipeline", response_model=PipelineStatus)
+async def get_pipeline(pipeline_id: ViewablePipeline, engine: EngineDep) -> PipelineStatus:
+    """Everything about the pipeline: state, stages, waiting inputs, result or error."""
+    return await engine.get_pipeline(pipeline_id)
+
+
+@router.get("/{pipeline_id}/history", operation_id="get_history", response_model=list[Event])
+async def get_history(
+    pipeline_id: ViewablePipeline,
+    engine: EngineDep,
+    since: Annotated[datetime | None, Query(description="Events at or after (ISO 8601).")] = None,
+    after_id: Annotated[int | None, Query(ge=0, description="Only events after this id.")] = None,
+) -> list[Event]:
+    """The pipeline's events, in order."""
+    return await engine.get_history(pipeline_id, since=since, after_id=after_id)
+
+
+@router.post("/{pipeline_id}/cancel", operation_id="cancel_pipeline", response_model=PipelineRef)
+async def cancel_pipeline(
+    pipeline_id: OperablePipeline, engine: EngineDep, body: CancelBody | None = None
+) -> PipelineRef:
+    """Cancel the pipeline; returns CANCELLED once it stopped (409 if it ended otherwise)."""
+    state = await engine.cancel_pipeline(pipeline_id, (body or CancelBody()).reason)
+    return PipelineRef(pipeline_id=pipeline_id, state=state.value)
+
+
+@router.post(
+    "/{pipeline_id}/stages/{stage_id}/retry",
+    operation_id="retry_stage",
+    response_model=PipelineRef,
+)
+async def retry_stage(
+    pipeline_id: OperablePipeline,
+    stage_id: str,
+    engine: EngineDep,
+    body: RetryBody | None = None,
+) -> PipelineRef:
+    """Re-run a stage that failed for good while the pipeline is held in FAILED."""
+    state = await engine.retry_stage(pipeline_id, stage_id, (body or RetryBody()).reason)
+    return PipelineRef(pipeline_id=pipeline_id, state=state.value)
+
+
+@router.post("/{pipeline_id}/input", operation_id="submit_input", response_model=PipelineRef)
+async def submit_input(
+    pipeline_id: ApprovablePipeline, body: InputBody, engine: EngineDep
+) -> PipelineRef:
+    """Give a waiting input element its payload (validated against its JSON Schema)."""
+    state = await engine.submit_input(
+        pipeline_id, body.payload, body.responder, stage_id=body.stage_id
+    )
+    return PipelineRef(pipeline_id=pipeline_id, state=state.value)
+
+
+@router.get("", operation_id="list_pipelines", response_model=PipelineList)
+async def list_pipelines(
+    caller: Viewer,
+    engine: EngineDep,
+    tenant_id: Annotated[str | None, Query(max_length=128)] = None,
+    state: PipelineState | None = None,
+    page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
+    page_token: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]*$", max_length=8192)] = None,
+) -> PipelineList:
+    """Pipelines of the caller's tenants from Temporal visibility, newest first, by pages."""
+    if tenant_id is not None:
+        check_tenant(caller, tenant_id)
+        tenants: list[str] | None = [tenant_id]
+    else:
+        tenants = caller.tenant_filter()
+    token = page_token or None
+    if token is not None and len(token) % 2:
+        raise InvalidInput("invalid page token", problems=[Problem("query.page_token", "invalid")])
+    try:
+        page = await engine.list_pipelines(
+            tenant_ids=tenants, state=state, page_size=page_size, next_page_token=token
+        )
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.INVALID_ARGUMENT:
+            raise
+        raise InvalidInput(
+            "invalid page token", problems=[Problem("query.page_token", exc.message)]
+        ) from None
+    items = [PipelineSummaryOut(**vars(item)) for item in page.items]
+    return PipelineList(items=items, next_page_token=page.next_page_token)

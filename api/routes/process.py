@@ -1,0 +1,39 @@
+"""``/v1/process``: run a tenant's configured pipeline (seed 2's single execution path)."""
+
+from fastapi import APIRouter, Response
+
+from api.deps import CacheDep, EngineDep, Operator, check_tenant
+from api.errors import ERROR_RESPONSES
+from api.schemas import PipelineRef, ProcessBody
+
+router = APIRouter(tags=["process"], responses=ERROR_RESPONSES)
+
+
+@router.post(
+    "/process",
+    operation_id="process",
+    status_code=201,
+    response_model=PipelineRef,
+    responses={200: {"model": PipelineRef, "description": "Already created with these arguments"}},
+)
+async def process(
+    body: ProcessBody, caller: Operator, cache: CacheDep, engine: EngineDep, response: Response
+) -> PipelineRef:
+    """Create and start a pipeline from the tenant's config, its settings visible to every step.
+
+    404 when the tenant has no config (or is not one of the caller's); 422 when its stored config
+    is invalid (it is not served).
+    """
+    check_tenant(caller, body.tenant_id)
+    cached = cache.get(body.tenant_id)
+    created = await engine.create_pipeline(
+        cached.config,
+        input=body.input,
+        tenant_id=body.tenant_id,
+        idempotency_key=body.idempotency_key,
+        settings=cached.settings,
+        start=True,
+    )
+    if not created.created:
+        response.status_code = 200
+    return PipelineRef(pipeline_id=created.pipeline_id, state=created.state.value)

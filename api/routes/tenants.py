@@ -1,0 +1,109 @@
+"""``/v1/tenants/{tenant_id}/config``: the tenant's pipeline definition and settings (seed 2)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Response
+
+from api.deps import Admin, CacheDep, RegistryDep, StoreDep, Viewer, check_tenant
+from api.errors import ERROR_RESPONSES
+from api.schemas import TENANT_ID, TenantConfigBody, TenantConfigOut
+from api.tenants import TenantConfigRow, validate_tenant_config
+from pipeline_engine.errors import InvalidInput, Problem, TenantNotFound
+
+router = APIRouter(prefix="/tenants", tags=["tenants"], responses=ERROR_RESPONSES)
+
+TenantPath = Annotated[str, Path(pattern=TENANT_ID, description="The tenant.")]
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", max_length=64, description="The current version (optimistic lock)."),
+]
+
+
+def _out(row: TenantConfigRow, response: Response) -> TenantConfigOut:
+    response.headers["ETag"] = f'"{row.version}"'
+    return TenantConfigOut(
+        tenant_id=row.tenant_id,
+        pipeline_definition=row.pipeline_definition,
+        settings=row.settings,
+        version=row.version,
+        updated_at=row.updated_at,
+    )
+
+
+def _if_match(value: str | None) -> int | None:
+    if value is None or value.strip() in ("", "*"):
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise InvalidInput(
+            "If-Match must carry the config version",
+            problems=[Problem("header.If-Match", "expected a version number")],
+        )
+    return int(text)
+
+
+@router.get(
+    "/{tenant_id}/config", operation_id="get_tenant_config", response_model=TenantConfigOut
+)
+async def get_tenant_config(
+    tenant_id: TenantPath, caller: Viewer, store: StoreDep, response: Response
+) -> TenantConfigOut:
+    """The tenant's stored config (as stored, even if it does not validate any more)."""
+    check_tenant(caller, tenant_id)
+    row = await store.get(tenant_id)
+    if row is None:
+        raise TenantNotFound(f"no config for tenant {tenant_id!r}")
+    return _out(row, response)
+
+
+@router.put(
+    "/{tenant_id}/config", operation_id="put_tenant_config", response_model=TenantConfigOut
+)
+async def put_tenant_config(
+    tenant_id: TenantPath,
+    body: TenantConfigBody,
+    caller: Admin,
+    store: StoreDep,
+    cache: CacheDep,
+    registry: RegistryDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> TenantConfigOut:
+    """Create or replace the tenant's config; validated exactly like pipeline creation.
+
+    ``version`` in the body (or ``If-Match``) must equal the stored version, else 409.
+    """
+    check_tenant(caller, tenant_id)
+    if body.tenant_id is not None and body.tenant_id != tenant_id:
+        raise InvalidInput(
+            "tenant_id in the body differs from the path",
+            problems=[Problem("$.tenant_id", f"must equal the path's tenant {tenant_id!r}")],
+        )
+    expected = body.version if body.version is not None else _if_match(if_match)
+    settings = body.settings or {}
+    validate_tenant_config(tenant_id, body.pipeline_definition, settings, registry=registry)
+    row = await store.put(
+        tenant_id,
+        pipeline_definition=body.pipeline_definition,
+        settings=settings,
+        expected_version=expected,
+    )
+    cache.apply(row)
+    return _out(row, response)
+
+
+@router.delete("/{tenant_id}/config", operation_id="delete_tenant_config", status_code=204)
+async def delete_tenant_config(
+    tenant_id: TenantPath,
+    caller: Admin,
+    store: StoreDep,
+    cache: CacheDep,
+    version: Annotated[int | None, Query(ge=0, description="Expected current version.")] = None,
+    if_match: IfMatch = None,
+) -> Response:
+    """Delete the tenant's config."""
+    check_tenant(caller, tenant_id)
+    expected = version if version is not None else _if_match(if_match)
+    await store.delete(tenant_id, expected_version=expected)
+    cache.forget(tenant_id)
+    return Response(status_code=204)

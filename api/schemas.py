@@ -1,0 +1,122 @@
+"""Request and response bodies of the REST API (unknown fields are rejected)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "CancelBody",
+    "CreatePipelineBody",
+    "InputBody",
+    "PipelineList",
+    "PipelineRef",
+    "PipelineSummaryOut",
+    "ProcessBody",
+    "RetryBody",
+    "StepInfo",
+    "TenantConfigBody",
+    "TenantConfigOut",
+]
+
+TENANT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreatePipelineBody(_Body):
+    """``POST /v1/pipelines``."""
+
+    config: dict[str, Any] = Field(
+        description="A PipelineConfig document (JSON Schema at /v1/schema/pipeline-config)."
+    )
+    input: Any = Field(None, description="The pipeline input every step sees.")
+    tenant_id: str = Field(pattern=TENANT_ID, description="One of the caller's tenants.")
+    idempotency_key: str | None = Field(None, min_length=1, max_length=200)
+
+
+class PipelineRef(BaseModel):
+    """A pipeline and its state."""
+
+    pipeline_id: str
+    state: str
+
+
+class CancelBody(_Body):
+    """``POST /v1/pipelines/{id}/cancel``."""
+
+    reason: str = Field("", max_length=2000)
+
+
+class RetryBody(_Body):
+    """``POST /v1/pipelines/{id}/stages/{stage_id}/retry``."""
+
+    reason: str = Field("", max_length=2000)
+
+
+class InputBody(_Body):
+    """``POST /v1/pipelines/{id}/input``."""
+
+    payload: Any = None
+    responder: str = Field(min_length=1, max_length=200)
+    stage_id: str | None = Field(None, min_length=1, max_length=255)
+
+
+class PipelineSummaryOut(BaseModel):
+    """One pipeline in a listing."""
+
+    pipeline_id: str
+    name: str | None = None
+    tenant_id: str | None = None
+    state: str | None = None
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class PipelineList(BaseModel):
+    """A page of pipelines; pass ``next_page_token`` as ``page_token`` for the next one."""
+
+    items: list[PipelineSummaryOut]
+    next_page_token: str | None = None
+
+
+class TenantConfigBody(_Body):
+    """``PUT /v1/tenants/{tenant_id}/config`` (seed 2 shape)."""
+
+    pipeline_definition: Any = Field(description="The DSL tree (usually a chain).")
+    settings: dict[str, Any] | None = Field(None, description="Settings every step sees.")
+    tenant_id: str | None = Field(None, description="If given, must equal the path's tenant.")
+    version: int | None = Field(
+        None, ge=0, description="Optimistic concurrency: the current version (0: must not exist)."
+    )
+
+
+class TenantConfigOut(BaseModel):
+    """A stored tenant config."""
+
+    tenant_id: str
+    pipeline_definition: Any
+    settings: dict[str, Any]
+    version: int
+    updated_at: datetime
+
+
+class ProcessBody(_Body):
+    """``POST /v1/process``: run the tenant's configured pipeline on an input."""
+
+    tenant_id: str = Field(pattern=TENANT_ID)
+    input: Any = None
+    idempotency_key: str | None = Field(None, min_length=1, max_length=200)
+
+
+class StepInfo(BaseModel):
+    """A registered step."""
+
+    name: str
+    description: str | None = None
+    is_async: bool
+    parameters: dict[str, Any]

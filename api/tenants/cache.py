@@ -1,0 +1,205 @@
+"""``TenantConfigCache``: every tenant config, validated at load; invalid rows reported, not served.
+
+Seed 2: pydantic validates the structure, then the step registry checks every step exists, then the
+cache keeps the validated config. Writes through this API refresh it at once; changes made by other
+replicas are picked up by :meth:`TenantConfigCache.refresh` (run periodically), which compares each
+row's ``version`` with the cached one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from api.tenants.store import TenantConfigRow, TenantConfigStore
+from api.tenants.validation import validate_tenant_config
+from pipeline_engine.dsl import PipelineConfig
+from pipeline_engine.errors import InvalidConfig, PipelineError, TenantNotFound
+from pipeline_engine.steps import StepRegistry
+
+__all__ = ["CachedConfig", "TenantConfigCache"]
+
+log = logging.getLogger("api.tenants")
+
+
+@dataclass(frozen=True)
+class CachedConfig:
+    """A validated tenant config, ready to run.
+
+    Attributes:
+        tenant_id: The tenant.
+        config: The pipeline config built from the tenant's definition.
+        settings: The tenant's settings.
+        version: The row version it was loaded from.
+        updated_at: The row's last write.
+    """
+
+    tenant_id: str
+    config: PipelineConfig
+    settings: dict[str, Any]
+    version: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class InvalidRow:
+    """A stored config that failed validation.
+
+    Attributes:
+        version: The row version that failed.
+        problems: ``{"path", "message"}`` of each problem.
+    """
+
+    version: int
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+
+class TenantConfigCache:
+    """Validated tenant configs in memory, refreshed from the store.
+
+    Args:
+        store: Where configs live.
+        registry: Steps that definitions are validated against.
+    """
+
+    def __init__(self, store: TenantConfigStore, registry: StepRegistry | None) -> None:
+        self._store = store
+        self._registry = registry
+        self._valid: dict[str, CachedConfig] = {}
+        self._invalid: dict[str, InvalidRow] = {}
+        self._loaded = False
+        self._last_error: str | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether a full load has succeeded at least once."""
+        return self._loaded
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last load or refresh failed (``None`` when it succeeded)."""
+        return self._last_error
+
+    def validate(self, row: TenantConfigRow) -> CachedConfig:
+        """Validate one row (raises ``InvalidConfig``)."""
+        config = validate_tenant_config(
+            row.tenant_id, row.pipeline_definition, row.settings, registry=self._registry
+        )
+        return CachedConfig(row.tenant_id, config, dict(row.settings), row.version, row.updated_at)
+
+    def apply(self, row: TenantConfigRow) -> None:
+        """Put one row in the cache (or in the invalid list when it does not validate)."""
+        try:
+            cached = self.validate(row)
+        except InvalidConfig as exc:
+            self._valid.pop(row.tenant_id, None)
+            self._invalid[row.tenant_id] = InvalidRow(row.version, exc.details)
+            log.warning(
+                "tenant config %r (version %d) is invalid and not served: %s",
+                row.tenant_id,
+                row.version,
+                "; ".join(str(p) for p in exc.problems),
+            )
+            return
+        self._invalid.pop(row.tenant_id, None)
+        self._valid[row.tenant_id] = cached
+
+    def forget(self, tenant_id: str) -> None:
+        """Drop a tenant (its config was deleted)."""
+        self._valid.pop(tenant_id, None)
+        self._invalid.pop(tenant_id, None)
+
+    def _version(self, tenant_id: str) -> int | None:
+        if tenant_id in self._valid:
+            return self._valid[tenant_id].version
+        if tenant_id in self._invalid:
+            return self._invalid[tenant_id].version
+        return None
+
+    async def load_all(self) -> None:
+        """Load and validate every row; one invalid row does not stop the others."""
+        async with self._lock:
+            try:
+                rows = await self._store.all()
+            except PipelineError as exc:
+                self._last_error = exc.message
+                raise
+            self._valid.clear()
+            self._invalid.clear()
+            for row in rows:
+                self.apply(row)
+            self._loaded = True
+            self._last_error = None
+            log.info(
+                "tenant configs loaded: %d valid, %d invalid", len(self._valid), len(self._invalid)
+            )
+
+    async def refresh(self) -> int:
+        """Reload the rows whose version changed (and drop deleted ones); returns how many."""
+        if not self._loaded:
+            await self.load_all()
+            return len(self._valid) + len(self._invalid)
+        async with self._lock:
+            try:
+                versions = await self._store.versions()
+            except PipelineError as exc:
+                self._last_error = exc.message
+                raise
+            known = set(self._valid) | set(self._invalid)
+            gone = known - set(versions)
+            changed = [t for t, v in versions.items() if self._version(t) != v]
+            for tenant_id in gone:
+                self.forget(tenant_id)
+            for row in await self._store.get_many(changed):
+                self.apply(row)
+            self._last_error = None
+            return len(gone) + len(changed)
+
+    async def run_refresher(self, interval_s: float) -> None:
+        """Refresh every ``interval_s`` seconds until cancelled (errors are logged, not raised)."""
+        while True:
+            await asyncio.sleep(interval_s)
+            try:
+                await self.refresh()
+            except PipelineError as exc:
+                log.warning("tenant config refresh failed: %s", exc.message)
+            except Exception:
+                log.exception("tenant config refresh failed")
+
+    def get(self, tenant_id: str) -> CachedConfig:
+        """The tenant's validated config.
+
+        Raises:
+            TenantNotFound: No config is stored for the tenant.
+            InvalidConfig: The stored config is invalid (its problems listed), so it is not served.
+        """
+        found = self._valid.get(tenant_id)
+        if found is not None:
+            return found
+        bad = self._invalid.get(tenant_id)
+        if bad is not None:
+            raise InvalidConfig(
+                f"the stored config of tenant {tenant_id!r} is invalid and not served",
+                details=bad.problems,
+            )
+        raise TenantNotFound(f"no config for tenant {tenant_id!r}")
+
+    def counts(self) -> tuple[int, int]:
+        """(valid, invalid) configs in the cache."""
+        return len(self._valid), len(self._invalid)
+
+    def report(self) -> dict[str, Any]:
+        """What ``/readyz`` shows: counts and the problems of every invalid row."""
+        return {
+            "loaded": self._loaded,
+            "valid": len(self._valid),
+            "invalid": {
+                t: {"version": bad.version, "problems": bad.problems}
+                for t, bad in sorted(self._invalid.items())
+            },
+            "error": self._last_error,
+        }
