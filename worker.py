@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 
+from pipeline_engine.observability import configure_logging, configure_tracing
 from pipeline_engine.settings import Settings
 from pipeline_engine.steps import default_registry, load_step_modules
 
@@ -17,8 +18,14 @@ async def run_worker(
     import pipeline_engine.builtin_steps  # noqa: F401  (registers the built-in steps)
     from workflows.worker_factory import build_worker, connect
 
+    configure_logging(fmt=settings.log_format, level=settings.log_level)
+    configure_tracing(settings.otlp_endpoint, service_name="pipeline-engine-worker")
     load_step_modules(settings.step_modules)
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    client = await connect(
+        settings.temporal_address,
+        settings.temporal_namespace,
+        metrics_port=settings.worker_metrics_port,
+    )
     worker = build_worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -38,9 +45,7 @@ async def run_worker(
 
 
 def main() -> None:
-    settings = Settings()
-    logging.basicConfig(level=settings.log_level)
-    asyncio.run(run_worker(settings))
+    asyncio.run(run_worker(Settings()))
 
 
 if __name__ == "__main__":

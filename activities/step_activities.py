@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
@@ -11,9 +13,11 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from pipeline_engine.observability.logs import bind_log_context
 from pipeline_engine.steps import StepContext, StepDefinition, StepRegistry
 from workflows.messages import StepActivityInput, StepActivityResult, StepErrorDetails
 
+_log = logging.getLogger("pipeline_engine.activities")
 _MIN_PULSE_S = 0.2
 _MAX_PULSE_S = 10.0
 
@@ -72,8 +76,47 @@ def _make_activity(
         )
         interval = _pulse_interval()
         pump = asyncio.create_task(heartbeater.pump(interval)) if interval else None
+        labels = {"step": definition.name}
+        meter = activity.metric_meter()
+        queued = (
+            (info.started_time - info.current_attempt_scheduled_time).total_seconds()
+            if info.current_attempt_scheduled_time
+            else 0.0
+        )
+        meter.create_histogram_float(
+            "pipeline_engine_stage_queue_seconds", "Schedule-to-start time of stage attempts", "s"
+        ).record(max(queued, 0.0), labels)
+        meter.create_counter("pipeline_engine_stage_attempts", "Stage attempts started").add(
+            1, labels
+        )
+        started = time.monotonic()
+        context = bind_log_context(
+            pipeline_id=params.pipeline_id,
+            tenant_id=params.tenant_id,
+            stage_id=params.stage_id,
+            trace_id=params.trace_id,
+        )
         try:
-            result = await definition.invoke(ctx, params.kwargs, executor=executor)
+            with context:
+                _log.info("stage %s attempt %d started", params.stage_id, ctx.attempt)
+                try:
+                    result = await definition.invoke(ctx, params.kwargs, executor=executor)
+                except Exception as exc:
+                    meter.create_counter(
+                        "pipeline_engine_stage_failures", "Stage attempts that failed"
+                    ).add(1, {**labels, "error": type(exc).__name__})
+                    _log.warning(
+                        "stage %s attempt %d failed: %s",
+                        params.stage_id,
+                        ctx.attempt,
+                        type(exc).__name__,
+                    )
+                    raise
+                finally:
+                    meter.create_histogram_float(
+                        "pipeline_engine_stage_duration_seconds", "Stage attempt duration", "s"
+                    ).record(time.monotonic() - started, labels)
+                _log.info("stage %s attempt %d succeeded", params.stage_id, ctx.attempt)
         except asyncio.CancelledError:
             ctx._cancelled.set()
             raise

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from opentelemetry import trace
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
@@ -36,6 +37,7 @@ from pipeline_engine.errors import (
     error_from_dict,
 )
 from pipeline_engine.events import Event
+from pipeline_engine.observability.tracing import current_trace_id
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus
 from pipeline_engine.steps import StepRegistry
@@ -58,6 +60,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_tracer = trace.get_tracer("pipeline_engine")
 
 _CLOSED = {
     WorkflowExecutionStatus.COMPLETED,
@@ -180,6 +183,26 @@ class TemporalPipelineEngine:
         start: bool = False,
     ) -> CreatedPipeline:
         """Create a pipeline in PENDING (or RUNNING with ``start``); idempotent."""
+        with _tracer.start_as_current_span("CreatePipeline"):
+            return await self._create(
+                config,
+                input=input,
+                tenant_id=tenant_id,
+                idempotency_key=idempotency_key,
+                settings=settings,
+                start=start,
+            )
+
+    async def _create(
+        self,
+        config: PipelineConfig | dict[str, Any] | str,
+        *,
+        input: Any,
+        tenant_id: str | None,
+        idempotency_key: str | None,
+        settings: dict[str, Any] | None,
+        start: bool,
+    ) -> CreatedPipeline:
         plan = parse_config(config, registry=self._registry)
         parsed = plan.config
         pid = pipeline_id_for(
@@ -191,7 +214,7 @@ class TemporalPipelineEngine:
             tenant_id=tenant_id,
             input=input,
             settings=settings or {},
-            trace_id=uuid.uuid4().hex,
+            trace_id=current_trace_id() or uuid.uuid4().hex,
             autostart=start,
         )
         attrs = [

@@ -43,7 +43,7 @@ class PipelineWorkflow:
             input=params.input,
             settings=params.settings,
             trace_id=params.trace_id,
-            runtime=TemporalRuntime(),
+            runtime=TemporalRuntime(tenant_id=params.tenant_id, trace_id=params.trace_id),
         )
 
     @workflow.run

@@ -54,6 +54,10 @@ def _failure(call: StepCall, err: ActivityError) -> StepFailed:
 class TemporalRuntime:
     """Runs stages as activities (type = step name, id = stage id) with Temporal retries."""
 
+    def __init__(self, *, tenant_id: str | None = None, trace_id: str = "") -> None:
+        self._tenant = tenant_id or ""
+        self._log_fields = {"tenant_id": self._tenant, "trace_id": trace_id}
+
     def now(self) -> datetime:
         return workflow.now()
 
@@ -98,3 +102,8 @@ class TemporalRuntime:
 
     def state_changed(self, state: PipelineState) -> None:
         workflow.upsert_search_attributes([SA_PIPELINE_STATE.value_set(state.value)])
+        workflow.logger.info("pipeline state %s", state.value, extra=self._log_fields)
+        if state.is_terminal or state is PipelineState.RUNNING:
+            workflow.metric_meter().create_counter(
+                "pipeline_engine_pipeline_transitions", "Pipelines entering a state"
+            ).add(1, {"state": state.value, "tenant": self._tenant})

@@ -6,14 +6,17 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import build_step_activities
+from pipeline_engine.observability.tracing import tracing_interceptors
 from pipeline_engine.steps import StepRegistry
 from workflows.pipeline_workflow import PipelineWorkflow
 
 PASSTHROUGH_MODULES = (
+    "opentelemetry",
     "pipeline_engine",
     "jsonschema",
     "referencing",
@@ -30,10 +33,24 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
     )
 
 
-async def connect(address: str, namespace: str = "default") -> Client:
-    """A Temporal client with the pydantic data converter."""
+async def connect(
+    address: str, namespace: str = "default", *, metrics_port: int | None = None
+) -> Client:
+    """A Temporal client with the pydantic data converter, tracing (when configured) and, with
+    ``metrics_port``, a Prometheus endpoint for the SDK's and our worker metrics."""
+    runtime = None
+    if metrics_port is not None:
+        runtime = Runtime(
+            telemetry=TelemetryConfig(
+                metrics=PrometheusConfig(bind_address=f"127.0.0.1:{metrics_port}")
+            )
+        )
     return await Client.connect(
-        address, namespace=namespace, data_converter=pydantic_data_converter
+        address,
+        namespace=namespace,
+        data_converter=pydantic_data_converter,
+        interceptors=tracing_interceptors(),
+        runtime=runtime,
     )
 
 

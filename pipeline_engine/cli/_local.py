@@ -68,3 +68,18 @@ def steps(
     for row in rows:
         params = ", ".join(row["parameters"]) or "-"
         console.print(f"[bold]{row['name']}[/bold]  ({params})")
+
+
+@app.command()
+def graph(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Pipeline config (JSON)."),
+) -> None:
+    """Print the pipeline as a Mermaid flowchart."""
+    from pipeline_engine.dsl import parse_config, to_mermaid
+
+    try:
+        plan = parse_config(file.read_text())
+    except InvalidConfig as exc:
+        err_console.print(f"[red]✗[/red] {exc}")
+        raise typer.Exit(EXIT_INVALID) from None
+    typer.echo(to_mermaid(plan), nl=False)

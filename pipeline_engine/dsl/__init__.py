@@ -1,5 +1,6 @@
 """The pipeline DSL: pure data models, the validating parser, and the compiled plan."""
 
+from pipeline_engine.dsl._graph import to_mermaid
 from pipeline_engine.dsl._models import (
     SCHEMA_VERSION,
     Chain,
@@ -58,4 +59,5 @@ __all__ = [
     "parse_config",
     "pipeline_config_schema",
     "pydantic_problems",
+    "to_mermaid",
 ]
