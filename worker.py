@@ -25,6 +25,7 @@ async def run_worker(
         settings.temporal_address,
         settings.temporal_namespace,
         metrics_port=settings.worker_metrics_port,
+        metrics_host=settings.worker_metrics_host,
     )
     worker = build_worker(
         client,

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     worker_metrics_port: int | None = Field(
         None, description="Port of the worker's Prometheus endpoint (off when unset)."
     )
+    worker_metrics_host: str = Field(
+        "127.0.0.1", description="Address of the worker's Prometheus endpoint."
+    )
     temporal_namespace: str = Field("default", description="Temporal namespace.")
     task_queue: str = Field("pipelines", description="Task queue of PipelineWorkflow.")
     step_modules: str = Field("", description="Comma-separated modules that register steps.")
@@ -38,10 +41,14 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", description="Address the API binds to.")
     api_port: int = Field(8000, description="Port the API binds to.")
     max_body_bytes: int = Field(2 * 1024 * 1024, description="Largest request body accepted.")
-    max_concurrent_activities: int = Field(64, ge=1, description="Activities one worker runs at once.")
+    max_concurrent_activities: int = Field(
+        64, ge=1, description="Activities one worker runs at once."
+    )
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
     log_level: str = Field("INFO", description="Log level.")
     config_refresh_s: float = Field(
-        5.0, gt=0, description="How often the API re-reads tenant configs changed by other replicas."
+        5.0,
+        gt=0,
+        description="How often the API re-reads tenant configs changed by other replicas.",
     )
     sse_ping_s: float = Field(15.0, gt=0, description="Keep-alive interval of SSE streams.")

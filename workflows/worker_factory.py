@@ -34,7 +34,11 @@ def sandbox_runner() -> SandboxedWorkflowRunner:
 
 
 async def connect(
-    address: str, namespace: str = "default", *, metrics_port: int | None = None
+    address: str,
+    namespace: str = "default",
+    *,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> Client:
     """A Temporal client with the pydantic data converter, tracing (when configured) and, with
     ``metrics_port``, a Prometheus endpoint for the SDK's and our worker metrics."""
@@ -42,7 +46,7 @@ async def connect(
     if metrics_port is not None:
         runtime = Runtime(
             telemetry=TelemetryConfig(
-                metrics=PrometheusConfig(bind_address=f"127.0.0.1:{metrics_port}")
+                metrics=PrometheusConfig(bind_address=f"{metrics_host}:{metrics_port}")
             )
         )
     return await Client.connect(

@@ -1,0 +1,105 @@
+"""docker-compose.yml: Docker cannot run here, so check its structure and wiring."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from pipeline_engine.cli import app
+from workflows.names import SEARCH_ATTRIBUTES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return data
+
+
+def env(service: dict[str, Any]) -> dict[str, str]:
+    return {k: str(v) for k, v in service.get("environment", {}).items()}
+
+
+def test_services_of_the_production_shape(compose: dict[str, Any]) -> None:
+    assert {"postgresql", "temporal", "temporal-setup", "temporal-ui", "api", "worker"} <= set(
+        compose["services"]
+    )
+    assert compose["services"]["temporal"]["image"].startswith("temporalio/auto-setup")
+    assert compose["services"]["temporal-ui"]["image"].startswith("temporalio/ui")
+    assert compose["services"]["postgresql"]["image"].startswith("postgres")
+
+
+def test_dependencies_wait_for_health(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name, service in services.items():
+        for dep, cond in service.get("depends_on", {}).items():
+            assert dep in services, f"{name} depends on unknown {dep}"
+            condition = cond["condition"]
+            if condition == "service_healthy":
+                assert "healthcheck" in services[dep], f"{dep} has no healthcheck"
+    assert services["temporal"]["depends_on"]["postgresql"]["condition"] == "service_healthy"
+    for role in ("api", "worker"):
+        assert (
+            services[role]["depends_on"]["temporal-setup"]["condition"]
+            == "service_completed_successfully"
+        )
+        assert "healthcheck" in services[role]
+
+
+def test_search_attributes_registered(compose: dict[str, Any]) -> None:
+    script = " ".join(compose["services"]["temporal-setup"]["command"])
+    assert "search-attribute create" in script and "--type Keyword" in script
+    for key in SEARCH_ATTRIBUTES:
+        assert key.name in script
+
+
+def test_engine_wiring(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    temporal_port = 7233
+    pg = services["postgresql"]["environment"]
+    for role in ("api", "worker", "worker-heavy"):
+        e = env(services[role])
+        assert e["PIPELINE_ENGINE_TEMPORAL_ADDRESS"] == f"temporal:{temporal_port}"
+        url = e["PIPELINE_ENGINE_DATABASE_URL"]
+        assert url.startswith("postgresql+psycopg://") and "@postgresql:5432/" in url
+        assert url.endswith("/" + pg["POSTGRES_DB"])
+        assert e["PIPELINE_ENGINE_ENV"] == "prod"
+        # secrets only from the environment, and required
+        assert re.fullmatch(
+            r"\$\{PIPELINE_ENGINE_JWT_SECRET:\?.+\}", e["PIPELINE_ENGINE_JWT_SECRET"]
+        )
+        assert "${POSTGRES_PASSWORD:?" in url
+
+
+def test_published_ports_bind_loopback_and_workers_scale(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} on all interfaces"
+    worker = compose["services"]["worker"]
+    assert "ports" not in worker and "container_name" not in worker  # so --scale works
+    assert worker["deploy"]["replicas"] >= 1
+
+
+def test_commands_exist() -> None:
+    runner = CliRunner()
+    for args in (["api", "--help"], ["worker", "--help"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    assert "--activities-only" in runner.invoke(app, ["worker", "--help"]).output
+
+
+def test_dockerfile_copies_every_package() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]:
+        package = pattern.rstrip("*")
+        assert f"COPY {package} ./{package}" in dockerfile
+    for module in project["tool"]["setuptools"]["py-modules"]:
+        assert f"COPY {module}.py" in dockerfile
