@@ -9,6 +9,7 @@ decoding is cached so a chain reads the image once per worker.
 
 from __future__ import annotations
 
+import os
 import base64
 import binascii
 import functools
@@ -20,6 +21,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
+
+ALLOW_PATH_ENV = "PIPELINE_ENGINE_DEMO_ALLOW_IMAGE_PATH"
 
 __all__ = ["BUNDLED", "LoadedImage", "load_image"]
 
@@ -98,6 +101,10 @@ def load_image(pipeline_input: Any) -> LoadedImage:
             return LoadedImage(_from_base64(encoded), "input:image_png_base64")
         path = pipeline_input.get("image_path")
         if path is not None:
+            if os.environ.get(ALLOW_PATH_ENV) != "1":
+                raise ValueError(
+                    f"image_path: reading worker files is off (set {ALLOW_PATH_ENV}=1 to allow it)"
+                )
             if not isinstance(path, str):
                 raise ValueError("image_path: expected a string")
             return LoadedImage(_from_path(path), f"input:image_path:{path}")

@@ -484,7 +484,14 @@ def test_seed_pipeline_on_a_base64_input_image(seed: int) -> None:
     assert counts == dict(produce_in(truth))
 
 
-def test_input_image_path_and_other_sizes(tmp_path: Path) -> None:
+def test_image_path_is_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PIPELINE_ENGINE_DEMO_ALLOW_IMAGE_PATH", raising=False)
+    with pytest.raises(ValueError, match="reading worker files is off"):
+        builtin.segmentation(ctx(input={"image_path": "/etc/passwd"}))
+
+
+def test_input_image_path_and_other_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIPELINE_ENGINE_DEMO_ALLOW_IMAGE_PATH", "1")
     pixels = np.zeros((50, 80, 3), dtype=np.uint8)
     pixels[:] = (96, 104, 112)
     pixels[5:45, 5:75] = (122, 80, 46)  # one dark crate
@@ -501,7 +508,8 @@ def test_input_image_path_and_other_sizes(tmp_path: Path) -> None:
     assert [i["diameter_mm"] for i in final["items"]] == [21 * 1.5, 13 * 1.5]
 
 
-def test_bad_input_images_are_reported() -> None:
+def test_bad_input_images_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIPELINE_ENGINE_DEMO_ALLOW_IMAGE_PATH", "1")
     with pytest.raises(ValueError, match="not valid base64"):
         builtin.segmentation(ctx(input={"image_png_base64": "***"}))
     with pytest.raises(ValueError, match="not a readable image"):
