@@ -9,11 +9,11 @@ decoding is cached so a chain reads the image once per worker.
 
 from __future__ import annotations
 
-import os
 import base64
 import binascii
 import functools
 import io
+import os
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
