@@ -1,0 +1,29 @@
+"""Clients of the Pipeline Engine REST API: :class:`PipelineClient` and its async twin."""
+
+from pipeline_engine.client._async import AsyncPipelineClient
+from pipeline_engine.client._base import TOKEN_ENV, URL_ENV, ConfigLike, TokenSource
+from pipeline_engine.client._models import PipelinePage, PipelineSummary
+from pipeline_engine.client._retry import ClientRetryPolicy
+from pipeline_engine.client._subscription import (
+    AsyncEventCallback,
+    AsyncSubscription,
+    EventCallback,
+    Subscription,
+)
+from pipeline_engine.client._sync import PipelineClient
+
+__all__ = [
+    "TOKEN_ENV",
+    "URL_ENV",
+    "AsyncEventCallback",
+    "AsyncPipelineClient",
+    "AsyncSubscription",
+    "ClientRetryPolicy",
+    "ConfigLike",
+    "EventCallback",
+    "PipelineClient",
+    "PipelinePage",
+    "PipelineSummary",
+    "Subscription",
+    "TokenSource",
+]

@@ -1,0 +1,790 @@
+"""``AsyncPipelineClient``: the asyncio client of the Pipeline Engine REST API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource
+
+from pipeline_engine.client._base import (
+    DEFAULT_TIMEOUT_S,
+    BaseClient,
+    ConfigLike,
+    Deadline,
+    TokenSource,
+    error_from_response,
+    state_set,
+    unreachable,
+)
+from pipeline_engine.client._models import PipelinePage
+from pipeline_engine.client._retry import ClientRetryPolicy
+from pipeline_engine.client._subscription import AsyncEventCallback, AsyncSubscription
+from pipeline_engine.errors import EngineUnavailable, PipelineError, TimeoutError, error_from_dict
+from pipeline_engine.events import Event, MetricPoint
+from pipeline_engine.states import PipelineState
+from pipeline_engine.status import PipelineStatus
+
+__all__ = ["AsyncPipelineClient"]
+
+_SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+
+
+def _stream_error(data: str) -> PipelineError:
+    """The error sent in an ``event: error`` message; raised at once unless it is transient."""
+    try:
+        body = json.loads(data)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return EngineUnavailable(f"stream failed: {data[:200]}")
+    error = error_from_dict(body)
+    if isinstance(error, EngineUnavailable | TimeoutError) or type(error) is PipelineError:
+        return error  # transient (or unknown server trouble): reconnect
+    raise error
+
+
+class AsyncPipelineClient(BaseClient):
+    """Asyncio client of the Pipeline Engine REST API; the twin of :class:`PipelineClient`.
+
+    Every operation is idempotent on the server, so transient failures (connection errors, 429,
+    502, 503, 504) are retried per ``retry_policy``, honouring ``Retry-After``. Every method takes
+    ``timeout`` (seconds for the whole call, retries included; ``None`` uses the client's) and
+    ``retry_policy`` (``None`` uses the client's). Errors are the :mod:`pipeline_engine.errors`
+    hierarchy, rebuilt from the server's error body.
+
+    Args:
+        base_url: The API's root URL, e.g. ``http://127.0.0.1:8000`` (default: the
+            ``PIPELINE_ENGINE_URL`` environment variable, else ``http://127.0.0.1:8000``).
+        token: A JWT, or a function returning one per request (default: the
+            ``PIPELINE_ENGINE_TOKEN`` environment variable, e.g. a service account's token).
+        timeout: Default timeout of one call in seconds, retries included (``None``: no limit).
+        retry_policy: Default retry policy (default: :class:`ClientRetryPolicy`'s defaults).
+        tenant_id: Default tenant of ``create_pipeline`` and ``list_pipelines``.
+        headers: Extra headers sent with every request.
+        transport: An ``httpx`` transport, e.g. ``httpx.MockTransport`` in tests.
+
+    Example::
+
+        async with AsyncPipelineClient("http://127.0.0.1:8000", token=token) as client:
+            pid = await client.create_pipeline(config, input={}, tenant_id="acme")
+            await client.start_pipeline(pid)
+            async for point in client.watch_metrics(pid):
+                print(point.name, point.value)
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        token: TokenSource | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT_S,
+        retry_policy: ClientRetryPolicy | None = None,
+        tenant_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            base_url,
+            token=token,
+            timeout=timeout,
+            retry_policy=retry_policy,
+            tenant_id=tenant_id,
+            headers=headers,
+        )
+        self._http = httpx.AsyncClient(transport=transport, follow_redirects=False)
+
+    # ------------------------------------------------------------------ transport
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str] | None = None,
+        timeout: float | None,
+        retry_policy: ClientRetryPolicy | None,
+        pipeline_id: str | None = None,
+    ) -> Any:
+        deadline = self._deadline(timeout)
+        policy = self._policy(retry_policy)
+        attempt = 0
+        while True:
+            attempt += 1
+            response: httpx.Response | None = None
+            try:
+                response = await self._http.request(
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    headers=self._headers(),
+                    timeout=self._httpx_timeout(deadline),
+                )
+            except httpx.TimeoutException:
+                raise deadline.timeout_error(f"{method} {url}") from None
+            except httpx.TransportError as exc:
+                failure: PipelineError = unreachable(self._base_url, exc)
+            else:
+                if response.is_success:
+                    return self._decode(response)
+                failure = error_from_response(response, pipeline_id=pipeline_id)
+                if not self._retryable(response):
+                    raise failure
+            wait = self._retry_wait(policy, attempt, deadline, response)
+            if wait is None:
+                raise failure
+            await asyncio.sleep(wait)
+
+    # ------------------------------------------------------------------ create & commands
+    async def create_pipeline(
+        self,
+        config: ConfigLike,
+        *,
+        input: Any = None,
+        tenant_id: str | None = None,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> str:
+        """Create a pipeline (in ``PENDING``); idempotent.
+
+        The id is derived from (tenant, config, input, idempotency key): repeating a call returns
+        the same id and creates nothing.
+
+        Args:
+            config: A :class:`PipelineConfig` (e.g. from :func:`pipeline_engine.pipeline`), a
+                JSON-like mapping, or JSON text.
+            input: The pipeline's input, any JSON value (every step sees it).
+            tenant_id: The owning tenant (default: the client's ``tenant_id``).
+            idempotency_key: Makes the id depend on (tenant, key) only.
+            timeout: Seconds for the whole call (``None``: the client's default).
+            retry_policy: Retries of transient failures (``None``: the client's).
+
+        Returns:
+            The pipeline id.
+
+        Raises:
+            InvalidConfig: The config is not valid (``problems`` lists each, with its JSON path).
+            Conflict: The idempotency key was used with another config or input.
+            PermissionDenied: The caller is not an operator of the tenant.
+        """
+        body = self._create_body(config, input, tenant_id, idempotency_key)
+        data = await self._request(
+            "POST", self._url("pipelines"), json=body, timeout=timeout, retry_policy=retry_policy
+        )
+        return self._created_id(data)
+
+    async def start_pipeline(
+        self,
+        pipeline_id: str,
+        *,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> PipelineState:
+        """Start a ``PENDING`` pipeline; a repeat returns the current state.
+
+        Args:
+            pipeline_id: The pipeline.
+            timeout: Seconds for the whole call (``None``: the client's default).
+            retry_policy: Retries of transient failures (``None``: the client's).
+
+        Returns:
+            The state after the call (``RUNNING`` unless it already moved on).
+
+        Raises:
+            PipelineNotFound: No such pipeline among the caller's tenants.
+        """
+        data = await self._request(
+            "POST",
+            self._pipeline_url(pipeline_id, "start"),
+            json={},
+            timeout=timeout,
+            retry_policy=retry_policy,
+            pipeline_id=pipeline_id,
+        )
+        return self._state(data)
+
+    async def cancel_pipeline(
+        self,
+        pipeline_id: str,
+        reason: str,
+        *,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> PipelineState:
+        """Cancel a pipeline and return once it has stopped; a repeat returns ``CANCELLED``.
+
+        Args:
+            pipeline_id: The pipeline.
+            reason: Why (recorded in the ``pipeline.cancel_requested`` event).
+            timeout: Seconds for the whole call (``None``: the client's default).
+            retry_policy: Retries of transient failures (``None``: the client's).
+
+        Returns:
+            ``CANCELLED``.
+
+        Raises:
+            PipelineNotFound: No such pipeline among the caller's tenants.
+            InvalidState: The pipeline already ended otherwise (succeeded, failed for good).
+        """
+        data = await self._request(
+            "POST",
+            self._pipeline_url(pipeline_id, "cancel"),
+            json={"reason": reason},
+            timeout=timeout,
+            retry_policy=retry_policy,
+            pipeline_id=pipeline_id,
+        )
+        return self._state(data)
+
+    async def retry_stage(
+        self,
+        pipeline_id: str,
+        stage_id: str,
+        reason: str,
+        *,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> PipelineState:
+        """Re-run a stage that failed for good; stages that succeeded are not run again.
+
+        Args:
+            pipeline_id: The pipeline (``FAILED``, within its ``failure_hold_s``).
+            stage_id: The failed stage.
+            reason: Why (recorded in the ``stage.retry_requested`` event).
+            timeout: Seconds for the whole call (``None``: the client's default).
+            retry_policy: Retries of transient failures (``None``: the client's).
+
+        Returns:
+            The state after the call (``RUNNING`` when the retry was accepted).
+
+        Raises:
+            PipelineNotFound: No such pipeline among the caller's tenants.
+            StageNotFound: The pipeline has no such stage.
+            InvalidState: The stage did not fail for good, or the pipeline has ended.
+        """
+        data = await self._request(
+            "POST",
+            self._pipeline_url(pipeline_id, "stages", stage_id, "retry"),
+            json={"reason": reason},
+            timeout=timeout,
+            retry_policy=retry_policy,
+            pipeline_id=pipeline_id,
+        )
+        return self._state(data)
+
+    async def submit_input(
+        self,
+        pipeline_id: str,
+        payload: Any,
+        responder: str,
+        *,
+        stage_id: str | None = None,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> PipelineState:
+        """Give a ``WAITING_INPUT`` pipeline the payload its input element waits for.
+
+        Args:
+            pipeline_id: The pipeline.
+            payload: The payload; it must satisfy the input element's JSON Schema.
+            responder: Who answers (recorded in the ``pipeline.input_received`` event).
+            stage_id: The input element, needed only when several wait at once.
+            timeout: Seconds for the whole call (``None``: the client's default).
+            retry_policy: Retries of transient failures (``None``: the client's).
+
+        Returns:
+            The state after the call.
+
+        Raises:
+            PipelineNotFound: No such pipeline among the caller's tenants.
+            InvalidInput: The payload does not match the schema (``problems`` says where).
+            InvalidState: No input is waiting.
+        """
+        body: dict[str, Any] = {"payload": payload, "responder": responder}
+        if stage_id is not None:
+            body["stage_id"] = stage_id
+        data = await self._request(
+            "POST",
+            self._pipeline_url(pipeline_id, "input"),
+            json=body,
+            timeout=timeout,
+            retry_policy=retry_policy,
+            pipeline_id=pipeline_id,
+        )
+        return self._state(data)
+
+    async def process(
+        self,
+        tenant_id: str,
+        input: Any = None,
+        *,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> str:
+        """Create and start a pipeline from the tenant's stored config.
+
+        Args:
+            tenant_id: The tenant whose config runs.
+            input: The pipeline's input.
+            idempotency_key: Makes the id depend on (tenant, key) only.
+            timeout: Seconds for the whole call (``None``: the client's default).
+            retry_policy: Retries of transient failures (``None``: the client's).
+
+        Returns:
+            The pipeline id.
+
+        Raises:
+            TenantNotFound: The tenant has no config.
+        """
+        data = await self._request(
+            "POST",
+            self._url("process"),
+            json=self._process_body(tenant_id, input, idempotency_key),
+            timeout=timeout,
+            retry_policy=retry_policy,
+        )
+        return self._created_id(data)
+
+    # ------------------------------------------------------------------ reads
+    async def get_pipeline(
+        self,
+        pipeline_id: str,
+        *,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> PipelineStatus:
+        """The whole picture: state, every stage (state, attempts, error, result), result, error.
+
+        Args:
+            pipeline_id: The pipeline.
+            timeout: Seconds for the whole call (``None``: the client's default).
+            retry_policy: Retries of transient failures (``None``: the client's).
+
+        Raises:
+            PipelineNotFound: No such pipeline among the caller's tenants.
+        """
+        data = await self._request(
+            "GET",
+            self._pipeline_url(pipeline_id),
+            timeout=timeout,
+            retry_policy=retry_policy,
+            pipeline_id=pipeline_id,
+        )
+        return self._status(data)
+
+    async def get_status(
+        self,
+        pipeline_id: str,
+        *,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> PipelineState:
+        """The pipeline's state.
+
+        Args:
+            pipeline_id: The pipeline.
+            timeout: Seconds for the whole call (``None``: the client's default).
+            retry_policy: Retries of transient failures (``None``: the client's).
+
+        Raises:
+            PipelineNotFound: No such pipeline among the caller's tenants.
+        """
+        status = await self.get_pipeline(pipeline_id, timeout=timeout, retry_policy=retry_policy)
+        return status.state
+
+    async def get_history(
+        self,
+        pipeline_id: str,
+        since: datetime | None = None,
+        *,
+        after_id: int | None = None,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> list[Event]:
+        """The pipeline's events, in order.
+
+        Args:
+            pipeline_id: The pipeline.
+            since: Keep events at or after this time.
+            after_id: Keep events after this event id.
+            timeout: Seconds for the whole call (``None``: the client's default).
+            retry_policy: Retries of transient failures (``None``: the client's).
+
+        Raises:
+            PipelineNotFound: No such pipeline among the caller's tenants.
+        """
+        data = await self._request(
+            "GET",
+            self._pipeline_url(pipeline_id, "history"),
+            params=self._history_params(since, after_id),
+            timeout=timeout,
+            retry_policy=retry_policy,
+            pipeline_id=pipeline_id,
+        )
+        return self._events(data)
+
+    async def list_pipelines(
+        self,
+        *,
+        tenant_id: str | None = None,
+        state: PipelineState | str | None = None,
+        page_size: int | None = None,
+        page_token: str | None = None,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> PipelinePage:
+        """One page of pipelines, newest first.
+
+        Args:
+            tenant_id: Only this tenant's (default: the client's ``tenant_id``; else all the
+                caller may see).
+            state: Only pipelines in this state.
+            page_size: Items per page.
+            page_token: ``next_page_token`` of the previous page.
+            timeout: Seconds for the whole call (``None``: the client's default).
+            retry_policy: Retries of transient failures (``None``: the client's).
+        """
+        data = await self._request(
+            "GET",
+            self._url("pipelines"),
+            params=self._list_params(tenant_id, state, page_size, page_token),
+            timeout=timeout,
+            retry_policy=retry_policy,
+        )
+        return self._page(data)
+
+    async def wait_for(
+        self,
+        pipeline_id: str,
+        states: PipelineState | str | Iterable[PipelineState | str] | None = None,
+        *,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> PipelineStatus:
+        """Wait until the pipeline is in one of ``states``.
+
+        Args:
+            pipeline_id: The pipeline.
+            states: The states to wait for (default: any of ``SUCCEEDED``, ``FAILED``,
+                ``CANCELLED``).
+            timeout: Seconds to wait at most (``None``: the client's default).
+            retry_policy: Retries of transient failures of each poll (``None``: the client's).
+
+        Returns:
+            The pipeline's status once it is in one of ``states``.
+
+        Raises:
+            TimeoutError: It did not get there in time.
+            PipelineNotFound: No such pipeline among the caller's tenants.
+        """
+        wanted = state_set(states)
+        deadline = self._deadline(timeout)
+        interval = 0.05
+        while True:
+            left = deadline.remaining()
+            status = await self.get_pipeline(
+                pipeline_id,
+                timeout=left if left is not None else self._timeout,
+                retry_policy=retry_policy,
+            )
+            if status.state in wanted:
+                return status
+            if not deadline.allows(interval):
+                raise deadline.timeout_error(
+                    f"waiting for {pipeline_id} to reach {'/'.join(sorted(wanted))} "
+                    f"(it is {status.state.value})"
+                )
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, 1.0)
+
+    # ------------------------------------------------------------------ tenants & steps
+    async def put_tenant_config(
+        self,
+        tenant_id: str,
+        config: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        """Store a tenant's config (``{"pipeline_definition", "settings"}``, seed 2 shape).
+
+        Args:
+            tenant_id: The tenant.
+            config: The tenant config document.
+            timeout: Seconds for the whole call (``None``: the client's default).
+            retry_policy: Retries of transient failures (``None``: the client's).
+
+        Returns:
+            The stored document.
+
+        Raises:
+            InvalidConfig: The definition is not valid.
+        """
+        data = await self._request(
+            "PUT",
+            self._url("tenants", tenant_id, "config"),
+            json=dict(config),
+            timeout=timeout,
+            retry_policy=retry_policy,
+        )
+        return dict(data or {})
+
+    async def get_tenant_config(
+        self,
+        tenant_id: str,
+        *,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> dict[str, Any]:
+        """A tenant's stored config.
+
+        Args:
+            tenant_id: The tenant.
+            timeout: Seconds for the whole call (``None``: the client's default).
+            retry_policy: Retries of transient failures (``None``: the client's).
+
+        Raises:
+            TenantNotFound: The tenant has no config.
+        """
+        data = await self._request(
+            "GET",
+            self._url("tenants", tenant_id, "config"),
+            timeout=timeout,
+            retry_policy=retry_policy,
+        )
+        return dict(data or {})
+
+    async def delete_tenant_config(
+        self,
+        tenant_id: str,
+        *,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> None:
+        """Delete a tenant's config.
+
+        Args:
+            tenant_id: The tenant.
+            timeout: Seconds for the whole call (``None``: the client's default).
+            retry_policy: Retries of transient failures (``None``: the client's).
+        """
+        await self._request(
+            "DELETE",
+            self._url("tenants", tenant_id, "config"),
+            timeout=timeout,
+            retry_policy=retry_policy,
+        )
+
+    async def list_steps(
+        self, *, timeout: float | None = None, retry_policy: ClientRetryPolicy | None = None
+    ) -> list[dict[str, Any]]:
+        """The steps registered on the server and their parameters.
+
+        Args:
+            timeout: Seconds for the whole call (``None``: the client's default).
+            retry_policy: Retries of transient failures (``None``: the client's).
+        """
+        data = await self._request(
+            "GET", self._url("steps"), timeout=timeout, retry_policy=retry_policy
+        )
+        if isinstance(data, dict):
+            data = data.get("steps", data.get("items", []))
+        return list(data or [])
+
+    # ------------------------------------------------------------------ streaming
+    async def stream_events(
+        self,
+        pipeline_id: str,
+        *,
+        after_id: int | None = None,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> AsyncIterator[Event]:
+        """Iterate over the pipeline's events as they happen, ending after the terminal one.
+
+        Every event is yielded once and in order. A dropped connection is resumed from the last
+        event received (``Last-Event-ID``), not from the start.
+
+        Args:
+            pipeline_id: The pipeline.
+            after_id: Start after this event id (default: from the first event).
+            timeout: Seconds to wait for each connection (``None``: the client's default).
+            retry_policy: Reconnections after consecutive failures (``None``: the client's).
+
+        Raises:
+            PipelineNotFound: No such pipeline among the caller's tenants.
+            EngineUnavailable: The stream could not be resumed within the retry policy.
+        """
+        policy = self._policy(retry_policy)
+        url = self._pipeline_url(pipeline_id, "events")
+        last = after_id or 0
+        failures = 0
+        while True:
+            headers = {**self._headers(), **_SSE_HEADERS}
+            if last:
+                headers["Last-Event-ID"] = str(last)
+            response: httpx.Response | None = None
+            progressed = False
+            try:
+                async with self._http.stream(
+                    "GET", url, headers=headers, timeout=self._stream_timeout(timeout)
+                ) as response:
+                    if not response.is_success:
+                        await response.aread()
+                        error = error_from_response(response, pipeline_id=pipeline_id)
+                        if not self._retryable(response):
+                            raise error
+                        failure: PipelineError = error
+                    else:
+                        failure = EngineUnavailable("event stream closed before the pipeline ended")
+                        async for sse in EventSource(response).aiter_sse():
+                            if sse.event == "error":
+                                failure = _stream_error(sse.data)
+                                break
+                            if not sse.data:
+                                continue
+                            event = Event.model_validate_json(sse.data)
+                            if event.id <= last:
+                                continue
+                            last = event.id
+                            progressed = True
+                            yield event
+                            if event.is_terminal:
+                                return
+            except httpx.TransportError as exc:
+                failure = unreachable(self._base_url, exc)
+            failures = 1 if progressed else failures + 1
+            wait = self._retry_wait(policy, failures, Deadline(None), response)
+            if wait is None:
+                raise failure
+            await asyncio.sleep(wait)
+
+    async def subscribe_events(
+        self,
+        pipeline_id: str,
+        callback: AsyncEventCallback,
+        *,
+        after_id: int | None = None,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> AsyncSubscription:
+        """Call ``callback`` with every event of the pipeline, once and in order, as they happen.
+
+        The callback (a function or a coroutine function) runs in a task on this event loop; keep
+        plain functions quick. A dropped connection is resumed from the last event delivered.
+
+        Args:
+            pipeline_id: The pipeline.
+            callback: Called with each :class:`Event`.
+            after_id: Start after this event id (default: from the first event).
+            timeout: Seconds for the existence check and each connection (``None``: the
+                client's default).
+            retry_policy: Reconnections after consecutive failures (``None``: the client's).
+
+        Returns:
+            A handle: ``stop()`` it, or ``await wait()`` for the end (after the terminal event).
+
+        Raises:
+            PipelineNotFound: No such pipeline among the caller's tenants.
+        """
+        await self.get_status(pipeline_id, timeout=timeout, retry_policy=retry_policy)
+        events = self.stream_events(
+            pipeline_id, after_id=after_id, timeout=timeout, retry_policy=retry_policy
+        )
+        return AsyncSubscription(pipeline_id, callback, events)
+
+    async def watch_metrics(
+        self,
+        pipeline_id: str,
+        stage_id: str | None = None,
+        *,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> AsyncIterator[MetricPoint]:
+        """Iterate over metric points of the pipeline (or one stage) until the pipeline ends.
+
+        Metric points are samples: after a reconnection some may repeat.
+
+        Args:
+            pipeline_id: The pipeline.
+            stage_id: Only this stage's metrics.
+            timeout: Seconds to wait for each connection (``None``: the client's default).
+            retry_policy: Reconnections after consecutive failures (``None``: the client's).
+
+        Raises:
+            PipelineNotFound: No such pipeline among the caller's tenants.
+        """
+        policy = self._policy(retry_policy)
+        url = self._pipeline_url(pipeline_id, "metrics")
+        params = {"stage_id": stage_id} if stage_id is not None else {}
+        last_id = ""
+        failures = 0
+        while True:
+            headers = {**self._headers(), **_SSE_HEADERS}
+            if last_id:
+                headers["Last-Event-ID"] = last_id
+            response: httpx.Response | None = None
+            progressed = False
+            try:
+                async with self._http.stream(
+                    "GET",
+                    url,
+                    params=params,
+                    headers=headers,
+                    timeout=self._stream_timeout(timeout),
+                ) as response:
+                    if not response.is_success:
+                        await response.aread()
+                        error = error_from_response(response, pipeline_id=pipeline_id)
+                        if not self._retryable(response):
+                            raise error
+                        failure: PipelineError = error
+                    else:
+                        failure = EngineUnavailable(
+                            "metric stream closed before the pipeline ended"
+                        )
+                        broken = False
+                        async for sse in EventSource(response).aiter_sse():
+                            if sse.event == "error":
+                                failure, broken = _stream_error(sse.data), True
+                                break
+                            if sse.event not in ("metric", "message") or not sse.data:
+                                continue
+                            last_id = sse.id or last_id
+                            progressed = True
+                            yield self._metric(sse.data)
+                        if not broken:
+                            state = await self.get_status(pipeline_id, timeout=timeout)
+                            if state.is_terminal:
+                                return
+            except httpx.TransportError as exc:
+                failure = unreachable(self._base_url, exc)
+            failures = 1 if progressed else failures + 1
+            wait = self._retry_wait(policy, failures, Deadline(None), response)
+            if wait is None:
+                raise failure
+            await asyncio.sleep(wait)
+
+    # ------------------------------------------------------------------ lifecycle
+    async def aclose(self) -> None:
+        """Close the connections."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncPipelineClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

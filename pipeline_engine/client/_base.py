@@ -1,0 +1,351 @@
+"""What the sync and async clients share: settings, request building, error mapping, retry rules."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from pipeline_engine._version import __version__
+from pipeline_engine.builders import to_wire
+from pipeline_engine.client._models import PipelinePage
+from pipeline_engine.client._retry import RETRYABLE_STATUSES, ClientRetryPolicy
+from pipeline_engine.dsl import PipelineConfig
+from pipeline_engine.errors import (
+    AuthenticationError,
+    Conflict,
+    EngineUnavailable,
+    InvalidConfig,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    PermissionDenied,
+    PipelineError,
+    PipelineNotFound,
+    TimeoutError,
+    error_from_dict,
+)
+from pipeline_engine.events import Event, MetricPoint
+from pipeline_engine.states import TERMINAL_STATES, PipelineState
+from pipeline_engine.status import PipelineStatus
+
+__all__ = [
+    "DEFAULT_TIMEOUT_S",
+    "TOKEN_ENV",
+    "URL_ENV",
+    "BaseClient",
+    "ConfigLike",
+    "Deadline",
+    "TokenSource",
+]
+
+DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_URL = "http://127.0.0.1:8000"
+TOKEN_ENV = "PIPELINE_ENGINE_TOKEN"
+URL_ENV = "PIPELINE_ENGINE_URL"
+STREAM_READ_TIMEOUT_S = 75.0
+"""A stream silent this long is presumed dropped (servers send keep-alives every 15 s)."""
+
+ConfigLike = PipelineConfig | Mapping[str, Any] | str
+"""A pipeline config: a model (e.g. from the builders), a JSON-like mapping, or JSON text."""
+TokenSource = str | Callable[[], str]
+"""A bearer token, or a function returning the current one (called for every request)."""
+
+_STATUS_ERRORS: dict[int, type[PipelineError]] = {
+    401: AuthenticationError,
+    403: PermissionDenied,
+    404: NotFound,
+    409: Conflict,
+    413: PayloadTooLarge,
+    422: InvalidInput,
+    429: EngineUnavailable,
+    502: EngineUnavailable,
+    503: EngineUnavailable,
+    504: TimeoutError,
+}
+
+
+class Deadline:
+    """The time left for one call, retries included (``None``: no limit)."""
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds
+        self._end = None if seconds is None else time.monotonic() + seconds
+
+    def remaining(self) -> float | None:
+        """Seconds left (never negative), or ``None`` without a limit."""
+        if self._end is None:
+            return None
+        return max(0.0, self._end - time.monotonic())
+
+    def allows(self, wait: float) -> bool:
+        """Whether waiting ``wait`` seconds still leaves time for another attempt."""
+        left = self.remaining()
+        return left is None or wait < left
+
+    def timeout_error(self, what: str) -> TimeoutError:
+        """The error raised when the deadline passes."""
+        return TimeoutError(f"{what} did not complete within {self.seconds:g} s")
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def error_from_response(
+    response: httpx.Response, *, pipeline_id: str | None = None
+) -> PipelineError:
+    """The project error for a failed response (from its ``{"error", "message", "details"}``)."""
+    status = response.status_code
+    try:
+        body = json.loads(response.content) if response.content else None
+    except ValueError:
+        body = None
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        error = error_from_dict(body)
+    else:
+        cls = _STATUS_ERRORS.get(status, PipelineError)
+        text = response.text.strip()[:500] if response.content else ""
+        error = cls(f"HTTP {status} {response.reason_phrase}" + (f": {text}" if text else ""))
+    if type(error) is NotFound and pipeline_id is not None:
+        error = PipelineNotFound(error.message, details=error.details)
+    if status == 422 and type(error) is PipelineError:
+        error = InvalidConfig(error.message, details=error.details)
+    if isinstance(error, EngineUnavailable) and retry_after is not None:
+        error = EngineUnavailable(error.message, details=error.details, retry_after_s=retry_after)
+    return error
+
+
+def unreachable(base_url: str, exc: BaseException) -> EngineUnavailable:
+    """The error raised when the server cannot be reached at all."""
+    return EngineUnavailable(f"cannot reach the Pipeline Engine API at {base_url}: {exc!r}")
+
+
+def config_to_wire(config: ConfigLike) -> Any:
+    """The JSON value sent as ``config``."""
+    if isinstance(config, PipelineConfig):
+        return to_wire(config)
+    if isinstance(config, str):
+        try:
+            return json.loads(config)
+        except ValueError as exc:
+            raise InvalidConfig(f"config is not valid JSON: {exc}") from None
+    if isinstance(config, Mapping):
+        return dict(config)
+    raise TypeError(
+        "config must be a PipelineConfig (e.g. from pipeline_engine.pipeline()), a mapping or "
+        f"JSON text, not {type(config).__name__}; wrap an element with pipeline(name, element)"
+    )
+
+
+def state_set(
+    states: PipelineState | str | Iterable[PipelineState | str] | None,
+) -> frozenset[PipelineState]:
+    """Normalise the ``states`` argument of ``wait_for`` (``None``: any terminal state)."""
+    if states is None:
+        return TERMINAL_STATES
+    if isinstance(states, str):
+        return frozenset({PipelineState(states)})
+    return frozenset(PipelineState(s) for s in states)
+
+
+def _path_id(value: str) -> str:
+    if not value:
+        raise ValueError("an id must not be empty")
+    return quote(value, safe="")
+
+
+class BaseClient:
+    """Settings and request building shared by :class:`PipelineClient` and its async twin."""
+
+    def __init__(
+        self,
+        base_url: str | None,
+        *,
+        token: TokenSource | None,
+        timeout: float | None,
+        retry_policy: ClientRetryPolicy | None,
+        tenant_id: str | None,
+        headers: Mapping[str, str] | None,
+    ) -> None:
+        url = base_url or os.environ.get(URL_ENV) or DEFAULT_URL
+        self._base_url = url.rstrip("/")
+        self._token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+        self._timeout = timeout
+        self._retry_policy = retry_policy or ClientRetryPolicy()
+        self._tenant_id = tenant_id
+        self._extra_headers = dict(headers or {})
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL (without ``/v1``)."""
+        return self._base_url
+
+    @property
+    def timeout(self) -> float | None:
+        """Default timeout of a call, retries included, in seconds (``None``: no limit)."""
+        return self._timeout
+
+    @property
+    def retry_policy(self) -> ClientRetryPolicy:
+        """Default retry policy of a call."""
+        return self._retry_policy
+
+    # ------------------------------------------------------------------ building blocks
+    def _headers(self) -> dict[str, str]:
+        headers = {"User-Agent": f"pipeline-engine-python/{__version__}", **self._extra_headers}
+        token = self._token() if callable(self._token) else self._token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    def _url(self, *parts: str) -> str:
+        return self._base_url + "/v1/" + "/".join(parts)
+
+    def _pipeline_url(self, pipeline_id: str, *rest: str) -> str:
+        return self._url("pipelines", _path_id(pipeline_id), *(_path_id(r) for r in rest))
+
+    def _deadline(self, timeout: float | None) -> Deadline:
+        return Deadline(self._timeout if timeout is None else timeout)
+
+    def _policy(self, retry_policy: ClientRetryPolicy | None) -> ClientRetryPolicy:
+        return retry_policy or self._retry_policy
+
+    @staticmethod
+    def _httpx_timeout(deadline: Deadline) -> httpx.Timeout:
+        left = deadline.remaining()
+        if left is None:
+            return httpx.Timeout(None)
+        return httpx.Timeout(max(left, 0.001))
+
+    def _stream_timeout(self, timeout: float | None) -> httpx.Timeout:
+        connect = self._timeout if timeout is None else timeout
+        return httpx.Timeout(connect, read=STREAM_READ_TIMEOUT_S)
+
+    def _tenant(self, tenant_id: str | None) -> str | None:
+        return tenant_id if tenant_id is not None else self._tenant_id
+
+    @staticmethod
+    def _retry_wait(
+        policy: ClientRetryPolicy,
+        attempt: int,
+        deadline: Deadline,
+        response: httpx.Response | None,
+    ) -> float | None:
+        """The wait before another attempt, or ``None`` to give up."""
+        if attempt >= policy.max_attempts:
+            return None
+        retry_after = (
+            parse_retry_after(response.headers.get("retry-after")) if response is not None else None
+        )
+        wait = policy.delay(attempt, retry_after=retry_after)
+        return wait if deadline.allows(wait) else None
+
+    @staticmethod
+    def _retryable(response: httpx.Response) -> bool:
+        return response.status_code in RETRYABLE_STATUSES
+
+    # ------------------------------------------------------------------ decoding
+    @staticmethod
+    def _decode(response: httpx.Response) -> Any:
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    @staticmethod
+    def _created_id(body: Any) -> str:
+        return str(body["pipeline_id"])
+
+    @staticmethod
+    def _state(body: Any) -> PipelineState:
+        return PipelineState(body["state"])
+
+    @staticmethod
+    def _status(body: Any) -> PipelineStatus:
+        return PipelineStatus.model_validate(body)
+
+    @staticmethod
+    def _events(body: Any) -> list[Event]:
+        return [Event.model_validate(e) for e in body]
+
+    @staticmethod
+    def _page(body: Any) -> PipelinePage:
+        return PipelinePage.model_validate(body)
+
+    @staticmethod
+    def _metric(data: str) -> MetricPoint:
+        return MetricPoint.model_validate_json(data)
+
+    @staticmethod
+    def _history_params(since: datetime | None, after_id: int | None) -> dict[str, str]:
+        params = {}
+        if since is not None:
+            params["since"] = since.isoformat()
+        if after_id is not None:
+            params["after_id"] = str(after_id)
+        return params
+
+    def _create_body(
+        self,
+        config: ConfigLike,
+        input: Any,
+        tenant_id: str | None,
+        idempotency_key: str | None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"config": config_to_wire(config), "input": input}
+        tenant = self._tenant(tenant_id)
+        if tenant is not None:
+            body["tenant_id"] = tenant
+        if idempotency_key is not None:
+            body["idempotency_key"] = idempotency_key
+        return body
+
+    def _process_body(
+        self, tenant_id: str, input: Any, idempotency_key: str | None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"tenant_id": tenant_id, "input": input}
+        if idempotency_key is not None:
+            body["idempotency_key"] = idempotency_key
+        return body
+
+    def _list_params(
+        self,
+        tenant_id: str | None,
+        state: PipelineState | str | None,
+        page_size: int | None,
+        page_token: str | None,
+    ) -> dict[str, str]:
+        params: dict[str, str] = {}
+        tenant = self._tenant(tenant_id)
+        if tenant is not None:
+            params["tenant_id"] = tenant
+        if state is not None:
+            params["state"] = PipelineState(state).value
+        if page_size is not None:
+            params["page_size"] = str(page_size)
+        if page_token is not None:
+            params["page_token"] = page_token
+        return params
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._base_url!r})"

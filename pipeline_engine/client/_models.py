@@ -1,0 +1,45 @@
+"""Result types of the clients that are not engine models: pages of the pipeline list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["PipelinePage", "PipelineSummary"]
+
+
+class PipelineSummary(BaseModel):
+    """One row of the pipeline list.
+
+    Attributes:
+        pipeline_id: The pipeline.
+        name: The config's name.
+        tenant_id: The owning tenant.
+        state: The last recorded state (a :class:`~pipeline_engine.PipelineState` value).
+        started_at: When it was created.
+        closed_at: When its run ended, if it did.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    pipeline_id: str
+    name: str | None = None
+    tenant_id: str | None = None
+    state: str | None = None
+    started_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class PipelinePage(BaseModel):
+    """One page of the pipeline list, newest first.
+
+    Attributes:
+        items: The pipelines on this page.
+        next_page_token: Pass it as ``page_token`` for the next page; ``None`` on the last one.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    items: list[PipelineSummary] = Field(default_factory=list)
+    next_page_token: str | None = None
