@@ -37,6 +37,29 @@ def progress_table(status: PipelineStatus) -> Table:
     return table
 
 
+def run_demo_via_api(api_url: str, token: str, console: Console) -> None:
+    """The seed demo through the REST API: store the cultivos-abc config, process, follow."""
+    from pipeline_engine.cli._client_commands import follow_pipeline
+    from pipeline_engine.client import PipelineClient
+
+    tenant = seed_tenant_config()
+    with PipelineClient(api_url, token=token) as client:
+        client.put_tenant_config(tenant["tenant_id"], tenant)
+        console.print(
+            f"stored tenant config [bold]{tenant['tenant_id']}[/bold] (PUT /v1/tenants/…/config)"
+        )
+        pid = client.process(
+            tenant["tenant_id"], input={}, idempotency_key=f"demo-{uuid.uuid4().hex[:8]}"
+        )
+        console.print(f"POST /v1/process → pipeline [bold]{pid}[/bold]")
+        state = follow_pipeline(client, pid, show_result=False)
+        result = client.get_pipeline(pid).result
+        console.print(f"pipeline ended [bold]{state.value}[/bold]")
+        if isinstance(result, dict) and "summary" in result:
+            console.print("result summary (sizes per species):")
+            console.print_json(json.dumps(result["summary"]))
+
+
 async def run_demo(engine: Any, console: Console) -> PipelineStatus:
     """Create and start the seed pipeline for tenant cultivos-abc, following it to its end."""
     tenant = seed_tenant_config()

@@ -85,20 +85,52 @@ async def _serve(settings: Any, ui_url: str | None, *, demo: bool) -> None:
             client, task_queue=settings.task_queue, registry=default_registry
         )
         console.print(f"[green]worker[/green] polling task queue {settings.task_queue!r}")
-        if ui_url:
-            console.print(f"[green]Temporal Web UI[/green] {ui_url}")
+        api_url = f"http://{settings.api_host}:{settings.api_port}"
+        token = None
         if api_task is not None:
-            console.print(f"[green]API[/green] http://{settings.api_host}:{settings.api_port}/docs")
-        if demo:
-            from pipeline_engine.cli._demo import run_demo
+            from api.auth import dev_admin_token
 
-            await run_demo(engine, console)
+            token = dev_admin_token(settings)
+            await _wait_ready(api_url, api_task)
+        if demo:
+            if api_task is not None and token is not None:
+                from pipeline_engine.cli._demo import run_demo_via_api
+
+                await asyncio.to_thread(run_demo_via_api, api_url, token, console)
+            else:
+                from pipeline_engine.cli._demo import run_demo
+
+                await run_demo(engine, console)
+        if ui_url:
+            console.print(f"[green]Temporal Web UI[/green]  {ui_url}")
+        if api_task is not None:
+            console.print(f"[green]API docs[/green]         {api_url}/docs")
+            console.print("[green]admin token[/green]      (export these to use the CLI and SDK)")
+            print(f"export PIPELINE_ENGINE_URL={api_url}", flush=True)
+            print(f"export PIPELINE_ENGINE_TOKEN={token}", flush=True)
         console.print("serving; press Ctrl-C to stop")
         await stop.wait()
         if api_task is not None:
             api_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await api_task
+
+
+async def _wait_ready(api_url: str, api_task: asyncio.Task[None], timeout_s: float = 60) -> None:
+    import httpx
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    async with httpx.AsyncClient() as http:
+        while loop.time() < deadline:
+            if api_task.done():
+                api_task.result()  # re-raise why the API stopped
+                raise RuntimeError("the API stopped")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get(f"{api_url}/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"the API at {api_url} was not ready within {timeout_s:g} s")
 
 
 def _start_api(settings: Any) -> asyncio.Task[None] | None:
