@@ -48,7 +48,9 @@ def documented_fields(block: str) -> set[str]:
 @pytest.mark.parametrize("model", sorted(SECTIONS))
 def test_dsl_reference_matches_the_schema(model: str) -> None:
     schema = pipeline_config_schema()
-    props = schema["properties"] if model == "PipelineConfig" else schema["$defs"][model]["properties"]
+    props = (
+        schema["properties"] if model == "PipelineConfig" else schema["$defs"][model]["properties"]
+    )
     text = (ROOT / "docs" / "dsl.md").read_text()
     documented = documented_fields(section(text, SECTIONS[model]))
     assert documented == set(props), f"{model}: docs {sorted(documented)} vs schema {sorted(props)}"
