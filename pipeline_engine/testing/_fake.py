@@ -397,7 +397,13 @@ class AsyncFakePipelineEngine:
         *,
         start: bool,
     ) -> str:
-        plan = parse_config(_json_copy(config_to_wire(config)), registry=self._registry)
+        try:
+            plan = parse_config(_json_copy(config_to_wire(config)), registry=self._registry)
+        except InvalidConfig as exc:  # paths name the request body, as the REST API's do
+            raise InvalidConfig(
+                exc.message,
+                problems=[Problem("$.config" + p.path[1:], p.message) for p in exc.problems],
+            ) from None
         input = _json_copy(input)
         pid = pipeline_id_for(
             tenant_id=tenant_id, config=plan.config, input=input, idempotency_key=idempotency_key
@@ -686,25 +692,38 @@ class AsyncFakePipelineEngine:
         timeout: float | None = None,
         retry_policy: ClientRetryPolicy | None = None,
     ) -> dict[str, Any]:
-        """Store a tenant's config: ``{"pipeline_definition": <tree or config>, "settings"}``.
+        """Store a tenant's config: ``{"pipeline_definition": <DSL element>, "settings": {...}}``.
 
         Raises:
             InvalidConfig: The definition is not valid.
         """
         document = _json_copy(dict(config))
         definition = document.get("pipeline_definition")
+        settings = document.get("settings")
+        problems: list[Problem] = []
+        if settings is not None and not isinstance(settings, dict):
+            problems.append(Problem("$.settings", "must be a JSON object"))
         if not isinstance(definition, dict):
-            raise InvalidConfig(
-                "tenant config needs a pipeline_definition object",
-                problems=[Problem("$.pipeline_definition", "required field missing")],
+            problems.append(
+                Problem("$.pipeline_definition", "must be a DSL element (a JSON object)")
             )
-        wrapped = definition
-        if "definition" not in definition and "stages" not in definition:
+        else:
             wrapped = {"schema_version": "1", "name": tenant_id, "definition": definition}
-        plan = parse_config(wrapped, registry=self._registry)
-        settings = document.get("settings") or {}
+            try:
+                plan = parse_config(wrapped, registry=self._registry)
+            except InvalidConfig as exc:
+                problems += [
+                    Problem(p.path.replace("$.definition", "$.pipeline_definition", 1), p.message)
+                    for p in exc.problems
+                ]
+        if problems:
+            raise InvalidConfig(
+                f"invalid tenant config ({len(problems)} problem"
+                f"{'s' if len(problems) != 1 else ''})",
+                problems=problems,
+            )
         document["tenant_id"] = tenant_id
-        self._tenants[tenant_id] = _TenantConfig(document, plan.config, dict(settings))
+        self._tenants[tenant_id] = _TenantConfig(document, plan.config, dict(settings or {}))
         return _json_copy(document)  # type: ignore[no-any-return]
 
     async def get_tenant_config(
