@@ -16,7 +16,12 @@ from typing import Any
 
 from pipeline_engine._ids import config_fingerprint, pipeline_id_for
 from pipeline_engine._interpreter import LocalRuntime, PipelineRun, StepCall
-from pipeline_engine.client._base import ConfigLike, config_to_wire, state_set
+from pipeline_engine.client._base import (
+    DEFAULT_TIMEOUT_S,
+    ConfigLike,
+    config_to_wire,
+    state_set,
+)
 from pipeline_engine.client._bridge import LoopThread
 from pipeline_engine.client._models import PipelinePage, PipelineSummary
 from pipeline_engine.client._retry import ClientRetryPolicy
@@ -233,6 +238,8 @@ class AsyncFakePipelineEngine:
         registry: Where steps are looked up (default: the default registry).
         time_scale: Multiplies retry back-off waits (``0``, the default, retries at once).
         tenant_id: Default tenant of ``create_pipeline`` and ``list_pipelines``.
+        timeout: Default timeout of the calls that wait (``wait_for``, ``cancel_pipeline``), as
+            the clients' (``None``: no limit).
     """
 
     def __init__(
@@ -241,8 +248,10 @@ class AsyncFakePipelineEngine:
         *,
         time_scale: float = 0.0,
         tenant_id: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT_S,
     ) -> None:
         self._registry = registry if registry is not None else default_registry
+        self._timeout = timeout
         self._time_scale = time_scale
         self._tenant_id = tenant_id
         self._pipelines: dict[str, _Entry] = {}
@@ -251,7 +260,6 @@ class AsyncFakePipelineEngine:
         self._failures: list[_Failure] = []
         self._holds: list[Hold] = []
         self._waiters: list[asyncio.Future[None]] = []
-        self._signal_pending = False
         self._seq = 0
         self._closed = False
 
@@ -486,6 +494,7 @@ class AsyncFakePipelineEngine:
             if state is PipelineState.CANCELLED:
                 return state
             raise InvalidState(f"pipeline already ended as {state.value}")
+        timeout = self._timeout if timeout is None else timeout
         try:
             return await asyncio.wait_for(entry.run.cancel(reason), timeout)
         except builtins.TimeoutError:
@@ -659,7 +668,7 @@ class AsyncFakePipelineEngine:
         Args:
             pipeline_id: The pipeline.
             states: The states to wait for.
-            timeout: Seconds to wait at most (``None``: no limit).
+            timeout: Seconds to wait at most (``None``: the engine's default).
             retry_policy: Accepted for compatibility with the clients.
 
         Returns:
@@ -671,6 +680,7 @@ class AsyncFakePipelineEngine:
         """
         wanted = state_set(states)
         entry = self._entry(pipeline_id)
+        timeout = self._timeout if timeout is None else timeout
         loop = self._loop()
         end = None if timeout is None else loop.time() + timeout
         while entry.run.state not in wanted:
@@ -694,10 +704,32 @@ class AsyncFakePipelineEngine:
     ) -> dict[str, Any]:
         """Store a tenant's config: ``{"pipeline_definition": <DSL element>, "settings": {...}}``.
 
+        As the REST API does, a ``version`` in the document must equal the stored version (``0``:
+        the tenant must have no config yet).
+
+        Returns:
+            The stored config: ``tenant_id``, ``pipeline_definition``, ``settings``, ``version``,
+            ``updated_at``.
+
         Raises:
             InvalidConfig: The definition is not valid.
+            InvalidInput: ``tenant_id`` in the document differs from ``tenant_id``.
+            Conflict: ``version`` is not the stored version.
         """
         document = _json_copy(dict(config))
+        if document.get("tenant_id") not in (None, tenant_id):
+            raise InvalidInput(
+                "tenant_id in the body differs from the path",
+                problems=[Problem("$.tenant_id", f"must equal the path's tenant {tenant_id!r}")],
+            )
+        current = self._tenants.get(tenant_id)
+        stored_version = current.document["version"] if current else 0
+        expected = document.get("version")
+        if expected is not None and expected != stored_version:
+            raise Conflict(
+                f"tenant config is at version {stored_version}, not {expected}",
+                details=[{"tenant_id": tenant_id, "version": stored_version}],
+            )
         definition = document.get("pipeline_definition")
         settings = document.get("settings")
         problems: list[Problem] = []
@@ -722,9 +754,15 @@ class AsyncFakePipelineEngine:
                 f"{'s' if len(problems) != 1 else ''})",
                 problems=problems,
             )
-        document["tenant_id"] = tenant_id
-        self._tenants[tenant_id] = _TenantConfig(document, plan.config, dict(settings or {}))
-        return _json_copy(document)  # type: ignore[no-any-return]
+        stored = {
+            "tenant_id": tenant_id,
+            "pipeline_definition": definition,
+            "settings": dict(settings or {}),
+            "version": stored_version + 1,
+            "updated_at": datetime.now(UTC).isoformat(),
+        }
+        self._tenants[tenant_id] = _TenantConfig(stored, plan.config, dict(settings or {}))
+        return _json_copy(stored)  # type: ignore[no-any-return]
 
     async def get_tenant_config(
         self,
@@ -955,6 +993,7 @@ class FakePipelineEngine:
         registry: Where steps are looked up (default: the default registry).
         time_scale: Multiplies retry back-off waits (``0``, the default, retries at once).
         tenant_id: Default tenant of ``create_pipeline`` and ``list_pipelines``.
+        timeout: Default timeout of the calls that wait (``wait_for``, ``cancel_pipeline``).
 
     Example::
 
@@ -971,11 +1010,14 @@ class FakePipelineEngine:
         *,
         time_scale: float = 0.0,
         tenant_id: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT_S,
     ) -> None:
         self._thread = LoopThread("fake-pipeline-engine")
 
         async def make() -> AsyncFakePipelineEngine:
-            return AsyncFakePipelineEngine(registry, time_scale=time_scale, tenant_id=tenant_id)
+            return AsyncFakePipelineEngine(
+                registry, time_scale=time_scale, tenant_id=tenant_id, timeout=timeout
+            )
 
         self._engine = self._thread.run(make())
 

@@ -24,6 +24,7 @@ from pipeline_engine import (
     RetryPolicy,
     StageNotFound,
     StageState,
+    TenantNotFound,
     chain,
     chord,
     dag,
@@ -366,3 +367,39 @@ async def test_unknown_pipeline_is_not_found(backend: Backend) -> None:
     for call in calls:
         with pytest.raises(PipelineNotFound):
             await call()
+
+
+# ---------------------------------------------------------------------- tenants & process
+async def test_tenant_config_and_process(backend: Backend) -> None:
+    engine, tenant = backend.engine, backend.tenant_id
+    with pytest.raises(TenantNotFound):
+        await engine.get_tenant_config(tenant)
+    with pytest.raises(InvalidConfig) as info:
+        await engine.put_tenant_config(
+            tenant, {"pipeline_definition": {"type": "step", "name": "no_such_step"}}
+        )
+    assert [(p.path, p.message) for p in info.value.problems] == [
+        ("$.pipeline_definition.name", "unknown step 'no_such_step'")
+    ]
+    document = {
+        "pipeline_definition": {"type": "chain", "steps": [{"type": "step", "name": "t_echo"}]},
+        "settings": {"species": ["tomate"]},
+    }
+    stored = await engine.put_tenant_config(tenant, document)
+    assert stored["version"] == 1 and stored["settings"] == {"species": ["tomate"]}
+    assert (await engine.get_tenant_config(tenant))["pipeline_definition"] == document[
+        "pipeline_definition"
+    ]
+    with pytest.raises(Conflict):
+        await engine.put_tenant_config(tenant, {**document, "version": 7})
+
+    pid = await engine.process(tenant, {"image": "a.png"}, idempotency_key="job-1")
+    assert await engine.process(tenant, {"image": "a.png"}, idempotency_key="job-1") == pid
+    status = await engine.wait_for(pid, timeout=WAIT)
+    assert status.state is PipelineState.SUCCEEDED and status.name == tenant
+    assert status.result["settings"] == {"species": ["tomate"]}
+    assert status.result["input"] == {"image": "a.png"}
+
+    await engine.delete_tenant_config(tenant)
+    with pytest.raises(TenantNotFound):
+        await engine.process(tenant, {})
