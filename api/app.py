@@ -16,7 +16,7 @@ from api.auth import check_secret
 from api.body_limit import BodyLimitMiddleware
 from api.context import ApiContext
 from api.errors import install_error_handlers
-from api.observability import ApiMetrics, MetricsMiddleware
+from api.observability import ApiMetrics, MetricsMiddleware, RouteLabels
 from api.routes import api_router, ops_router
 from api.tenants import TenantConfigCache, TenantConfigStore
 from api.tenants.migrate import upgrade
@@ -122,5 +122,7 @@ def create_app(
     app.include_router(api_router)
     app.include_router(ops_router)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(
+        MetricsMiddleware, metrics=metrics, routes=lambda: RouteLabels(app.openapi()["paths"])
+    )
     return app

@@ -27,6 +27,7 @@ __all__ = [
     "Role",
     "check_secret",
     "decode_token",
+    "dev_admin_token",
     "mint_token",
 ]
 
@@ -183,3 +184,10 @@ def check_secret(settings: Settings) -> None:
             "PIPELINE_ENGINE_JWT_SECRET must be set to a secret of at least "
             f"{MIN_SECRET_LENGTH} characters (not the dev default) outside dev"
         )
+
+
+def dev_admin_token(settings: Settings, *, ttl_s: float = 7 * 86400) -> str:
+    """The admin token (every tenant) the dev stack prints at start."""
+    return mint_token(
+        settings.jwt_secret, sub="dev-admin", roles=[Role.ADMIN], tenants=[ALL_TENANTS], ttl_s=ttl_s
+    )

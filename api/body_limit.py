@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -10,13 +12,19 @@ from pipeline_engine.errors import PayloadTooLarge
 
 __all__ = ["BodyLimitMiddleware"]
 
+_MIN_DRAIN_BYTES = 16 * 1024 * 1024
+_DRAIN_TIMEOUT_S = 10.0
+
 
 class BodyLimitMiddleware:
     """Pure ASGI middleware: reads the whole body first, counting, then replays it to the app.
 
     A ``Content-Length`` over the limit is refused without reading; a chunked body is refused as
     soon as the bytes received pass the limit. Requests without a body pass straight through, so
-    streaming responses (SSE) are unaffected.
+    streaming responses (SSE) are unaffected. Before the 413 is sent, the rest of the upload is
+    read and dropped (up to a budget and a time limit, never parsed), so that a client still
+    sending can read the answer instead of seeing its connection reset; a client that asked for
+    ``Expect: 100-continue`` gets the 413 without sending its body.
 
     Args:
         app: The wrapped application.
@@ -26,6 +34,7 @@ class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self._drain_budget = max(_MIN_DRAIN_BYTES, 4 * max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
@@ -47,6 +56,9 @@ class BodyLimitMiddleware:
                 await _reject(send, 400, "bad_request", "invalid Content-Length")
                 return
             if declared > self.max_body_bytes:
+                expects_continue = headers.get(b"expect", b"").lower() == b"100-continue"
+                if declared <= self._drain_budget and not expects_continue:
+                    await _drain(receive, self._drain_budget)
                 await self._too_large(send)
                 return
         chunks: list[bytes] = []
@@ -58,6 +70,8 @@ class BodyLimitMiddleware:
             body = message.get("body", b"")
             size += len(body)
             if size > self.max_body_bytes:
+                if message.get("more_body", False):
+                    await _drain(receive, self._drain_budget)
                 await self._too_large(send)
                 return
             chunks.append(body)
@@ -71,6 +85,23 @@ class BodyLimitMiddleware:
             details=[{"max_body_bytes": self.max_body_bytes}],
         )
         await _reject(send, 413, err.code, err.message, err.details, close=True)
+
+
+async def _drain(receive: Receive, budget: int) -> None:
+    """Read and drop the rest of a refused body: at most ``budget`` bytes, for a bounded time."""
+
+    async def drain() -> None:
+        left = budget
+        while left > 0:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            left -= len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(drain(), _DRAIN_TIMEOUT_S)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -181,6 +181,9 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # FastAPI could not decode the body (e.g. not UTF-8)
+        problem = Problem("$", f"body cannot be parsed: {exc.detail}")
+        return error_response(InvalidInput("invalid request body", problems=[problem]))
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     body = {"error": code, "message": str(exc.detail), "details": []}
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)

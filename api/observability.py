@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["ApiMetrics", "MetricsMiddleware"]
+__all__ = ["ApiMetrics", "MetricsMiddleware", "RouteLabels"]
+
+_DOC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+
+
+class RouteLabels:
+    """Maps a request path to its route template (``/v1/pipelines/{pipeline_id}``).
+
+    Args:
+        templates: Every route template of the app (e.g. the OpenAPI document's paths).
+    """
+
+    def __init__(self, templates: Iterable[str]) -> None:
+        compiled: list[tuple[re.Pattern[str], str]] = []
+        for template in templates:
+            regex, _, _ = compile_path(template)
+            compiled.append((regex, template))
+        # literal routes first, so /v1/pipelines beats /v1/pipelines/{pipeline_id}
+        compiled.sort(key=lambda item: item[1].count("{"))
+        self._compiled = compiled
+
+    def label(self, path: str) -> str:
+        """The template matching ``path``; ``unmatched`` when none does."""
+        if path in _DOC_PATHS:
+            return path
+        for regex, template in self._compiled:
+            if regex.match(path):
+                return template
+        return "unmatched"
 
 
 class ApiMetrics:
@@ -47,11 +78,25 @@ class MetricsMiddleware:
 
     The route label is the matched path template (``/v1/pipelines/{pipeline_id}``), never the raw
     path, so label cardinality stays bounded.
+
+    Args:
+        app: The wrapped application.
+        metrics: Where to record.
+        routes: Gives the route labels (called once, at the first request).
     """
 
-    def __init__(self, app: ASGIApp, *, metrics: ApiMetrics) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: ApiMetrics, routes: Callable[[], RouteLabels]
+    ) -> None:
         self.app = app
         self.metrics = metrics
+        self._routes_factory = routes
+        self._routes: RouteLabels | None = None
+
+    def _label(self, path: str) -> str:
+        if self._routes is None:
+            self._routes = self._routes_factory()
+        return self._routes.label(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
@@ -67,8 +112,7 @@ class MetricsMiddleware:
             if recorded:
                 return
             recorded = True
-            route = scope.get("route")
-            label = getattr(route, "path", None) or "unmatched"
+            label = self._label(str(scope.get("path", "")))
             method = scope.get("method", "GET")
             self.metrics.latency.labels(method, label).observe(time.perf_counter() - start)
             self.metrics.requests.labels(method, label, str(status)).inc()

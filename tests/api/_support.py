@@ -15,7 +15,7 @@ import uvicorn
 from pipeline_engine.settings import Settings
 from workflows.dev_server import TemporalDevServer
 
-SECRET = "test-secret-" + "x" * 40
+SECRET = "test-secret-" + "x" * 60
 
 
 @dataclass

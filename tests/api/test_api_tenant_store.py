@@ -1,0 +1,187 @@
+"""The tenant config store and its migrations, on SQLite and on the PostgreSQL at 127.0.0.1:5432."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from api.tenants import TenantConfigCache, TenantConfigStore
+from api.tenants.migrate import downgrade, upgrade
+from api.tenants.table import tenant_config
+from pipeline_engine.errors import Conflict, InvalidConfig, TenantNotFound
+from pipeline_engine.steps import StepRegistry
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+SEED_TREE = {"type": "chain", "steps": [
+    {"type": "step", "name": "segmentation"},
+    {"type": "chord", "group": {"type": "group", "steps": [
+        {"type": "step", "name": "sahi_detection", "kwargs": {"segment_type": "claro-cajon"}},
+        {"type": "step", "name": "detection", "kwargs": {"segment_type": "cajon"}}]},
+     "callback": {"type": "step", "name": "aggregate_detections"}},
+]}
+
+
+def _pg_reason() -> str | None:
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        return f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def pg_database() -> Iterator[str]:
+    """A throw-away database on the local PostgreSQL (skipped, with the reason, if unreachable)."""
+    reason = _pg_reason()
+    if reason:
+        pytest.skip(reason)
+    name = f"pe_api_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'sub' / 'tenants.db'}"
+    base: str = request.getfixturevalue("pg_database")
+    # a fresh schema state per test: downgrade to nothing first
+    downgrade(base, "base")
+    return base
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[TenantConfigStore]:
+    await asyncio.to_thread(upgrade, db_url)
+    s = TenantConfigStore(db_url)
+    yield s
+    await s.close()
+
+
+async def test_crud_and_optimistic_concurrency(store: TenantConfigStore) -> None:
+    assert await store.get("acme") is None
+    row = await store.put("acme", pipeline_definition=SEED_TREE, settings={"a": [1, "x"]})
+    assert row.version == 1
+    got = await store.get("acme")
+    assert got is not None
+    assert got.pipeline_definition == SEED_TREE and got.settings == {"a": [1, "x"]}
+    assert got.updated_at.tzinfo is not None
+    with pytest.raises(Conflict):
+        await store.put("acme", pipeline_definition=SEED_TREE, settings={}, expected_version=5)
+    with pytest.raises(Conflict):
+        await store.put("acme", pipeline_definition=SEED_TREE, settings={}, expected_version=0)
+    row2 = await store.put("acme", pipeline_definition=SEED_TREE, settings={}, expected_version=1)
+    assert row2.version == 2 and row2.updated_at >= got.updated_at
+    new = await store.put("beta", pipeline_definition=SEED_TREE, settings={}, expected_version=0)
+    assert new.version == 1
+    assert await store.versions() == {"acme": 2, "beta": 1}
+    assert [r.tenant_id for r in await store.all()] == ["acme", "beta"]
+    with pytest.raises(Conflict):
+        await store.delete("acme", expected_version=1)
+    await store.delete("acme")
+    with pytest.raises(TenantNotFound):
+        await store.delete("acme")
+    assert await store.versions() == {"beta": 1}
+
+
+async def test_concurrent_writers_never_lose_an_update(store: TenantConfigStore) -> None:
+    await store.put("race", pipeline_definition=SEED_TREE, settings={})
+    results = await asyncio.gather(
+        *(store.put("race", pipeline_definition=SEED_TREE, settings={"i": i}, expected_version=1)
+          for i in range(4)),
+        return_exceptions=True,
+    )
+    wins = [r for r in results if not isinstance(r, BaseException)]
+    assert len(wins) == 1, results
+    assert all(isinstance(r, Conflict) for r in results if isinstance(r, BaseException))
+
+
+async def test_cache_reports_invalid_rows_and_serves_the_rest(
+    store: TenantConfigStore, registry: StepRegistry
+) -> None:
+    await store.put("good", pipeline_definition=SEED_TREE, settings={"species": ["tomate"]})
+    await store.put("bad", pipeline_definition={"type": "chain", "steps": [
+        {"type": "step", "name": "gone"}]}, settings={})
+    await store.put("broken", pipeline_definition={"type": "loop"}, settings={})
+    cache = TenantConfigCache(store, registry)
+    await cache.load_all()
+    assert cache.counts() == (1, 2)
+    good = cache.get("good")
+    assert good.settings == {"species": ["tomate"]} and good.config.name == "good"
+    with pytest.raises(InvalidConfig) as err:
+        cache.get("bad")
+    assert err.value.details[0]["path"] == "$.pipeline_definition.steps[0].name"
+    with pytest.raises(TenantNotFound):
+        cache.get("nobody")
+    report = cache.report()
+    assert set(report["invalid"]) == {"bad", "broken"}
+    # another writer fixes one row and deletes another: refresh picks up exactly those
+    await store.put("bad", pipeline_definition=SEED_TREE, settings={})
+    await store.delete("good")
+    assert await cache.refresh() == 2
+    assert cache.get("bad").version == 2
+    with pytest.raises(TenantNotFound):
+        cache.get("good")
+    assert await cache.refresh() == 0
+
+
+async def test_column_types(store: TenantConfigStore, db_url: str) -> None:
+    def columns() -> dict[str, Any]:
+        with store.engine.connect() as conn:
+            return {c["name"]: c for c in sa.inspect(conn).get_columns("tenant_config")}
+
+    cols = await asyncio.to_thread(columns)
+    assert set(cols) == {"tenant_id", "pipeline_definition", "settings", "version", "updated_at"}
+    assert not cols["pipeline_definition"]["nullable"]
+    kind = type(cols["pipeline_definition"]["type"]).__name__
+    assert kind == ("JSONB" if db_url.startswith("postgresql") else "JSON")
+    # the table model used by the store matches the migrated table
+    assert set(cols) == {c.name for c in tenant_config.columns}
+
+
+def test_migration_replaces_pipeline_steps(db_url: str) -> None:
+    """Revision 1 is the legacy table; revision 2 is the seed's DROP/ADD (and refuses data)."""
+    upgrade(db_url, "0001")
+    engine = sa.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        cols = {c["name"] for c in sa.inspect(conn).get_columns("tenant_config")}
+    assert cols == {"tenant_id", "pipeline_steps", "settings"}
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO tenant_config (tenant_id, pipeline_steps) VALUES ('old', '[\"a\"]')"))
+    with pytest.raises(RuntimeError, match="legacy rows"):
+        upgrade(db_url, "0002")
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM tenant_config"))
+    upgrade(db_url, "head")
+    with engine.connect() as conn:
+        cols = {c["name"] for c in sa.inspect(conn).get_columns("tenant_config")}
+    assert "pipeline_steps" not in cols and "pipeline_definition" in cols
+    downgrade(db_url, "0001")
+    upgrade(db_url, "head")
+    engine.dispose()
+
+
+def test_seed_sql_is_verbatim() -> None:
+    import importlib
+
+    mod = importlib.import_module("api.migrations.versions.0002_pipeline_definition")
+    sql = " ".join(mod.SEED_SQL.split())
+    assert sql == ("ALTER TABLE tenant_config DROP COLUMN pipeline_steps, "
+                   "ADD COLUMN pipeline_definition JSONB NOT NULL")
