@@ -583,14 +583,19 @@ class PipelineClient(BaseClient):
         return list(data or [])
 
     # ------------------------------------------------------------------ streaming
-    def _streaming_client(self) -> AsyncPipelineClient:
-        """An async twin with the same settings, for one private event loop."""
+    def _check_streaming(self) -> None:
         transport = self._transport
         if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
             raise TypeError(
                 "streaming needs a transport that also serves async requests "
                 "(such as httpx.MockTransport); the injected one is sync-only"
             )
+
+    def _streaming_client(self) -> AsyncPipelineClient:
+        """An async twin with the same settings, for one private event loop."""
+        self._check_streaming()
+        transport = self._transport
+        assert transport is None or isinstance(transport, httpx.AsyncBaseTransport)
         return AsyncPipelineClient(
             self._base_url,
             token=self._token,
@@ -625,10 +630,10 @@ class PipelineClient(BaseClient):
             PipelineNotFound: No such pipeline among the caller's tenants.
             EngineUnavailable: The stream could not be resumed within the retry policy.
         """
-        streaming = self._streaming_client()
+        self._check_streaming()
 
         async def events() -> AsyncIterator[Event]:
-            async with streaming:
+            async with self._streaming_client() as streaming:
                 async for event in streaming.stream_events(
                     pipeline_id, after_id=after_id, timeout=timeout, retry_policy=retry_policy
                 ):
@@ -698,10 +703,10 @@ class PipelineClient(BaseClient):
         Raises:
             PipelineNotFound: No such pipeline among the caller's tenants.
         """
-        streaming = self._streaming_client()
+        self._check_streaming()
 
         async def points() -> AsyncIterator[MetricPoint]:
-            async with streaming:
+            async with self._streaming_client() as streaming:
                 async for point in streaming.watch_metrics(
                     pipeline_id, stage_id, timeout=timeout, retry_policy=retry_policy
                 ):

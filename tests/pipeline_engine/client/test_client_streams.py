@@ -241,3 +241,16 @@ def test_sync_watch_metrics(server: Recorder, transport: httpx.MockTransport) ->
     server.on("GET", f"/v1/pipelines/{PID}", reply(200, status_body(PID, "SUCCEEDED")))
     with PipelineClient("http://t", transport=transport, retry_policy=FAST) as client:
         assert [p.name for p in client.watch_metrics(PID)] == ["progress"]
+
+
+def test_streaming_needs_an_async_capable_transport() -> None:
+    class SyncOnly(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, json=status_body(PID))
+
+    with PipelineClient("http://t", transport=SyncOnly()) as client:
+        assert client.get_status(PID).value == "RUNNING"
+        with pytest.raises(TypeError, match="async"):
+            client.stream_events(PID)
+        with pytest.raises(TypeError, match="async"):
+            client.subscribe_events(PID, print)
