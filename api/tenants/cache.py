@@ -50,10 +50,12 @@ class InvalidRow:
 
     Attributes:
         version: The row version that failed.
+        updated_at: The row's last write.
         problems: ``{"path", "message"}`` of each problem.
     """
 
     version: int
+    updated_at: datetime
     problems: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -97,7 +99,7 @@ class TenantConfigCache:
             cached = self.validate(row)
         except InvalidConfig as exc:
             self._valid.pop(row.tenant_id, None)
-            self._invalid[row.tenant_id] = InvalidRow(row.version, exc.details)
+            self._invalid[row.tenant_id] = InvalidRow(row.version, row.updated_at, exc.details)
             log.warning(
                 "tenant config %r (version %d) is invalid and not served: %s",
                 row.tenant_id,
@@ -113,12 +115,9 @@ class TenantConfigCache:
         self._valid.pop(tenant_id, None)
         self._invalid.pop(tenant_id, None)
 
-    def _version(self, tenant_id: str) -> int | None:
-        if tenant_id in self._valid:
-            return self._valid[tenant_id].version
-        if tenant_id in self._invalid:
-            return self._invalid[tenant_id].version
-        return None
+    def _stamp(self, tenant_id: str) -> tuple[int, datetime] | None:
+        found = self._valid.get(tenant_id) or self._invalid.get(tenant_id)
+        return (found.version, found.updated_at) if found is not None else None
 
     async def load_all(self) -> None:
         """Load and validate every row; one invalid row does not stop the others."""
@@ -139,7 +138,11 @@ class TenantConfigCache:
             )
 
     async def refresh(self) -> int:
-        """Reload the rows whose version changed (and drop deleted ones); returns how many."""
+        """Reload rows whose version or write time changed, drop deleted ones; returns how many.
+
+        The write time catches a config deleted and created again (back at version 1) between
+        two refreshes.
+        """
         if not self._loaded:
             await self.load_all()
             return len(self._valid) + len(self._invalid)
@@ -151,7 +154,7 @@ class TenantConfigCache:
                 raise
             known = set(self._valid) | set(self._invalid)
             gone = known - set(versions)
-            changed = [t for t, v in versions.items() if self._version(t) != v]
+            changed = [t for t, stamp in versions.items() if self._stamp(t) != stamp]
             for tenant_id in gone:
                 self.forget(tenant_id)
             for row in await self._store.get_many(changed):

@@ -133,14 +133,14 @@ class TenantConfigStore:
 
         return await self._run(all_rows)
 
-    async def versions(self) -> dict[str, int]:
-        """``{tenant_id: version}`` of every row (cheap change detection)."""
+    async def versions(self) -> dict[str, tuple[int, datetime]]:
+        """``{tenant_id: (version, updated_at)}`` of every row (cheap change detection)."""
 
-        def versions() -> dict[str, int]:
+        def versions() -> dict[str, tuple[int, datetime]]:
             t = tenant_config
             with self._engine.connect() as conn:
-                result = conn.execute(sa.select(t.c.tenant_id, t.c.version))
-                return {r.tenant_id: int(r.version) for r in result}
+                result = conn.execute(sa.select(t.c.tenant_id, t.c.version, t.c.updated_at))
+                return {r.tenant_id: (int(r.version), _aware(r.updated_at)) for r in result}
 
         return await self._run(versions)
 

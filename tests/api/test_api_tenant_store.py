@@ -90,14 +90,14 @@ async def test_crud_and_optimistic_concurrency(store: TenantConfigStore) -> None
     assert row2.version == 2 and row2.updated_at >= got.updated_at
     new = await store.put("beta", pipeline_definition=SEED_TREE, settings={}, expected_version=0)
     assert new.version == 1
-    assert await store.versions() == {"acme": 2, "beta": 1}
+    assert {t: v for t, (v, _) in (await store.versions()).items()} == {"acme": 2, "beta": 1}
     assert [r.tenant_id for r in await store.all()] == ["acme", "beta"]
     with pytest.raises(Conflict):
         await store.delete("acme", expected_version=1)
     await store.delete("acme")
     with pytest.raises(TenantNotFound):
         await store.delete("acme")
-    assert await store.versions() == {"beta": 1}
+    assert list(await store.versions()) == ["beta"]
 
 
 async def test_concurrent_writers_never_lose_an_update(store: TenantConfigStore) -> None:
@@ -139,6 +139,13 @@ async def test_cache_reports_invalid_rows_and_serves_the_rest(
     with pytest.raises(TenantNotFound):
         cache.get("good")
     assert await cache.refresh() == 0
+    # deleted and created again between two refreshes: same version 1, new write time
+    await store.put("fresh", pipeline_definition=SEED_TREE, settings={"n": 1})
+    assert await cache.refresh() == 1
+    await store.delete("fresh")
+    await store.put("fresh", pipeline_definition=SEED_TREE, settings={"n": 2})
+    assert await cache.refresh() == 1
+    assert cache.get("fresh").settings == {"n": 2} and cache.get("fresh").version == 1
 
 
 async def test_column_types(store: TenantConfigStore, db_url: str) -> None:
