@@ -1,6 +1,6 @@
 """``/v1/pipelines``: create, start, read, history, cancel, retry a stage, submit input, list."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -88,7 +88,9 @@ async def get_history(
     since: Annotated[datetime | None, Query(description="Events at or after (ISO 8601).")] = None,
     after_id: Annotated[int | None, Query(ge=0, description="Only events after this id.")] = None,
 ) -> list[Event]:
-    """The pipeline's events, in order."""
+    """The pipeline's events, in order (a ``since`` without a time zone is read as UTC)."""
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
     return await engine.get_history(pipeline_id, since=since, after_id=after_id)
 
 

@@ -67,6 +67,9 @@ async def test_lifecycle_start_status_history(
     tail = await http.get(f"/v1/pipelines/{pid}/history", params={"since": since}, headers=h)
     assert tail.status_code == 200
     assert tail.json() and all(e["timestamp"] >= since for e in tail.json())
+    naive = await http.get(f"/v1/pipelines/{pid}/history",
+                           params={"since": "2000-01-01T00:00:00"}, headers=h)
+    assert naive.status_code == 200 and len(naive.json()) == len(history)
     bad = await http.get(f"/v1/pipelines/{pid}/history?since=yesterday", headers=h)
     assert bad.status_code == 422
 
