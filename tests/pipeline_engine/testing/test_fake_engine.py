@@ -11,6 +11,7 @@ from pipeline_engine import (
     Conflict,
     Event,
     InvalidState,
+    PipelineConfig,
     PipelineNotFound,
     PipelineState,
     RetryPolicy,
@@ -26,10 +27,8 @@ from pipeline_engine import (
 from pipeline_engine.testing import AsyncFakePipelineEngine, FakePipelineEngine
 
 
-def three_adds(name: str = "adds", **options: object) -> object:
-    return pipeline(
-        name, chain(step("t_add", n=1), step("t_add", n=10), step("t_add", n=100)), **options
-    )  # type: ignore[arg-type]
+def three_adds(name: str = "adds") -> PipelineConfig:
+    return pipeline(name, chain(step("t_add", n=1), step("t_add", n=10), step("t_add", n=100)))
 
 
 async def test_fail_step_times_then_retries_succeed() -> None:
