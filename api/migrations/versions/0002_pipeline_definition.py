@@ -31,6 +31,17 @@ ALTER TABLE tenant_config
 """
 
 
+def _legacy_table() -> sa.Table:
+    """Revision 0001's table, so SQLite's batch mode works without reflection (``--sql``)."""
+    return sa.Table(
+        "tenant_config",
+        sa.MetaData(),
+        sa.Column("tenant_id", sa.String(128), primary_key=True),
+        sa.Column("pipeline_steps", sa.JSON(), nullable=False),
+        sa.Column("settings", sa.JSON(), nullable=True),
+    )
+
+
 def _refuse_rows() -> None:
     rows = op.get_bind().execute(sa.text("SELECT count(*) FROM tenant_config")).scalar()
     if rows:
@@ -52,7 +63,7 @@ def upgrade() -> None:
             "  ADD COLUMN updated_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT now()"
         )
         return
-    with op.batch_alter_table("tenant_config") as batch:
+    with op.batch_alter_table("tenant_config", copy_from=_legacy_table()) as batch:
         batch.drop_column("pipeline_steps")
         batch.add_column(sa.Column("pipeline_definition", sa.JSON(), nullable=False))
         batch.add_column(sa.Column("version", sa.Integer(), nullable=False, server_default="1"))
