@@ -6,8 +6,6 @@ Temporal visibility. Temporal errors are translated into the project's error hie
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from pipeline_engine._ids import config_fingerprint, pipeline_id_for
 from pipeline_engine.dsl import PipelineConfig, parse_config
 from pipeline_engine.errors import (
     Conflict,
@@ -69,28 +68,6 @@ _CLOSED = {
     WorkflowExecutionStatus.TERMINATED,
     WorkflowExecutionStatus.TIMED_OUT,
 }
-
-
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def _fingerprint(config: PipelineConfig, input: Any) -> str:
-    doc = {"config": config.model_dump(mode="json", by_alias=True), "input": input}
-    return hashlib.sha256(_canonical(doc).encode()).hexdigest()
-
-
-def pipeline_id_for(
-    *, tenant_id: str | None, config: PipelineConfig, input: Any, idempotency_key: str | None
-) -> str:
-    """The pipeline id for these arguments: same arguments, same id.
-
-    With an idempotency key the id depends on (tenant, key) only, so reusing a key with other
-    arguments is detected as a conflict instead of silently creating another pipeline.
-    """
-    basis = idempotency_key if idempotency_key is not None else _fingerprint(config, input)
-    digest = hashlib.sha256(_canonical([tenant_id, idempotency_key is not None, basis]).encode())
-    return "pl-" + digest.hexdigest()[:24]
 
 
 @dataclass(frozen=True)
@@ -208,7 +185,7 @@ class TemporalPipelineEngine:
         pid = pipeline_id_for(
             tenant_id=tenant_id, config=parsed, input=input, idempotency_key=idempotency_key
         )
-        fingerprint = _fingerprint(parsed, input)
+        fingerprint = config_fingerprint(parsed, input)
         params = PipelineWorkflowInput(
             config=parsed,
             tenant_id=tenant_id,

@@ -410,6 +410,7 @@ class PipelineRun:
                 trace_id=self._trace_id,
             )
         )
+        self._rt.notify()
 
     def _set_state(self, state: PipelineState) -> None:
         if state is not self._state:

@@ -67,7 +67,7 @@ class Runtime(Protocol):
         ...
 
     def notify(self) -> None:
-        """Something a waiting predicate reads may have changed."""
+        """Something a waiting predicate reads, or the event log, may have changed."""
         ...
 
     def state_changed(self, state: PipelineState) -> None:

@@ -35,6 +35,7 @@ from pipeline_engine.errors import (
     TimeoutError,
 )
 from pipeline_engine.states import PipelineState
+from pipeline_engine.status import PipelineStatus
 
 console = Console()
 err_console = Console(stderr=True)
@@ -139,7 +140,7 @@ def follow_pipeline(client: Any, pipeline_id: str, *, show_result: bool = True) 
     """Show a live per-stage table until the pipeline ends; print the result; return the state."""
     from pipeline_engine.cli._demo import progress_table
 
-    status = _guard(lambda: client.get_pipeline(pipeline_id))
+    status: PipelineStatus = _guard(lambda: client.get_pipeline(pipeline_id))
     with Live(progress_table(status), console=console, refresh_per_second=8) as live:
         if not status.state.is_terminal:
             for _event in client.stream_events(pipeline_id):
@@ -165,7 +166,7 @@ def status(
     from pipeline_engine.cli._demo import progress_table
 
     with _client(url, token) as client:
-        current = _guard(lambda: client.get_pipeline(pipeline_id))
+        current: PipelineStatus = _guard(lambda: client.get_pipeline(pipeline_id))
     if as_json:
         console.print_json(current.model_dump_json(by_alias=True))
     else:

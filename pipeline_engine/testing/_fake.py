@@ -205,11 +205,6 @@ class _FakeRuntime(LocalRuntime):
         super().__init__(registry, **kwargs)
         self._signal = signal
 
-    def now(self) -> datetime:
-        # The interpreter stamps every event with now(): wake stream readers once it is appended.
-        asyncio.get_running_loop().call_soon(self._signal)
-        return super().now()
-
     def notify(self) -> None:
         super().notify()
         asyncio.get_running_loop().call_soon(self._signal)
