@@ -138,6 +138,14 @@ async def test_bad_tokens_are_401(http: httpx.AsyncClient, world: World, kind: s
         assert "Bearer" in r.headers["www-authenticate"]
 
 
+async def test_garbage_from_strangers_is_401_not_422(http: httpx.AsyncClient) -> None:
+    for body in (b"{nope", b'{"tenant_id": "\xff"}'):
+        for headers in ({}, bearer("forged.token.here")):
+            r = await http.post("/v1/process", content=body,
+                                headers={**headers, "Content-Type": "application/json"})
+            assert r.status_code == 401, (body, headers, r.text)
+
+
 async def test_basic_auth_scheme_is_401(http: httpx.AsyncClient) -> None:
     r = await http.get("/v1/steps", headers={"Authorization": "Basic dXNlcjpwYXNz"})
     assert r.status_code == 401
