@@ -13,6 +13,7 @@ from temporalio.client import Client
 import pipeline_engine.builtin_steps  # noqa: F401  (registers the built-in steps)
 import tests.support.steps  # noqa: F401  (registers the test steps)
 from pipeline_engine.steps import StepRegistry, default_registry
+from tests.support.live_stack import LiveStack, running_live_stack
 from workflows.dev_server import TemporalDevServer, free_port
 from workflows.engine import TemporalPipelineEngine
 from workflows.worker_factory import build_worker, connect
@@ -60,3 +61,14 @@ async def engine(
     worker = build_worker(client, task_queue=task_queue, registry=registry)
     async with worker:
         yield TemporalPipelineEngine(client, task_queue=task_queue, registry=registry)
+
+
+@pytest.fixture(scope="session")
+def live_stack(
+    temporal_server: TemporalDevServer,
+    registry: StepRegistry,
+    calls_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LiveStack]:
+    """The real API (uvicorn) and a worker over the session's Temporal server, once per session."""
+    yield from running_live_stack(temporal_server, registry, tmp_path_factory.mktemp("live"))

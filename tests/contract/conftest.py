@@ -9,113 +9,20 @@ may use the synchronous client too. Each test gets its own tenant.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 import tests.contract.steps_contract  # noqa: F401  (registers the c_* steps)
 from pipeline_engine import AsyncPipelineClient, PipelineClient
-from pipeline_engine.client._bridge import LoopThread
-from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry
 from pipeline_engine.testing import AsyncFakePipelineEngine, FakePipelineEngine
-from workflows.dev_server import TemporalDevServer, free_port
-
-SECRET = "contract-secret-" + "y" * 48
+from tests.support.live_stack import LiveStack
 
 AsyncEngine = AsyncPipelineClient | AsyncFakePipelineEngine
 SyncEngine = PipelineClient | FakePipelineEngine
-
-
-@dataclass
-class LiveStack:
-    """The API (uvicorn) and a worker, running on a private event loop thread."""
-
-    base_url: str
-    token: str
-    stop: Callable[[], None]
-
-
-def _start_live_stack(
-    temporal: TemporalDevServer, registry: StepRegistry, db_url: str
-) -> LiveStack:
-    try:
-        from api.app import create_app
-        from api.auth import mint_token
-    except ImportError as exc:  # only while issue #3 (the REST API) has not landed
-        pytest.skip(f"live backend needs the REST API (api.app not importable: {exc})")
-    import uvicorn
-
-    from workflows.worker_factory import build_worker, connect
-
-    settings = Settings(
-        env="prod",
-        jwt_secret=SECRET,
-        temporal_address=temporal.address,
-        task_queue=f"contract-{uuid.uuid4().hex[:10]}",
-        database_url=db_url,
-        sse_ping_s=5.0,
-    )
-    port = free_port()
-    runner = LoopThread("contract-live-stack")
-    handles: dict[str, Any] = {}
-
-    async def start() -> None:
-        client = await connect(temporal.address)
-        worker = build_worker(client, task_queue=settings.task_queue, registry=registry)
-        handles["worker"] = asyncio.create_task(worker.run())
-        handles["worker_obj"] = worker
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings, registry=registry),
-                host="127.0.0.1",
-                port=port,
-                log_level="warning",
-                lifespan="on",
-            )
-        )
-        handles["server_obj"] = server
-        handles["server"] = asyncio.create_task(server.serve())
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 30
-        while not server.started:  # uvicorn offers a flag, not an event
-            if handles["server"].done() or loop.time() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            await asyncio.sleep(0.02)
-
-    async def shutdown() -> None:
-        handles["server_obj"].should_exit = True
-        await asyncio.wait_for(handles["server"], 15)
-        await handles["worker_obj"].shutdown()
-
-    runner.run(start(), timeout=60)
-
-    def stop() -> None:
-        try:
-            runner.run(shutdown(), timeout=30)
-        finally:
-            runner.stop()
-
-    token = mint_token(SECRET, sub="contract-tests", roles=["admin"], tenants=["*"])
-    return LiveStack(f"http://127.0.0.1:{port}", token, stop)
-
-
-@pytest.fixture(scope="session")
-def live_stack(
-    temporal_server: TemporalDevServer,
-    registry: StepRegistry,
-    calls_dir: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[LiveStack]:
-    db_url = f"sqlite:///{tmp_path_factory.mktemp('contract') / 'tenants.db'}"
-    stack = _start_live_stack(temporal_server, registry, db_url)
-    yield stack
-    stack.stop()
 
 
 @dataclass
