@@ -16,7 +16,12 @@ from api.auth import check_secret
 from api.body_limit import BodyLimitMiddleware
 from api.context import ApiContext
 from api.errors import install_error_handlers
-from api.observability import ApiMetrics, MetricsMiddleware, RouteLabels
+from api.observability import (
+    ApiMetrics,
+    MetricsMiddleware,
+    RequestContextMiddleware,
+    RouteLabels,
+)
 from api.routes import api_router, ops_router
 from api.tenants import TenantConfigCache, TenantConfigStore
 from api.tenants.migrate import upgrade
@@ -125,4 +130,5 @@ def create_app(
     app.add_middleware(
         MetricsMiddleware, metrics=metrics, routes=lambda: RouteLabels(app.openapi()["paths"])
     )
+    app.add_middleware(RequestContextMiddleware, routes=lambda: RouteLabels(app.openapi()["paths"]))
     return app

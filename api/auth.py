@@ -165,9 +165,7 @@ def decode_token(token: str, secret: str, *, leeway_s: float = 0.0) -> Caller:
             for e in exc.errors()
         ]
         raise AuthenticationError("invalid token claims", details=problems) from None
-    return Caller(
-        sub=parsed.sub, roles=expand_roles(parsed.roles), tenants=tuple(parsed.tenants)
-    )
+    return Caller(sub=parsed.sub, roles=expand_roles(parsed.roles), tenants=tuple(parsed.tenants))
 
 
 def check_secret(settings: Settings) -> None:

@@ -5,7 +5,6 @@ the role and then that the pipeline's tenant (read from Temporal, never from the
 the caller's, answering 404 otherwise so nothing leaks about other tenants.
 """
 
-
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Caller, Role, decode_token
 from api.context import ApiContext
+from api.observability import ApiMetrics
 from api.schemas import TENANT_ID as TENANT_ID_PATTERN
 from api.tenants import TenantConfigCache, TenantConfigStore
 from pipeline_engine.errors import (
@@ -36,6 +36,7 @@ __all__ = [
     "CallerDep",
     "ContextDep",
     "EngineDep",
+    "MetricsDep",
     "OperablePipeline",
     "Operator",
     "RegistryDep",
@@ -59,6 +60,14 @@ def get_context(request: Request) -> ApiContext:
 
 
 ContextDep = Annotated[ApiContext, Depends(get_context)]
+
+
+def get_metrics(ctx: ContextDep) -> ApiMetrics:
+    """The API's Prometheus collectors."""
+    return ctx.metrics
+
+
+MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 
 
 def get_settings(ctx: ContextDep) -> Settings:

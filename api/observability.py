@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -10,7 +11,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["ApiMetrics", "MetricsMiddleware", "RouteLabels"]
+from pipeline_engine.observability import bind_log_context, current_trace_id
+
+__all__ = ["ApiMetrics", "MetricsMiddleware", "RequestContextMiddleware", "RouteLabels"]
 
 _DOC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
@@ -63,6 +66,12 @@ class ApiMetrics:
             "pipeline_engine_api_errors_total",
             "Responses with status >= 400 by route and status.",
             ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.pipelines_created = Counter(
+            "pipeline_engine_pipelines_created_total",
+            "Pipelines created, by tenant and route (repeats of an idempotent call not counted).",
+            ["tenant", "route"],
             registry=self.registry,
         )
         self.tenant_configs = Gauge(
@@ -130,3 +139,64 @@ class MetricsMiddleware:
             await self.app(scope, receive, wrapped)
         finally:
             record()
+
+
+_PIPELINE_IN_PATH = re.compile(r"^/v1/pipelines/(?P<pid>[^/]+)")
+_access = logging.getLogger("api.access")
+
+
+class RequestContextMiddleware:
+    """One span and one structured log line per request, with the pipeline's context bound.
+
+    The span (a no-op unless tracing is configured) is the parent of the engine's
+    ``CreatePipeline`` span, so a pipeline created by this request carries this trace's id as the
+    ``trace_id`` of its events. The log line never includes bodies or headers.
+    """
+
+    def __init__(self, app: ASGIApp, *, routes: Callable[[], RouteLabels]) -> None:
+        self.app = app
+        self._routes_factory = routes
+        self._routes: RouteLabels | None = None
+        from opentelemetry import trace
+
+        self._tracer = trace.get_tracer("pipeline_engine.api")
+
+    def _label(self, path: str) -> str:
+        if self._routes is None:
+            self._routes = self._routes_factory()
+        return self._routes.label(path)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = str(scope.get("path", ""))
+        method = str(scope.get("method", "GET"))
+        route = self._label(path)
+        match = _PIPELINE_IN_PATH.match(path)
+        pipeline_id = match.group("pid") if match else None
+        status = 500
+
+        async def wrapped(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        start = time.perf_counter()
+        with (
+            self._tracer.start_as_current_span(f"{method} {route}"),
+            bind_log_context(pipeline_id=pipeline_id, trace_id=current_trace_id()),
+        ):
+            try:
+                await self.app(scope, receive, wrapped)
+            finally:
+                _access.info(
+                    "%s %s %d %.1f ms",
+                    method,
+                    route,
+                    status,
+                    (time.perf_counter() - start) * 1000,
+                    extra={"route": route, "status": status},
+                )

@@ -21,14 +21,27 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def config_fingerprint(config: PipelineConfig, input: Any) -> str:
-    """SHA-256 of the canonical (config, input) pair: what a repeat must match."""
-    doc = {"config": config.model_dump(mode="json", by_alias=True), "input": input}
+def config_fingerprint(
+    config: PipelineConfig, input: Any, settings: dict[str, Any] | None = None
+) -> str:
+    """SHA-256 of the canonical (config, input, tenant settings): what a repeat must match.
+
+    Settings count only when there are some, so a pipeline without tenant settings keeps the id
+    it always had.
+    """
+    doc: dict[str, Any] = {"config": config.model_dump(mode="json", by_alias=True), "input": input}
+    if settings:
+        doc["settings"] = settings
     return hashlib.sha256(canonical_json(doc).encode()).hexdigest()
 
 
 def pipeline_id_for(
-    *, tenant_id: str | None, config: PipelineConfig, input: Any, idempotency_key: str | None
+    *,
+    tenant_id: str | None,
+    config: PipelineConfig,
+    input: Any,
+    idempotency_key: str | None,
+    settings: dict[str, Any] | None = None,
 ) -> str:
     """The pipeline id for these arguments: same arguments, same id.
 
@@ -37,11 +50,16 @@ def pipeline_id_for(
         config: The parsed pipeline config.
         input: The pipeline input (any JSON value).
         idempotency_key: When given, the id depends on (tenant, key) only.
+        settings: The tenant settings the steps will see (a changed setting is a new pipeline).
 
     Returns:
         ``"pl-"`` followed by 24 hex digits.
     """
-    basis = idempotency_key if idempotency_key is not None else config_fingerprint(config, input)
+    basis = (
+        idempotency_key
+        if idempotency_key is not None
+        else config_fingerprint(config, input, settings)
+    )
     key = canonical_json([tenant_id, idempotency_key is not None, basis])
     digest = hashlib.sha256(key.encode())
     return "pl-" + digest.hexdigest()[:24]

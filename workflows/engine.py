@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
@@ -183,9 +184,13 @@ class TemporalPipelineEngine:
         plan = parse_config(config, registry=self._registry)
         parsed = plan.config
         pid = pipeline_id_for(
-            tenant_id=tenant_id, config=parsed, input=input, idempotency_key=idempotency_key
+            tenant_id=tenant_id,
+            config=parsed,
+            input=input,
+            idempotency_key=idempotency_key,
+            settings=settings,
         )
-        fingerprint = config_fingerprint(parsed, input)
+        fingerprint = config_fingerprint(parsed, input, settings)
         params = PipelineWorkflowInput(
             config=parsed,
             tenant_id=tenant_id,
@@ -312,9 +317,20 @@ class TemporalPipelineEngine:
 
     # ------------------------------------------------------------------ reads
     async def get_pipeline(self, pipeline_id: str) -> PipelineStatus:
-        """The whole picture of a pipeline."""
+        """The whole picture of a pipeline.
+
+        A running pipeline answers the ``status`` query; an ended one is read from its workflow's
+        result (or failure), which needs no worker and no replay.
+        """
+        handle = self._handle(pipeline_id)
+        desc = await self._call(handle.describe)
+        if desc.status in (WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.FAILED):
+            typed = self._client.get_workflow_handle(pipeline_id, result_type=PipelineStatus)
+            final = await self._call(lambda: _final_status(typed))
+            if final is not None:
+                return final
         return await self._call(
-            lambda: self._handle(pipeline_id).query(names.QUERY_STATUS, result_type=PipelineStatus)
+            lambda: handle.query(names.QUERY_STATUS, result_type=PipelineStatus)
         )
 
     async def get_status(self, pipeline_id: str) -> PipelineState:
@@ -381,6 +397,19 @@ class TemporalPipelineEngine:
             return PipelinePage(items, nxt)
 
         return await self._call(fetch)
+
+
+async def _final_status(handle: WorkflowHandle[Any, PipelineStatus]) -> PipelineStatus | None:
+    """The status an ended workflow left: its result, or the details of its failure."""
+    try:
+        return await handle.result(follow_runs=False)
+    except WorkflowFailureError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == "PipelineFailed" and cause.details:
+            detail = cause.details[0]
+            if isinstance(detail, dict) and "state" in detail:
+                return PipelineStatus.model_validate(detail)
+    return None
 
 
 def _quote(value: str) -> str:

@@ -92,9 +92,7 @@ def _translate(exc: RPCError) -> PipelineError | RPCError:
     return exc
 
 
-async def history_batches(
-    client: Client, workflow_id: str
-) -> AsyncGenerator[HistoryBatch, None]:
+async def history_batches(client: Client, workflow_id: str) -> AsyncGenerator[HistoryBatch, None]:
     """Yield the workflow's history as it grows, long-polling; ends once the workflow closed.
 
     The first batch is the history so far (page by page); later ones arrive as soon as Temporal

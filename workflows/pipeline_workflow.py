@@ -60,7 +60,7 @@ class PipelineWorkflow:
             error = status.error
             raise ApplicationError(
                 f"pipeline failed: {error.message if error else 'unknown error'}",
-                error.model_dump() if error else None,
+                status.model_dump(mode="json", by_alias=True),
                 type="PipelineFailed",
                 non_retryable=True,
             )

@@ -20,9 +20,7 @@ def _url() -> str:
 
 def run_offline() -> None:
     """Emit SQL without a connection (``alembic upgrade head --sql``)."""
-    context.configure(
-        url=sync_url(_url()), target_metadata=target_metadata, literal_binds=True
-    )
+    context.configure(url=sync_url(_url()), target_metadata=target_metadata, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
 

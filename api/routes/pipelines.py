@@ -9,6 +9,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from api.deps import (
     ApprovablePipeline,
     EngineDep,
+    MetricsDep,
     OperablePipeline,
     Operator,
     RegistryDep,
@@ -55,6 +56,7 @@ async def create_pipeline(
     caller: Operator,
     engine: EngineDep,
     registry: RegistryDep,
+    metrics: MetricsDep,
     response: Response,
 ) -> PipelineRef:
     """Create a pipeline in PENDING; the same arguments give the same id (200 on a repeat)."""
@@ -63,7 +65,9 @@ async def create_pipeline(
     created = await engine.create_pipeline(
         config, input=body.input, tenant_id=body.tenant_id, idempotency_key=body.idempotency_key
     )
-    if not created.created:
+    if created.created:
+        metrics.pipelines_created.labels(body.tenant_id or "", "create_pipeline").inc()
+    else:
         response.status_code = 200
     return PipelineRef(pipeline_id=created.pipeline_id, state=created.state.value)
 

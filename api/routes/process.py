@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Response
 
-from api.deps import CacheDep, EngineDep, Operator, check_tenant
+from api.deps import CacheDep, EngineDep, MetricsDep, Operator, check_tenant
 from api.errors import ERROR_RESPONSES
 from api.schemas import PipelineRef, ProcessBody
 
@@ -17,7 +17,12 @@ router = APIRouter(tags=["process"], responses=ERROR_RESPONSES)
     responses={200: {"model": PipelineRef, "description": "Already created with these arguments"}},
 )
 async def process(
-    body: ProcessBody, caller: Operator, cache: CacheDep, engine: EngineDep, response: Response
+    body: ProcessBody,
+    caller: Operator,
+    cache: CacheDep,
+    engine: EngineDep,
+    metrics: MetricsDep,
+    response: Response,
 ) -> PipelineRef:
     """Create and start a pipeline from the tenant's config, its settings visible to every step.
 
@@ -34,6 +39,8 @@ async def process(
         settings=cached.settings,
         start=True,
     )
-    if not created.created:
+    if created.created:
+        metrics.pipelines_created.labels(body.tenant_id, "process").inc()
+    else:
         response.status_code = 200
     return PipelineRef(pipeline_id=created.pipeline_id, state=created.state.value)

@@ -30,9 +30,7 @@ _METRIC_TICK_S = 1.0
 
 
 def _event_message(event: Event) -> ServerSentEvent:
-    return ServerSentEvent(
-        data=event.model_dump_json(), event=event.type, id=str(event.id)
-    )
+    return ServerSentEvent(data=event.model_dump_json(), event=event.type, id=str(event.id))
 
 
 def _error_message(exc: BaseException) -> ServerSentEvent:
@@ -174,5 +172,3 @@ async def stream_metrics(
 
 
 __all__ = ["router"]
-
-

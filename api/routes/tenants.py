@@ -42,9 +42,7 @@ def _if_match(value: str | None) -> int | None:
     return int(text)
 
 
-@router.get(
-    "/{tenant_id}/config", operation_id="get_tenant_config", response_model=TenantConfigOut
-)
+@router.get("/{tenant_id}/config", operation_id="get_tenant_config", response_model=TenantConfigOut)
 async def get_tenant_config(
     tenant_id: TenantPath, caller: Viewer, store: StoreDep, response: Response
 ) -> TenantConfigOut:
@@ -56,9 +54,7 @@ async def get_tenant_config(
     return _out(row, response)
 
 
-@router.put(
-    "/{tenant_id}/config", operation_id="put_tenant_config", response_model=TenantConfigOut
-)
+@router.put("/{tenant_id}/config", operation_id="put_tenant_config", response_model=TenantConfigOut)
 async def put_tenant_config(
     tenant_id: TenantPath,
     body: TenantConfigBody,

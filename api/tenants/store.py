@@ -184,8 +184,9 @@ class TenantConfigStore:
             for _ in range(3):
                 try:
                     with self._engine.begin() as conn:
-                        return _put(conn, tenant_id, pipeline_definition, settings,
-                                    expected_version, now)
+                        return _put(
+                            conn, tenant_id, pipeline_definition, settings, expected_version, now
+                        )
                 except IntegrityError:
                     continue  # a concurrent insert won; re-read and update
             raise Conflict("tenant config changed concurrently; retry")

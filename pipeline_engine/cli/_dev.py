@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ def dev(
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = Settings(
         env="dev",
+        log_level=os.environ.get("PIPELINE_ENGINE_LOG_LEVEL", "WARNING"),
         temporal_address=f"127.0.0.1:{temporal_port}",
         api_port=api_port,
         database_url=f"sqlite:///{(data_dir / 'pipeline_engine.db').resolve()}",

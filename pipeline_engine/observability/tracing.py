@@ -34,7 +34,12 @@ def configure_tracing(endpoint: str | None, *, service_name: str, exporter: Any 
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):  # already configured: add this exporter to it
+        provider = current
+    else:
+        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        trace.set_tracer_provider(provider)
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
     elif endpoint == "console":
@@ -45,7 +50,6 @@ def configure_tracing(endpoint: str | None, *, service_name: str, exporter: Any 
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
-    trace.set_tracer_provider(provider)
     _configured = True
     return True
 

@@ -409,9 +409,13 @@ class AsyncFakePipelineEngine:
             ) from None
         input = _json_copy(input)
         pid = pipeline_id_for(
-            tenant_id=tenant_id, config=plan.config, input=input, idempotency_key=idempotency_key
+            tenant_id=tenant_id,
+            config=plan.config,
+            input=input,
+            idempotency_key=idempotency_key,
+            settings=settings,
         )
-        fingerprint = config_fingerprint(plan.config, input)
+        fingerprint = config_fingerprint(plan.config, input, settings)
         existing = self._pipelines.get(pid)
         if existing is not None:
             if existing.fingerprint != fingerprint:

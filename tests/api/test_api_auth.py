@@ -55,8 +55,12 @@ async def world(http: httpx.AsyncClient, token: Any) -> World:
     assert (await wait_state(http, pid, admin, "SUCCEEDED"))["state"] == "SUCCEEDED"
     p = f"/v1/pipelines/{pid}"
     routes = [
-        Route("POST", "/v1/pipelines", "operator",
-              {"config": pipeline_config("m", step("t_add")), "tenant_id": tenant}),
+        Route(
+            "POST",
+            "/v1/pipelines",
+            "operator",
+            {"config": pipeline_config("m", step("t_add")), "tenant_id": tenant},
+        ),
         Route("GET", "/v1/pipelines", "viewer"),
         Route("GET", p, "viewer"),
         Route("POST", f"{p}/start", "operator"),
@@ -127,8 +131,18 @@ def _bad_tokens(tenant: str) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "kind",
-    ["forged", "alg_none", "alg_none_signed", "hs512", "expired", "no_exp", "no_sub", "bad_role",
-     "garbage", "tampered"],
+    [
+        "forged",
+        "alg_none",
+        "alg_none_signed",
+        "hs512",
+        "expired",
+        "no_exp",
+        "no_sub",
+        "bad_role",
+        "garbage",
+        "tampered",
+    ],
 )
 async def test_bad_tokens_are_401(http: httpx.AsyncClient, world: World, kind: str) -> None:
     tok = _bad_tokens(world.tenant)[kind]
@@ -141,8 +155,9 @@ async def test_bad_tokens_are_401(http: httpx.AsyncClient, world: World, kind: s
 async def test_garbage_from_strangers_is_401_not_422(http: httpx.AsyncClient) -> None:
     for body in (b"{nope", b'{"tenant_id": "\xff"}'):
         for headers in ({}, bearer("forged.token.here")):
-            r = await http.post("/v1/process", content=body,
-                                headers={**headers, "Content-Type": "application/json"})
+            r = await http.post(
+                "/v1/process", content=body, headers={**headers, "Content-Type": "application/json"}
+            )
             assert r.status_code == 401, (body, headers, r.text)
 
 
@@ -151,9 +166,7 @@ async def test_basic_auth_scheme_is_401(http: httpx.AsyncClient) -> None:
     assert r.status_code == 401
 
 
-async def test_other_tenants_see_nothing(
-    http: httpx.AsyncClient, token: Any, world: World
-) -> None:
+async def test_other_tenants_see_nothing(http: httpx.AsyncClient, token: Any, world: World) -> None:
     """An admin of another tenant gets 404 for the pipeline and the tenant, never 403."""
     stranger = bearer(token(["admin"], ["someone-else"]))
     for route in world.routes:

@@ -28,13 +28,15 @@ async def test_body_over_limit_is_413_by_content_length(
     http: httpx.AsyncClient, op: dict[str, str], tenant: str
 ) -> None:
     big = b'{"tenant_id": "' + tenant.encode() + b'", "input": "' + b"x" * (2 * MIB) + b'"}'
-    r = await http.post("/v1/process", content=big,
-                        headers={**op, "Content-Type": "application/json"})
+    r = await http.post(
+        "/v1/process", content=big, headers={**op, "Content-Type": "application/json"}
+    )
     assert r.status_code == 413
     assert r.json()["error"] == "payload_too_large"
     just_under = b'{"tenant_id": "' + tenant.encode() + b'", "input": "' + b"x" * (MIB) + b'"}'
-    r = await http.post("/v1/process", content=just_under,
-                        headers={**op, "Content-Type": "application/json"})
+    r = await http.post(
+        "/v1/process", content=just_under, headers={**op, "Content-Type": "application/json"}
+    )
     assert r.status_code == 404  # parsed: the tenant has no config
 
 
@@ -48,8 +50,9 @@ async def test_body_over_limit_is_413_when_chunked(
         yield b'"}'
 
     async with httpx.AsyncClient(base_url=api_server.base_url) as c:
-        r = await c.post("/v1/process", content=chunks(),
-                         headers={**op, "Content-Type": "application/json"})
+        r = await c.post(
+            "/v1/process", content=chunks(), headers={**op, "Content-Type": "application/json"}
+        )
     assert r.status_code == 413, r.text
     assert r.json()["error"] == "payload_too_large"
 
@@ -70,8 +73,11 @@ async def test_lying_content_length_and_raw_chunks(
 ) -> None:
     port = int(api_server.base_url.rsplit(":", 1)[1])
     auth = op["Authorization"].encode()
-    head = (b"POST /v1/process HTTP/1.1\r\nHost: x\r\nAuthorization: " + auth +
-            b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    head = (
+        b"POST /v1/process HTTP/1.1\r\nHost: x\r\nAuthorization: "
+        + auth
+        + b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
     body = b""
     for _ in range(3):
         chunk = b"z" * MIB
@@ -102,8 +108,9 @@ async def test_garbage_bodies_are_422(
 ) -> None:
     for path in ("/v1/process", "/v1/pipelines", "/v1/tenants/t1/config"):
         method = "PUT" if "tenants" in path else "POST"
-        r = await http.request(method, path, content=payload,
-                               headers={**op, "Content-Type": "application/json"})
+        r = await http.request(
+            method, path, content=payload, headers={**op, "Content-Type": "application/json"}
+        )
         assert r.status_code in (404, 422), (label, path, r.status_code, r.text[:300])
         body = r.json()
         assert set(body) == {"error", "message", "details"}
@@ -114,8 +121,11 @@ async def test_garbage_bodies_are_422(
 async def test_wrong_types_and_unknown_fields_are_listed(
     http: httpx.AsyncClient, op: dict[str, str], tenant: str
 ) -> None:
-    r = await http.post("/v1/pipelines", json={"config": "nope", "tenant_id": 5, "colour": "red",
-                                               "idempotency_key": ""}, headers=op)
+    r = await http.post(
+        "/v1/pipelines",
+        json={"config": "nope", "tenant_id": 5, "colour": "red", "idempotency_key": ""},
+        headers=op,
+    )
     assert r.status_code == 422
     paths = {d["path"] for d in r.json()["details"]}
     assert {"$.config", "$.tenant_id", "$.colour", "$.idempotency_key"} <= paths, paths
@@ -129,11 +139,15 @@ async def test_wrong_types_and_unknown_fields_are_listed(
 
 
 async def test_other_content_types_and_methods(http: httpx.AsyncClient, op: dict[str, str]) -> None:
-    r = await http.post("/v1/process", content=b"tenant_id=a",
-                        headers={**op, "Content-Type": "application/x-www-form-urlencoded"})
+    r = await http.post(
+        "/v1/process",
+        content=b"tenant_id=a",
+        headers={**op, "Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert r.status_code == 422, r.text
-    r = await http.post("/v1/process", content=b'{"tenant_id": "a"}',
-                        headers={**op, "Content-Type": "text/plain"})
+    r = await http.post(
+        "/v1/process", content=b'{"tenant_id": "a"}', headers={**op, "Content-Type": "text/plain"}
+    )
     assert r.status_code in (404, 415, 422), r.text
     r = await http.delete("/v1/pipelines", headers=op)
     assert r.status_code == 405 and r.json()["error"] == "method_not_allowed"
@@ -141,8 +155,9 @@ async def test_other_content_types_and_methods(http: httpx.AsyncClient, op: dict
     assert r.status_code == 404 and set(r.json()) == {"error", "message", "details"}
 
 
-async def test_temporal_unreachable_is_503(tmp_path: Path, registry: StepRegistry,
-                                           token: Any) -> None:
+async def test_temporal_unreachable_is_503(
+    tmp_path: Path, registry: StepRegistry, token: Any
+) -> None:
     settings = make_settings(None, f"sqlite:///{tmp_path / 't.db'}")
     app = create_app(settings, registry=registry)
     h = bearer(token(["admin"], ["*"]))
@@ -152,8 +167,11 @@ async def test_temporal_unreachable_is_503(tmp_path: Path, registry: StepRegistr
             for method, path, body in [
                 ("GET", "/v1/pipelines/pl-x", None),
                 ("GET", "/v1/pipelines", None),
-                ("POST", "/v1/pipelines", {"config": pipeline_config("x", step("t_add")),
-                                           "tenant_id": "a"}),
+                (
+                    "POST",
+                    "/v1/pipelines",
+                    {"config": pipeline_config("x", step("t_add")), "tenant_id": "a"},
+                ),
             ]:
                 r = await c.request(method, path, json=body, headers=h)
                 assert r.status_code == 503, (path, r.text)
@@ -185,13 +203,18 @@ async def test_ops_endpoints(http: httpx.AsyncClient, op: dict[str, str]) -> Non
     metrics = (await http.get("/metrics")).text
     await http.get("/v1/pipelines/pl-nope", headers=op)
     lines = metrics.splitlines()
-    assert any(line.startswith("pipeline_engine_api_request_duration_seconds_bucket")
-               and 'route="/v1/steps"' in line for line in lines)
+    assert any(
+        line.startswith("pipeline_engine_api_request_duration_seconds_bucket")
+        and 'route="/v1/steps"' in line
+        for line in lines
+    )
     errors = 'pipeline_engine_api_errors_total{method="GET",route="/v1/steps",status="401"}'
     assert errors in metrics
     metrics = (await http.get("/metrics")).text
-    assert ('pipeline_engine_api_requests_total{method="GET",'
-            'route="/v1/pipelines/{pipeline_id}",status="404"}') in metrics
+    assert (
+        'pipeline_engine_api_requests_total{method="GET",'
+        'route="/v1/pipelines/{pipeline_id}",status="404"}'
+    ) in metrics
     assert "pl-nope" not in metrics
     assert "pipeline_engine_tenant_configs" in metrics
 
@@ -199,12 +222,29 @@ async def test_ops_endpoints(http: httpx.AsyncClient, op: dict[str, str]) -> Non
 async def test_openapi_schema_and_steps(http: httpx.AsyncClient, op: dict[str, str]) -> None:
     spec = (await http.get("/openapi.json")).json()
     ids = sorted(o["operationId"] for p in spec["paths"].values() for o in p.values())
-    assert ids == sorted([
-        "create_pipeline", "list_pipelines", "start_pipeline", "get_pipeline", "get_history",
-        "cancel_pipeline", "retry_stage", "submit_input", "stream_events", "stream_metrics",
-        "process", "get_tenant_config", "put_tenant_config", "delete_tenant_config",
-        "list_steps", "get_pipeline_config_schema", "healthz", "readyz", "prometheus_metrics",
-    ])
+    assert ids == sorted(
+        [
+            "create_pipeline",
+            "list_pipelines",
+            "start_pipeline",
+            "get_pipeline",
+            "get_history",
+            "cancel_pipeline",
+            "retry_stage",
+            "submit_input",
+            "stream_events",
+            "stream_metrics",
+            "process",
+            "get_tenant_config",
+            "put_tenant_config",
+            "delete_tenant_config",
+            "list_steps",
+            "get_pipeline_config_schema",
+            "healthz",
+            "readyz",
+            "prometheus_metrics",
+        ]
+    )
     schema = (await http.get("/v1/schema/pipeline-config")).json()
     assert schema["title"] == "PipelineConfig" and "definition" in schema["properties"]
     steps = (await http.get("/v1/steps", headers=op)).json()

@@ -19,8 +19,12 @@ async def test_create_is_idempotent_and_key_reuse_conflicts(
     http: httpx.AsyncClient, token: Any, tenant: str
 ) -> None:
     h = _headers(token, tenant, "operator")
-    body = {"config": pipeline_config("idem", step("t_add", n=2)), "tenant_id": tenant,
-            "input": 1, "idempotency_key": "k1"}
+    body = {
+        "config": pipeline_config("idem", step("t_add", n=2)),
+        "tenant_id": tenant,
+        "input": 1,
+        "idempotency_key": "k1",
+    }
     first = await http.post("/v1/pipelines", json=body, headers=h)
     assert first.status_code == 201, first.text
     assert first.json()["state"] == "PENDING"
@@ -43,8 +47,11 @@ async def test_lifecycle_start_status_history(
     http: httpx.AsyncClient, token: Any, tenant: str
 ) -> None:
     h = _headers(token, tenant, "operator")
-    body = {"config": pipeline_config("life", step("t_add", n=2), step("t_add", n=3)),
-            "tenant_id": tenant, "input": None}
+    body = {
+        "config": pipeline_config("life", step("t_add", n=2), step("t_add", n=3)),
+        "tenant_id": tenant,
+        "input": None,
+    }
     pid = (await http.post("/v1/pipelines", json=body, headers=h)).json()["pipeline_id"]
     r = await http.post(f"/v1/pipelines/{pid}/start", headers=h)
     assert r.status_code == 200, r.text
@@ -67,8 +74,9 @@ async def test_lifecycle_start_status_history(
     tail = await http.get(f"/v1/pipelines/{pid}/history", params={"since": since}, headers=h)
     assert tail.status_code == 200
     assert tail.json() and all(e["timestamp"] >= since for e in tail.json())
-    naive = await http.get(f"/v1/pipelines/{pid}/history",
-                           params={"since": "2000-01-01T00:00:00"}, headers=h)
+    naive = await http.get(
+        f"/v1/pipelines/{pid}/history", params={"since": "2000-01-01T00:00:00"}, headers=h
+    )
     assert naive.status_code == 200 and len(naive.json()) == len(history)
     bad = await http.get(f"/v1/pipelines/{pid}/history?since=yesterday", headers=h)
     assert bad.status_code == 422
@@ -101,8 +109,12 @@ async def test_cancel_of_a_finished_pipeline_is_409(
 
 async def test_retry_a_failed_stage(http: httpx.AsyncClient, token: Any, tenant: str) -> None:
     h = _headers(token, tenant, "operator")
-    stage = {"type": "step", "name": "t_flaky", "kwargs": {"fail_times": 1},
-             "retry": {"max_attempts": 1}}
+    stage = {
+        "type": "step",
+        "name": "t_flaky",
+        "kwargs": {"fail_times": 1},
+        "retry": {"max_attempts": 1},
+    }
     body = {"config": pipeline_config("retry", stage), "tenant_id": tenant}
     pid = (await http.post("/v1/pipelines", json=body, headers=h)).json()["pipeline_id"]
     await http.post(f"/v1/pipelines/{pid}/start", headers=h)
@@ -110,8 +122,9 @@ async def test_retry_a_failed_stage(http: httpx.AsyncClient, token: Any, tenant:
     assert failed["state"] == "FAILED"
     missing = await http.post(f"/v1/pipelines/{pid}/stages/nope/retry", json={}, headers=h)
     assert missing.status_code == 404, missing.text
-    r = await http.post(f"/v1/pipelines/{pid}/stages/t_flaky/retry", json={"reason": "x"},
-                        headers=h)
+    r = await http.post(
+        f"/v1/pipelines/{pid}/stages/t_flaky/retry", json={"reason": "x"}, headers=h
+    )
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "RUNNING"
     assert (await wait_state(http, pid, h, "SUCCEEDED"))["state"] == "SUCCEEDED"
@@ -120,23 +133,33 @@ async def test_retry_a_failed_stage(http: httpx.AsyncClient, token: Any, tenant:
 async def test_human_input(http: httpx.AsyncClient, token: Any, tenant: str) -> None:
     op = _headers(token, tenant, "operator")
     approver = _headers(token, tenant, "approver")
-    wait = {"type": "input", "id": "approve", "prompt": "ok?",
-            "schema": {"type": "object", "required": ["ok"],
-                       "properties": {"ok": {"type": "boolean"}}}}
+    wait = {
+        "type": "input",
+        "id": "approve",
+        "prompt": "ok?",
+        "schema": {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}}},
+    }
     body = {"config": pipeline_config("input", wait, step("t_echo")), "tenant_id": tenant}
     pid = (await http.post("/v1/pipelines", json=body, headers=op)).json()["pipeline_id"]
     await http.post(f"/v1/pipelines/{pid}/start", headers=op)
     status = await wait_state(http, pid, op, "WAITING_INPUT")
     assert status["waiting_inputs"][0]["stage_id"] == "approve"
     assert status["waiting_inputs"][0]["schema"]["required"] == ["ok"]
-    bad = await http.post(f"/v1/pipelines/{pid}/input",
-                          json={"payload": {"ok": "yes"}, "responder": "ana"}, headers=approver)
+    bad = await http.post(
+        f"/v1/pipelines/{pid}/input",
+        json={"payload": {"ok": "yes"}, "responder": "ana"},
+        headers=approver,
+    )
     assert bad.status_code == 422, bad.text
-    denied = await http.post(f"/v1/pipelines/{pid}/input",
-                             json={"payload": {"ok": True}, "responder": "op"}, headers=op)
+    denied = await http.post(
+        f"/v1/pipelines/{pid}/input", json={"payload": {"ok": True}, "responder": "op"}, headers=op
+    )
     assert denied.status_code == 403
-    r = await http.post(f"/v1/pipelines/{pid}/input",
-                        json={"payload": {"ok": True}, "responder": "ana"}, headers=approver)
+    r = await http.post(
+        f"/v1/pipelines/{pid}/input",
+        json={"payload": {"ok": True}, "responder": "ana"},
+        headers=approver,
+    )
     assert r.status_code == 200, r.text
     done = await wait_state(http, pid, op, "SUCCEEDED")
     assert done["result"]["previous"] == {"ok": True}
@@ -146,8 +169,11 @@ async def test_invalid_config_lists_problems(
     http: httpx.AsyncClient, token: Any, tenant: str
 ) -> None:
     h = _headers(token, tenant, "operator")
-    config = pipeline_config("bad", step("no_such_step"), {"type": "step", "name": "t_add",
-                                                           "kwargs": {"n": "x"}, "colour": 1})
+    config = pipeline_config(
+        "bad",
+        step("no_such_step"),
+        {"type": "step", "name": "t_add", "kwargs": {"n": "x"}, "colour": 1},
+    )
     r = await http.post("/v1/pipelines", json={"config": config, "tenant_id": tenant}, headers=h)
     assert r.status_code == 422, r.text
     body = r.json()
@@ -158,9 +184,7 @@ async def test_invalid_config_lists_problems(
     assert "no_such_step" in body["message"]
 
 
-async def test_list_is_filtered_and_paged(
-    http: httpx.AsyncClient, token: Any, tenant: str
-) -> None:
+async def test_list_is_filtered_and_paged(http: httpx.AsyncClient, token: Any, tenant: str) -> None:
     other = f"{tenant}-other"
     h = bearer(token(["operator"], [tenant, other]))
     mine = set()
@@ -191,8 +215,7 @@ async def test_list_is_filtered_and_paged(
     assert [i["pipeline_id"] for i in r.json()["items"]] == [theirs]
     item = r.json()["items"][0]
     assert item["name"] == "list" and item["state"] == "PENDING"
-    r = await http.get("/v1/pipelines", params={"state": "RUNNING", "tenant_id": tenant},
-                       headers=h)
+    r = await http.get("/v1/pipelines", params={"state": "RUNNING", "tenant_id": tenant}, headers=h)
     assert r.json()["items"] == []
     for bad in ({"state": "BOGUS"}, {"page_size": 0}, {"page_token": "zz"}, {"page_token": "abc"}):
         r = await http.get("/v1/pipelines", params=bad, headers=h)
@@ -210,9 +233,11 @@ async def test_parallel_creates_are_one_pipeline(
     http: httpx.AsyncClient, token: Any, tenant: str
 ) -> None:
     h = _headers(token, tenant, "operator")
-    body = {"config": pipeline_config("race", step("t_add")), "tenant_id": tenant,
-            "idempotency_key": "race"}
-    rs = await asyncio.gather(*(http.post("/v1/pipelines", json=body, headers=h)
-                                for _ in range(5)))
+    body = {
+        "config": pipeline_config("race", step("t_add")),
+        "tenant_id": tenant,
+        "idempotency_key": "race",
+    }
+    rs = await asyncio.gather(*(http.post("/v1/pipelines", json=body, headers=h) for _ in range(5)))
     assert sorted(r.status_code for r in rs) == [200, 200, 200, 200, 201]
     assert len({r.json()["pipeline_id"] for r in rs}) == 1

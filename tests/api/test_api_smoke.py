@@ -32,8 +32,12 @@ async def test_cultivos_abc_runs_with_its_settings(
     assert status["state"] == "SUCCEEDED", status
     assert status["tenant_id"] == "cultivos-abc"
     assert [s["step"] for s in status["stages"]] == [
-        "segmentation", "segment_filter", "sahi_detection", "detection",
-        "aggregate_detections", "size_calculator",
+        "segmentation",
+        "segment_filter",
+        "sahi_detection",
+        "detection",
+        "aggregate_detections",
+        "size_calculator",
     ]
     # the tenant's settings reached the steps: aggregate_detections counts exactly its species
     agg = next(s for s in status["stages"] if s["step"] == "aggregate_detections")
@@ -44,5 +48,7 @@ async def test_cultivos_abc_runs_with_its_settings(
         t0 = time.perf_counter()
         assert (await http.get(f"/v1/pipelines/{pid}", headers=admin)).status_code == 200
         timings.append(time.perf_counter() - t0)
-    print(f"cultivos-abc via /v1/process: SUCCEEDED in {elapsed:.2f}s; GET status "
-          f"p50 {statistics.median(timings) * 1000:.1f} ms, max {max(timings) * 1000:.1f} ms")
+    print(
+        f"cultivos-abc via /v1/process: SUCCEEDED in {elapsed:.2f}s; GET status "
+        f"p50 {statistics.median(timings) * 1000:.1f} ms, max {max(timings) * 1000:.1f} ms"
+    )

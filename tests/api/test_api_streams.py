@@ -24,8 +24,9 @@ async def test_events_stream_live_until_terminal(
     http: httpx.AsyncClient, token: Any, tenant: str
 ) -> None:
     h = bearer(token(["operator"], [tenant]))
-    pid = await _create(http, h, tenant, step("t_sleep", seconds=0.3), step("t_add"),
-                        step("t_sleep", seconds=0.3))
+    pid = await _create(
+        http, h, tenant, step("t_sleep", seconds=0.3), step("t_add"), step("t_sleep", seconds=0.3)
+    )
     received: list[tuple[float, dict[str, Any]]] = []
 
     async def listen() -> None:
@@ -60,8 +61,10 @@ async def test_events_stream_live_until_terminal(
     for at, m in received[2:]:
         ts = datetime.fromisoformat(json.loads(m["data"])["timestamp"]).timestamp()
         lags.append(at - ts)
-    print(f"SSE event lag: median {statistics.median(lags) * 1000:.0f} ms, "
-          f"max {max(lags) * 1000:.0f} ms over {len(lags)} events")
+    print(
+        f"SSE event lag: median {statistics.median(lags) * 1000:.0f} ms, "
+        f"max {max(lags) * 1000:.0f} ms over {len(lags)} events"
+    )
     assert statistics.median(lags) < 0.5
 
 
@@ -121,19 +124,24 @@ async def test_metrics_stream(http: httpx.AsyncClient, token: Any, tenant: str) 
         assert r.status_code == 200
         points = [m["data"] for m in await asyncio.wait_for(read_sse(r), 30)]
     names = {(p["stage_id"], p["name"]) for p in points}
-    assert {("t_sleep", "duration_s"), ("t_sleep", "attempts"), ("t_add", "attempts"),
-            (None, "progress"), (None, "elapsed_s")} <= names
+    assert {
+        ("t_sleep", "duration_s"),
+        ("t_sleep", "attempts"),
+        ("t_add", "attempts"),
+        (None, "progress"),
+        (None, "elapsed_s"),
+    } <= names
     progress = [p["value"] for p in points if p["name"] == "progress"]
     assert progress == sorted(progress) and progress[-1] == 1.0
-    final_duration = [p["value"] for p in points
-                      if p["stage_id"] == "t_sleep" and p["name"] == "duration_s"][-1]
+    final_duration = [
+        p["value"] for p in points if p["stage_id"] == "t_sleep" and p["name"] == "duration_s"
+    ][-1]
     assert 1.4 < final_duration < 10
     assert any(p["name"] == "queue_time_s" and p["value"] >= 0 for p in points)
     elapsed = [p["value"] for p in points if p["name"] == "elapsed_s"]
     assert len(elapsed) >= 2  # ticks while the long stage runs
     # one stage only
-    async with http.stream("GET", f"/v1/pipelines/{pid}/metrics?stage_id=t_add",
-                           headers=h) as r:
+    async with http.stream("GET", f"/v1/pipelines/{pid}/metrics?stage_id=t_add", headers=h) as r:
         only = [m["data"] for m in await read_sse(r)]
     assert only and {p["stage_id"] for p in only} == {"t_add"}
     r = await http.get(f"/v1/pipelines/{pid}/metrics?stage_id=nope", headers=h)

@@ -18,13 +18,27 @@ from pipeline_engine.errors import Conflict, InvalidConfig, TenantNotFound
 from pipeline_engine.steps import StepRegistry
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-SEED_TREE = {"type": "chain", "steps": [
-    {"type": "step", "name": "segmentation"},
-    {"type": "chord", "group": {"type": "group", "steps": [
-        {"type": "step", "name": "sahi_detection", "kwargs": {"segment_type": "claro-cajon"}},
-        {"type": "step", "name": "detection", "kwargs": {"segment_type": "cajon"}}]},
-     "callback": {"type": "step", "name": "aggregate_detections"}},
-]}
+SEED_TREE = {
+    "type": "chain",
+    "steps": [
+        {"type": "step", "name": "segmentation"},
+        {
+            "type": "chord",
+            "group": {
+                "type": "group",
+                "steps": [
+                    {
+                        "type": "step",
+                        "name": "sahi_detection",
+                        "kwargs": {"segment_type": "claro-cajon"},
+                    },
+                    {"type": "step", "name": "detection", "kwargs": {"segment_type": "cajon"}},
+                ],
+            },
+            "callback": {"type": "step", "name": "aggregate_detections"},
+        },
+    ],
+}
 
 
 def _pg_reason() -> str | None:
@@ -103,8 +117,10 @@ async def test_crud_and_optimistic_concurrency(store: TenantConfigStore) -> None
 async def test_concurrent_writers_never_lose_an_update(store: TenantConfigStore) -> None:
     await store.put("race", pipeline_definition=SEED_TREE, settings={})
     results = await asyncio.gather(
-        *(store.put("race", pipeline_definition=SEED_TREE, settings={"i": i}, expected_version=1)
-          for i in range(4)),
+        *(
+            store.put("race", pipeline_definition=SEED_TREE, settings={"i": i}, expected_version=1)
+            for i in range(4)
+        ),
         return_exceptions=True,
     )
     wins = [r for r in results if not isinstance(r, BaseException)]
@@ -116,8 +132,11 @@ async def test_cache_reports_invalid_rows_and_serves_the_rest(
     store: TenantConfigStore, registry: StepRegistry
 ) -> None:
     await store.put("good", pipeline_definition=SEED_TREE, settings={"species": ["tomate"]})
-    await store.put("bad", pipeline_definition={"type": "chain", "steps": [
-        {"type": "step", "name": "gone"}]}, settings={})
+    await store.put(
+        "bad",
+        pipeline_definition={"type": "chain", "steps": [{"type": "step", "name": "gone"}]},
+        settings={},
+    )
     await store.put("broken", pipeline_definition={"type": "loop"}, settings={})
     cache = TenantConfigCache(store, registry)
     await cache.load_all()
@@ -170,8 +189,11 @@ def test_migration_replaces_pipeline_steps(db_url: str) -> None:
         cols = {c["name"] for c in sa.inspect(conn).get_columns("tenant_config")}
     assert cols == {"tenant_id", "pipeline_steps", "settings"}
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            "INSERT INTO tenant_config (tenant_id, pipeline_steps) VALUES ('old', '[\"a\"]')"))
+        conn.execute(
+            sa.text(
+                "INSERT INTO tenant_config (tenant_id, pipeline_steps) VALUES ('old', '[\"a\"]')"
+            )
+        )
     with pytest.raises(RuntimeError, match="legacy rows"):
         upgrade(db_url, "0002")
     with engine.begin() as conn:
@@ -190,5 +212,7 @@ def test_seed_sql_is_verbatim() -> None:
 
     mod = importlib.import_module("api.migrations.versions.0002_pipeline_definition")
     sql = " ".join(mod.SEED_SQL.split())
-    assert sql == ("ALTER TABLE tenant_config DROP COLUMN pipeline_steps, "
-                   "ADD COLUMN pipeline_definition JSONB NOT NULL")
+    assert sql == (
+        "ALTER TABLE tenant_config DROP COLUMN pipeline_steps, "
+        "ADD COLUMN pipeline_definition JSONB NOT NULL"
+    )

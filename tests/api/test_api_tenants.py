@@ -26,8 +26,11 @@ async def test_put_get_delete_with_versions(
     admin = bearer(token(["admin"], [tenant]))
     url = f"/v1/tenants/{tenant}/config"
     assert (await http.get(url, headers=admin)).status_code == 404
-    r = await http.put(url, json={"tenant_id": tenant, "pipeline_definition": CHAIN,
-                                  "settings": {"k": 1}}, headers=admin)
+    r = await http.put(
+        url,
+        json={"tenant_id": tenant, "pipeline_definition": CHAIN, "settings": {"k": 1}},
+        headers=admin,
+    )
     assert r.status_code == 200, r.text
     first = r.json()
     assert first["version"] == 1 and first["settings"] == {"k": 1}
@@ -41,17 +44,21 @@ async def test_put_get_delete_with_versions(
     ok = await http.put(url, json={"pipeline_definition": CHAIN, "version": 1}, headers=admin)
     assert ok.status_code == 200 and ok.json()["version"] == 2
     assert ok.json()["settings"] == {}
-    stale = await http.put(url, json={"pipeline_definition": CHAIN},
-                           headers={**admin, "If-Match": '"1"'})
+    stale = await http.put(
+        url, json={"pipeline_definition": CHAIN}, headers={**admin, "If-Match": '"1"'}
+    )
     assert stale.status_code == 409
-    ok = await http.put(url, json={"pipeline_definition": CHAIN},
-                        headers={**admin, "If-Match": '"2"'})
+    ok = await http.put(
+        url, json={"pipeline_definition": CHAIN}, headers={**admin, "If-Match": '"2"'}
+    )
     assert ok.json()["version"] == 3
-    create_only = await http.put(url, json={"pipeline_definition": CHAIN, "version": 0},
-                                 headers=admin)
+    create_only = await http.put(
+        url, json={"pipeline_definition": CHAIN, "version": 0}, headers=admin
+    )
     assert create_only.status_code == 409
-    mismatch = await http.put(url, json={"tenant_id": "other", "pipeline_definition": CHAIN},
-                              headers=admin)
+    mismatch = await http.put(
+        url, json={"tenant_id": "other", "pipeline_definition": CHAIN}, headers=admin
+    )
     assert mismatch.status_code == 422
     assert mismatch.json()["details"][0]["path"] == "$.tenant_id"
     assert (await http.delete(f"{url}?version=1", headers=admin)).status_code == 409
@@ -67,11 +74,17 @@ async def test_put_validates_like_pipeline_creation(
 ) -> None:
     admin = bearer(token(["admin"], [tenant]))
     url = f"/v1/tenants/{tenant}/config"
-    definition = {"type": "chain", "steps": [
-        {"type": "step", "name": "segmentacion"},
-        {"type": "chord", "group": {"type": "group", "steps": [step("t_add", n="many")]},
-         "callback": {"type": "step", "name": "nope"}},
-    ]}
+    definition = {
+        "type": "chain",
+        "steps": [
+            {"type": "step", "name": "segmentacion"},
+            {
+                "type": "chord",
+                "group": {"type": "group", "steps": [step("t_add", n="many")]},
+                "callback": {"type": "step", "name": "nope"},
+            },
+        ],
+    }
     r = await http.put(url, json={"pipeline_definition": definition}, headers=admin)
     assert r.status_code == 422, r.text
     body = r.json()
@@ -89,8 +102,9 @@ async def test_put_validates_like_pipeline_creation(
     r = await http.put(url, json={"pipeline_definition": CHAIN, "extra": 1}, headers=admin)
     assert r.status_code == 422 and r.json()["details"][0]["path"] == "$.extra"
     assert (await http.get(url, headers=admin)).status_code == 404  # nothing was stored
-    r = await http.put("/v1/tenants/bad%20id!/config", json={"pipeline_definition": CHAIN},
-                       headers=admin)
+    r = await http.put(
+        "/v1/tenants/bad%20id!/config", json={"pipeline_definition": CHAIN}, headers=admin
+    )
     assert r.status_code == 422
 
 
@@ -98,22 +112,33 @@ async def test_process_gives_settings_to_every_step(
     http: httpx.AsyncClient, token: Any, tenant: str
 ) -> None:
     admin = bearer(token(["admin"], [tenant]))
-    definition = {"type": "chain", "steps": [
-        step("t_echo", tag="first"),
-        {"type": "group", "steps": [step("t_echo", tag="g1"), step("t_echo", tag="g2")]},
-    ]}
+    definition = {
+        "type": "chain",
+        "steps": [
+            step("t_echo", tag="first"),
+            {"type": "group", "steps": [step("t_echo", tag="g1"), step("t_echo", tag="g2")]},
+        ],
+    }
     settings = {"species": ["tomate"], "threshold": 0.5}
-    r = await http.put(f"/v1/tenants/{tenant}/config",
-                       json={"pipeline_definition": definition, "settings": settings},
-                       headers=admin)
+    r = await http.put(
+        f"/v1/tenants/{tenant}/config",
+        json={"pipeline_definition": definition, "settings": settings},
+        headers=admin,
+    )
     assert r.status_code == 200
     op = bearer(token(["operator"], [tenant]))
-    r = await http.post("/v1/process", json={"tenant_id": tenant, "input": {"img": 1},
-                                             "idempotency_key": "p1"}, headers=op)
+    r = await http.post(
+        "/v1/process",
+        json={"tenant_id": tenant, "input": {"img": 1}, "idempotency_key": "p1"},
+        headers=op,
+    )
     assert r.status_code == 201, r.text
     pid = r.json()["pipeline_id"]
-    again = await http.post("/v1/process", json={"tenant_id": tenant, "input": {"img": 1},
-                                                 "idempotency_key": "p1"}, headers=op)
+    again = await http.post(
+        "/v1/process",
+        json={"tenant_id": tenant, "input": {"img": 1}, "idempotency_key": "p1"},
+        headers=op,
+    )
     assert again.status_code == 200 and again.json()["pipeline_id"] == pid
     status = await wait_state(http, pid, op, "SUCCEEDED", "FAILED")
     assert status["state"] == "SUCCEEDED"
@@ -121,8 +146,9 @@ async def test_process_gives_settings_to_every_step(
     assert len(echoes) == 3
     assert all(e["settings"] == settings for e in echoes)
     assert all(e["input"] == {"img": 1} and e["tenant_id"] == tenant for e in echoes)
-    denied = await http.post("/v1/process", json={"tenant_id": tenant},
-                             headers=bearer(token(["viewer"], [tenant])))
+    denied = await http.post(
+        "/v1/process", json={"tenant_id": tenant}, headers=bearer(token(["viewer"], [tenant]))
+    )
     assert denied.status_code == 403
 
 
@@ -140,14 +166,22 @@ async def test_invalid_row_is_reported_not_served(
     """A row written behind the API's back that does not validate: /readyz lists it, others run."""
     admin = bearer(token(["admin"], ["*"]))
     good = f"{tenant}-good"
-    r = await http.put(f"/v1/tenants/{good}/config", json={"pipeline_definition": CHAIN},
-                       headers=admin)
+    r = await http.put(
+        f"/v1/tenants/{good}/config", json={"pipeline_definition": CHAIN}, headers=admin
+    )
     assert r.status_code == 200
     engine = sa.create_engine(api_server.settings.database_url)
     bad_tree = {"type": "chain", "steps": [{"type": "step", "name": "vanished_step"}]}
-    await _sql(engine, sa.insert(tenant_config).values(
-        tenant_id=tenant, pipeline_definition=bad_tree, settings={}, version=1,
-        updated_at=sa.func.current_timestamp()))
+    await _sql(
+        engine,
+        sa.insert(tenant_config).values(
+            tenant_id=tenant,
+            pipeline_definition=bad_tree,
+            settings={},
+            version=1,
+            updated_at=sa.func.current_timestamp(),
+        ),
+    )
     engine.dispose()
     deadline = time.monotonic() + 5
     while True:
@@ -165,8 +199,11 @@ async def test_invalid_row_is_reported_not_served(
     r = await http.post("/v1/process", json={"tenant_id": good}, headers=admin)
     assert r.status_code == 201
     # fixing it through the API serves it again
-    r = await http.put(f"/v1/tenants/{tenant}/config",
-                       json={"pipeline_definition": CHAIN, "version": 1}, headers=admin)
+    r = await http.put(
+        f"/v1/tenants/{tenant}/config",
+        json={"pipeline_definition": CHAIN, "version": 1},
+        headers=admin,
+    )
     assert r.status_code == 200
     r = await http.post("/v1/process", json={"tenant_id": tenant}, headers=admin)
     assert r.status_code == 201
@@ -178,8 +215,10 @@ async def replica(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A second API process over the same database (in-process ASGI, its own lifespan)."""
     settings = make_settings(
-        temporal_server, api_server.settings.database_url,
-        task_queue=api_server.settings.task_queue, config_refresh_s=0.2,
+        temporal_server,
+        api_server.settings.database_url,
+        task_queue=api_server.settings.task_queue,
+        config_refresh_s=0.2,
     )
     app = create_app(settings, registry=registry)
     async with app.router.lifespan_context(app):
@@ -194,19 +233,26 @@ async def test_second_replica_sees_changes(
     admin = bearer(token(["admin"], [tenant]))
     r = await replica.post("/v1/process", json={"tenant_id": tenant}, headers=admin)
     assert r.status_code == 404
-    await http.put(f"/v1/tenants/{tenant}/config", json={"pipeline_definition": CHAIN,
-                                                          "settings": {"v": 1}}, headers=admin)
+    await http.put(
+        f"/v1/tenants/{tenant}/config",
+        json={"pipeline_definition": CHAIN, "settings": {"v": 1}},
+        headers=admin,
+    )
     start = time.monotonic()
-    while (await replica.post("/v1/process", json={"tenant_id": tenant, "input": 1},
-                              headers=admin)).status_code == 404:
+    while (
+        await replica.post("/v1/process", json={"tenant_id": tenant, "input": 1}, headers=admin)
+    ).status_code == 404:
         assert time.monotonic() - start < 3, "replica never saw the new config"
         await asyncio.sleep(0.05)
     seen_after = time.monotonic() - start
     await http.delete(f"/v1/tenants/{tenant}/config", headers=admin)
     start = time.monotonic()
-    while (await replica.post("/v1/process", json={"tenant_id": tenant, "input": 2},
-                              headers=admin)).status_code != 404:
+    while (
+        await replica.post("/v1/process", json={"tenant_id": tenant, "input": 2}, headers=admin)
+    ).status_code != 404:
         assert time.monotonic() - start < 3, "replica kept serving a deleted config"
         await asyncio.sleep(0.05)
-    print(f"replica saw the PUT after {seen_after:.2f}s and the DELETE after "
-          f"{time.monotonic() - start:.2f}s (refresh every 0.2s)")
+    print(
+        f"replica saw the PUT after {seen_after:.2f}s and the DELETE after "
+        f"{time.monotonic() - start:.2f}s (refresh every 0.2s)"
+    )
