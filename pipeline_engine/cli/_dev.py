@@ -44,6 +44,8 @@ def dev(
     from workflows.dev_server import TemporalDevServer
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    # dev only: the demo steps may read an image file named in the input (docs/operations.md)
+    os.environ.setdefault("PIPELINE_ENGINE_DEMO_ALLOW_IMAGE_PATH", "1")
     settings = Settings(
         env="dev",
         log_level=os.environ.get("PIPELINE_ENGINE_LOG_LEVEL", "WARNING"),

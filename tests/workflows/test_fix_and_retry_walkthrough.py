@@ -1,0 +1,55 @@
+"""The README's operator story: a stage fails for a real reason, the operator fixes the cause and
+retries that stage; nothing that succeeded runs again."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from pipeline_engine.examples import seed_pipeline_config, seed_tenant_config
+from pipeline_engine.states import PipelineState, StageState
+from tests.support.waiting import wait_for_state
+from workflows.engine import TemporalPipelineEngine
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_example_file_is_the_seed() -> None:
+    assert (
+        json.loads((ROOT / "examples" / "seed-pipeline.json").read_text()) == seed_pipeline_config()
+    )
+
+
+async def test_missing_image_then_fixed_then_retried(
+    engine: TemporalPipelineEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIPELINE_ENGINE_DEMO_ALLOW_IMAGE_PATH", "1")
+    image = tmp_path / "crates.png"
+    config = {
+        **seed_pipeline_config(),
+        "defaults": {"retry": {"max_attempts": 2, "initial_interval_s": 0.1}},
+    }
+    created = await engine.create_pipeline(
+        config,
+        input={"image_path": str(image)},
+        tenant_id="cultivos-abc",
+        settings=seed_tenant_config()["settings"],
+        start=True,
+    )
+    failed = await wait_for_state(engine, created.pipeline_id, PipelineState.FAILED)
+    stage = failed.stage("segmentation")
+    assert stage.state is StageState.FAILED and stage.attempts == 2
+    assert "cannot read" in stage.error.message
+
+    bundled = resources.files("pipeline_engine.builtin_steps").joinpath("data/crates.png")
+    with resources.as_file(bundled) as source:
+        shutil.copy(source, image)
+    await engine.retry_stage(created.pipeline_id, "segmentation", "image uploaded")
+    done = await wait_for_state(engine, created.pipeline_id)
+    assert done.state is PipelineState.SUCCEEDED
+    assert done.stage("segmentation").attempts == 3
+    assert set(done.result["summary"]["by_label"]) == {"tomate", "lechuga"}
