@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): ``python -m bench.overhead`` measures the DSL's overhead."""
