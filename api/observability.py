@@ -82,7 +82,20 @@ class ApiMetrics:
         )
 
 
-class MetricsMiddleware:
+class _RouteLabelled:
+    """Route templates for request paths, computed at the first request (routes are final then)."""
+
+    def __init__(self, routes: Callable[[], RouteLabels]) -> None:
+        self._routes_factory = routes
+        self._routes: RouteLabels | None = None
+
+    def _label(self, path: str) -> str:
+        if self._routes is None:
+            self._routes = self._routes_factory()
+        return self._routes.label(path)
+
+
+class MetricsMiddleware(_RouteLabelled):
     """Pure ASGI middleware timing every HTTP request up to its response start.
 
     The route label is the matched path template (``/v1/pipelines/{pipeline_id}``), never the raw
@@ -97,15 +110,10 @@ class MetricsMiddleware:
     def __init__(
         self, app: ASGIApp, *, metrics: ApiMetrics, routes: Callable[[], RouteLabels]
     ) -> None:
+        super().__init__(routes)
         self.app = app
         self.metrics = metrics
-        self._routes_factory = routes
-        self._routes: RouteLabels | None = None
 
-    def _label(self, path: str) -> str:
-        if self._routes is None:
-            self._routes = self._routes_factory()
-        return self._routes.label(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
@@ -145,7 +153,7 @@ _PIPELINE_IN_PATH = re.compile(r"^/v1/pipelines/(?P<pid>[^/]+)")
 _access = logging.getLogger("api.access")
 
 
-class RequestContextMiddleware:
+class RequestContextMiddleware(_RouteLabelled):
     """One span and one structured log line per request, with the pipeline's context bound.
 
     The span (a no-op unless tracing is configured) is the parent of the engine's
@@ -154,17 +162,12 @@ class RequestContextMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, routes: Callable[[], RouteLabels]) -> None:
+        super().__init__(routes)
         self.app = app
-        self._routes_factory = routes
-        self._routes: RouteLabels | None = None
         from opentelemetry import trace
 
         self._tracer = trace.get_tracer("pipeline_engine.api")
 
-    def _label(self, path: str) -> str:
-        if self._routes is None:
-            self._routes = self._routes_factory()
-        return self._routes.label(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""

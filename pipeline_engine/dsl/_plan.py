@@ -142,6 +142,7 @@ class _Compiler:
         self.stages: list[StepPlan | InputPlan] = []
         self.used: set[str] = set()
         self.explicit: set[str] = set()
+        self.next_suffix: dict[str, int] = {}
 
     def run(self) -> Plan:
         cfg = self.config
@@ -175,10 +176,12 @@ class _Compiler:
         if explicit is not None:
             self.used.add(explicit)
             return explicit
-        candidate, n = base, 1
+        n = self.next_suffix.get(base, 1)
+        candidate = base if n == 1 else f"{base}-{n}"
         while candidate in self.used or candidate in self.explicit:
             n += 1
             candidate = f"{base}-{n}"
+        self.next_suffix[base] = n + 1
         self.used.add(candidate)
         return candidate
 
