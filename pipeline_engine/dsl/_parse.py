@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from pipeline_engine.dsl._models import PipelineConfig
-from pipeline_engine.dsl._plan import Plan, StepPlan, compile_plan
+from pipeline_engine.dsl._plan import MAX_DEPTH, Plan, StepPlan, compile_plan
 from pipeline_engine.errors import InvalidConfig, Problem
 from pipeline_engine.steps import StepRegistry
 
@@ -55,7 +55,10 @@ def pydantic_problems(exc: ValidationError, data: Any, root: str = "$") -> list[
     seen: set[tuple[str, str]] = set()
     problems = []
     for err in exc.errors():
-        item = (_path(tuple(err["loc"]), data, root), _message(err))
+        if err["type"] == "recursion_loop":
+            item = (root, f"nested far deeper than the limit of {MAX_DEPTH} levels")
+        else:
+            item = (_path(tuple(err["loc"]), data, root), _message(err))
         if item not in seen:
             seen.add(item)
             problems.append(Problem(*item))
@@ -112,6 +115,8 @@ def parse_config(
     if isinstance(data, str | bytes):
         try:
             data = json.loads(data)
+        except RecursionError:
+            raise _too_deep() from None
         except ValueError as exc:
             raise InvalidConfig(
                 "config is not valid JSON", problems=[Problem("$", f"not valid JSON: {exc}")]
@@ -128,6 +133,8 @@ def parse_config(
             )
         try:
             config = PipelineConfig.model_validate(data)
+        except RecursionError:
+            raise _too_deep() from None
         except ValidationError as exc:
             problems = pydantic_problems(exc, data)
             if registry is not None:
@@ -140,6 +147,13 @@ def parse_config(
     if problems:
         raise InvalidConfig(_summary(problems), problems=problems)
     return plan
+
+
+def _too_deep() -> InvalidConfig:
+    return InvalidConfig(
+        "config is nested too deeply",
+        problems=[Problem("$", f"nested far deeper than the limit of {MAX_DEPTH} levels")],
+    )
 
 
 def _summary(problems: list[Problem]) -> str:

@@ -325,3 +325,19 @@ def test_any_document_gives_a_plan_or_invalid_config(tree: Any) -> None:
     else:
         assert len({s.stage_id for s in plan.stages}) == len(plan.stages)
         PipelineConfig.model_validate(plan.config.model_dump(mode="json", by_alias=True))
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_absurd_nesting_is_invalid_config_not_recursion_error(depth: int) -> None:
+    leaf = '{"type": "step", "name": "a"}'
+    text = '{"name": "deep", "definition": ' + '{"type": "chain", "steps": [' * depth + leaf
+    text += "]}" * depth + "}"
+    with pytest.raises(InvalidConfig) as err:
+        parse_config(text)
+    assert err.value.problems[0].path == "$"
+    tree: dict[str, Any] = {"type": "step", "name": "a"}
+    for _ in range(3_000):
+        tree = {"type": "chain", "steps": [tree]}
+    with pytest.raises(InvalidConfig) as err2:
+        parse_config({"name": "deep", "definition": tree})
+    assert [p.path for p in err2.value.problems] == ["$"]
