@@ -55,7 +55,7 @@ def pydantic_problems(exc: ValidationError, data: Any, root: str = "$") -> list[
     seen: set[tuple[str, str]] = set()
     problems = []
     for err in exc.errors():
-        if err["type"] == "recursion_loop":
+        if err["type"] in ("recursion_loop", "recursion_depth_exceeded"):
             item = (root, f"nested far deeper than the limit of {MAX_DEPTH} levels")
         else:
             item = (_path(tuple(err["loc"]), data, root), _message(err))
