@@ -56,7 +56,11 @@ class TemporalRuntime:
 
     def __init__(self, *, tenant_id: str | None = None, trace_id: str = "") -> None:
         self._tenant = tenant_id or ""
-        self._log_fields = {"tenant_id": self._tenant, "trace_id": trace_id}
+        self._log_fields = {
+            "pipeline_id": workflow.info().workflow_id,
+            "tenant_id": self._tenant,
+            "trace_id": trace_id,
+        }
 
     def now(self) -> datetime:
         return workflow.now()
