@@ -148,11 +148,28 @@ def follow_pipeline(client: Any, pipeline_id: str, *, show_result: bool = True) 
                 live.update(progress_table(status))
         status = _guard(lambda: client.get_pipeline(pipeline_id))
         live.update(progress_table(status))
+    console.print()
     if status.state is PipelineState.SUCCEEDED and show_result:
         console.print_json(json.dumps(status.result))
-    elif status.error is not None:
-        err_console.print(f"[red]{status.error.type}[/red]: {status.error.message}")
+    _print_errors(status)
     return status.state
+
+
+def _print_errors(status: PipelineStatus) -> None:
+    """The pipeline's error, or (while it is held retryable) its failed stages' errors."""
+    if status.error is not None:
+        err_console.print(f"[red]{status.error.type}[/red]: {status.error.message}")
+        return
+    for stage in status.stages:
+        if stage.state.value == "FAILED" and stage.error is not None:
+            err_console.print(
+                f"[red]{stage.stage_id}[/red] {stage.error.type}: {stage.error.message}"
+            )
+    if status.state is PipelineState.FAILED and status.retryable_until is not None:
+        err_console.print(
+            f"retryable until {status.retryable_until:%Y-%m-%d %H:%M} UTC: "
+            f"pipeline-engine retry {status.pipeline_id} <stage_id>"
+        )
 
 
 @app.command()
@@ -171,8 +188,7 @@ def status(
         console.print_json(current.model_dump_json(by_alias=True))
     else:
         console.print(progress_table(current))
-        if current.error is not None:
-            console.print(f"[red]{current.error.type}[/red]: {current.error.message}")
+        _print_errors(current)
 
 
 @app.command()
