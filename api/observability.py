@@ -114,7 +114,6 @@ class MetricsMiddleware(_RouteLabelled):
         self.app = app
         self.metrics = metrics
 
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
         if scope["type"] != "http":
@@ -167,7 +166,6 @@ class RequestContextMiddleware(_RouteLabelled):
         from opentelemetry import trace
 
         self._tracer = trace.get_tracer("pipeline_engine.api")
-
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
