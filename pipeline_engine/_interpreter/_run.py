@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -61,11 +61,6 @@ class _Waiting:
     deadline: datetime | None
     received: bool = False
     payload: Any = None
-
-
-@dataclass
-class _Command:
-    fingerprints: dict[str, str] = field(default_factory=dict)
 
 
 def _fingerprint(*parts: Any) -> str:

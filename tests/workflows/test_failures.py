@@ -89,7 +89,7 @@ async def test_pipeline_timeout(engine: TemporalPipelineEngine) -> None:
     status = await run(
         engine,
         {
-            "timeout_s": 1,
+            "timeout_s": 3,
             "definition": {
                 "type": "chain",
                 "steps": [s("t_add"), s("t_sleep", kwargs={"seconds": 20})],
@@ -150,7 +150,7 @@ async def test_on_failure_fail_parks_in_failed_then_fails_for_good(
     created = await engine.create_pipeline(
         {
             "name": "hold",
-            "failure_hold_s": 2,
+            "failure_hold_s": 4,
             "definition": {
                 "type": "chain",
                 "steps": [s("t_fail", retry={"max_attempts": 1}), s("t_add")],
