@@ -383,3 +383,39 @@ async def _stage_running(engine: TemporalPipelineEngine, pid: str, stage_id: str
 
 async def _closed(engine: TemporalPipelineEngine, pid: str) -> bool:
     return await engine.is_closed(pid)
+
+
+async def test_start_and_cancel_through_the_temporal_cli_without_input(
+    engine: TemporalPipelineEngine, temporal_server: TemporalDevServer
+) -> None:
+    created = await engine.create_pipeline(
+        {"name": "cli-start", "definition": s("t_sleep", kwargs={"seconds": 30})}
+    )
+    pid = created.pipeline_id
+
+    async def update(name: str) -> subprocess.CompletedProcess[str]:
+        return await asyncio.to_thread(
+            subprocess.run,
+            [
+                temporal_cli(),
+                "workflow",
+                "update",
+                "execute",
+                "--address",
+                temporal_server.address,
+                "-w",
+                pid,
+                "--name",
+                name,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    started = await update("start")
+    assert started.returncode == 0 and "RUNNING" in started.stdout, started.stderr
+    await wait_until(lambda: _stage_running(engine, pid, "t_sleep"))
+    cancelled = await update("cancel")
+    assert cancelled.returncode == 0 and "CANCELLED" in cancelled.stdout, cancelled.stderr
+    assert (await engine.get_pipeline(pid)).state is PipelineState.CANCELLED
