@@ -23,6 +23,7 @@ class CuttingProxy:
     requests: list[str] = field(default_factory=list)
     port: int = 0
     _server: asyncio.base_events.Server | None = None
+    _handlers: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
@@ -31,9 +32,17 @@ class CuttingProxy:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+        for task in list(self._handlers):
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self._server is not None:
             await self._server.wait_closed()
 
     async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
         upstream_r, upstream_w = await asyncio.open_connection("127.0.0.1", self.target_port)
         head = await client_r.readuntil(b"\r\n\r\n")
         request = head.decode("latin-1")
