@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from pipeline_engine.dsl import PipelineConfig
 
@@ -23,6 +23,11 @@ class PipelineWorkflowInput(_Message):
     settings: dict[str, Any] = Field(default_factory=dict)
     trace_id: str
     autostart: bool = False
+
+    @field_serializer("config")
+    def _only_what_was_set(self, config: PipelineConfig) -> dict[str, Any]:
+        # Unset fields re-validate to the same defaults, so the history need not carry them.
+        return config.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
 class StartRequest(_Message):
