@@ -13,9 +13,9 @@ from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.messages import StepActivityInput, StepActivityResult, StepErrorDetails
 from pipeline_engine.observability.logs import bind_log_context
 from pipeline_engine.steps import StepContext, StepDefinition, StepRegistry
-from workflows.messages import StepActivityInput, StepActivityResult, StepErrorDetails
 
 _log = logging.getLogger("pipeline_engine.activities")
 _MIN_PULSE_S = 0.2

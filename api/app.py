@@ -9,8 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.auth import check_secret
 from api.body_limit import BodyLimitMiddleware
@@ -27,9 +25,9 @@ from api.tenants import TenantConfigCache, TenantConfigStore
 from api.tenants.migrate import upgrade
 from pipeline_engine._version import __version__
 from pipeline_engine.errors import PipelineError
+from pipeline_engine.service import PipelineEngine
 from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry, default_registry, load_step_modules
-from workflows.engine import TemporalPipelineEngine
 
 __all__ = ["create_app"]
 
@@ -43,14 +41,10 @@ def _default_registry(settings: Settings) -> StepRegistry:
     return default_registry
 
 
-async def _connect(settings: Settings, registry: StepRegistry) -> TemporalPipelineEngine:
-    client = await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-        lazy=True,  # the API starts even when Temporal is down, and answers 503 meanwhile
-    )
-    return TemporalPipelineEngine(client, task_queue=settings.task_queue, registry=registry)
+async def _connect(settings: Settings, registry: StepRegistry) -> PipelineEngine:
+    from workflows.engine import TemporalPipelineEngine  # the default engine; only wired here
+
+    return await TemporalPipelineEngine.connect(settings, registry=registry)
 
 
 async def _prepare_database(store: TenantConfigStore, url: str, *, migrate: bool) -> None:
@@ -64,7 +58,7 @@ async def _prepare_database(store: TenantConfigStore, url: str, *, migrate: bool
 def create_app(
     settings: Settings | None = None,
     *,
-    engine: TemporalPipelineEngine | None = None,
+    engine: PipelineEngine | None = None,
     registry: StepRegistry | None = None,
     store: TenantConfigStore | None = None,
     migrate: bool = True,
@@ -73,8 +67,8 @@ def create_app(
 
     Args:
         settings: Server settings (from ``PIPELINE_ENGINE_*`` variables when ``None``).
-        engine: The pipeline engine; by default one is connected (lazily) to
-            ``settings.temporal_address``.
+        engine: The pipeline engine (any :class:`PipelineEngine`); by default a Temporal one is
+            connected (lazily) to ``settings.temporal_address``.
         registry: Steps configs are validated against; by default the built-in steps plus
             ``settings.step_modules``.
         store: The tenant config store; by default one on ``settings.database_url``.

@@ -6,20 +6,20 @@ from dataclasses import dataclass
 
 from api.observability import ApiMetrics
 from api.tenants import TenantConfigCache, TenantConfigStore
+from pipeline_engine.service import PipelineEngine
 from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry
-from workflows.engine import TemporalPipelineEngine
 
 __all__ = ["ApiContext"]
 
 
 @dataclass
 class ApiContext:
-    """The objects behind the API (no pipeline state: that lives in Temporal).
+    """The objects behind the API (no pipeline state: that lives in the engine).
 
     Attributes:
         settings: Server settings.
-        engine: Pipeline operations over Temporal.
+        engine: Pipeline operations (Temporal, or the local engine of the offline fake).
         registry: Steps configs are validated against.
         store: Tenant configs in the database.
         cache: Validated tenant configs.
@@ -27,7 +27,7 @@ class ApiContext:
     """
 
     settings: Settings
-    engine: TemporalPipelineEngine
+    engine: PipelineEngine
     registry: StepRegistry
     store: TenantConfigStore
     cache: TenantConfigCache

@@ -1,8 +1,8 @@
 """Dependencies, declared once as ``Annotated`` aliases: settings, engine, store, cache, caller.
 
 Authorisation is layered here: :func:`require` checks a role, and the ``*Pipeline`` aliases check
-the role and then that the pipeline's tenant (read from Temporal, never from the request) is one of
-the caller's, answering 404 otherwise so nothing leaks about other tenants.
+the role and then that the pipeline's tenant (read from the engine, never from the request) is one
+of the caller's, answering 404 otherwise so nothing leaks about other tenants.
 """
 
 from collections.abc import Awaitable, Callable
@@ -10,7 +10,6 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import Caller, Role, decode_token
 from api.context import ApiContext
@@ -23,9 +22,9 @@ from pipeline_engine.errors import (
     PipelineNotFound,
     TenantNotFound,
 )
+from pipeline_engine.service import PipelineEngine
 from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry
-from workflows.engine import TemporalPipelineEngine
 
 __all__ = [
     "TENANT_ID_PATTERN",
@@ -75,8 +74,8 @@ def get_settings(ctx: ContextDep) -> Settings:
     return ctx.settings
 
 
-def get_engine(ctx: ContextDep) -> TemporalPipelineEngine:
-    """The pipeline engine (Temporal)."""
+def get_engine(ctx: ContextDep) -> PipelineEngine:
+    """The pipeline engine (Temporal in production, in-memory under the offline fake)."""
     return ctx.engine
 
 
@@ -96,7 +95,7 @@ def get_cache(ctx: ContextDep) -> TenantConfigCache:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-EngineDep = Annotated[TemporalPipelineEngine, Depends(get_engine)]
+EngineDep = Annotated[PipelineEngine, Depends(get_engine)]
 RegistryDep = Annotated[StepRegistry, Depends(get_registry)]
 StoreDep = Annotated[TenantConfigStore, Depends(get_store)]
 CacheDep = Annotated[TenantConfigCache, Depends(get_cache)]
@@ -139,7 +138,7 @@ def check_tenant(caller: Caller, tenant_id: str) -> None:
         raise TenantNotFound(f"no tenant {tenant_id!r}")
 
 
-def _pipeline_for(role: Role) -> Callable[[str, Caller, TemporalPipelineEngine], Awaitable[str]]:
+def _pipeline_for(role: Role) -> Callable[[str, Caller, PipelineEngine], Awaitable[str]]:
     checked = Annotated[Caller, Depends(require(role))]
 
     async def owned(
@@ -149,12 +148,7 @@ def _pipeline_for(role: Role) -> Callable[[str, Caller, TemporalPipelineEngine],
     ) -> str:
         if not pipeline_id or len(pipeline_id) > _MAX_PIPELINE_ID or not pipeline_id.isprintable():
             raise PipelineNotFound(f"no pipeline {pipeline_id[:80]!r}")
-        try:
-            tenant = await engine.tenant_of(pipeline_id)
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.INVALID_ARGUMENT:
-                raise PipelineNotFound(f"no pipeline {pipeline_id[:80]!r}") from None
-            raise
+        tenant = await engine.tenant_of(pipeline_id)
         if not caller.can_access(tenant):
             raise PipelineNotFound(f"no pipeline {pipeline_id!r}")
         return pipeline_id

@@ -10,22 +10,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import decode_token
 from pipeline_engine.errors import (
     AuthenticationError,
-    Conflict,
     EngineUnavailable,
-    InvalidConfig,
     InvalidInput,
-    InvalidState,
-    NotFound,
-    PayloadTooLarge,
-    PermissionDenied,
     PipelineError,
     Problem,
-    TimeoutError,
 )
 
 __all__ = [
@@ -38,19 +30,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("api.errors")
-
-_STATUS: tuple[tuple[type[PipelineError], int], ...] = (
-    (InvalidConfig, 422),
-    (InvalidInput, 422),
-    (NotFound, 404),
-    (InvalidState, 409),
-    (Conflict, 409),
-    (AuthenticationError, 401),
-    (PermissionDenied, 403),
-    (PayloadTooLarge, 413),
-    (EngineUnavailable, 503),
-    (TimeoutError, 504),
-)
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -85,11 +64,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def status_for(exc: PipelineError) -> int:
-    """The HTTP status of a project error (500 for an unknown kind)."""
-    for cls, status in _STATUS:
-        if isinstance(exc, cls):
-            return status
-    return 500
+    """The HTTP status of a project error: its class's ``http_status`` (500 for the root)."""
+    return exc.http_status
 
 
 def error_response(exc: PipelineError) -> JSONResponse:
@@ -109,20 +85,13 @@ def _internal_body() -> dict[str, Any]:
 
 
 def translate_exception(exc: BaseException) -> PipelineError | None:
-    """A project error for infrastructure failures the engine leaves untranslated, else ``None``.
+    """The project error for ``exc``, else ``None``.
 
-    A Temporal client that cannot connect raises a bare ``RuntimeError("Failed client connect…")``;
-    an RPC failing with UNAVAILABLE/DEADLINE_EXCEEDED means Temporal is unreachable.
+    Engines translate their own infrastructure's errors (Temporal's inside the Temporal engine);
+    what is left here is an unreachable socket (e.g. the database).
     """
     if isinstance(exc, PipelineError):
         return exc
-    if isinstance(exc, RPCError) and exc.status in (
-        RPCStatusCode.UNAVAILABLE,
-        RPCStatusCode.DEADLINE_EXCEEDED,
-    ):
-        return EngineUnavailable(f"Temporal is unavailable: {exc.message}")
-    if isinstance(exc, RuntimeError) and "client connect" in str(exc).lower():
-        return EngineUnavailable("Temporal is unreachable")
     if isinstance(exc, OSError | ConnectionError):
         return EngineUnavailable("a backend service is unreachable")
     return None
@@ -231,6 +200,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PipelineError, _on_pipeline_error)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
-    for infra in (RPCError, RuntimeError, OSError):
-        app.add_exception_handler(infra, _on_unexpected)
+    app.add_exception_handler(OSError, _on_unexpected)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -11,9 +11,7 @@ __all__ = [
     "CancelBody",
     "CreatePipelineBody",
     "InputBody",
-    "PipelineList",
     "PipelineRef",
-    "PipelineSummaryOut",
     "ProcessBody",
     "RetryBody",
     "StepInfo",
@@ -64,24 +62,6 @@ class InputBody(_Body):
     payload: Any = None
     responder: str = Field(min_length=1, max_length=200)
     stage_id: str | None = Field(None, min_length=1, max_length=255)
-
-
-class PipelineSummaryOut(BaseModel):
-    """One pipeline in a listing."""
-
-    pipeline_id: str
-    name: str | None = None
-    tenant_id: str | None = None
-    state: str | None = None
-    started_at: datetime | None = None
-    closed_at: datetime | None = None
-
-
-class PipelineList(BaseModel):
-    """A page of pipelines; pass ``next_page_token`` as ``page_token`` for the next one."""
-
-    items: list[PipelineSummaryOut]
-    next_page_token: str | None = None
 
 
 class TenantConfigBody(_Body):

@@ -1,23 +1,25 @@
 """Every error the project raises, under one root.
 
-    PipelineError
-    ├── InvalidConfig          a pipeline config or tenant config is not valid (lists the problems)
-    ├── InvalidInput           a request or an input payload is not valid (lists the problems)
-    ├── NotFound
-    │   ├── PipelineNotFound   no such pipeline (or not one of the caller's tenants)
-    │   ├── StageNotFound      no such stage in the pipeline
-    │   └── TenantNotFound     no such tenant config (or not one of the caller's tenants)
-    ├── InvalidState           the operation does not apply in the pipeline's current state
-    ├── Conflict               the idempotency key was used with other arguments; a stale version
-    ├── AuthenticationError    missing, expired or forged credentials
-    ├── PermissionDenied       the caller lacks the role the operation needs
-    ├── PayloadTooLarge        the request body is over the configured limit
-    ├── EngineUnavailable      Temporal (or the database) cannot be reached right now
-    └── TimeoutError           the operation did not finish in time (also a builtin TimeoutError)
+    PipelineError                  (500)
+    ├── InvalidConfig          422  a pipeline config or tenant config is not valid (lists problems)
+    ├── InvalidInput           422  a request or an input payload is not valid (lists the problems)
+    ├── NotFound               404
+    │   ├── PipelineNotFound   404  no such pipeline (or not one of the caller's tenants)
+    │   ├── StageNotFound      404  no such stage in the pipeline
+    │   └── TenantNotFound     404  no such tenant config (or not one of the caller's tenants)
+    ├── InvalidState           409  the operation does not apply in the pipeline's current state
+    ├── Conflict               409  the idempotency key was used with other arguments; stale version
+    ├── AuthenticationError    401  missing, expired or forged credentials
+    ├── PermissionDenied       403  the caller lacks the role the operation needs
+    ├── PayloadTooLarge        413  the request body is over the configured limit
+    ├── EngineUnavailable      503  Temporal (or the database) cannot be reached right now
+    └── TimeoutError           504  the operation did not finish in time (also a builtin one)
 
-Every error carries a stable ``code`` (the ``error`` field of the REST error body), a message and
-a list of ``details``; :meth:`PipelineError.to_dict` gives the wire form and
-:func:`error_from_dict` rebuilds the right class from it.
+Every error carries a stable ``code`` (the ``error`` field of the REST error body), its HTTP status
+``http_status`` (the one place statuses are defined: the API answers it, the client maps statuses
+back with :func:`error_class_for_status`, the CLI derives exit codes from it), a message and a list
+of ``details``; :meth:`PipelineError.to_dict` gives the wire form and :func:`error_from_dict`
+rebuilds the right class from it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ __all__ = [
     "StageNotFound",
     "TenantNotFound",
     "TimeoutError",
+    "error_class_for_status",
     "error_from_dict",
 ]
 
@@ -63,9 +66,16 @@ class Problem:
 
 
 class PipelineError(Exception):
-    """Root of every error raised by Pipeline Engine."""
+    """Root of every error raised by Pipeline Engine.
+
+    Attributes:
+        code: Stable name of the kind of error (the ``error`` field of the REST error body).
+        http_status: The HTTP status the REST API answers with this error; the one definition of
+            it (a stable, documented attribute: the client and the CLI's exit codes use it too).
+    """
 
     code: ClassVar[str] = "pipeline_error"
+    http_status: ClassVar[int] = 500
 
     def __init__(self, message: str, *, details: list[Any] | None = None) -> None:
         super().__init__(message)
@@ -123,18 +133,21 @@ class InvalidConfig(_ProblemsError):
     """A pipeline configuration (or tenant configuration) is not valid."""
 
     code = "invalid_config"
+    http_status = 422
 
 
 class InvalidInput(_ProblemsError):
     """A request, or a payload submitted to an input element, is not valid."""
 
     code = "invalid_input"
+    http_status = 422
 
 
 class NotFound(PipelineError):
     """Something named by the caller does not exist (or is not visible to the caller)."""
 
     code = "not_found"
+    http_status = 404
 
 
 class PipelineNotFound(NotFound):
@@ -159,36 +172,42 @@ class InvalidState(PipelineError):
     """The operation does not apply to the pipeline in its current state."""
 
     code = "invalid_state"
+    http_status = 409
 
 
 class Conflict(PipelineError):
     """The request conflicts with an earlier one (idempotency key reused with other arguments)."""
 
     code = "conflict"
+    http_status = 409
 
 
 class AuthenticationError(PipelineError):
     """Credentials are missing, expired, or not valid."""
 
     code = "unauthenticated"
+    http_status = 401
 
 
 class PermissionDenied(PipelineError):
     """The caller is authenticated but lacks the role this operation needs."""
 
     code = "permission_denied"
+    http_status = 403
 
 
 class PayloadTooLarge(PipelineError):
     """The request body is larger than the configured limit."""
 
     code = "payload_too_large"
+    http_status = 413
 
 
 class EngineUnavailable(PipelineError):
     """The orchestration backend (Temporal) or the database cannot be reached right now."""
 
     code = "unavailable"
+    http_status = 503
 
     def __init__(
         self, message: str, *, details: list[Any] | None = None, retry_after_s: float = 5.0
@@ -206,6 +225,7 @@ class TimeoutError(PipelineError, builtins.TimeoutError):
     """The operation did not complete within its timeout. Also a builtin ``TimeoutError``."""
 
     code = "timeout"
+    http_status = 504
 
 
 _BY_CODE: dict[str, type[PipelineError]] = {
@@ -227,6 +247,33 @@ _BY_CODE: dict[str, type[PipelineError]] = {
         TimeoutError,
     )
 }
+
+
+_BY_STATUS: dict[int, type[PipelineError]] = {
+    cls.http_status: cls
+    for cls in (
+        InvalidConfig,
+        InvalidInput,  # 422 from elsewhere (e.g. a proxy) is read as bad input
+        NotFound,
+        InvalidState,
+        Conflict,  # 409 likewise as a conflict
+        AuthenticationError,
+        PermissionDenied,
+        PayloadTooLarge,
+        EngineUnavailable,
+        TimeoutError,
+    )
+}
+_BY_STATUS.update({429: EngineUnavailable, 502: EngineUnavailable})  # overloaded, bad gateway
+
+
+def error_class_for_status(status: int) -> type[PipelineError]:
+    """The most general error class answered with this HTTP status (for bodies without a code).
+
+    ``429`` and ``502`` count as ``EngineUnavailable`` (transient); unknown statuses as
+    ``PipelineError``.
+    """
+    return _BY_STATUS.get(status, PipelineError)
 
 
 def error_from_dict(body: dict[str, Any]) -> PipelineError:

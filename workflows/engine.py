@@ -1,15 +1,16 @@
-"""The pipeline operations over Temporal: what the REST API and the CLI call.
+"""The pipeline operations over Temporal: the production :class:`PipelineEngine`.
 
 Holds no pipeline state of its own: every answer comes from the workflow (queries, updates) or from
-Temporal visibility. Temporal errors are translated into the project's error hierarchy here.
+Temporal visibility. Temporal errors are translated into the project's error hierarchy here, and
+nowhere else; the service rules (idempotency, closed-run verdicts, paging) come from
+:mod:`pipeline_engine.service`, shared with the local engine.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from opentelemetry import trace
@@ -23,13 +24,13 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from pipeline_engine._ids import config_fingerprint, pipeline_id_for
 from pipeline_engine.dsl import PipelineConfig, parse_config
 from pipeline_engine.errors import (
-    Conflict,
     EngineUnavailable,
     InvalidState,
     PipelineError,
@@ -38,10 +39,22 @@ from pipeline_engine.errors import (
 )
 from pipeline_engine.events import Event
 from pipeline_engine.observability.tracing import current_trace_id
+from pipeline_engine.pages import PipelinePage, PipelineSummary
+from pipeline_engine.service import (
+    Command,
+    CreatedPipeline,
+    PipelineChange,
+    check_same_request,
+    closed_run_verdict,
+    decode_page_token,
+    invalid_page_token,
+)
+from pipeline_engine.settings import Settings
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus
 from pipeline_engine.steps import StepRegistry
 from workflows import names
+from workflows.event_watch import QueueTimes, history_batches
 from workflows.messages import (
     CancelRequest,
     HistoryQuery,
@@ -51,13 +64,7 @@ from workflows.messages import (
     SubmitInputRequest,
 )
 
-__all__ = [
-    "CreatedPipeline",
-    "PipelinePage",
-    "PipelineSummary",
-    "TemporalPipelineEngine",
-    "pipeline_id_for",
-]
+__all__ = ["TemporalPipelineEngine", "pipeline_id_for"]
 
 T = TypeVar("T")
 _tracer = trace.get_tracer("pipeline_engine")
@@ -69,29 +76,6 @@ _CLOSED = {
     WorkflowExecutionStatus.TERMINATED,
     WorkflowExecutionStatus.TIMED_OUT,
 }
-
-
-@dataclass(frozen=True)
-class CreatedPipeline:
-    pipeline_id: str
-    state: PipelineState
-    created: bool
-
-
-@dataclass(frozen=True)
-class PipelineSummary:
-    pipeline_id: str
-    name: str | None
-    tenant_id: str | None
-    state: str | None
-    started_at: datetime | None
-    closed_at: datetime | None
-
-
-@dataclass(frozen=True)
-class PipelinePage:
-    items: list[PipelineSummary]
-    next_page_token: str | None
 
 
 def _translate(exc: BaseException) -> PipelineError | None:
@@ -110,11 +94,14 @@ def _translate(exc: BaseException) -> PipelineError | None:
             return PipelineNotFound("pipeline not found")
         if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             return EngineUnavailable(f"Temporal is unavailable: {exc.message}")
+    if isinstance(exc, RuntimeError) and "client connect" in str(exc).lower():
+        # A lazy client that cannot connect raises a bare RuntimeError("Failed client connect…").
+        return EngineUnavailable("Temporal is unreachable")
     return None
 
 
 class TemporalPipelineEngine:
-    """Pipeline operations (create, start, status, history, cancel, retry, input, list).
+    """Pipeline operations over Temporal (implements :class:`PipelineEngine`).
 
     Args:
         client: A Temporal client using the pydantic data converter.
@@ -133,8 +120,22 @@ class TemporalPipelineEngine:
         self._task_queue = task_queue
         self._registry = registry
 
+    @classmethod
+    async def connect(
+        cls, settings: Settings, *, registry: StepRegistry | None = None
+    ) -> TemporalPipelineEngine:
+        """An engine on a lazily connected client: it starts while Temporal is down (then 503)."""
+        client = await Client.connect(
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=pydantic_data_converter,
+            lazy=True,
+        )
+        return cls(client, task_queue=settings.task_queue, registry=registry)
+
     @property
     def client(self) -> Client:
+        """The Temporal client."""
         return self._client
 
     async def _call(self, op: Callable[[], Awaitable[T]]) -> T:
@@ -219,11 +220,9 @@ class TemporalPipelineEngine:
         except WorkflowAlreadyStartedError:
             existing = await self._call(lambda: self._handle(pid).describe())
             previous = await existing.memo_value(names.MEMO_FINGERPRINT, default=None)
-            if previous != fingerprint:
-                raise Conflict(
-                    "idempotency key already used with a different config or input",
-                    details=[{"pipeline_id": pid, "idempotency_key": idempotency_key}],
-                ) from None
+            check_same_request(
+                pid, fingerprint=fingerprint, stored=previous, idempotency_key=idempotency_key
+            )
             if start:
                 await self.start_pipeline(pid)
             return CreatedPipeline(pid, await self.get_status(pid), created=False)
@@ -242,14 +241,14 @@ class TemporalPipelineEngine:
         update: str,
         arg: BaseModel,
         *,
-        when_closed: Callable[[PipelineStatus], PipelineState],
+        command: Command,
     ) -> PipelineState:
         handle = self._handle(pipeline_id)
         try:
             result = await handle.execute_update(update, arg, result_type=PipelineState)
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND and await self._exists(pipeline_id):
-                return when_closed(await self.get_pipeline(pipeline_id))
+                return closed_run_verdict(command, (await self.get_pipeline(pipeline_id)).state)
             raise _translate(exc) or exc from None
         except Exception as exc:
             mapped = _translate(exc)
@@ -269,50 +268,32 @@ class TemporalPipelineEngine:
 
     async def start_pipeline(self, pipeline_id: str) -> PipelineState:
         """Start a PENDING pipeline; repeated calls return the current state."""
-        return await self._update(
-            pipeline_id, names.UPDATE_START, StartRequest(), when_closed=lambda s: s.state
-        )
+        return await self._update(pipeline_id, names.UPDATE_START, StartRequest(), command="start")
 
     async def cancel_pipeline(self, pipeline_id: str, reason: str) -> PipelineState:
         """Cancel; returns CANCELLED once stopped. 409 if it already ended otherwise."""
-
-        def closed(status: PipelineStatus) -> PipelineState:
-            if status.state is PipelineState.CANCELLED:
-                return status.state
-            raise InvalidState(f"pipeline already ended as {status.state.value}")
-
         return await self._update(
-            pipeline_id, names.UPDATE_CANCEL, CancelRequest(reason=reason), when_closed=closed
+            pipeline_id, names.UPDATE_CANCEL, CancelRequest(reason=reason), command="cancel"
         )
 
     async def retry_stage(self, pipeline_id: str, stage_id: str, reason: str) -> PipelineState:
         """Re-run a stage that failed for good while the pipeline is held in FAILED."""
-
-        def closed(status: PipelineStatus) -> PipelineState:
-            raise InvalidState(f"pipeline already ended as {status.state.value}; nothing to retry")
-
         return await self._update(
             pipeline_id,
             names.UPDATE_RETRY_STAGE,
             RetryStageRequest(stage_id=stage_id, reason=reason),
-            when_closed=closed,
+            command="retry_stage",
         )
 
     async def submit_input(
         self, pipeline_id: str, payload: Any, responder: str, *, stage_id: str | None = None
     ) -> PipelineState:
         """Give the waiting input element its payload (validated against its JSON Schema)."""
-
-        def closed(status: PipelineStatus) -> PipelineState:
-            raise InvalidState(
-                f"pipeline already ended as {status.state.value}; no input is waiting"
-            )
-
         return await self._update(
             pipeline_id,
             names.UPDATE_SUBMIT_INPUT,
             SubmitInputRequest(payload=payload, responder=responder, stage_id=stage_id),
-            when_closed=closed,
+            command="submit_input",
         )
 
     # ------------------------------------------------------------------ reads
@@ -351,7 +332,12 @@ class TemporalPipelineEngine:
 
     async def tenant_of(self, pipeline_id: str) -> str | None:
         """The owning tenant, read from the workflow's ``TenantId`` search attribute."""
-        desc = await self._call(lambda: self._handle(pipeline_id).describe())
+        try:
+            desc = await self._call(lambda: self._handle(pipeline_id).describe())
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.INVALID_ARGUMENT:  # not a valid workflow id
+                raise PipelineNotFound(f"no pipeline {pipeline_id[:80]!r}") from None
+            raise
         return desc.typed_search_attributes.get(names.SA_TENANT_ID)
 
     async def is_closed(self, pipeline_id: str) -> bool:
@@ -371,13 +357,13 @@ class TemporalPipelineEngine:
         clauses = [f"WorkflowType = '{names.WORKFLOW_TYPE}'"]
         if tenant_ids is not None:
             if not tenant_ids:
-                return PipelinePage([], None)
+                return PipelinePage(items=[], next_page_token=None)
             quoted = ", ".join(_quote(t) for t in tenant_ids)
             clauses.append(f"{names.SA_TENANT_ID.name} IN ({quoted})")
         if state is not None:
             clauses.append(f"{names.SA_PIPELINE_STATE.name} = {_quote(state.value)}")
         query = " AND ".join(clauses)
-        token = bytes.fromhex(next_page_token) if next_page_token else None
+        token = decode_page_token(next_page_token)
 
         async def fetch() -> PipelinePage:
             it = self._client.list_workflows(query, page_size=page_size, next_page_token=token)
@@ -394,9 +380,36 @@ class TemporalPipelineEngine:
                 for w in it.current_page or []
             ]
             nxt = it.next_page_token.hex() if it.next_page_token else None
-            return PipelinePage(items, nxt)
+            return PipelinePage(items=items, next_page_token=nxt)
 
-        return await self._call(fetch)
+        try:
+            return await self._call(fetch)
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.INVALID_ARGUMENT:  # a token Temporal cannot use
+                raise invalid_page_token(exc.message) from None
+            raise
+
+    async def watch_changes(self, pipeline_id: str) -> AsyncIterator[PipelineChange]:
+        """Long-polls the workflow's history: a change per completed workflow task, or closing."""
+        queue = QueueTimes()
+        first = True
+        batches = history_batches(self._client, pipeline_id)
+        try:
+            async for batch in batches:
+                queue.add(batch.events)
+                if first or batch.changes_pipeline:
+                    first = False
+                    yield PipelineChange(closed=batch.closed, queue_times=dict(queue.seconds))
+        except RPCError as exc:
+            raise _translate(exc) or exc from None
+        finally:
+            await batches.aclose()
+
+    async def check_health(self, *, timeout_s: float) -> None:
+        """Ask Temporal's health check."""
+        await self._call(
+            lambda: self._client.service_client.check_health(timeout=timedelta(seconds=timeout_s))
+        )
 
 
 async def _final_status(handle: WorkflowHandle[Any, PipelineStatus]) -> PipelineStatus | None:

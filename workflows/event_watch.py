@@ -1,14 +1,14 @@
-"""Follow a pipeline as it runs: long-poll its Temporal history, then read new events by query.
+"""Follow a pipeline as it runs: long-poll its Temporal history.
 
 A pipeline's events live in the workflow (query ``history``); they only change when a workflow task
 completes, which Temporal records in the workflow's history. So instead of sleeping in a loop, the
-watcher long-polls ``GetWorkflowExecutionHistory`` with ``wait_new_event`` and queries the workflow
-for events after the last one seen each time the history grows: latency is one round trip.
+engine long-polls ``GetWorkflowExecutionHistory`` with ``wait_new_event`` and reports a change each
+time the history grows (``TemporalPipelineEngine.watch_changes``): latency is one round trip.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,10 +20,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from pipeline_engine.errors import EngineUnavailable, PipelineError, PipelineNotFound
-from pipeline_engine.events import Event
-from workflows.engine import TemporalPipelineEngine
 
-__all__ = ["HistoryBatch", "QueueTimes", "history_batches", "watch_events"]
+__all__ = ["HistoryBatch", "QueueTimes", "history_batches"]
 
 _POLL_TIMEOUT = timedelta(seconds=70)
 
@@ -126,26 +124,3 @@ async def history_batches(client: Client, workflow_id: str) -> AsyncGenerator[Hi
         if closed:
             return
         token = response.next_page_token
-
-
-async def watch_events(
-    engine: TemporalPipelineEngine, pipeline_id: str, *, after_id: int | None = None
-) -> AsyncIterator[Event]:
-    """Every event of the pipeline after ``after_id``: what already happened, then new ones live.
-
-    Ends after a terminal event (``pipeline.succeeded``/``cancelled``/``failed``), or when the
-    workflow closed and its last events were delivered.
-    """
-    last = after_id
-    first = True
-    async for batch in history_batches(engine.client, pipeline_id):
-        if not (first or batch.changes_pipeline):
-            continue
-        first = False
-        for event in await engine.get_history(pipeline_id, after_id=last):
-            last = event.id
-            yield event
-            if event.is_terminal:
-                return
-        if batch.closed:
-            return

@@ -7,7 +7,20 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from activities.messages import StepActivityInput, StepActivityResult, StepErrorDetails
 from pipeline_engine.dsl import PipelineConfig
+
+__all__ = [
+    "CancelRequest",
+    "HistoryQuery",
+    "PipelineWorkflowInput",
+    "RetryStageRequest",
+    "StartRequest",
+    "StepActivityInput",  # the activities' own messages, defined below both in activities/
+    "StepActivityResult",
+    "StepErrorDetails",
+    "SubmitInputRequest",
+]
 
 
 class _Message(BaseModel):
@@ -60,31 +73,3 @@ class HistoryQuery(_Message):
 
     since: datetime | None = None
     after_id: int | None = None
-
-
-class StepActivityInput(_Message):
-    """What a step activity receives."""
-
-    pipeline_id: str
-    tenant_id: str | None = None
-    stage_id: str
-    kwargs: dict[str, Any] = Field(default_factory=dict)
-    previous: Any = None
-    input: Any = None
-    settings: dict[str, Any] = Field(default_factory=dict)
-    trace_id: str = ""
-    attempt_offset: int = 0
-
-
-class StepActivityResult(_Message):
-    """What a step activity returns."""
-
-    result: Any = None
-    attempt: int
-
-
-class StepErrorDetails(_Message):
-    """Details attached to a failed step attempt."""
-
-    attempt: int
-    type: str

@@ -1,7 +1,6 @@
 """``/healthz``, ``/readyz``, ``/metrics``: liveness, readiness, Prometheus (no auth)."""
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter
@@ -44,9 +43,8 @@ async def readyz(ctx: ContextDep) -> JSONResponse:
 
     Invalid tenant configs are listed (they are not served) but do not make the API unready.
     """
-    client = ctx.engine.client
     temporal, database = await asyncio.gather(
-        _check(client.service_client.check_health(timeout=timedelta(seconds=_CHECK_TIMEOUT_S))),
+        _check(ctx.engine.check_health(timeout_s=_CHECK_TIMEOUT_S)),
         _check(ctx.store.ping()),
     )
     configs = ctx.cache.report()

@@ -4,7 +4,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import (
     ApprovablePipeline,
@@ -22,14 +21,14 @@ from api.schemas import (
     CancelBody,
     CreatePipelineBody,
     InputBody,
-    PipelineList,
     PipelineRef,
-    PipelineSummaryOut,
     RetryBody,
 )
 from pipeline_engine.dsl import PipelineConfig, parse_config
-from pipeline_engine.errors import InvalidConfig, InvalidInput, Problem
+from pipeline_engine.errors import InvalidConfig, Problem
 from pipeline_engine.events import Event
+from pipeline_engine.pages import PipelinePage
+from pipeline_engine.service import decode_page_token
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus
 
@@ -134,7 +133,7 @@ async def submit_input(
     return PipelineRef(pipeline_id=pipeline_id, state=state.value)
 
 
-@router.get("", operation_id="list_pipelines", response_model=PipelineList)
+@router.get("", operation_id="list_pipelines", response_model=PipelinePage)
 async def list_pipelines(
     caller: Viewer,
     engine: EngineDep,
@@ -142,25 +141,14 @@ async def list_pipelines(
     state: PipelineState | None = None,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
     page_token: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]*$", max_length=8192)] = None,
-) -> PipelineList:
-    """Pipelines of the caller's tenants from Temporal visibility, newest first, by pages."""
+) -> PipelinePage:
+    """Pipelines of the caller's tenants, newest first, by pages."""
     if tenant_id is not None:
         check_tenant(caller, tenant_id)
         tenants: list[str] | None = [tenant_id]
     else:
         tenants = caller.tenant_filter()
-    token = page_token or None
-    if token is not None and len(token) % 2:
-        raise InvalidInput("invalid page token", problems=[Problem("query.page_token", "invalid")])
-    try:
-        page = await engine.list_pipelines(
-            tenant_ids=tenants, state=state, page_size=page_size, next_page_token=token
-        )
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.INVALID_ARGUMENT:
-            raise
-        raise InvalidInput(
-            "invalid page token", problems=[Problem("query.page_token", exc.message)]
-        ) from None
-    items = [PipelineSummaryOut(**vars(item)) for item in page.items]
-    return PipelineList(items=items, next_page_token=page.next_page_token)
+    decode_page_token(page_token)
+    return await engine.list_pipelines(
+        tenant_ids=tenants, state=state, page_size=page_size, next_page_token=page_token or None
+    )

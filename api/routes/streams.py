@@ -13,12 +13,16 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from api.deps import EngineDep, SettingsDep, ViewablePipeline
 from api.errors import ERROR_RESPONSES, translate_exception
-from api.pipeline_metrics import elapsed_point, metric_points
 from pipeline_engine.errors import InvalidInput, Problem, StageNotFound
 from pipeline_engine.events import Event
+from pipeline_engine.service import (
+    PipelineChange,
+    PipelineEngine,
+    elapsed_point,
+    follow_events,
+    metric_points,
+)
 from pipeline_engine.status import PipelineStatus
-from workflows.engine import TemporalPipelineEngine
-from workflows.event_watch import HistoryBatch, QueueTimes, history_batches, watch_events
 
 router = APIRouter(prefix="/pipelines", tags=["streams"], responses=ERROR_RESPONSES)
 log = logging.getLogger("api.streams")
@@ -61,7 +65,7 @@ def _resume_id(after_id: int | None, last_event_id: str | None) -> int | None:
 
 
 async def _events(
-    engine: TemporalPipelineEngine, pipeline_id: str, backlog: list[Event], after_id: int | None
+    engine: PipelineEngine, pipeline_id: str, backlog: list[Event], after_id: int | None
 ) -> AsyncIterator[ServerSentEvent]:
     last = after_id
     try:
@@ -70,7 +74,7 @@ async def _events(
             yield _event_message(event)
             if event.is_terminal:
                 return
-        async for event in watch_events(engine, pipeline_id, after_id=last):
+        async for event in follow_events(engine, pipeline_id, after_id=last):
             yield _event_message(event)
     except asyncio.CancelledError:
         raise
@@ -107,16 +111,15 @@ def _metric_message(points: list[Any]) -> list[ServerSentEvent]:
 
 
 async def _metrics(
-    engine: TemporalPipelineEngine, pipeline_id: str, stage_id: str | None
+    engine: PipelineEngine, pipeline_id: str, stage_id: str | None
 ) -> AsyncIterator[ServerSentEvent]:
-    queue = QueueTimes()
-    batches = history_batches(engine.client, pipeline_id)
+    changes = engine.watch_changes(pipeline_id)
     status: PipelineStatus | None = None
-    pending: asyncio.Task[HistoryBatch] | None = None
+    pending: asyncio.Future[PipelineChange] | None = None
     try:
         while True:
             if pending is None:
-                pending = asyncio.ensure_future(anext(batches))
+                pending = asyncio.ensure_future(anext(changes))
             done, _ = await asyncio.wait({pending}, timeout=_METRIC_TICK_S)
             if not done:
                 if status is not None and stage_id is None:
@@ -124,17 +127,15 @@ async def _metrics(
                         yield msg
                 continue
             try:
-                batch = pending.result()
+                change = pending.result()
             except StopAsyncIteration:
-                batch = HistoryBatch([], closed=True)
+                change = PipelineChange(closed=True)
             pending = None
-            queue.add(batch.events)
-            if status is None or batch.changes_pipeline:
-                status = await engine.get_pipeline(pipeline_id)
-                points = metric_points(status, queue_times=queue.seconds, stage_id=stage_id)
-                for msg in _metric_message(points):
-                    yield msg
-            if batch.closed or status.state.is_terminal:
+            status = await engine.get_pipeline(pipeline_id)
+            points = metric_points(status, queue_times=dict(change.queue_times), stage_id=stage_id)
+            for msg in _metric_message(points):
+                yield msg
+            if change.closed or status.state.is_terminal:
                 return
     except asyncio.CancelledError:
         raise
@@ -145,7 +146,9 @@ async def _metrics(
             pending.cancel()
             with contextlib.suppress(BaseException):
                 await pending
-        await batches.aclose()
+        closer = getattr(changes, "aclose", None)
+        if closer is not None:
+            await closer()
 
 
 @router.get(

@@ -7,8 +7,9 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from api.deps import Admin, CacheDep, RegistryDep, StoreDep, Viewer, check_tenant
 from api.errors import ERROR_RESPONSES
 from api.schemas import TENANT_ID, TenantConfigBody, TenantConfigOut
-from api.tenants import TenantConfigRow, validate_tenant_config
-from pipeline_engine.errors import InvalidInput, Problem, TenantNotFound
+from api.tenants import TenantConfigRow
+from pipeline_engine.errors import InvalidInput, Problem
+from pipeline_engine.service.tenant_configs import no_tenant_config, validate_tenant_config
 
 router = APIRouter(prefix="/tenants", tags=["tenants"], responses=ERROR_RESPONSES)
 
@@ -50,7 +51,7 @@ async def get_tenant_config(
     check_tenant(caller, tenant_id)
     row = await store.get(tenant_id)
     if row is None:
-        raise TenantNotFound(f"no config for tenant {tenant_id!r}")
+        raise no_tenant_config(tenant_id)
     return _out(row, response)
 
 

@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from api.tenants.store import TenantConfigRow, TenantConfigStore
-from api.tenants.validation import validate_tenant_config
 from pipeline_engine.dsl import PipelineConfig
-from pipeline_engine.errors import InvalidConfig, PipelineError, TenantNotFound
+from pipeline_engine.errors import InvalidConfig, PipelineError
+from pipeline_engine.service.tenant_configs import no_tenant_config, validate_tenant_config
 from pipeline_engine.steps import StepRegistry
 
 __all__ = ["CachedConfig", "TenantConfigCache"]
@@ -189,7 +189,7 @@ class TenantConfigCache:
                 f"the stored config of tenant {tenant_id!r} is invalid and not served",
                 details=bad.problems,
             )
-        raise TenantNotFound(f"no config for tenant {tenant_id!r}")
+        raise no_tenant_config(tenant_id)
 
     def counts(self) -> tuple[int, int]:
         """(valid, invalid) configs in the cache."""

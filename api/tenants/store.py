@@ -14,7 +14,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from api.tenants.table import tenant_config
 from api.tenants.urls import ensure_sqlite_dir, sync_url
-from pipeline_engine.errors import Conflict, EngineUnavailable, TenantNotFound
+from pipeline_engine.errors import Conflict, EngineUnavailable
+from pipeline_engine.service.tenant_configs import check_version, no_tenant_config
 
 __all__ = ["TenantConfigRow", "TenantConfigStore"]
 
@@ -208,12 +209,8 @@ class TenantConfigStore:
                     sa.select(t.c.version).where(t.c.tenant_id == tenant_id)
                 ).scalar()
                 if current is None:
-                    raise TenantNotFound(f"no config for tenant {tenant_id!r}")
-                if expected_version is not None and current != expected_version:
-                    raise Conflict(
-                        f"tenant config version is {current}, not {expected_version}",
-                        details=[{"tenant_id": tenant_id, "version": current}],
-                    )
+                    raise no_tenant_config(tenant_id)
+                check_version(tenant_id, current=current, expected=expected_version)
                 conn.execute(sa.delete(t).where(t.c.tenant_id == tenant_id))
 
         await self._run(delete)
@@ -229,11 +226,7 @@ def _put(
 ) -> TenantConfigRow:
     t = tenant_config
     current = conn.execute(sa.select(t.c.version).where(t.c.tenant_id == tenant_id)).scalar()
-    if expected is not None and (current or 0) != expected:
-        raise Conflict(
-            f"tenant config version is {current or 0}, not {expected}",
-            details=[{"tenant_id": tenant_id, "version": current or 0}],
-        )
+    check_version(tenant_id, current=current or 0, expected=expected)
     values = {"pipeline_definition": definition, "settings": settings, "updated_at": now}
     if current is None:
         conn.execute(sa.insert(t).values(tenant_id=tenant_id, version=1, **values))

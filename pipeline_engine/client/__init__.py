@@ -2,7 +2,6 @@
 
 from pipeline_engine.client._async import AsyncPipelineClient
 from pipeline_engine.client._base import TOKEN_ENV, URL_ENV, ConfigLike, TokenSource
-from pipeline_engine.client._models import PipelinePage, PipelineSummary
 from pipeline_engine.client._retry import ClientRetryPolicy
 from pipeline_engine.client._subscription import (
     AsyncEventCallback,
@@ -11,6 +10,7 @@ from pipeline_engine.client._subscription import (
     Subscription,
 )
 from pipeline_engine.client._sync import PipelineClient
+from pipeline_engine.pages import PipelinePage, PipelineSummary
 
 __all__ = [
     "TOKEN_ENV",

@@ -22,11 +22,11 @@ from pipeline_engine.client._base import (
     state_set,
     unreachable,
 )
-from pipeline_engine.client._models import PipelinePage
 from pipeline_engine.client._retry import ClientRetryPolicy
 from pipeline_engine.client._subscription import AsyncEventCallback, AsyncSubscription
 from pipeline_engine.errors import EngineUnavailable, PipelineError, TimeoutError, error_from_dict
 from pipeline_engine.events import Event, MetricPoint
+from pipeline_engine.pages import PipelinePage
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus
 

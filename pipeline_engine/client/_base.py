@@ -15,24 +15,20 @@ import httpx
 
 from pipeline_engine._version import __version__
 from pipeline_engine.builders import to_wire
-from pipeline_engine.client._models import PipelinePage
 from pipeline_engine.client._retry import RETRYABLE_STATUSES, ClientRetryPolicy
 from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.errors import (
-    AuthenticationError,
-    Conflict,
     EngineUnavailable,
     InvalidConfig,
-    InvalidInput,
     NotFound,
-    PayloadTooLarge,
-    PermissionDenied,
     PipelineError,
     PipelineNotFound,
     TimeoutError,
+    error_class_for_status,
     error_from_dict,
 )
 from pipeline_engine.events import Event, MetricPoint
+from pipeline_engine.pages import PipelinePage
 from pipeline_engine.states import TERMINAL_STATES, PipelineState
 from pipeline_engine.status import PipelineStatus
 
@@ -57,19 +53,6 @@ ConfigLike = PipelineConfig | Mapping[str, Any] | str
 """A pipeline config: a model (e.g. from the builders), a JSON-like mapping, or JSON text."""
 TokenSource = str | Callable[[], str]
 """A bearer token, or a function returning the current one (called for every request)."""
-
-_STATUS_ERRORS: dict[int, type[PipelineError]] = {
-    401: AuthenticationError,
-    403: PermissionDenied,
-    404: NotFound,
-    409: Conflict,
-    413: PayloadTooLarge,
-    422: InvalidInput,
-    429: EngineUnavailable,
-    502: EngineUnavailable,
-    503: EngineUnavailable,
-    504: TimeoutError,
-}
 
 
 class Deadline:
@@ -124,7 +107,7 @@ def error_from_response(
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         error = error_from_dict(body)
     else:
-        cls = _STATUS_ERRORS.get(status, PipelineError)
+        cls = error_class_for_status(status)
         text = response.text.strip()[:500] if response.content else ""
         error = cls(f"HTTP {status} {response.reason_phrase}" + (f": {text}" if text else ""))
     if type(error) is NotFound and pipeline_id is not None:

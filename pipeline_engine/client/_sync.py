@@ -21,11 +21,11 @@ from pipeline_engine.client._base import (
     unreachable,
 )
 from pipeline_engine.client._bridge import iterate_in_thread
-from pipeline_engine.client._models import PipelinePage
 from pipeline_engine.client._retry import ClientRetryPolicy
 from pipeline_engine.client._subscription import EventCallback, Subscription
 from pipeline_engine.errors import PipelineError
 from pipeline_engine.events import Event, MetricPoint
+from pipeline_engine.pages import PipelinePage
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus
 

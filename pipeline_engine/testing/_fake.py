@@ -23,7 +23,6 @@ from pipeline_engine.client._base import (
     state_set,
 )
 from pipeline_engine.client._bridge import LoopThread
-from pipeline_engine.client._models import PipelinePage, PipelineSummary
 from pipeline_engine.client._retry import ClientRetryPolicy
 from pipeline_engine.client._subscription import (
     AsyncEventCallback,
@@ -33,16 +32,23 @@ from pipeline_engine.client._subscription import (
 )
 from pipeline_engine.dsl import PipelineConfig, parse_config
 from pipeline_engine.errors import (
-    Conflict,
     InvalidConfig,
     InvalidInput,
-    InvalidState,
     PipelineNotFound,
     Problem,
-    TenantNotFound,
     TimeoutError,
 )
 from pipeline_engine.events import Event, MetricPoint
+from pipeline_engine.pages import PipelinePage, PipelineSummary
+from pipeline_engine.service import (
+    check_same_request,
+    check_version,
+    closed_run_verdict,
+    metric_points,
+    no_tenant_config,
+    page_of,
+    validate_tenant_config,
+)
 from pipeline_engine.states import PipelineState, StageState
 from pipeline_engine.status import PipelineStatus
 from pipeline_engine.steps import StepRegistry, default_registry
@@ -418,11 +424,12 @@ class AsyncFakePipelineEngine:
         fingerprint = config_fingerprint(plan.config, input, settings)
         existing = self._pipelines.get(pid)
         if existing is not None:
-            if existing.fingerprint != fingerprint:
-                raise Conflict(
-                    "idempotency key already used with a different config or input",
-                    details=[{"pipeline_id": pid, "idempotency_key": idempotency_key}],
-                )
+            check_same_request(
+                pid,
+                fingerprint=fingerprint,
+                stored=existing.fingerprint,
+                idempotency_key=idempotency_key,
+            )
             if start:
                 existing.run.start()
             return pid
@@ -489,10 +496,7 @@ class AsyncFakePipelineEngine:
         """
         entry = self._entry(pipeline_id)
         if self._closed_run(entry):
-            state = entry.run.state
-            if state is PipelineState.CANCELLED:
-                return state
-            raise InvalidState(f"pipeline already ended as {state.value}")
+            return closed_run_verdict("cancel", entry.run.state)
         timeout = self._timeout if timeout is None else timeout
         try:
             return await asyncio.wait_for(entry.run.cancel(reason), timeout)
@@ -519,9 +523,7 @@ class AsyncFakePipelineEngine:
         """
         entry = self._entry(pipeline_id)
         if self._closed_run(entry):
-            raise InvalidState(
-                f"pipeline already ended as {entry.run.state.value}; nothing to retry"
-            )
+            return closed_run_verdict("retry_stage", entry.run.state)
         return entry.run.retry_stage(stage_id, reason)
 
     async def submit_input(
@@ -548,9 +550,7 @@ class AsyncFakePipelineEngine:
                 problems=[Problem("$.responder", "String should have at least 1 character")],
             )
         if self._closed_run(entry):
-            raise InvalidState(
-                f"pipeline already ended as {entry.run.state.value}; no input is waiting"
-            )
+            return closed_run_verdict("submit_input", entry.run.state)
         return entry.run.submit_input(_json_copy(payload), responder, stage_id)
 
     async def process(
@@ -569,7 +569,7 @@ class AsyncFakePipelineEngine:
         """
         tenant = self._tenants.get(tenant_id)
         if tenant is None:
-            raise TenantNotFound(f"tenant {tenant_id!r} has no config")
+            raise no_tenant_config(tenant_id)
         return await self._create(
             tenant.config, input, tenant_id, idempotency_key, dict(tenant.settings), start=True
         )
@@ -648,11 +648,8 @@ class AsyncFakePipelineEngine:
             if (tenant is None or e.tenant_id == tenant)
             and (wanted is None or e.run.state is wanted)
         ]
-        size = page_size or 50
-        start = int(page_token, 16) if page_token else 0
-        page = items[start : start + size]
-        more = start + size < len(items)
-        return PipelinePage(items=page, next_page_token=format(start + size, "x") if more else None)
+        page, token = page_of(items, page_size=page_size or 50, token=page_token)
+        return PipelinePage(items=page, next_page_token=token)
 
     async def wait_for(
         self,
@@ -723,36 +720,10 @@ class AsyncFakePipelineEngine:
             )
         current = self._tenants.get(tenant_id)
         stored_version = current.document["version"] if current else 0
-        expected = document.get("version")
-        if expected is not None and expected != stored_version:
-            raise Conflict(
-                f"tenant config is at version {stored_version}, not {expected}",
-                details=[{"tenant_id": tenant_id, "version": stored_version}],
-            )
         definition = document.get("pipeline_definition")
         settings = document.get("settings")
-        problems: list[Problem] = []
-        if settings is not None and not isinstance(settings, dict):
-            problems.append(Problem("$.settings", "must be a JSON object"))
-        if not isinstance(definition, dict):
-            problems.append(
-                Problem("$.pipeline_definition", "must be a DSL element (a JSON object)")
-            )
-        else:
-            wrapped = {"schema_version": "1", "name": tenant_id, "definition": definition}
-            try:
-                plan = parse_config(wrapped, registry=self._registry)
-            except InvalidConfig as exc:
-                problems += [
-                    Problem(p.path.replace("$.definition", "$.pipeline_definition", 1), p.message)
-                    for p in exc.problems
-                ]
-        if problems:
-            raise InvalidConfig(
-                f"invalid tenant config ({len(problems)} problem"
-                f"{'s' if len(problems) != 1 else ''})",
-                problems=problems,
-            )
+        parsed = validate_tenant_config(tenant_id, definition, settings, registry=self._registry)
+        check_version(tenant_id, current=stored_version, expected=document.get("version"))
         stored = {
             "tenant_id": tenant_id,
             "pipeline_definition": definition,
@@ -760,7 +731,7 @@ class AsyncFakePipelineEngine:
             "version": stored_version + 1,
             "updated_at": datetime.now(UTC).isoformat(),
         }
-        self._tenants[tenant_id] = _TenantConfig(stored, plan.config, dict(settings or {}))
+        self._tenants[tenant_id] = _TenantConfig(stored, parsed, dict(settings or {}))
         return _json_copy(stored)  # type: ignore[no-any-return]
 
     async def get_tenant_config(
@@ -777,7 +748,7 @@ class AsyncFakePipelineEngine:
         """
         tenant = self._tenants.get(tenant_id)
         if tenant is None:
-            raise TenantNotFound(f"tenant {tenant_id!r} has no config")
+            raise no_tenant_config(tenant_id)
         return _json_copy(tenant.document)  # type: ignore[no-any-return]
 
     async def delete_tenant_config(
@@ -793,7 +764,7 @@ class AsyncFakePipelineEngine:
             TenantNotFound: The tenant has no config.
         """
         if self._tenants.pop(tenant_id, None) is None:
-            raise TenantNotFound(f"tenant {tenant_id!r} has no config")
+            raise no_tenant_config(tenant_id)
 
     async def list_steps(
         self, *, timeout: float | None = None, retry_policy: ClientRetryPolicy | None = None
@@ -865,65 +836,6 @@ class AsyncFakePipelineEngine:
             pipeline_id, callback, self.stream_events(pipeline_id, after_id=after_id)
         )
 
-    def _metric_points(
-        self, pipeline_id: str, stage_ids: set[str] | None, stage_id: str | None
-    ) -> list[MetricPoint]:
-        status = self._entry(pipeline_id).run.status()
-        now = datetime.now(UTC)
-        points: list[MetricPoint] = []
-        for stage in status.stages:
-            if stage_id is not None and stage.stage_id != stage_id:
-                continue
-            if stage_ids is not None and stage.stage_id not in stage_ids:
-                continue
-            labels = {"step": stage.step, "state": stage.state.value}
-            points.append(
-                MetricPoint(
-                    pipeline_id=pipeline_id,
-                    stage_id=stage.stage_id,
-                    name="attempts",
-                    value=float(stage.attempts),
-                    timestamp=now,
-                    labels=labels,
-                )
-            )
-            if stage.scheduled_at is not None:
-                end = stage.finished_at if stage.state in _FINISHED and stage.finished_at else now
-                points.append(
-                    MetricPoint(
-                        pipeline_id=pipeline_id,
-                        stage_id=stage.stage_id,
-                        name="duration_s",
-                        value=max(0.0, (end - stage.scheduled_at).total_seconds()),
-                        timestamp=now,
-                        labels=labels,
-                    )
-                )
-        if stage_id is None:
-            total = len(status.stages)
-            done = sum(1 for s in status.stages if s.state in _FINISHED)
-            labels = {"state": status.state.value}
-            begin = status.started_at or status.created_at or now
-            points.append(
-                MetricPoint(
-                    pipeline_id=pipeline_id,
-                    name="progress",
-                    value=done / total if total else float(status.state.is_terminal),
-                    timestamp=now,
-                    labels=labels,
-                )
-            )
-            points.append(
-                MetricPoint(
-                    pipeline_id=pipeline_id,
-                    name="elapsed_s",
-                    value=max(0.0, ((status.finished_at or now) - begin).total_seconds()),
-                    timestamp=now,
-                    labels=labels,
-                )
-            )
-        return points
-
     async def _next_metrics(
         self, pipeline_id: str, after_id: int, stage_id: str | None
     ) -> tuple[list[MetricPoint], int, bool]:
@@ -931,8 +843,8 @@ class AsyncFakePipelineEngine:
         batch = await self._next_events(pipeline_id, after_id)
         if not batch:
             return [], after_id, True
-        touched = {str(e.payload["stage_id"]) for e in batch if "stage_id" in e.payload}
-        points = self._metric_points(pipeline_id, None if after_id == 0 else touched, stage_id)
+        status = self._entry(pipeline_id).run.status()
+        points = metric_points(status, stage_id=stage_id)
         return points, batch[-1].id, any(e.is_terminal for e in batch)
 
     async def watch_metrics(

@@ -1,4 +1,4 @@
-"""``MetricPoint``s of a pipeline, computed from its status (and queue times from Temporal)."""
+"""``MetricPoint``s of a pipeline, computed from its status (and queue times, where known)."""
 
 from __future__ import annotations
 

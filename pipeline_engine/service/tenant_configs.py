@@ -1,14 +1,19 @@
-"""Validate a tenant's ``pipeline_definition`` exactly like pipeline creation does."""
+"""Tenant-config rules: validation (exactly like pipeline creation) and optimistic versions."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pipeline_engine.dsl import PipelineConfig, parse_config
-from pipeline_engine.errors import InvalidConfig, Problem
+from pipeline_engine.errors import Conflict, InvalidConfig, Problem, TenantNotFound
 from pipeline_engine.steps import StepRegistry
 
-__all__ = ["definition_config", "validate_tenant_config"]
+__all__ = [
+    "check_version",
+    "definition_config",
+    "no_tenant_config",
+    "validate_tenant_config",
+]
 
 
 def definition_config(tenant_id: str, definition: Any) -> dict[str, Any]:
@@ -72,3 +77,21 @@ def validate_tenant_config(
             message += "; unknown steps: " + ", ".join(unknown)
         raise InvalidConfig(message, problems=problems)
     return config
+
+
+def check_version(tenant_id: str, *, current: int, expected: int | None) -> None:
+    """A write that names a version (``0``: must not exist yet) needs it to be the stored one.
+
+    Raises:
+        Conflict: ``expected`` is not ``current``.
+    """
+    if expected is not None and current != expected:
+        raise Conflict(
+            f"tenant config version is {current}, not {expected}",
+            details=[{"tenant_id": tenant_id, "version": current}],
+        )
+
+
+def no_tenant_config(tenant_id: str) -> TenantNotFound:
+    """The error for a tenant without a config."""
+    return TenantNotFound(f"no config for tenant {tenant_id!r}")

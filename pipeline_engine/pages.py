@@ -1,4 +1,4 @@
-"""Result types of the clients that are not engine models: pages of the pipeline list."""
+"""Pages of the pipeline list, the one home of these wire types (engine, REST API and SDK)."""
 
 from __future__ import annotations
 

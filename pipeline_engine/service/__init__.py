@@ -1,0 +1,43 @@
+"""What every pipeline engine shares: the :class:`PipelineEngine` contract and the service rules.
+
+Below both the REST API (``api/``) and the Temporal engine (``workflows/``): tenant-config
+validation, idempotency and closed-run verdicts, paging, metric points and event following are
+written once here and used by every engine.
+"""
+
+from pipeline_engine.service.engine import CreatedPipeline, PipelineChange, PipelineEngine
+from pipeline_engine.service.follow import follow_events
+from pipeline_engine.service.metrics import elapsed_point, metric_points
+from pipeline_engine.service.rules import (
+    Command,
+    check_same_request,
+    closed_run_verdict,
+    decode_page_token,
+    invalid_page_token,
+    page_of,
+)
+from pipeline_engine.service.tenant_configs import (
+    check_version,
+    definition_config,
+    no_tenant_config,
+    validate_tenant_config,
+)
+
+__all__ = [
+    "Command",
+    "CreatedPipeline",
+    "PipelineChange",
+    "PipelineEngine",
+    "check_same_request",
+    "check_version",
+    "closed_run_verdict",
+    "decode_page_token",
+    "definition_config",
+    "elapsed_point",
+    "follow_events",
+    "invalid_page_token",
+    "metric_points",
+    "no_tenant_config",
+    "page_of",
+    "validate_tenant_config",
+]

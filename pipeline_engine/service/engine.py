@@ -1,0 +1,130 @@
+"""``PipelineEngine``: the contract of the pipeline operations, whatever runs the pipelines.
+
+Two engines implement it: ``workflows.engine.TemporalPipelineEngine`` (pipelines are Temporal
+workflows) and :class:`pipeline_engine.testing.LocalPipelineEngine` (pipelines run in this process
+on the same interpreter). The REST API depends on this protocol only; each engine translates its
+own infrastructure errors into :mod:`pipeline_engine.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from pipeline_engine.dsl import PipelineConfig
+from pipeline_engine.events import Event
+from pipeline_engine.pages import PipelinePage
+from pipeline_engine.states import PipelineState
+from pipeline_engine.status import PipelineStatus
+
+__all__ = ["CreatedPipeline", "PipelineChange", "PipelineEngine"]
+
+
+@dataclass(frozen=True)
+class CreatedPipeline:
+    """The answer to ``create_pipeline``.
+
+    Attributes:
+        pipeline_id: The pipeline (derived from tenant, config, input, key: see ``_ids``).
+        state: Its state after the call.
+        created: ``False`` when the same request had already created it.
+    """
+
+    pipeline_id: str
+    state: PipelineState
+    created: bool
+
+
+@dataclass(frozen=True)
+class PipelineChange:
+    """The pipeline may have changed (an engine yields one right away, then one per change).
+
+    Attributes:
+        closed: The run is over: no change follows.
+        queue_times: Seconds each stage waited for a worker, where the engine knows it.
+    """
+
+    closed: bool
+    queue_times: Mapping[str, float] = field(default_factory=dict)
+
+
+class PipelineEngine(Protocol):
+    """Pipeline operations (create, start, status, history, cancel, retry, input, list, watch).
+
+    Every method raises :mod:`pipeline_engine.errors` only (``PipelineNotFound``,
+    ``InvalidState``, ``EngineUnavailable``…), never an error of the engine's infrastructure.
+    """
+
+    async def create_pipeline(
+        self,
+        config: PipelineConfig | dict[str, Any] | str,
+        *,
+        input: Any = None,
+        tenant_id: str | None = None,
+        idempotency_key: str | None = None,
+        settings: dict[str, Any] | None = None,
+        start: bool = False,
+    ) -> CreatedPipeline:
+        """Create a pipeline in PENDING (RUNNING with ``start``); the same request, the same id."""
+        ...
+
+    async def start_pipeline(self, pipeline_id: str) -> PipelineState:
+        """Start a PENDING pipeline; repeated calls return the current state."""
+        ...
+
+    async def cancel_pipeline(self, pipeline_id: str, reason: str) -> PipelineState:
+        """Cancel; CANCELLED once stopped (``InvalidState`` if it already ended otherwise)."""
+        ...
+
+    async def retry_stage(self, pipeline_id: str, stage_id: str, reason: str) -> PipelineState:
+        """Re-run a stage that failed for good while the pipeline is held in FAILED."""
+        ...
+
+    async def submit_input(
+        self, pipeline_id: str, payload: Any, responder: str, *, stage_id: str | None = None
+    ) -> PipelineState:
+        """Give the waiting input element its payload (validated against its JSON Schema)."""
+        ...
+
+    async def get_pipeline(self, pipeline_id: str) -> PipelineStatus:
+        """The whole picture of a pipeline."""
+        ...
+
+    async def get_status(self, pipeline_id: str) -> PipelineState:
+        """The pipeline's state."""
+        ...
+
+    async def get_history(
+        self, pipeline_id: str, *, since: datetime | None = None, after_id: int | None = None
+    ) -> list[Event]:
+        """The pipeline's events in order (``since``: at or after; ``after_id``: after)."""
+        ...
+
+    async def tenant_of(self, pipeline_id: str) -> str | None:
+        """The owning tenant (``PipelineNotFound`` when there is no such pipeline)."""
+        ...
+
+    async def is_closed(self, pipeline_id: str) -> bool:
+        """Whether the pipeline's run is over."""
+        ...
+
+    async def list_pipelines(
+        self,
+        *,
+        tenant_ids: list[str] | None = None,
+        state: PipelineState | None = None,
+        page_size: int = 50,
+        next_page_token: str | None = None,
+    ) -> PipelinePage:
+        """Pipelines newest first; ``tenant_ids=None`` means all (``InvalidInput``: bad token)."""
+        ...
+
+    def watch_changes(self, pipeline_id: str) -> AsyncIterator[PipelineChange]:
+        """A change at once, then one each time the pipeline may have changed; ends when closed."""
+        ...
+
+    async def check_health(self, *, timeout_s: float) -> None:
+        """Return when the engine answers; ``EngineUnavailable`` otherwise."""
+        ...
