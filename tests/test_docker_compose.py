@@ -53,6 +53,24 @@ def test_dependencies_wait_for_health(compose: dict[str, Any]) -> None:
         assert "healthcheck" in services[role]
 
 
+def test_temporal_reads_the_tuned_dynamic_config(compose: dict[str, Any]) -> None:
+    temporal = compose["services"]["temporal"]
+    path = env(temporal)["DYNAMIC_CONFIG_FILE_PATH"]
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in temporal["volumes"]}
+    source = mounts[f"/etc/temporal/{path}"]  # the image resolves the path from /etc/temporal
+    text = (ROOT / source).read_text()
+    config = yaml.safe_load(text)
+    assert config["history.transferProcessorMaxPollRPS"][0]["value"] > 20  # the default paces
+    assert config["matching.enableFairness"][0]["value"] is True
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line and not line.startswith((" ", "#")):  # a key: the reason sits just above it
+            assert lines[i - 1].startswith("#"), f"{line} has no reason written above it"
+            assert line.rstrip(":") in config
+    for key, values in config.items():
+        assert [set(v) for v in values] == [{"value"}], key
+
+
 def test_search_attributes_registered(compose: dict[str, Any]) -> None:
     script = " ".join(compose["services"]["temporal-setup"]["command"])
     assert "search-attribute create" in script and "--type Keyword" in script

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -12,7 +13,37 @@ from pathlib import Path
 
 from workflows.names import SEARCH_ATTRIBUTES
 
-__all__ = ["TemporalDevServer", "free_port", "temporal_cli"]
+__all__ = ["DYNAMIC_CONFIG", "SQLITE_PRAGMAS", "TemporalDevServer", "free_port", "temporal_cli"]
+
+# The one place the embedded server is tuned (``pipeline-engine dev``, the test fixtures and the
+# benchmarks all start it through :class:`TemporalDevServer`). Figures: docs/benchmarks.md.
+# docker-compose.yml mounts the production counterpart, deploy/temporal/dynamicconfig.yaml.
+DYNAMIC_CONFIG: dict[str, object] = {
+    # Every dispatch (workflow task, activity task) leaves the history service through the transfer
+    # queue, whose reader is paced at 20 polls/s (burst 20) per shard; the dev server has ONE
+    # shard, so a chain of steps ran at the pace of that bucket (~30-50 ms/step). 1000 takes the
+    # limiter out of the way of a busy dev machine.
+    "history.transferProcessorMaxPollRPS": 1000,
+    # The same pacing for timers (retry back-off, input deadlines, failure holds) and for the
+    # visibility queue (search attributes read by `workflow list` and the API's list calls).
+    "history.timerProcessorMaxPollRPS": 1000,
+    "history.visibilityProcessorMaxPollRPS": 1000,
+    # One partition per task queue: with a handful of pollers, 4 partitions (the default) make a
+    # task wait in a partition nobody polls until matching forwards it to the root.
+    "matching.numTaskqueueReadPartitions": 1,
+    "matching.numTaskqueueWritePartitions": 1,
+    # Fair dispatch between fairness keys (the tenant) and task priorities (docs/operations.md).
+    "matching.enableFairness": True,
+}
+SQLITE_PRAGMAS: dict[str, str] = {
+    # A write-ahead log: writers append instead of rewriting pages and readers do not block them.
+    "journal_mode": "WAL",
+    # With WAL, fsync at checkpoints only: a crashed server process loses nothing; a power cut can
+    # lose the last transactions. Default FULL syncs every commit (the bulk of each step's cost).
+    "synchronous": "NORMAL",
+    # Wait for the lock instead of failing a write when a checkpoint holds it.
+    "busy_timeout": "5000",
+}
 
 
 def temporal_cli() -> str:
@@ -85,6 +116,8 @@ class TemporalDevServer:
         ]
         for key in SEARCH_ATTRIBUTES:
             cmd += ["--search-attribute", f"{key.name}=Keyword"]
+        for name, value in DYNAMIC_CONFIG.items():
+            cmd += ["--dynamic-config-value", f"{name}={json.dumps(value)}"]
         if self.ui_port is None:
             cmd.append("--headless")
         else:
@@ -92,6 +125,8 @@ class TemporalDevServer:
         if self.db_file is not None:
             self.db_file.parent.mkdir(parents=True, exist_ok=True)
             cmd += ["--db-filename", str(self.db_file)]
+            for pragma, value in SQLITE_PRAGMAS.items():  # pragmas of a file (in memory: no sync)
+                cmd += ["--sqlite-pragma", f"{pragma}={value}"]
         return cmd
 
     def start(self, *, timeout_s: float = 60.0) -> None:
