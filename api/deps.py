@@ -135,7 +135,7 @@ Admin = Annotated[Caller, Depends(require(Role.ADMIN))]
 def check_tenant(caller: Caller, tenant_id: str) -> None:
     """404 (``TenantNotFound``) unless ``tenant_id`` is one of the caller's tenants."""
     if not caller.can_access(tenant_id):
-        raise TenantNotFound(f"no tenant {tenant_id!r}")
+        raise TenantNotFound("tenant not found")
 
 
 def _pipeline_for(role: Role) -> Callable[[str, Caller, PipelineEngine], Awaitable[str]]:
@@ -147,10 +147,10 @@ def _pipeline_for(role: Role) -> Callable[[str, Caller, PipelineEngine], Awaitab
         engine: EngineDep,
     ) -> str:
         if not pipeline_id or len(pipeline_id) > _MAX_PIPELINE_ID or not pipeline_id.isprintable():
-            raise PipelineNotFound(f"no pipeline {pipeline_id[:80]!r}")
+            raise PipelineNotFound("pipeline not found")
         tenant = await engine.tenant_of(pipeline_id)
         if not caller.can_access(tenant):
-            raise PipelineNotFound(f"no pipeline {pipeline_id!r}")
+            raise PipelineNotFound("pipeline not found")
         return pipeline_id
 
     owned.__name__ = f"pipeline_for_{role.value}"

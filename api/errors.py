@@ -16,8 +16,11 @@ from pipeline_engine.errors import (
     AuthenticationError,
     EngineUnavailable,
     InvalidInput,
+    NotFound,
     PipelineError,
+    PipelineNotFound,
     Problem,
+    TenantNotFound,
 )
 
 __all__ = [
@@ -62,6 +65,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 """OpenAPI ``responses`` shared by every protected route."""
 
+_UNIFORM_404: tuple[tuple[type[NotFound], str], ...] = (
+    (PipelineNotFound, "pipeline not found"),
+    (TenantNotFound, "tenant not found"),
+)
+"""The one body of each kind of 404: another tenant's pipeline (or tenant) and one that does not
+exist must answer byte for byte alike, whatever raised it, so the body names no id."""
+
 
 def status_for(exc: PipelineError) -> int:
     """The HTTP status of a project error: its class's ``http_status`` (500 for the root)."""
@@ -77,6 +87,9 @@ def error_response(exc: PipelineError) -> JSONResponse:
     if isinstance(exc, EngineUnavailable):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
     body = exc.to_dict() if status != 500 else _internal_body()
+    for kind, message in _UNIFORM_404:
+        if isinstance(exc, kind):
+            body = {"error": kind.code, "message": message, "details": []}
     return JSONResponse(body, status_code=status, headers=headers)
 
 

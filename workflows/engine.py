@@ -28,6 +28,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from pipeline_engine._finite import refuse_non_finite
 from pipeline_engine._ids import config_fingerprint, pipeline_id_for
 from pipeline_engine.dsl import PipelineConfig, parse_config
 from pipeline_engine.errors import (
@@ -182,6 +183,7 @@ class TemporalPipelineEngine:
         settings: dict[str, Any] | None,
         start: bool,
     ) -> CreatedPipeline:
+        refuse_non_finite(input=input, settings=settings)
         plan = parse_config(config, registry=self._registry)
         parsed = plan.config
         pid = pipeline_id_for(
@@ -289,6 +291,7 @@ class TemporalPipelineEngine:
         self, pipeline_id: str, payload: Any, responder: str, *, stage_id: str | None = None
     ) -> PipelineState:
         """Give the waiting input element its payload (validated against its JSON Schema)."""
+        refuse_non_finite(payload=payload)
         return await self._update(
             pipeline_id,
             names.UPDATE_SUBMIT_INPUT,
@@ -336,7 +339,7 @@ class TemporalPipelineEngine:
             desc = await self._call(lambda: self._handle(pipeline_id).describe())
         except RPCError as exc:
             if exc.status == RPCStatusCode.INVALID_ARGUMENT:  # not a valid workflow id
-                raise PipelineNotFound(f"no pipeline {pipeline_id[:80]!r}") from None
+                raise PipelineNotFound("pipeline not found") from None
             raise
         return desc.typed_search_attributes.get(names.SA_TENANT_ID)
 

@@ -12,11 +12,13 @@ from api.deps import (
     OperablePipeline,
     Operator,
     RegistryDep,
+    SettingsDep,
     ViewablePipeline,
     Viewer,
     check_tenant,
 )
 from api.errors import ERROR_RESPONSES
+from api.page_tokens import open_page_token, seal_page_token
 from api.schemas import (
     CancelBody,
     CreatePipelineBody,
@@ -28,7 +30,6 @@ from pipeline_engine.dsl import PipelineConfig, parse_config
 from pipeline_engine.errors import InvalidConfig, Problem
 from pipeline_engine.events import Event
 from pipeline_engine.pages import PipelinePage
-from pipeline_engine.service import decode_page_token
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus
 
@@ -137,6 +138,7 @@ async def submit_input(
 async def list_pipelines(
     caller: Viewer,
     engine: EngineDep,
+    settings: SettingsDep,
     tenant_id: Annotated[str | None, Query(max_length=128)] = None,
     state: PipelineState | None = None,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
@@ -148,7 +150,10 @@ async def list_pipelines(
         tenants: list[str] | None = [tenant_id]
     else:
         tenants = caller.tenant_filter()
-    decode_page_token(page_token)
-    return await engine.list_pipelines(
-        tenant_ids=tenants, state=state, page_size=page_size, next_page_token=page_token or None
+    query = f"{sorted(tenants) if tenants is not None else '*'}|{state}"
+    token = open_page_token(page_token, query=query, secret=settings.jwt_secret)
+    page = await engine.list_pipelines(
+        tenant_ids=tenants, state=state, page_size=page_size, next_page_token=token
     )
+    nxt = seal_page_token(page.next_page_token, query=query, secret=settings.jwt_secret)
+    return page.model_copy(update={"next_page_token": nxt})

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from pipeline_engine._finite import non_finite_problems
 from pipeline_engine.dsl._models import PipelineConfig
 from pipeline_engine.dsl._plan import MAX_DEPTH, Plan, StepPlan, compile_plan
 from pipeline_engine.errors import InvalidConfig, Problem
@@ -125,23 +126,25 @@ def parse_config(
         data = data.model_dump(by_alias=True, exclude_unset=True)
     if isinstance(data, PipelineConfig):
         config = data
+        non_finite = non_finite_problems(config.model_dump(by_alias=True, exclude_unset=True))
     else:
         if not isinstance(data, dict):
             raise InvalidConfig(
                 "config must be a JSON object",
                 problems=[Problem("$", f"expected an object, got {type(data).__name__}")],
             )
+        non_finite = non_finite_problems(data)
         try:
             config = PipelineConfig.model_validate(data)
         except RecursionError:
             raise _too_deep() from None
         except ValidationError as exc:
-            problems = pydantic_problems(exc, data)
+            problems = non_finite + pydantic_problems(exc, data)
             if registry is not None:
                 problems += _raw_unknown_steps(data, registry, "$")
             raise InvalidConfig(_summary(problems), problems=problems) from None
     plan = compile_plan(config)
-    problems = [Problem(p, m) for p, m in plan.problems]
+    problems = non_finite + [Problem(p, m) for p, m in plan.problems]
     if registry is not None:
         problems += _registry_problems(plan, registry)
     if problems:

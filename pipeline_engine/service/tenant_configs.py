@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline_engine._finite import non_finite_problems
 from pipeline_engine.dsl import PipelineConfig, parse_config
 from pipeline_engine.errors import Conflict, InvalidConfig, Problem, TenantNotFound
 from pipeline_engine.steps import StepRegistry
@@ -54,6 +55,7 @@ def validate_tenant_config(
     problems: list[Problem] = []
     if settings is not None and not isinstance(settings, dict):
         problems.append(Problem(f"{root}.settings", "must be a JSON object"))
+    problems += non_finite_problems(settings, f"{root}.settings")
     if definition is None:
         problems.append(Problem(f"{root}.pipeline_definition", "required field missing"))
     elif not isinstance(definition, dict):

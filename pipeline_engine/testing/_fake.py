@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from pipeline_engine._finite import refuse_non_finite
 from pipeline_engine._ids import config_fingerprint, pipeline_id_for
 from pipeline_engine._interpreter import LocalRuntime, PipelineRun, StepCall
 from pipeline_engine.client._base import (
@@ -413,6 +414,7 @@ class AsyncFakePipelineEngine:
                 exc.message,
                 problems=[Problem("$.config" + p.path[1:], p.message) for p in exc.problems],
             ) from None
+        refuse_non_finite(input=input, settings=settings)
         input = _json_copy(input)
         pid = pipeline_id_for(
             tenant_id=tenant_id,
@@ -544,6 +546,7 @@ class AsyncFakePipelineEngine:
             InvalidState: No input is waiting.
         """
         entry = self._entry(pipeline_id)
+        refuse_non_finite(payload=payload)
         if not responder:
             raise InvalidInput(
                 "responder is required",

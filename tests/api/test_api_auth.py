@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import statistics
 import time
 import uuid
 from dataclasses import dataclass
@@ -180,11 +181,65 @@ async def test_other_tenants_see_nothing(http: httpx.AsyncClient, token: Any, wo
         assert r.json()["error"] in ("pipeline_not_found", "tenant_not_found")
     r = await http.get(f"/v1/pipelines?tenant_id={world.tenant}", headers=stranger)
     assert r.status_code == 404
-    # a pipeline of another tenant and a pipeline that does not exist look the same
-    missing = await http.get("/v1/pipelines/pl-doesnotexist", headers=stranger)
+
+
+def _missing_twin(path: str, world: World, stranger_tenant: str) -> str:
+    """The same route for a pipeline or tenant that does not exist (ids of the same length)."""
+    fake_pid = "pl-" + "0" * (len(world.pid) - 3)
+    return path.replace(world.pid, fake_pid).replace(world.tenant, stranger_tenant)
+
+
+async def test_not_yours_and_not_there_answer_byte_for_byte_alike(
+    http: httpx.AsyncClient, token: Any, world: World
+) -> None:
+    """No existence oracle: another tenant's pipeline (or tenant) and one that does not exist give
+    the same 404, byte for byte, on every route that names one."""
+    mine = f"auth-{uuid.uuid4().hex[:8]}"  # the stranger's own tenant: it has no config
+    stranger = bearer(token(["admin"], [mine]))
+    compared = 0
+    for route in world.routes:
+        if world.pid not in route.path and world.tenant not in route.path:
+            continue
+        if route.method == "PUT":  # writing one's own tenant config is allowed, not a 404
+            continue
+        theirs = await call(http, route, stranger)
+        twin = Route(route.method, _missing_twin(route.path, world, mine), route.need, route.body)
+        missing = await call(http, twin, stranger)
+        assert theirs.status_code == missing.status_code == 404, (route, theirs.text, missing.text)
+        assert theirs.content == missing.content, (route, theirs.text, missing.text)
+        assert theirs.headers["content-type"] == missing.headers["content-type"]
+        compared += 1
+    assert compared == 10
+    theirs = await http.post("/v1/process", json={"tenant_id": world.tenant}, headers=stranger)
+    missing = await http.post("/v1/process", json={"tenant_id": mine}, headers=stranger)
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.content == missing.content, (theirs.text, missing.text)
+    too_long = await http.get("/v1/pipelines/" + "p" * 300, headers=stranger)
     theirs = await http.get(f"/v1/pipelines/{world.pid}", headers=stranger)
-    assert missing.status_code == theirs.status_code == 404
-    assert missing.json()["error"] == theirs.json()["error"]
+    assert too_long.content == theirs.content
+    body = theirs.json()
+    assert body == {"error": "pipeline_not_found", "message": "pipeline not found", "details": []}
+    assert world.pid not in theirs.text
+
+
+async def test_not_yours_and_not_there_take_the_same_time(
+    http: httpx.AsyncClient, token: Any, world: World
+) -> None:
+    """Both 404s cost one Temporal describe; their medians differ by noise only (alternated)."""
+    stranger = bearer(token(["admin"], ["someone-else"]))
+    paths = {
+        "theirs": f"/v1/pipelines/{world.pid}",
+        "missing": f"/v1/pipelines/pl-{'0' * (len(world.pid) - 3)}",
+    }
+    times: dict[str, list[float]] = {"theirs": [], "missing": []}
+    for i in range(16):
+        for label in sorted(paths, reverse=bool(i % 2)):
+            started = time.perf_counter()
+            r = await http.get(paths[label], headers=stranger)
+            times[label].append(time.perf_counter() - started)
+            assert r.status_code == 404
+    theirs, missing = (statistics.median(times[k]) for k in ("theirs", "missing"))
+    assert abs(theirs - missing) <= 0.5 * max(theirs, missing) + 0.02, (theirs, missing)
 
 
 async def test_tenant_header_cannot_claim_ownership(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -252,3 +253,85 @@ async def test_openapi_schema_and_steps(http: httpx.AsyncClient, op: dict[str, s
     assert {"segmentation", "aggregate_detections", "t_add"} <= set(by_name)
     assert by_name["t_add"]["parameters"]["properties"]["n"]["type"] == "integer"
     assert by_name["t_sleep"]["is_async"] is True
+
+
+MALFORMED_QUERIES = [
+    ("/v1/pipelines", "page_token", "abcd"),
+    ("/v1/pipelines", "page_token", "0" * 64),
+    ("/v1/pipelines", "page_token", "zz"),
+    ("/v1/pipelines", "page_token", "abc"),
+    ("/v1/pipelines", "page_size", "0"),
+    ("/v1/pipelines", "page_size", "lots"),
+    ("/v1/pipelines", "state", "BORED"),
+    ("/v1/pipelines", "tenant_id", "t" * 200),
+    ("/v1/pipelines/{pid}/history", "since", "yesterday"),
+    ("/v1/pipelines/{pid}/history", "after_id", "-1"),
+    ("/v1/pipelines/{pid}/history", "after_id", "1e3"),
+    ("/v1/pipelines/{pid}/events", "after_id", "x"),
+    ("/v1/pipelines/{pid}/metrics", "stage_id", "s" * 300),
+    ("/v1/tenants/{tenant}/config", "version", "-2"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "value"),
+    MALFORMED_QUERIES,
+    ids=[f"{n}={v[:8]}" for _, n, v in MALFORMED_QUERIES],
+)
+async def test_malformed_query_parameters_are_422_naming_them(
+    http: httpx.AsyncClient,
+    op: dict[str, str],
+    tenant: str,
+    path: str,
+    name: str,
+    value: str,
+) -> None:
+    body = {"config": pipeline_config("q", step("t_add")), "tenant_id": tenant}
+    pid = (await http.post("/v1/pipelines", json=body, headers=op)).json()["pipeline_id"]
+    url = path.format(pid=pid, tenant=tenant)
+    method = "DELETE" if "tenants" in path else "GET"
+    r = await http.request(method, url, params={name: value}, headers=op)
+    assert r.status_code == 422, (name, value, r.status_code, r.text[:300])
+    assert f"query.{name}" in {d["path"] for d in r.json()["details"]}, r.text
+
+
+async def test_non_finite_numbers_are_refused_with_their_paths(
+    http: httpx.AsyncClient, op: dict[str, str], tenant: str
+) -> None:
+    """NaN and Infinity (which Python's JSON reads) never reach Temporal, where they'd be null."""
+    headers = {**op, "Content-Type": "application/json"}
+    bad_kwargs = (
+        '{"name": "n", "definition": {"type": "step", "name": "t_add", "kwargs": {"n": NaN}}}'
+    )
+    good = json.dumps(pipeline_config("n", step("t_add")))
+    cases = [
+        (
+            "POST",
+            "/v1/pipelines",
+            f'{{"config": {bad_kwargs}, "tenant_id": "{tenant}"}}',
+            ["$.config.definition.kwargs.n"],
+        ),
+        (
+            "POST",
+            "/v1/pipelines",
+            f'{{"config": {good}, "tenant_id": "{tenant}", "input": {{"a": [1, -Infinity]}}}}',
+            ["$.input.a[1]"],
+        ),
+        (
+            "PUT",
+            f"/v1/tenants/{tenant}/config",
+            '{"pipeline_definition": {"type": "step", "name": "t_add"}, "settings": {"k": NaN}}',
+            ["$.settings.k"],
+        ),
+        (
+            "PUT",
+            f"/v1/tenants/{tenant}/config",
+            '{"pipeline_definition": {"type": "step", "name": "t_add", "timeout_s": Infinity}}',
+            ["$.pipeline_definition.timeout_s"],
+        ),
+    ]
+    for method, path, content, expected in cases:
+        r = await http.request(method, path, content=content, headers=headers)
+        assert r.status_code == 422, (path, r.text)
+        paths = [d["path"] for d in r.json()["details"]]
+        assert set(expected) <= set(paths), (content, paths)

@@ -103,6 +103,26 @@ def test_unknown_fields_rejected_with_paths(reg: StepRegistry) -> None:
     }
 
 
+def test_non_finite_numbers_are_refused_with_their_paths(reg: StepRegistry) -> None:
+    cfg = seed_pipeline_config()
+    cfg["definition"]["steps"][2]["group"]["steps"][0]["kwargs"]["min_area"] = float("nan")
+    cfg["defaults"] = {"timeout_s": float("inf")}
+    with pytest.raises(InvalidConfig) as err:
+        parse_config(cfg, registry=reg)
+    refused = {p.path for p in err.value.problems if "NaN" in p.message}
+    assert refused == {
+        "$.definition.steps[2].group.steps[0].kwargs.min_area",
+        "$.defaults.timeout_s",
+    }
+    loose = {
+        "name": "x",
+        "definition": {"type": "step", "name": "loose", "kwargs": {"v": [-1e999]}},
+    }
+    with pytest.raises(InvalidConfig) as err:
+        parse_config(json.dumps(loose), registry=reg)
+    assert list(problems(err)) == ["$.definition.kwargs.v[0]"]
+
+
 def test_all_problems_at_once(reg: StepRegistry) -> None:
     with pytest.raises(InvalidConfig) as err:
         parse_config(

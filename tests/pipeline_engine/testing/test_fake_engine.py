@@ -10,6 +10,8 @@ import tests.support.steps  # noqa: F401  (registers the t_* steps)
 from pipeline_engine import (
     Conflict,
     Event,
+    InvalidConfig,
+    InvalidInput,
     InvalidState,
     PipelineConfig,
     PipelineNotFound,
@@ -176,3 +178,13 @@ def test_callbacks_may_call_back_into_the_sync_fake() -> None:
         engine.start_pipeline(pid)
         sub.wait(timeout=5)
     assert states[-1] is PipelineState.SUCCEEDED
+
+
+async def test_non_finite_inputs_and_payloads_are_refused() -> None:
+    async with AsyncFakePipelineEngine() as engine:
+        with pytest.raises(InvalidInput) as err:
+            await engine.create_pipeline(three_adds(), input={"x": [0.5, float("nan")]})
+        assert [p.path for p in err.value.problems] == ["$.input.x[1]"]
+        with pytest.raises(InvalidConfig) as bad_kwargs:
+            await engine.create_pipeline(pipeline("k", step("t_add", n=float("inf"))))
+        assert "$.config.definition.kwargs.n" in [p.path for p in bad_kwargs.value.problems]
