@@ -14,7 +14,11 @@ from pipeline_engine.steps import default_registry, load_step_modules
 async def run_worker(
     settings: Settings, *, task_queue: str | None = None, activities_only: bool = False
 ) -> None:
-    """Connect to Temporal and run a worker until SIGINT/SIGTERM."""
+    """Connect to Temporal and run a worker until SIGINT/SIGTERM, then drain.
+
+    On the signal the worker stops polling, lets running steps finish for up to
+    ``settings.worker_drain_s`` seconds and reports their results, then exits.
+    """
     import pipeline_engine.builtin_steps  # noqa: F401  (registers the built-in steps)
     from workflows.worker_factory import build_worker, connect
 
@@ -33,16 +37,23 @@ async def run_worker(
         registry=default_registry,
         max_concurrent_activities=settings.max_concurrent_activities,
         activities_only=activities_only,
+        drain_s=settings.worker_drain_s,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    log = logging.getLogger("pipeline_engine.worker")
     async with worker:
-        logging.getLogger("pipeline_engine.worker").info(
+        log.info(
             "worker polling %s on %s", task_queue or settings.task_queue, settings.temporal_address
         )
         await stop.wait()
+        log.info(
+            "stopping: no new work; running steps get up to %.0f s to finish",
+            settings.worker_drain_s,
+        )
+    log.info("worker stopped")
 
 
 def main() -> None:

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     max_concurrent_activities: int = Field(
         64, ge=1, description="Activities one worker runs at once."
     )
+    worker_drain_s: float = Field(
+        30.0,
+        ge=0,
+        description="On SIGTERM a worker stops polling and lets running steps finish this long.",
+    )
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
     log_level: str = Field("INFO", description="Log level.")
     config_refresh_s: float = Field(

@@ -12,6 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from pipeline_engine.cli import app
+from pipeline_engine.settings import Settings
 from workflows.names import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,3 +122,10 @@ def test_dockerfile_copies_every_package() -> None:
         assert f"COPY {package} ./{package}" in dockerfile
     for module in project["tool"]["setuptools"]["py-modules"]:
         assert f"COPY {module}.py" in dockerfile
+
+
+def test_workers_get_more_than_the_drain_period_to_stop(compose: dict[str, Any]) -> None:
+    drain = Settings.model_fields["worker_drain_s"].default
+    for role in ("worker", "worker-heavy"):
+        grace = compose["services"][role]["stop_grace_period"]
+        assert grace.endswith("s") and float(grace[:-1]) > drain, (role, grace)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -65,8 +66,14 @@ def build_worker(
     registry: StepRegistry,
     max_concurrent_activities: int = 64,
     activities_only: bool = False,
+    drain_s: float = 0.0,
 ) -> Worker:
-    """A worker polling ``task_queue`` for pipelines and for the steps in ``registry``."""
+    """A worker polling ``task_queue`` for pipelines and for the steps in ``registry``.
+
+    On shutdown it stops polling and gives running steps ``drain_s`` seconds to finish (their
+    results are reported) before it cancels the ones still running (``python worker.py`` passes
+    ``PIPELINE_ENGINE_WORKER_DRAIN_S``; 0 cancels them at once, as in-process test workers do).
+    """
     executor = ThreadPoolExecutor(
         max_workers=max_concurrent_activities, thread_name_prefix="pipeline-step"
     )
@@ -77,4 +84,5 @@ def build_worker(
         activities=build_step_activities(registry, executor=executor),
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=sandbox_runner(),
+        graceful_shutdown_timeout=timedelta(seconds=drain_s),
     )

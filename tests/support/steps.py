@@ -88,6 +88,42 @@ def t_sleep_sync(ctx: StepContext, seconds: float = 0.5) -> float:
     return seconds
 
 
+def _record_done(ctx: StepContext) -> None:
+    folder = os.environ.get("PIPELINE_ENGINE_TEST_CALLS")
+    if folder:
+        with (Path(folder) / f"{ctx.pipeline_id}.done").open("a") as fh:
+            fh.write(f"{ctx.stage_id}\n")
+
+
+def done_of(folder: Path, pipeline_id: str) -> list[str]:
+    """Stage ids of every step body that ran to its end (``t_work*``), one per completion."""
+    path = folder / f"{pipeline_id}.done"
+    return path.read_text().split() if path.exists() else []
+
+
+@step
+def t_work(ctx: StepContext, seconds: float = 1.0) -> str:
+    """Works ``seconds`` in its thread (heartbeating; stops if cancelled), records completion."""
+    _record(ctx)
+    end = time.time() + seconds
+    while time.time() < end:
+        if ctx.cancelled:
+            raise RuntimeError("cancelled before the end")
+        ctx.heartbeat()
+        time.sleep(0.05)
+    _record_done(ctx)
+    return "sync done"
+
+
+@step
+async def t_work_async(ctx: StepContext, seconds: float = 1.0) -> str:
+    """Works ``seconds`` on the event loop, records completion."""
+    _record(ctx)
+    await asyncio.sleep(seconds)
+    _record_done(ctx)
+    return "async done"
+
+
 @step
 def t_flaky(ctx: StepContext, fail_times: int = 1, error: str = "ValueError") -> str:
     """Fails its first ``fail_times`` attempts with exception class ``error``."""

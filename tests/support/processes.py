@@ -1,0 +1,60 @@
+"""Separate processes for fault tests: a worker (``python worker.py``), the API, Temporal.
+
+Each is started with its own log file and stopped or killed by pid, so tests can send the
+signals a deployment would (SIGTERM on a deploy, SIGKILL on a crash).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+__all__ = ["ROOT", "signal_and_wait", "start_python", "start_worker"]
+
+
+def start_python(args: list[str], *, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``python <args>`` from the repository root, output appended to ``log``."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def start_worker(
+    address: str, task_queue: str, *, calls_dir: Path, log: Path, drain_s: float | None = None
+) -> subprocess.Popen[bytes]:
+    """``python worker.py`` polling ``task_queue`` with the test steps loaded."""
+    env = {
+        "PIPELINE_ENGINE_TEMPORAL_ADDRESS": address,
+        "PIPELINE_ENGINE_TASK_QUEUE": task_queue,
+        "PIPELINE_ENGINE_STEP_MODULES": "tests.support.steps",
+        "PIPELINE_ENGINE_TEST_CALLS": str(calls_dir),
+    }
+    if drain_s is not None:
+        env["PIPELINE_ENGINE_WORKER_DRAIN_S"] = str(drain_s)
+    return start_python(["worker.py"], env=env, log=log)
+
+
+def signal_and_wait(
+    proc: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGTERM, *, timeout: float = 30
+) -> tuple[int, float]:
+    """Send ``sig`` to the process and wait for it to exit: (exit code, seconds it took).
+
+    The process is killed if it outlives ``timeout`` (and the test fails on its exit code).
+    """
+    started = time.monotonic()
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = proc.wait(timeout=10)
+    return code, time.monotonic() - started
