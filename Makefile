@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench clean vendor-console
 
 install: $(STAMP)
 
@@ -29,6 +29,10 @@ lint: install
 
 bench: install
 	$(PY) -m bench.overhead
+
+## Re-vendor the console's and /docs' browser assets (npm, pinned versions; see the script).
+vendor-console:
+	python3 scripts/vendor_console_assets.py
 
 clean:
 	rm -rf .data .pytest_cache .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from api.auth import check_secret
 from api.body_limit import BodyLimitMiddleware
+from api.console import install_console
 from api.context import ApiContext
 from api.errors import install_error_handlers
 from api.observability import (
@@ -116,10 +117,13 @@ def create_app(
         version=__version__,
         description="Multi-tenant pipeline orchestrator on Temporal (DESIGN §5).",
         lifespan=lifespan,
+        docs_url=None,  # served from vendored assets by install_console
+        redoc_url=None,
     )
     install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(ops_router)
+    install_console(app, settings)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(
         MetricsMiddleware, metrics=metrics, routes=lambda: RouteLabels(app.openapi()["paths"])

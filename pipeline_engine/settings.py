@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         "127.0.0.1", description="Address of the worker's Prometheus endpoint."
     )
     temporal_namespace: str = Field("default", description="Temporal namespace.")
+    temporal_ui_url: str | None = Field(
+        None, description="Temporal Web UI address; the console links each pipeline to it."
+    )
     task_queue: str = Field("pipelines", description="Task queue of PipelineWorkflow.")
     step_modules: str = Field("", description="Comma-separated modules that register steps.")
     database_url: str = Field(

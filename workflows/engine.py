@@ -55,6 +55,7 @@ from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus
 from pipeline_engine.steps import StepRegistry
 from workflows import names
+from workflows.definition import pipeline_config
 from workflows.event_watch import QueueTimes, history_batches
 from workflows.messages import (
     CancelRequest,
@@ -332,6 +333,10 @@ class TemporalPipelineEngine:
                 result_type=list[Event],
             )
         )
+
+    async def get_config(self, pipeline_id: str) -> PipelineConfig:
+        """The config the pipeline runs (read from its workflow history; needs no worker)."""
+        return await self._call(lambda: pipeline_config(self._client, pipeline_id))
 
     async def tenant_of(self, pipeline_id: str) -> str | None:
         """The owning tenant, read from the workflow's ``TenantId`` search attribute."""

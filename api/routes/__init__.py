@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from api.routes import ops, pipelines, process, schema, steps, streams, tenants
+from api.routes import graphs, ops, pipelines, process, schema, steps, streams, tenants
 
 __all__ = ["api_router", "ops_router"]
 
@@ -13,5 +13,6 @@ api_router.include_router(process.router)
 api_router.include_router(tenants.router)
 api_router.include_router(steps.router)
 api_router.include_router(schema.router)
+api_router.include_router(graphs.router)
 
 ops_router = ops.router

@@ -52,6 +52,7 @@ def dev(
         temporal_address=f"127.0.0.1:{temporal_port}",
         api_port=api_port,
         database_url=f"sqlite:///{(data_dir / 'pipeline_engine.db').resolve()}",
+        temporal_ui_url=f"http://127.0.0.1:{ui_port}",  # the console links pipelines to it
     )
     server = TemporalDevServer(
         port=temporal_port,
@@ -109,6 +110,7 @@ async def _serve(settings: Any, ui_url: str | None, *, demo: bool) -> None:
             console.print(f"[green]Temporal Web UI[/green]  {ui_url}")
         if api_task is not None:
             console.print(f"[green]API docs[/green]         {api_url}/docs")
+            console.print(f"[green]Console[/green]          {api_url}/ui#token={token}")
             console.print("[green]admin token[/green]      (export these to use the CLI and SDK)")
             print(f"export PIPELINE_ENGINE_URL={api_url}", flush=True)
             print(f"export PIPELINE_ENGINE_TOKEN={token}", flush=True)

@@ -1,6 +1,6 @@
 """The pipeline DSL: pure data models, the validating parser, and the compiled plan."""
 
-from pipeline_engine.dsl._graph import to_mermaid
+from pipeline_engine.dsl._graph import GraphNode, PlanGraph, plan_graph, to_mermaid
 from pipeline_engine.dsl._models import (
     SCHEMA_VERSION,
     Chain,
@@ -41,6 +41,7 @@ __all__ = [
     "DagStagePlan",
     "Defaults",
     "Element",
+    "GraphNode",
     "Group",
     "GroupPlan",
     "Hooks",
@@ -49,6 +50,7 @@ __all__ = [
     "Node",
     "PipelineConfig",
     "Plan",
+    "PlanGraph",
     "Resources",
     "RetryPolicy",
     "StageConfig",
@@ -58,6 +60,7 @@ __all__ = [
     "merge_retry",
     "parse_config",
     "pipeline_config_schema",
+    "plan_graph",
     "pydantic_problems",
     "to_mermaid",
 ]

@@ -102,6 +102,10 @@ class PipelineEngine(Protocol):
         """The pipeline's events in order (``since``: at or after; ``after_id``: after)."""
         ...
 
+    async def get_config(self, pipeline_id: str) -> PipelineConfig:
+        """The config the pipeline runs (what the console draws)."""
+        ...
+
     async def tenant_of(self, pipeline_id: str) -> str | None:
         """The owning tenant (``PipelineNotFound`` when there is no such pipeline)."""
         ...

@@ -1,0 +1,193 @@
+// The console's entry: token handling, the header, and one page per address.
+import { ApiError, api, can, claims, setToken, signOut, takeTokenFromFragment, token } from "./api.js";
+import { badge, el, fill, notice, when } from "./dom.js";
+import { drawGraph } from "./graph.js";
+import { pipelinePage } from "./pipeline.js";
+
+const main = document.getElementById("main");
+const STATES = ["PENDING", "RUNNING", "WAITING_INPUT", "FAILED", "SUCCEEDED", "CANCELLED"];
+let stopPage = () => {};
+
+export function showError(error, where = main) {
+  if (error instanceof ApiError && error.status === 401) return loginPage(error.message);
+  const text = error instanceof ApiError ? `${error.status}: ${error.message}` : String(error);
+  where.prepend(notice(text, "error"));
+}
+
+function loginPage(message) {
+  const input = el("textarea", { id: "token", rows: 4, placeholder: "eyJhbGciOi…" });
+  const form = el("form", { class: "card", id: "login" }, [
+    el("h1", {}, "Sign in"),
+    el("p", { class: "muted" }, "Paste a bearer token (pipeline-engine token …); the console calls the API with it."),
+    message ? notice(message, "error") : null,
+    input,
+    el("p", {}, el("button", { class: "primary", type: "submit" }, "Sign in")),
+  ]);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    setToken(input.value);
+    route();
+  });
+  fill(main, form);
+}
+
+function header() {
+  const who = claims();
+  document.getElementById("who").textContent =
+    `${who.sub} · ${(who.roles || []).join(", ")} · tenants ${(who.tenants || []).join(", ")}`;
+  const tenants = (who.tenants || []).filter((t) => t !== "*");
+  document.getElementById("nav").replaceChildren(
+    el("a", { href: "/ui" }, "Pipelines"),
+    ...tenants.map((t) => el("a", { href: `/ui/tenants/${encodeURIComponent(t)}` }, `${t} config`)),
+    el("a", { href: "/docs" }, "API docs"),
+    el("a", { href: "#", id: "sign-out", onclick: (e) => { e.preventDefault(); signOut(); route(); } }, "Sign out"),
+  );
+}
+
+function listPage() {
+  const params = new URLSearchParams(location.search);
+  const tenant = el("input", { id: "f-tenant", placeholder: "tenant", value: params.get("tenant_id") || "" });
+  const state = el("select", { id: "f-state" }, [el("option", { value: "" }, "any state"), ...STATES.map((s) => el("option", { value: s, selected: params.get("state") === s }, s))]);
+  const name = el("input", { id: "f-name", placeholder: "name", value: params.get("name") || "" });
+  const after = el("input", { id: "f-after", type: "datetime-local", title: "started after", value: params.get("started_after") || "" });
+  const counts = el("div", { class: "counts", id: "counts" });
+  const rows = el("tbody", { id: "pipelines" });
+  const pager = el("div", { class: "row" });
+  const tokens = [null];
+  let page = 0;
+
+  async function load() {
+    const q = new URLSearchParams({ page_size: "20" });
+    if (tenant.value) q.set("tenant_id", tenant.value);
+    if (state.value) q.set("state", state.value);
+    if (tokens[page]) q.set("page_token", tokens[page]);
+    try {
+      const data = await api("GET", `/pipelines?${q}`);
+      const since = after.value ? new Date(after.value) : null;
+      const shown = data.items.filter((p) => (!name.value || (p.name || "").includes(name.value))
+        && (!since || (p.started_at && new Date(p.started_at) >= since)));
+      tokens[page + 1] = data.next_page_token;
+      const byState = {};
+      for (const p of shown) byState[p.state] = (byState[p.state] || 0) + 1;
+      fill(counts, el("span", {}, `${shown.length} on this page:`), ...Object.entries(byState).map(([s, n]) => el("span", {}, [badge(s), ` ${n}`])));
+      fill(rows, ...shown.map((p) => el("tr", { "data-pipeline": p.pipeline_id }, [
+        el("td", {}, el("a", { href: `/ui/pipelines/${encodeURIComponent(p.pipeline_id)}` }, p.pipeline_id)),
+        el("td", {}, p.name || ""), el("td", {}, p.tenant_id || ""), el("td", {}, badge(p.state)),
+        el("td", {}, when(p.started_at)), el("td", {}, when(p.closed_at)),
+      ])));
+      fill(pager,
+        el("button", { disabled: page === 0, onclick: () => { page -= 1; load(); } }, "← Newer"),
+        el("span", { class: "muted" }, `page ${page + 1}`),
+        el("button", { disabled: !data.next_page_token, onclick: () => { page += 1; load(); } }, "Older →"),
+      );
+    } catch (error) {
+      showError(error);
+    }
+  }
+  const apply = () => { tokens.length = 1; page = 0; load(); };
+  for (const input of [tenant, state, name, after]) input.addEventListener("change", apply);
+
+  const runForm = can("operator") ? runCard() : null;
+  fill(main,
+    el("h1", {}, "Pipelines"),
+    runForm,
+    el("div", { class: "card row" }, [tenant, state, name, after, el("button", { onclick: apply }, "Filter")]),
+    counts,
+    el("table", {}, [el("thead", {}, el("tr", {}, ["Pipeline", "Name", "Tenant", "State", "Started", "Closed"].map((h) => el("th", {}, h)))), rows]),
+    pager,
+  );
+  load();
+  const timer = setInterval(load, 3000); // live: the visibility store is the source of truth
+  return () => clearInterval(timer);
+}
+
+function runCard() {
+  const tenants = (claims().tenants || []).filter((t) => t !== "*");
+  const tenant = el("input", { id: "run-tenant", placeholder: "tenant", value: tenants[0] || "" });
+  const input = el("input", { id: "run-input", value: "{}", size: 40, title: "pipeline input (JSON)" });
+  const form = el("form", { class: "card row", id: "run" }, [
+    el("strong", {}, "Run a tenant's stored pipeline"), tenant, input,
+    el("button", { class: "primary", type: "submit" }, "Run"),
+  ]);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const ref = await api("POST", "/process", { tenant_id: tenant.value, input: JSON.parse(input.value) });
+      location.assign(`/ui/pipelines/${encodeURIComponent(ref.pipeline_id)}`);
+    } catch (error) {
+      showError(error, form);
+    }
+  });
+  return form;
+}
+
+async function tenantPage(tenantId) {
+  const title = el("h1", {}, `Config of ${tenantId}`);
+  const box = el("div", { id: "graph" });
+  const problems = el("ul", { class: "problems", id: "problems" });
+  const source = el("textarea", { id: "definition", rows: 18, readonly: !can("admin") });
+  const status = el("div");
+  let row;
+  let cy;
+  function draw(graph) {
+    if (cy) cy.destroy();
+    cy = drawGraph(box, graph);
+    window.consoleGraph = cy;
+    fill(problems, ...graph.problems.map((p) => el("li", { "data-node": p.node || "" }, `${p.node ? `${p.node}: ` : ""}${p.path} — ${p.message}`)));
+  }
+  async function check() {
+    fill(status);
+    try {
+      const definition = JSON.parse(source.value);
+      draw(await api("POST", "/graph", { config: { schema_version: "1", name: tenantId, definition } }));
+    } catch (error) {
+      showError(error, status);
+    }
+  }
+  async function save() {
+    fill(status);
+    try {
+      row = await api("PUT", `/tenants/${encodeURIComponent(tenantId)}/config`, {
+        pipeline_definition: JSON.parse(source.value), settings: row ? row.settings : {}, version: row ? row.version : null,
+      });
+      fill(status, notice(`saved as version ${row.version}`));
+      await check();
+    } catch (error) {
+      showError(error, status);
+      await check();
+    }
+  }
+  const actions = can("admin")
+    ? el("div", { class: "row" }, [el("button", { onclick: check }, "Check"), el("button", { class: "primary", id: "save", onclick: save }, "Save")])
+    : el("p", { class: "muted" }, "Read-only: only an admin edits tenant configs.");
+  fill(main, title, el("div", { class: "layout" }, [
+    el("div", {}, [box, el("h2", {}, "Problems"), problems]),
+    el("div", { class: "card" }, [el("h2", {}, "Definition"), source, actions, status]),
+  ]));
+  try {
+    row = await api("GET", `/tenants/${encodeURIComponent(tenantId)}/config`);
+    source.value = JSON.stringify(row.pipeline_definition, null, 2);
+    draw(await api("GET", `/tenants/${encodeURIComponent(tenantId)}/config/graph`));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      fill(main, el("h1", { id: "not-found" }, "Not found"), notice(error.message, "error"));
+    } else showError(error);
+  }
+}
+
+function route() {
+  stopPage();
+  stopPage = () => {};
+  takeTokenFromFragment();
+  if (!token()) return loginPage();
+  header();
+  const path = location.pathname.replace(/\/+$/, "");
+  const pipeline = path.match(/^\/ui\/pipelines\/(.+)$/);
+  const tenant = path.match(/^\/ui\/tenants\/(.+)$/);
+  if (pipeline) stopPage = pipelinePage(main, decodeURIComponent(pipeline[1]), showError);
+  else if (tenant) tenantPage(decodeURIComponent(tenant[1]));
+  else stopPage = listPage();
+}
+
+window.addEventListener("hashchange", route);
+route();

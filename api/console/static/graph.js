@@ -1,0 +1,103 @@
+// Draws a graph from /v1/…/graph with Cytoscape.js (dagre layered layout) and paints stage states.
+/* global cytoscape, cytoscapeDagre */
+cytoscape.use(cytoscapeDagre);
+
+const COLOURS = {
+  PENDING: "#9e9e9e", RUNNING: "#1565c0", WAITING_INPUT: "#ef8f00", SUCCEEDED: "#2e7d32",
+  FAILED: "#c62828", SKIPPED: "#bdbdbd", CANCELLED: "#57606a",
+};
+const DONE = new Set(["SUCCEEDED", "SKIPPED"]);
+
+const STYLE = [
+  {
+    selector: "node",
+    style: {
+      shape: "round-rectangle", label: "data(label)", "text-wrap": "wrap", "text-valign": "center",
+      "font-size": 12, color: "#fff", width: "label", height: "label", padding: "10px",
+      "background-color": (n) => COLOURS[n.data("state")] || COLOURS.PENDING,
+      "border-width": 0,
+    },
+  },
+  { selector: "node[kind = 'input']", style: { shape: "hexagon", padding: "14px" } },
+  {
+    selector: "node[kind = 'group'], node[kind = 'map']",
+    style: { shape: "barrel", "border-width": 3, "border-style": "double", "border-color": "#1f2328" },
+  },
+  { selector: "node.problem", style: { "border-width": 3, "border-color": "#c62828", "border-style": "dashed" } },
+  { selector: "node:selected", style: { "overlay-opacity": 0.15, "overlay-color": "#000" } },
+  {
+    selector: "edge",
+    style: {
+      width: 2, "line-color": "#8c959f", "target-arrow-color": "#8c959f",
+      "target-arrow-shape": "triangle", "curve-style": "bezier",
+    },
+  },
+];
+
+/** Which stages of a status a node stands for (its own, and run-time copies `<id>[<i>]`). */
+export function stagesOf(node, stages) {
+  const own = new Set(node.stages);
+  return stages.filter(
+    (s) => own.has(s.stage_id) || node.run_prefixes.some((p) => s.stage_id.startsWith(`${p}[`)),
+  );
+}
+
+/** One state for a node: a fan-out is failed/running/waiting if any run is, done if all are. */
+export function nodeState(node, stages) {
+  const mine = stagesOf(node, stages);
+  const states = mine.map((s) => s.state);
+  if (node.kind === "step" || node.kind === "input") return states[0] || "PENDING";
+  for (const s of ["FAILED", "RUNNING", "WAITING_INPUT", "CANCELLED"]) if (states.includes(s)) return s;
+  if (mine.length && states.every((s) => DONE.has(s))) return "SUCCEEDED";
+  return states.some((s) => DONE.has(s)) ? "RUNNING" : "PENDING";
+}
+
+export function fanOutCount(node, stages) {
+  const mine = stagesOf(node, stages);
+  const done = mine.filter((s) => DONE.has(s.state)).length;
+  const total = node.kind === "map" && !mine.length ? "?" : Math.max(mine.length, node.stages.length);
+  const fmt = (n) => (typeof n === "number" ? n.toLocaleString("en") : n);
+  return `${fmt(done)}/${fmt(total)} done`;
+}
+
+function label(node, stages) {
+  let text = node.label;
+  if (node.step && node.step !== node.id) text += `\n(${node.step})`;
+  if (node.kind === "input") text += "\n(human input)";
+  if (node.kind === "group" || node.kind === "map") text += `\n${fanOutCount(node, stages)}`;
+  return text;
+}
+
+/** Draw `graph` into `container`; `onSelect(node)` on click, `onHover(node, event)` on hover. */
+export function drawGraph(container, graph, { onSelect, onHover } = {}) {
+  const cy = cytoscape({
+    container,
+    style: STYLE,
+    elements: [
+      ...graph.nodes.map((n) => ({ data: { id: n.id, kind: n.kind, state: "PENDING", label: label(n, []) } })),
+      ...graph.edges.map((e, i) => ({ data: { id: `e${i}`, source: e.source, target: e.target } })),
+    ],
+    layout: { name: "dagre", rankDir: "LR", nodeSep: 25, rankSep: 70 },
+    userZoomingEnabled: true,
+    maxZoom: 1.6,
+  });
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  if (onSelect) cy.on("tap", "node", (e) => onSelect(byId.get(e.target.id())));
+  if (onHover) {
+    cy.on("mouseover", "node", (e) => onHover(byId.get(e.target.id()), e.originalEvent));
+    cy.on("mouseout", "node", () => onHover(null));
+  }
+  for (const p of graph.problems || []) if (p.node) cy.getElementById(p.node).addClass("problem");
+  return cy;
+}
+
+/** Colour each node by the state of the stages it stands for. */
+export function paint(cy, graph, stages) {
+  cy.batch(() => {
+    for (const node of graph.nodes) {
+      const el = cy.getElementById(node.id);
+      el.data("state", nodeState(node, stages));
+      el.data("label", label(node, stages));
+    }
+  });
+}

@@ -1,0 +1,230 @@
+// One pipeline: its graph lit by stage state (live from the event stream), details, events, actions.
+import { ApiError, api, can, claims, followEvents } from "./api.js";
+import { badge, el, fill, json, notice, seconds, when } from "./dom.js";
+import { drawGraph, fanOutCount, nodeState, paint, stagesOf } from "./graph.js";
+import { schemaForm } from "./schema_form.js";
+
+const TERMINAL = new Set(["SUCCEEDED", "CANCELLED"]);
+
+export function pipelinePage(main, pipelineId, showError) {
+  const path = `/pipelines/${encodeURIComponent(pipelineId)}`;
+  const aborter = new AbortController();
+  const view = {
+    head: el("div", { class: "card", id: "summary" }),
+    inputs: el("div", { id: "inputs" }),
+    box: el("div", { id: "graph" }),
+    details: el("div", { class: "card", id: "details" }, el("p", { class: "muted" }, "Click a node for its attempts, error, result and timing.")),
+    outcome: el("div", { id: "outcome" }),
+    events: el("tbody", { id: "events" }),
+    table: el("tbody", { id: "stages" }),
+  };
+  const tooltip = document.getElementById("tooltip");
+  let graph;
+  let cy;
+  let status;
+  let selected = null;
+  let lastEventId = null;
+  let refreshing = null;
+
+  fill(main,
+    view.head, view.inputs,
+    el("div", { class: "layout" }, [view.box, view.details]),
+    view.outcome,
+    el("h2", {}, "Stages"),
+    el("table", {}, [el("thead", {}, el("tr", {}, ["Node", "State", "Attempts", "Started", "Took", "Error"].map((h) => el("th", {}, h)))), view.table]),
+    el("h2", {}, "Events"),
+    el("div", { class: "events" }, el("table", {}, [el("thead", {}, el("tr", {}, ["#", "Time", "Type", "Stage", "Detail"].map((h) => el("th", {}, h)))), view.events])),
+  );
+
+  async function act(method, suffix, body, where) {
+    try {
+      await api(method, `${path}${suffix}`, body);
+      await refresh();
+      follow();
+    } catch (error) {
+      showError(error, where);
+    }
+  }
+
+  function reasonForm(id, label, onSubmit, cls = "") {
+    const reason = el("input", { id: `${id}-reason`, placeholder: "reason", required: true });
+    const form = el("form", { class: "row", id }, [reason, el("button", { class: cls, type: "submit" }, label)]);
+    form.addEventListener("submit", (e) => { e.preventDefault(); onSubmit(reason.value, form); });
+    return form;
+  }
+
+  function renderHead() {
+    const ui = document.querySelector("meta[name=temporal-ui]").content;
+    const ns = document.querySelector("meta[name=temporal-namespace]").content;
+    const link = ui ? el("a", { id: "temporal-link", href: `${ui}/namespaces/${encodeURIComponent(ns)}/workflows/${encodeURIComponent(pipelineId)}`, target: "_blank", rel: "noopener" }, "Open in Temporal Web UI") : null;
+    const cancel = can("operator") && !TERMINAL.has(status.state)
+      ? reasonForm("cancel", "Cancel pipeline", (reason, form) => act("POST", "/cancel", { reason }, form), "danger")
+      : null;
+    const start = can("operator") && status.state === "PENDING"
+      ? el("form", { class: "row", id: "start", onsubmit: (e) => { e.preventDefault(); act("POST", "/start", undefined, e.target); } },
+        el("button", { class: "primary", type: "submit" }, "Start"))
+      : null;
+    fill(view.head,
+      el("h1", {}, [`${status.name} `, badge(status.state)]),
+      el("div", { class: "row muted" }, [
+        el("span", {}, pipelineId), el("span", {}, `tenant ${status.tenant_id || "–"}`),
+        el("span", {}, `created ${when(status.created_at)}`), el("span", {}, `finished ${when(status.finished_at)}`),
+        status.retryable_until && status.state === "FAILED" ? el("span", {}, `retryable until ${when(status.retryable_until)}`) : null,
+        link,
+      ]),
+      start,
+      cancel,
+    );
+  }
+
+  function renderInputs() {
+    if (!status.waiting_inputs.length) return fill(view.inputs);
+    fill(view.inputs, ...status.waiting_inputs.map((input) => {
+      if (!can("approver")) return el("div", { class: "card" }, `${input.stage_id} waits for input (an approver answers it).`);
+      const generated = schemaForm(input.schema || {});
+      const form = el("form", { class: "card", id: `input-${input.stage_id}`, "data-stage": input.stage_id }, [
+        el("h2", {}, `Input ${input.stage_id}`), input.prompt ? el("p", {}, input.prompt) : null,
+        generated.node, el("button", { class: "primary", type: "submit" }, "Submit input"),
+      ]);
+      form.addEventListener("submit", (e) => {
+        e.preventDefault();
+        let payload;
+        try {
+          payload = generated.payload();
+        } catch (error) {
+          return form.prepend(notice(`not valid JSON: ${error.message}`, "error"));
+        }
+        act("POST", "/input", { payload, responder: claims().sub, stage_id: input.stage_id }, form);
+      });
+      return form;
+    }));
+  }
+
+  function stageLines(stages) {
+    return stages.map((s) => {
+      const retry = can("operator") && s.state === "FAILED" && status.state === "FAILED"
+        ? reasonForm(`retry-${s.stage_id}`, "Retry stage", (reason, form) => act("POST", `/stages/${encodeURIComponent(s.stage_id)}/retry`, { reason }, form))
+        : null;
+      return el("div", { class: "card", "data-stage": s.stage_id }, [
+        el("div", { class: "row" }, [el("strong", {}, s.stage_id), badge(s.state), el("span", { class: "muted" }, `${s.step} · ${s.attempts} attempt(s)`)]),
+        el("div", { class: "muted" }, `scheduled ${when(s.scheduled_at)} · finished ${when(s.finished_at)} · took ${seconds(s.scheduled_at, s.finished_at) || "–"}`),
+        s.error ? el("p", { class: "error" }, `${s.error.type}: ${s.error.message}`) : null,
+        s.result !== null && s.result !== undefined ? json(s.result) : null,
+        retry,
+      ]);
+    });
+  }
+
+  function renderDetails() {
+    if (!selected) return;
+    const mine = stagesOf(selected, status.stages);
+    const shown = selected.kind === "step" || selected.kind === "input" ? mine
+      : mine.filter((s) => s.state !== "SUCCEEDED").slice(0, 20);
+    fill(view.details,
+      el("h2", {}, `${selected.label} (${selected.kind})`),
+      selected.kind === "group" || selected.kind === "map" ? el("p", {}, fanOutCount(selected, status.stages)) : null,
+      ...stageLines(shown),
+    );
+  }
+
+  function renderTable() {
+    fill(view.table, ...graph.nodes.map((node) => {
+      const mine = stagesOf(node, status.stages);
+      const first = mine[0] || {};
+      const state = nodeState(node, status.stages);
+      const errors = mine.filter((s) => s.error).map((s) => `${s.stage_id}: ${s.error.type}: ${s.error.message}`);
+      return el("tr", { "data-node": node.id, "data-state": state }, [
+        el("td", {}, node.kind === "step" || node.kind === "input" ? node.id : `${node.label} (${fanOutCount(node, status.stages)})`),
+        el("td", {}, badge(state)),
+        el("td", {}, String(mine.reduce((n, s) => n + s.attempts, 0))),
+        el("td", {}, when(first.scheduled_at)),
+        el("td", {}, seconds(first.scheduled_at, first.finished_at)),
+        el("td", { class: "error" }, errors.slice(0, 3).join("\n")),
+      ]);
+    }));
+  }
+
+  let headState = null;
+  let inputsShown = null;
+  function render() {
+    if (headState !== status.state) renderHead();
+    headState = status.state;
+    const waiting = status.waiting_inputs.map((i) => i.stage_id).join(",");
+    if (inputsShown !== waiting) renderInputs(); // keeps what is being typed
+    inputsShown = waiting;
+    paint(cy, graph, status.stages);
+    renderTable();
+    renderDetails();
+    fill(view.outcome,
+      status.error ? el("div", { class: "card" }, [el("h2", {}, "Error"), el("p", { class: "error" }, `${status.error.stage_id ? `${status.error.stage_id}: ` : ""}${status.error.type}: ${status.error.message}`)]) : null,
+      status.state === "SUCCEEDED" ? el("div", { class: "card", id: "result" }, [el("h2", {}, "Result"), json(status.result)]) : null,
+    );
+    main.dataset.state = status.state;
+  }
+
+  async function refresh() {
+    status = await api("GET", path);
+    render();
+  }
+
+  function refreshSoon() {
+    // Events come in bursts; one status read per burst is enough.
+    refreshing ||= setTimeout(() => { refreshing = null; refresh().catch((e) => showError(e)); }, 150);
+  }
+
+  function addEvent(event) {
+    const p = event.data.payload || {};
+    const detail = p.error ? `${p.error.type}: ${p.error.message}` : p.reason || p.responder || "";
+    view.events.prepend(el("tr", { "data-type": event.type }, [
+      el("td", {}, event.id), el("td", {}, when(event.data.timestamp)), el("td", {}, event.type),
+      el("td", {}, p.stage_id || ""), el("td", {}, detail),
+    ]));
+  }
+
+  let following = false;
+  async function follow() {
+    if (following || aborter.signal.aborted) return;
+    following = true;
+    try {
+      await followEvents(`${path}/events`, lastEventId, (message) => {
+        if (message.type === "error") return showError(new ApiError(503, message.data), view.head);
+        lastEventId = message.id;
+        addEvent(message);
+        refreshSoon();
+      }, aborter.signal);
+    } catch (error) {
+      if (aborter.signal.aborted) return;
+      following = false;
+      setTimeout(follow, 2000); // the stream broke: resume after the last event seen
+      return;
+    }
+    following = false;
+  }
+
+  function hover(node, event) {
+    if (!node) { tooltip.hidden = true; return; }
+    const mine = stagesOf(node, status.stages);
+    const errors = mine.filter((s) => s.error).slice(0, 3).map((s) => `${s.stage_id}: ${s.error.message}`);
+    tooltip.textContent = [`${node.id} — ${nodeState(node, status.stages)}`, `attempts: ${mine.reduce((n, s) => n + s.attempts, 0)}`, ...errors].join("\n");
+    tooltip.style.left = `${event.clientX + 12}px`;
+    tooltip.style.top = `${event.clientY + 12}px`;
+    tooltip.hidden = false;
+  }
+
+  (async () => {
+    try {
+      [graph, status] = await Promise.all([api("GET", `${path}/graph`), api("GET", path)]);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) {
+        fill(main, el("h1", { id: "not-found" }, "Not found"), notice(error.message, "error"));
+        return;
+      }
+      return showError(error);
+    }
+    cy = drawGraph(view.box, graph, { onSelect: (node) => { selected = node; renderDetails(); }, onHover: hover });
+    window.consoleGraph = cy;
+    render();
+    follow();
+  })();
+  return () => aborter.abort();
+}

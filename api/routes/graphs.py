@@ -1,0 +1,143 @@
+"""Read-only graphs the console draws: a pipeline's, a tenant's stored config, a draft config.
+
+A graph is the compiled plan as nodes (stages; wide and run-time fan-outs as one node) and
+data-flow edges; for configs, each validation problem names the node it concerns.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+from pydantic import BaseModel, Field
+
+from api.deps import EngineDep, RegistryDep, StoreDep, ViewablePipeline, Viewer, check_tenant
+from api.errors import ERROR_RESPONSES
+from api.routes.tenants import TenantPath
+from api.tenants import definition_config
+from pipeline_engine.dsl import GraphNode, Plan, PlanGraph, compile_plan, parse_config, plan_graph
+from pipeline_engine.errors import InvalidConfig, Problem, TenantNotFound
+
+router = APIRouter(tags=["graphs"], responses=ERROR_RESPONSES)
+
+
+class GraphNodeOut(BaseModel):
+    """One node: a stage, or a fan-out standing for many stages."""
+
+    id: str
+    kind: str = Field(description="step, input, group (a wide group) or map (run-time fan-out).")
+    label: str
+    path: str = Field(description="JSON path of the element in the config.")
+    step: str | None = None
+    stages: list[str] = Field(description="Stage ids this node stands for.")
+    run_prefixes: list[str] = Field(
+        default_factory=list, description="Its stages' run-time copies are ``<prefix>[<i>]``."
+    )
+
+
+class GraphEdgeOut(BaseModel):
+    """Data flows from ``source`` to ``target``."""
+
+    source: str
+    target: str
+
+
+class GraphProblemOut(BaseModel):
+    """A validation problem and the node it concerns (``None``: the config as a whole)."""
+
+    path: str
+    message: str
+    node: str | None = None
+
+
+class GraphOut(BaseModel):
+    """A pipeline or config drawn as a graph."""
+
+    name: str
+    nodes: list[GraphNodeOut]
+    edges: list[GraphEdgeOut]
+    problems: list[GraphProblemOut] = Field(default_factory=list)
+
+
+def _node_out(node: GraphNode) -> GraphNodeOut:
+    return GraphNodeOut(
+        id=node.id,
+        kind=node.kind,
+        label=node.label,
+        path=node.path,
+        step=node.step,
+        stages=list(node.stages),
+        run_prefixes=list(node.run_prefixes),
+    )
+
+
+def _concerned(graph: PlanGraph, path: str) -> str | None:
+    """The node whose element holds ``path`` (the deepest one)."""
+    best: GraphNode | None = None
+    for node in graph.nodes:
+        inside = path == node.path or path[len(node.path) : len(node.path) + 1] in (".", "[")
+        if (
+            path.startswith(node.path)
+            and inside
+            and (best is None or len(node.path) > len(best.path))
+        ):
+            best = node
+    return best.id if best is not None else None
+
+
+def _graph_out(plan: Plan | None, name: str, problems: list[Problem]) -> GraphOut:
+    graph = plan_graph(plan) if plan is not None else PlanGraph()
+    return GraphOut(
+        name=name,
+        nodes=[_node_out(n) for n in graph.nodes],
+        edges=[GraphEdgeOut(source=s, target=t) for s, t in graph.edges],
+        problems=[
+            GraphProblemOut(path=p.path, message=p.message, node=_concerned(graph, p.path))
+            for p in problems
+        ],
+    )
+
+
+def _config_graph(document: dict[str, Any], registry: RegistryDep) -> GraphOut:
+    """Draw what the structure allows; list every problem the full validation finds."""
+    name = str(document.get("name", ""))
+    try:
+        plan: Plan | None = parse_config(document)
+    except InvalidConfig as exc:
+        return _graph_out(None, name, exc.problems)
+    try:
+        parse_config(document, registry=registry)
+    except InvalidConfig as exc:
+        return _graph_out(plan, name, exc.problems)
+    return _graph_out(plan, name, [])
+
+
+@router.get("/pipelines/{pipeline_id}/graph", operation_id="get_pipeline_graph")
+async def get_pipeline_graph(pipeline_id: ViewablePipeline, engine: EngineDep) -> GraphOut:
+    """The pipeline's definition as a graph (stage states come from ``GET /v1/pipelines/{id}``)."""
+    config = await engine.get_config(pipeline_id)
+    return _graph_out(compile_plan(config), config.name, [])
+
+
+@router.get("/tenants/{tenant_id}/config/graph", operation_id="get_tenant_config_graph")
+async def get_tenant_config_graph(
+    tenant_id: TenantPath, caller: Viewer, store: StoreDep, registry: RegistryDep
+) -> GraphOut:
+    """The tenant's stored config as a graph, with its validation problems (paths under
+    ``$.definition``) on the nodes they concern."""
+    check_tenant(caller, tenant_id)
+    row = await store.get(tenant_id)
+    if row is None:
+        raise TenantNotFound(f"no config for tenant {tenant_id!r}")
+    return _config_graph(definition_config(tenant_id, row.pipeline_definition), registry)
+
+
+@router.post("/graph", operation_id="draw_config")
+async def draw_config(
+    config: Annotated[dict[str, Any], Body(embed=True, description="A PipelineConfig document.")],
+    caller: Viewer,
+    registry: RegistryDep,
+) -> GraphOut:
+    """Any config (e.g. an edited draft) as a graph with its validation problems; stores nothing."""
+    return _config_graph(config, registry)
+
+
+__all__ = ["router"]
