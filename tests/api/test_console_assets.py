@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from pathlib import Path
 
 import httpx
 
+from api.app import create_app
 from api.console import STATIC_DIR
+from tests.api._support import make_settings
 
 VENDOR = STATIC_DIR / "vendor"
 
@@ -40,3 +43,15 @@ async def test_docs_pages_reference_only_local_assets(http: httpx.AsyncClient) -
         for asset in re.findall(r"""(?:src|href)=["'](/ui/static/[^"']+)""", r.text):
             assert (await http.get(asset)).status_code == 200, asset
     assert (await http.get("/openapi.json")).json()["paths"]["/v1/graph"]
+
+
+async def test_console_page_carries_the_temporal_web_ui_address(tmp_path: Path) -> None:
+    settings = make_settings(
+        None, f"sqlite:///{tmp_path / 't.db'}", temporal_ui_url="http://ui:8233"
+    )
+    app = create_app(settings, migrate=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        page = (await http.get("/ui/pipelines/pl-1")).text
+    assert '<meta name="temporal-ui" content="http://ui:8233">' in page
+    assert '<meta name="temporal-namespace" content="default">' in page

@@ -115,11 +115,15 @@ export function pipelinePage(main, pipelineId, showError) {
     });
   }
 
+  let detailsShown = null;
   function renderDetails() {
     if (!selected) return;
     const mine = stagesOf(selected, status.stages);
     const shown = selected.kind === "step" || selected.kind === "input" ? mine
       : mine.filter((s) => s.state !== "SUCCEEDED").slice(0, 20);
+    const key = JSON.stringify([selected.id, status.state, mine.map((s) => [s.state, s.attempts])]);
+    if (key === detailsShown) return; // unchanged: keep what is being typed
+    detailsShown = key;
     fill(view.details,
       el("h2", {}, `${selected.label} (${selected.kind})`),
       selected.kind === "group" || selected.kind === "map" ? el("p", {}, fanOutCount(selected, status.stages)) : null,
@@ -192,13 +196,14 @@ export function pipelinePage(main, pipelineId, showError) {
         addEvent(message);
         refreshSoon();
       }, aborter.signal);
-    } catch (error) {
+    } catch {
       if (aborter.signal.aborted) return;
-      following = false;
-      setTimeout(follow, 2000); // the stream broke: resume after the last event seen
-      return;
     }
     following = false;
+    // The stream broke, or ended with the pipeline held in FAILED (a retry, from here or from
+    // anywhere else, resumes it): follow again from the last event seen.
+    const expired = status.retryable_until && new Date(status.retryable_until) < new Date();
+    if (!aborter.signal.aborted && !TERMINAL.has(status.state) && !expired) setTimeout(follow, 2000);
   }
 
   function hover(node, event) {
@@ -221,7 +226,7 @@ export function pipelinePage(main, pipelineId, showError) {
       }
       return showError(error);
     }
-    cy = drawGraph(view.box, graph, { onSelect: (node) => { selected = node; renderDetails(); }, onHover: hover });
+    cy = drawGraph(view.box, graph, { onSelect: (node) => { selected = node; detailsShown = null; renderDetails(); }, onHover: hover });
     window.consoleGraph = cy;
     render();
     follow();

@@ -70,6 +70,20 @@ def all_in(state: str) -> Callable[[WebDriver], bool]:
     return check
 
 
+def event_types(browser: WebDriver, until: str | None = None) -> list[str]:
+    """The types in the page's event list (once ``until`` is among them)."""
+
+    def read(b: WebDriver) -> list[str]:
+        return [
+            e.get_attribute("data-type") or ""
+            for e in b.find_elements(By.CSS_SELECTOR, "#events tr")
+        ]
+
+    if until is not None:
+        wait_until(browser, lambda b: until in read(b), f"event {until} listed")
+    return read(browser)
+
+
 def shot(browser: WebDriver, folder: Path, name: str) -> None:
     browser.save_screenshot(str(folder / f"{name}.png"))
 
@@ -88,10 +102,8 @@ def test_seed_graph_goes_from_pending_to_all_green(
     wait_until(
         browser, lambda b: b.find_element(By.ID, "result").is_displayed(), "the result shown"
     )
-    events = [
-        e.get_attribute("data-type") for e in browser.find_elements(By.CSS_SELECTOR, "#events tr")
-    ]
-    assert "pipeline.succeeded" in events and "stage.scheduled" in events
+    event_types(browser, "pipeline.succeeded")
+    assert "stage.scheduled" in event_types(browser)
     shot(browser, screenshots, "seed-succeeded")
 
 
@@ -128,10 +140,8 @@ def test_failed_stage_turns_red_and_a_retry_from_the_page_turns_it_green(
     form.find_element(By.TAG_NAME, "input").send_keys("fixed the cause")
     form.find_element(By.TAG_NAME, "button").click()
     wait_until(browser, all_in("SUCCEEDED"), "every node green after the retry")
-    types = [
-        e.get_attribute("data-type") for e in browser.find_elements(By.CSS_SELECTOR, "#events tr")
-    ]
-    assert "stage.retry_requested" in types and "pipeline.succeeded" in types
+    event_types(browser, "pipeline.succeeded")
+    assert "stage.retry_requested" in event_types(browser)
     shot(browser, screenshots, "retried-green")
 
 
