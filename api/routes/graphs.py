@@ -12,9 +12,9 @@ from pydantic import BaseModel, Field
 from api.deps import EngineDep, RegistryDep, StoreDep, ViewablePipeline, Viewer, check_tenant
 from api.errors import ERROR_RESPONSES
 from api.routes.tenants import TenantPath
-from api.tenants import definition_config
 from pipeline_engine.dsl import GraphNode, Plan, PlanGraph, compile_plan, parse_config, plan_graph
 from pipeline_engine.errors import InvalidConfig, Problem, TenantNotFound
+from pipeline_engine.service.tenant_configs import definition_config
 
 router = APIRouter(tags=["graphs"], responses=ERROR_RESPONSES)
 
