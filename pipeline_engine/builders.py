@@ -107,6 +107,7 @@ def task(
     heartbeat_timeout_s: float | None = _NOT_SET,
     on_failure: str = _NOT_SET,
     resources: Resources | Mapping[str, Any] | None = _NOT_SET,
+    local: bool | None = _NOT_SET,
     **step_kwargs: Any,
 ) -> Step:
     """A ``step`` element: run the registered step ``name``.
@@ -124,6 +125,7 @@ def task(
         heartbeat_timeout_s: A worker silent this long is presumed dead.
         on_failure: ``"fail"``, ``"continue"``, or the name of a step run as failure handler.
         resources: Task queue and concurrency cap (a model or a dict of its fields).
+        local: Run as a Temporal local activity (short, idempotent steps; docs/dsl.md).
         **step_kwargs: More keyword arguments for the step.
 
     Returns:
@@ -139,6 +141,7 @@ def task(
             timeout_s=timeout_s,
             heartbeat_timeout_s=heartbeat_timeout_s,
             on_failure=on_failure,
+            local=local,
         )
     )
     if retry is not _NOT_SET:
@@ -239,6 +242,7 @@ def stage(
     heartbeat_timeout_s: float | None = _NOT_SET,
     on_failure: str = _NOT_SET,
     resources: Resources | Mapping[str, Any] | None = _NOT_SET,
+    local: bool | None = _NOT_SET,
     **step_kwargs: Any,
 ) -> StageConfig:
     """One stage of a DAG: a step and the stages it depends on.
@@ -255,6 +259,7 @@ def stage(
         heartbeat_timeout_s: A worker silent this long is presumed dead.
         on_failure: ``"fail"``, ``"continue"``, or a failure-handler step name.
         resources: Task queue and concurrency cap.
+        local: Run as a Temporal local activity (short, idempotent steps; docs/dsl.md).
         **step_kwargs: More keyword arguments for the step.
 
     Returns:
@@ -268,7 +273,10 @@ def stage(
         fields["depends_on"] = list(depends_on)
     fields.update(
         _options(
-            timeout_s=timeout_s, heartbeat_timeout_s=heartbeat_timeout_s, on_failure=on_failure
+            timeout_s=timeout_s,
+            heartbeat_timeout_s=heartbeat_timeout_s,
+            on_failure=on_failure,
+            local=local,
         )
     )
     if retry is not _NOT_SET:

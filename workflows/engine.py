@@ -202,6 +202,7 @@ class TemporalPipelineEngine:
             settings=settings or {},
             trace_id=current_trace_id() or uuid.uuid4().hex,
             autostart=start,
+            local_steps=sorted(plan.local_defaults),
         )
         attrs = [
             SearchAttributePair(names.SA_PIPELINE_STATE, PipelineState.PENDING.value),

@@ -36,6 +36,8 @@ class PipelineWorkflowInput(_Message):
     settings: dict[str, Any] = Field(default_factory=dict)
     trace_id: str
     autostart: bool = False
+    local_steps: list[str] = Field(default_factory=list)
+    """Steps of ``config`` registered as local (``@step(local=True)``) when it was created."""
 
     @field_serializer("config")
     def _only_what_was_set(self, config: PipelineConfig) -> dict[str, Any]:

@@ -37,7 +37,7 @@ class PipelineWorkflow:
     @workflow.init
     def __init__(self, params: PipelineWorkflowInput) -> None:
         self._run = PipelineRun(
-            plan=compile_plan(params.config),
+            plan=compile_plan(params.config, local_defaults=frozenset(params.local_steps)),
             pipeline_id=workflow.info().workflow_id,
             tenant_id=params.tenant_id,
             input=params.input,

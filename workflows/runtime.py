@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, RetryState
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError, RetryState
 from temporalio.exceptions import CancelledError as TemporalCancelledError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
@@ -31,11 +31,13 @@ def _retry_policy(call: StepCall) -> RetryPolicy:
     )
 
 
-def _failure(call: StepCall, err: ActivityError) -> StepFailed:
-    cause = err.cause
-    attempts = (
-        call.retry.max_attempts if err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED else 1
+def _failure(call: StepCall, err: FailureError) -> StepFailed:
+    # A local activity that fails for good may resolve with its bare failure, not an ActivityError.
+    cause = err.cause if isinstance(err, ActivityError) else err
+    exhausted = (
+        isinstance(err, ActivityError) and err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED
     )
+    attempts = call.retry.max_attempts if exhausted else 1
     if isinstance(cause, ApplicationError):
         details = cause.details[0] if cause.details else None
         if isinstance(details, dict) and isinstance(details.get("attempt"), int):
@@ -66,31 +68,51 @@ class TemporalRuntime:
         return workflow.now()
 
     async def run_step(self, call: StepCall) -> StepOutcome:
+        params = StepActivityInput(
+            pipeline_id=call.pipeline_id,
+            tenant_id=call.tenant_id,
+            stage_id=call.stage_id,
+            kwargs=call.kwargs,
+            previous=call.previous,
+            input=call.input,
+            settings=call.settings,
+            trace_id=call.trace_id,
+            attempt_offset=call.attempt_offset,
+        )
         try:
-            out = await workflow.execute_activity(
-                call.step,
-                StepActivityInput(
-                    pipeline_id=call.pipeline_id,
-                    tenant_id=call.tenant_id,
-                    stage_id=call.stage_id,
-                    kwargs=call.kwargs,
-                    previous=call.previous,
-                    input=call.input,
-                    settings=call.settings,
-                    trace_id=call.trace_id,
-                    attempt_offset=call.attempt_offset,
-                ),
-                result_type=StepActivityResult,
-                activity_id=call.stage_id,
-                summary=call.stage_id,
-                task_queue=call.task_queue,
-                start_to_close_timeout=timedelta(seconds=call.timeout_s),
-                heartbeat_timeout=timedelta(seconds=call.heartbeat_timeout_s),
-                retry_policy=_retry_policy(call),
-            )
-        except ActivityError as err:
-            if isinstance(err.cause, TemporalCancelledError):
-                raise asyncio.CancelledError(str(err.cause)) from None
+            if call.local:
+                # Only configs that say `local` (a field newer than every recorded history) reach
+                # this branch, so histories recorded before it replay the same commands.
+                out = await workflow.execute_local_activity(
+                    call.step,
+                    params,
+                    result_type=StepActivityResult,
+                    activity_id=call.stage_id,
+                    summary=call.stage_id,
+                    start_to_close_timeout=timedelta(seconds=call.timeout_s),
+                    retry_policy=_retry_policy(call),
+                )
+            else:
+                out = await workflow.execute_activity(
+                    call.step,
+                    params,
+                    result_type=StepActivityResult,
+                    activity_id=call.stage_id,
+                    summary=call.stage_id,
+                    task_queue=call.task_queue,
+                    start_to_close_timeout=timedelta(seconds=call.timeout_s),
+                    heartbeat_timeout=timedelta(seconds=call.heartbeat_timeout_s),
+                    retry_policy=_retry_policy(call),
+                )
+        except (
+            ActivityError,
+            ApplicationError,
+            TemporalTimeoutError,
+            TemporalCancelledError,
+        ) as err:
+            cause = err.cause if isinstance(err, ActivityError) else err
+            if isinstance(cause, TemporalCancelledError):
+                raise asyncio.CancelledError(str(cause)) from None
             raise _failure(call, err) from None
         return StepOutcome(result=out.result, attempts=out.attempt)
 

@@ -518,6 +518,7 @@ class PipelineRun:
             timeout_s=plan.timeout_s,
             heartbeat_timeout_s=plan.heartbeat_timeout_s,
             task_queue=plan.task_queue,
+            local=plan.local,
         )
 
     async def _limited(self, step: str, work: Callable[[], Awaitable[T]]) -> T:

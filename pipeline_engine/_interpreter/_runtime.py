@@ -32,6 +32,7 @@ class StepCall:
     timeout_s: float
     heartbeat_timeout_s: float
     task_queue: str | None
+    local: bool = False
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,12 @@ class _StepOptions(_Model):
     )
     on_failure: OnFailure = "fail"
     resources: Resources | None = None
+    local: bool | None = Field(
+        None,
+        description="Run as a Temporal local activity, inside the workflow's worker: for short, "
+        "idempotent steps (see docs/dsl.md). Default: the step's registration "
+        "(@step(local=True)), else false.",
+    )
 
 
 class Step(_StepOptions):

@@ -143,7 +143,7 @@ def parse_config(
             if registry is not None:
                 problems += _raw_unknown_steps(data, registry, "$")
             raise InvalidConfig(_summary(problems), problems=problems) from None
-    plan = compile_plan(config)
+    plan = compile_plan(config, local_defaults=registry.local_steps() if registry else frozenset())
     problems = non_finite + [Problem(p, m) for p, m in plan.problems]
     if registry is not None:
         problems += _registry_problems(plan, registry)

@@ -23,8 +23,10 @@ from pipeline_engine.dsl._models import (
 
 __all__ = [
     "DEFAULT_HEARTBEAT_TIMEOUT_S",
+    "DEFAULT_LOCAL_TIMEOUT_S",
     "DEFAULT_STEP_TIMEOUT_S",
     "MAX_DEPTH",
+    "MAX_LOCAL_TIMEOUT_S",
     "ChainPlan",
     "ChordPlan",
     "DagPlan",
@@ -40,6 +42,9 @@ __all__ = [
 
 DEFAULT_STEP_TIMEOUT_S = 3600.0
 DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
+# A local step runs inside the workflow task's lifetime: keep each attempt short (docs/dsl.md).
+DEFAULT_LOCAL_TIMEOUT_S = 10.0
+MAX_LOCAL_TIMEOUT_S = 60.0
 MAX_DEPTH = 32
 
 
@@ -55,6 +60,7 @@ class StepPlan:
     task_queue: str | None
     max_concurrency: int | None
     path: str
+    local: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,12 +118,15 @@ class Plan:
         root: The tree (or DAG) to interpret.
         stages: Every stage (steps and inputs), in document order.
         problems: Structural problems found while compiling, as (JSON path, message).
+        local_defaults: Steps of this config that run as local activities because their
+            registration says so (``@step(local=True)``); the workflow compiles with the same set.
     """
 
     config: PipelineConfig
     root: Node
     stages: tuple[StepPlan | InputPlan, ...]
     problems: tuple[tuple[str, str], ...] = field(default=())
+    local_defaults: frozenset[str] = frozenset()
 
     def stage(self, stage_id: str) -> StepPlan | InputPlan:
         for s in self.stages:
@@ -136,8 +145,10 @@ def merge_retry(*policies: RetryPolicy | None) -> RetryPolicy:
 
 
 class _Compiler:
-    def __init__(self, config: PipelineConfig) -> None:
+    def __init__(self, config: PipelineConfig, local_defaults: frozenset[str]) -> None:
         self.config = config
+        self.local_defaults = local_defaults
+        self.local_by_default: set[str] = set()
         self.problems: list[tuple[str, str]] = []
         self.stages: list[StepPlan | InputPlan] = []
         self.used: set[str] = set()
@@ -151,7 +162,13 @@ class _Compiler:
             root: Node = self._node(cfg.definition, "$.definition", depth=1)
         else:
             root = self._dag(cfg.stages or [], "$.stages")
-        return Plan(cfg, root, tuple(self.stages), tuple(self.problems))
+        return Plan(
+            cfg,
+            root,
+            tuple(self.stages),
+            tuple(self.problems),
+            frozenset(self.local_by_default),
+        )
 
     # ids ------------------------------------------------------------------------------------
     def _claim_explicit(self, stage_id: str, path: str) -> None:
@@ -189,22 +206,57 @@ class _Compiler:
     def _step(self, el: Step | StageConfig, name: str, stage_id: str, path: str) -> StepPlan:
         d = self.config.defaults
         resources = el.resources
+        local = el.local if el.local is not None else name in self.local_defaults
+        if local:
+            self._check_local(el, name, path)
+            if el.local is None:
+                self.local_by_default.add(name)
         plan = StepPlan(
             stage_id=stage_id,
             step=name,
             kwargs=dict(el.kwargs),
             retry=merge_retry(d.retry, el.retry),
-            timeout_s=el.timeout_s or d.timeout_s or DEFAULT_STEP_TIMEOUT_S,
+            timeout_s=el.timeout_s or DEFAULT_LOCAL_TIMEOUT_S
+            if local
+            else el.timeout_s or d.timeout_s or DEFAULT_STEP_TIMEOUT_S,
             heartbeat_timeout_s=el.heartbeat_timeout_s
             or d.heartbeat_timeout_s
             or DEFAULT_HEARTBEAT_TIMEOUT_S,
             on_failure=el.on_failure,
-            task_queue=(resources.task_queue if resources else None) or d.task_queue,
+            task_queue=None
+            if local
+            else (resources.task_queue if resources else None) or d.task_queue,
             max_concurrency=resources.max_concurrency if resources else None,
             path=path,
+            local=local,
         )
         self.stages.append(plan)
         return plan
+
+    def _check_local(self, el: Step | StageConfig, name: str, path: str) -> None:
+        """What a local activity cannot do: run long, heartbeat, or go to another queue."""
+        why = (
+            "a local step runs inside the workflow's task"
+            if el.local
+            else f"step {name!r} is registered as local (set local: false to run it as a regular "
+            "activity); a local step runs inside the workflow's task"
+        )
+        if el.timeout_s is not None and el.timeout_s > MAX_LOCAL_TIMEOUT_S:
+            self.problems.append(
+                (
+                    f"{path}.timeout_s",
+                    f"{why}: timeout_s must be at most {MAX_LOCAL_TIMEOUT_S:g} s",
+                )
+            )
+        if el.heartbeat_timeout_s is not None:
+            self.problems.append((f"{path}.heartbeat_timeout_s", f"{why}: it cannot heartbeat"))
+        if el.resources is not None and el.resources.task_queue is not None:
+            self.problems.append(
+                (
+                    f"{path}.resources.task_queue",
+                    f"{why}: it runs on the workflow's worker, not on a task queue of its own",
+                )
+            )
 
     def _node(self, el: Element, path: str, depth: int) -> Node:
         if depth > MAX_DEPTH:
@@ -328,6 +380,10 @@ def _topological(plans: list[DagStagePlan]) -> list[DagStagePlan]:
     return out
 
 
-def compile_plan(config: PipelineConfig) -> Plan:
-    """Compile a validated config into its plan (stage ids assigned, policies merged)."""
-    return _Compiler(config).run()
+def compile_plan(config: PipelineConfig, *, local_defaults: frozenset[str] = frozenset()) -> Plan:
+    """Compile a validated config into its plan (stage ids assigned, policies merged).
+
+    ``local_defaults``: step names registered as local (``@step(local=True)``), for steps that do
+    not set ``local`` themselves.
+    """
+    return _Compiler(config, local_defaults).run()

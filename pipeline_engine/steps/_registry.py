@@ -53,6 +53,8 @@ class StepDefinition:
     is_async: bool
     description: str | None
     params_model: type[BaseModel]
+    local: bool = False
+    """Run as a Temporal local activity unless a pipeline's step element says otherwise."""
 
     def check_kwargs(self, kwargs: dict[str, Any]) -> list[tuple[str, str]]:
         """Problems with ``kwargs`` against the declared parameters, as (sub-path, message)."""
@@ -131,8 +133,13 @@ class StepRegistry:
     def __init__(self) -> None:
         self._steps: dict[str, StepDefinition] = {}
 
-    def register(self, fn: Callable[..., Any], *, name: str | None = None) -> StepDefinition:
-        """Register ``fn`` as a step (under its own name unless ``name`` is given)."""
+    def register(
+        self, fn: Callable[..., Any], *, name: str | None = None, local: bool = False
+    ) -> StepDefinition:
+        """Register ``fn`` as a step (under its own name unless ``name`` is given).
+
+        ``local``: by default, run it as a Temporal local activity (docs/dsl.md, ``local``).
+        """
         step_name = name or fn.__name__
         existing = self._steps.get(step_name)
         if existing is not None and existing.fn is not fn:
@@ -148,6 +155,7 @@ class StepRegistry:
             is_async=inspect.iscoroutinefunction(fn),
             description=inspect.getdoc(fn),
             params_model=_params_model(fn, step_name),
+            local=local,
         )
         self._steps[step_name] = definition
         return definition
@@ -158,6 +166,10 @@ class StepRegistry:
 
     def __contains__(self, name: object) -> bool:
         return name in self._steps
+
+    def local_steps(self) -> frozenset[str]:
+        """Names of the steps registered as local by default."""
+        return frozenset(n for n, d in self._steps.items() if d.local)
 
     def names(self) -> list[str]:
         """Registered step names, sorted."""
@@ -180,19 +192,28 @@ default_registry = StepRegistry()
 @overload
 def step(fn: F, /) -> F: ...
 @overload
-def step(*, name: str | None = None, registry: StepRegistry | None = None) -> Callable[[F], F]: ...
 def step(
-    fn: F | None = None, /, *, name: str | None = None, registry: StepRegistry | None = None
+    *, name: str | None = None, registry: StepRegistry | None = None, local: bool = False
+) -> Callable[[F], F]: ...
+def step(
+    fn: F | None = None,
+    /,
+    *,
+    name: str | None = None,
+    registry: StepRegistry | None = None,
+    local: bool = False,
 ) -> F | Callable[[F], F]:
     """Register a function as a pipeline step.
 
     Use bare (``@step``) or with options (``@step(name="x")``). The function takes a
     :class:`StepContext` and keyword arguments (the element's ``kwargs``) and returns a JSON value;
     it may be sync (run in a thread) or async. Raising an exception fails the attempt.
+    ``@step(local=True)`` runs it as a Temporal local activity by default, for short, idempotent
+    work (docs/dsl.md, ``local``).
     """
 
     def decorate(f: F) -> F:
-        (registry or default_registry).register(f, name=name)
+        (registry or default_registry).register(f, name=name, local=local)
         return f
 
     return decorate(fn) if fn is not None else decorate

@@ -1,4 +1,5 @@
-"""Record workflow histories to replay in CI: ``python -m tests.histories.record``.
+"""Record workflow histories to replay in CI: ``python -m tests.histories.record [NAME ...]``
+(with names: write only those, e.g. a new shape, and leave the other recordings as they are).
 
 Re-record only when a change to the interpreter is *meant* to be incompatible with running
 pipelines (and then version the workflow instead, if any pipeline may still be running).
@@ -7,6 +8,7 @@ pipelines (and then version the workflow instead, if any pipeline may still be r
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,7 @@ async def _until(engine: TemporalPipelineEngine, pid: str, *states: PipelineStat
     raise RuntimeError(f"{pid} stuck")
 
 
-async def record() -> None:
+async def record(only: set[str]) -> None:
     server = TemporalDevServer(port=free_port(), ui_port=None)
     server.start()
     try:
@@ -118,17 +120,49 @@ async def record() -> None:
                 start=True,
             )
             runs["cancelled"] = cancel.pipeline_id
+            local = await engine.create_pipeline(
+                {
+                    "name": "local",
+                    "definition": {
+                        "type": "chain",
+                        "steps": [
+                            s("t_local_add"),  # local by its registration
+                            s("t_add", local=True),
+                            s(
+                                "t_flaky",
+                                kwargs={"fail_times": 1},
+                                local=True,
+                                retry={"initial_interval_s": 0.1},
+                            ),
+                            s(
+                                "t_flaky",
+                                id="parked",
+                                kwargs={"fail_times": 1},
+                                local=True,
+                                retry={"max_attempts": 1},
+                            ),
+                            s("t_add"),
+                        ],
+                    },
+                },
+                start=True,
+            )
+            runs["local_steps"] = local.pipeline_id
 
             await _until(engine, inp.pipeline_id, PipelineState.WAITING_INPUT)
             await engine.submit_input(inp.pipeline_id, {"approved": True}, "ana")
             await _until(engine, failing.pipeline_id, PipelineState.FAILED)
             await engine.retry_stage(failing.pipeline_id, "t_flaky", "recorded retry")
+            await _until(engine, local.pipeline_id, PipelineState.FAILED)
+            await engine.retry_stage(local.pipeline_id, "parked", "recorded retry")
             await asyncio.sleep(1)
             await engine.cancel_pipeline(cancel.pipeline_id, "recorded cancel")
             ended = (PipelineState.SUCCEEDED, PipelineState.CANCELLED)
             for pid in runs.values():
                 await _until(engine, pid, *ended)
             for name, pid in runs.items():
+                if only and name not in only:
+                    continue
                 history = await client.get_workflow_handle(pid).fetch_history()
                 (HERE / f"{name}.json").write_text(history.to_json())
                 print(f"recorded {name}: {len(history.events)} events")
@@ -137,4 +171,4 @@ async def record() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(record())
+    asyncio.run(record(set(sys.argv[1:])))

@@ -361,3 +361,67 @@ def test_absurd_nesting_is_invalid_config_not_recursion_error(depth: int) -> Non
     with pytest.raises(InvalidConfig) as err2:
         parse_config({"name": "deep", "definition": tree})
     assert [p.path for p in err2.value.problems] == ["$"]
+
+
+def test_local_steps_get_a_short_timeout_and_no_task_queue(reg: StepRegistry) -> None:
+    config = {
+        "name": "local",
+        "defaults": {"timeout_s": 600, "task_queue": "heavy"},
+        "definition": {
+            "type": "chain",
+            "steps": [
+                {"type": "step", "name": "a", "local": True},
+                {"type": "step", "name": "b", "local": True, "timeout_s": 5},
+                {"type": "step", "name": "c"},
+            ],
+        },
+    }
+    a, b, c = parse_config(config, registry=reg).stages
+    assert (a.local, a.timeout_s, a.task_queue) == (True, 10.0, None)  # type: ignore[union-attr]
+    assert (b.local, b.timeout_s, b.task_queue) == (True, 5.0, None)  # type: ignore[union-attr]
+    assert (c.local, c.timeout_s, c.task_queue) == (False, 600.0, "heavy")  # type: ignore[union-attr]
+
+
+def test_local_steps_that_do_not_fit_are_invalid_with_their_paths(reg: StepRegistry) -> None:
+    def quick(ctx: StepContext) -> None: ...
+
+    reg.register(quick, name="quick", local=True)
+    config = {
+        "name": "local",
+        "stages": [
+            {"id": "x", "step": "a", "local": True, "timeout_s": 3600},
+            {"id": "y", "step": "quick", "resources": {"task_queue": "gpu"}},
+            {"id": "z", "step": "a", "local": True, "heartbeat_timeout_s": 30},
+            {"id": "ok", "step": "quick", "local": False, "timeout_s": 3600},
+        ],
+    }
+    with pytest.raises(InvalidConfig) as err:
+        parse_config(config, registry=reg)
+    found = problems(err)
+    assert set(found) == {
+        "$.stages[0].timeout_s",
+        "$.stages[1].resources.task_queue",
+        "$.stages[2].heartbeat_timeout_s",
+    }
+    assert "at most 60 s" in found["$.stages[0].timeout_s"]
+    assert "registered as local" in found["$.stages[1].resources.task_queue"]
+    assert "cannot heartbeat" in found["$.stages[2].heartbeat_timeout_s"]
+
+
+def test_registered_local_default_and_its_override(reg: StepRegistry) -> None:
+    def quick(ctx: StepContext) -> None: ...
+
+    reg.register(quick, name="quick", local=True)
+    config = {
+        "name": "local",
+        "definition": {
+            "type": "group",
+            "steps": [
+                {"type": "step", "name": "quick"},
+                {"type": "step", "name": "quick", "local": False},
+            ],
+        },
+    }
+    plan = parse_config(config, registry=reg)
+    assert [s.local for s in plan.stages] == [True, False]  # type: ignore[union-attr]
+    assert plan.local_defaults == frozenset({"quick"})

@@ -158,3 +158,10 @@ def t_hook(ctx: StepContext) -> None:
 def t_noop(ctx: StepContext) -> None:
     """Does nothing (overhead benchmarks)."""
     return None
+
+
+@step(local=True)
+def t_local_add(ctx: StepContext, n: int = 1) -> int:
+    """Like ``t_add``, registered to run as a local activity by default."""
+    _record(ctx)
+    return int(ctx.previous or 0) + n

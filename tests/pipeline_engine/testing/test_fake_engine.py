@@ -188,3 +188,21 @@ async def test_non_finite_inputs_and_payloads_are_refused() -> None:
         with pytest.raises(InvalidConfig) as bad_kwargs:
             await engine.create_pipeline(pipeline("k", step("t_add", n=float("inf"))))
         assert "$.config.definition.kwargs.n" in [p.path for p in bad_kwargs.value.problems]
+
+
+async def test_local_steps_run_like_the_others() -> None:
+    config = pipeline(
+        "local",
+        chain(step("t_local_add", n=1), step("t_add", n=10, local=True), step("t_add", n=100)),
+    )
+    async with AsyncFakePipelineEngine() as engine:
+        engine.fail_step("t_add", times=1, error=ValueError("boom"))
+        pid = await engine.create_pipeline(config)
+        await engine.start_pipeline(pid)
+        status = await engine.wait_for(pid, timeout=5)
+    assert status.state is PipelineState.SUCCEEDED and status.result == 111
+    assert [(s.stage_id, s.attempts) for s in status.stages] == [
+        ("t_local_add", 1),
+        ("t_add", 2),
+        ("t_add-2", 1),
+    ]
