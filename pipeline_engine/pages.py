@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["PipelinePage", "PipelineSummary"]
+__all__ = ["PipelinePage", "PipelineSummary", "PipelineWhere"]
 
 
 class PipelineSummary(BaseModel):
@@ -43,3 +43,19 @@ class PipelinePage(BaseModel):
 
     items: list[PipelineSummary] = Field(default_factory=list)
     next_page_token: str | None = None
+
+
+class PipelineWhere(BaseModel):
+    """Filters of the pipeline list besides tenant and state.
+
+    Attributes:
+        name_prefix: Only pipelines whose name starts with this.
+        started_after: Only pipelines created at or after this time.
+        started_before: Only pipelines created before this time.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name_prefix: str | None = None
+    started_after: datetime | None = None
+    started_before: datetime | None = None

@@ -8,6 +8,7 @@ nowhere else; the service rules (idempotency, closed-run verdicts, paging) come 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
@@ -40,7 +41,7 @@ from pipeline_engine.errors import (
 )
 from pipeline_engine.events import Event
 from pipeline_engine.observability.tracing import current_trace_id
-from pipeline_engine.pages import PipelinePage, PipelineSummary
+from pipeline_engine.pages import PipelinePage, PipelineSummary, PipelineWhere
 from pipeline_engine.service import (
     Command,
     CreatedPipeline,
@@ -361,17 +362,12 @@ class TemporalPipelineEngine:
         state: PipelineState | None = None,
         page_size: int = 50,
         next_page_token: str | None = None,
+        where: PipelineWhere | None = None,
     ) -> PipelinePage:
         """Pipelines from Temporal visibility, newest first; ``tenant_ids=None`` means all."""
-        clauses = [f"WorkflowType = '{names.WORKFLOW_TYPE}'"]
-        if tenant_ids is not None:
-            if not tenant_ids:
-                return PipelinePage(items=[], next_page_token=None)
-            quoted = ", ".join(_quote(t) for t in tenant_ids)
-            clauses.append(f"{names.SA_TENANT_ID.name} IN ({quoted})")
-        if state is not None:
-            clauses.append(f"{names.SA_PIPELINE_STATE.name} = {_quote(state.value)}")
-        query = " AND ".join(clauses)
+        if tenant_ids is not None and not tenant_ids:
+            return PipelinePage(items=[], next_page_token=None)
+        query = _visibility_query(tenant_ids, state, where or PipelineWhere())
         token = decode_page_token(next_page_token)
 
         async def fetch() -> PipelinePage:
@@ -397,6 +393,23 @@ class TemporalPipelineEngine:
             if exc.status == RPCStatusCode.INVALID_ARGUMENT:  # a token Temporal cannot use
                 raise invalid_page_token(exc.message) from None
             raise
+
+    async def count_pipelines(
+        self, *, tenant_ids: list[str] | None = None, where: PipelineWhere | None = None
+    ) -> dict[str, int]:
+        """How many pipelines are in each state (one visibility count per state, at once)."""
+        if tenant_ids is not None and not tenant_ids:
+            return {}
+        filters = where or PipelineWhere()
+        states = list(PipelineState)
+
+        async def count(state: PipelineState) -> int:
+            query = _visibility_query(tenant_ids, state, filters)
+            return (await self._call(lambda: self._client.count_workflows(query))).count
+
+        # Temporal groups counts by ExecutionStatus only, not by a custom search attribute.
+        found = await asyncio.gather(*(count(state) for state in states))
+        return {state.value: n for state, n in zip(states, found, strict=True) if n}
 
     async def watch_changes(self, pipeline_id: str) -> AsyncIterator[PipelineChange]:
         """Long-polls the workflow's history: a change per completed workflow task, or closing."""
@@ -432,6 +445,24 @@ async def _final_status(handle: WorkflowHandle[Any, PipelineStatus]) -> Pipeline
             if isinstance(detail, dict) and "state" in detail:
                 return PipelineStatus.model_validate(detail)
     return None
+
+
+def _visibility_query(
+    tenant_ids: list[str] | None, state: PipelineState | None, where: PipelineWhere
+) -> str:
+    clauses = [f"WorkflowType = '{names.WORKFLOW_TYPE}'"]
+    if tenant_ids is not None:
+        quoted = ", ".join(_quote(t) for t in tenant_ids)
+        clauses.append(f"{names.SA_TENANT_ID.name} IN ({quoted})")
+    if state is not None:
+        clauses.append(f"{names.SA_PIPELINE_STATE.name} = {_quote(state.value)}")
+    if where.name_prefix:
+        clauses.append(f"{names.SA_PIPELINE_NAME.name} STARTS_WITH {_quote(where.name_prefix)}")
+    if where.started_after is not None:
+        clauses.append(f"StartTime >= {_quote(where.started_after.isoformat())}")
+    if where.started_before is not None:
+        clauses.append(f"StartTime < {_quote(where.started_before.isoformat())}")
+    return " AND ".join(clauses)
 
 
 def _quote(value: str) -> str:

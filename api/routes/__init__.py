@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from api.routes import graphs, ops, pipelines, process, schema, steps, streams, tenants
+from api.routes import counts, graphs, ops, pipelines, process, schema, steps, streams, tenants
 
 __all__ = ["api_router", "ops_router"]
 
@@ -14,5 +14,6 @@ api_router.include_router(tenants.router)
 api_router.include_router(steps.router)
 api_router.include_router(schema.router)
 api_router.include_router(graphs.router)
+api_router.include_router(counts.router)
 
 ops_router = ops.router

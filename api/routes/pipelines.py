@@ -19,6 +19,7 @@ from api.deps import (
 )
 from api.errors import ERROR_RESPONSES
 from api.page_tokens import open_page_token, seal_page_token
+from api.routes.counts import WhereDep, listed_tenants
 from api.schemas import (
     CancelBody,
     CreatePipelineBody,
@@ -139,21 +140,18 @@ async def list_pipelines(
     caller: Viewer,
     engine: EngineDep,
     settings: SettingsDep,
+    where: WhereDep,
     tenant_id: Annotated[str | None, Query(max_length=128)] = None,
     state: PipelineState | None = None,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
     page_token: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]*$", max_length=8192)] = None,
 ) -> PipelinePage:
     """Pipelines of the caller's tenants, newest first, by pages."""
-    if tenant_id is not None:
-        check_tenant(caller, tenant_id)
-        tenants: list[str] | None = [tenant_id]
-    else:
-        tenants = caller.tenant_filter()
-    query = f"{sorted(tenants) if tenants is not None else '*'}|{state}"
+    tenants = listed_tenants(caller, tenant_id)
+    query = f"{sorted(tenants) if tenants is not None else '*'}|{state}|{where.model_dump_json()}"
     token = open_page_token(page_token, query=query, secret=settings.jwt_secret)
     page = await engine.list_pipelines(
-        tenant_ids=tenants, state=state, page_size=page_size, next_page_token=token
+        tenant_ids=tenants, state=state, page_size=page_size, next_page_token=token, where=where
     )
     nxt = seal_page_token(page.next_page_token, query=query, secret=settings.jwt_secret)
     return page.model_copy(update={"next_page_token": nxt})

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.events import Event
-from pipeline_engine.pages import PipelinePage
+from pipeline_engine.pages import PipelinePage, PipelineWhere
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus
 
@@ -121,8 +121,15 @@ class PipelineEngine(Protocol):
         state: PipelineState | None = None,
         page_size: int = 50,
         next_page_token: str | None = None,
+        where: PipelineWhere | None = None,
     ) -> PipelinePage:
         """Pipelines newest first; ``tenant_ids=None`` means all (``InvalidInput``: bad token)."""
+        ...
+
+    async def count_pipelines(
+        self, *, tenant_ids: list[str] | None = None, where: PipelineWhere | None = None
+    ) -> dict[str, int]:
+        """How many pipelines are in each state (``tenant_ids=None`` means all)."""
         ...
 
     def watch_changes(self, pipeline_id: str) -> AsyncIterator[PipelineChange]:

@@ -244,6 +244,7 @@ async def test_openapi_schema_and_steps(http: httpx.AsyncClient, op: dict[str, s
             "get_pipeline_graph",
             "get_tenant_config_graph",
             "draw_config",
+            "count_pipelines",
             "healthz",
             "readyz",
             "prometheus_metrics",

@@ -48,7 +48,7 @@ function listPage() {
   const params = new URLSearchParams(location.search);
   const tenant = el("input", { id: "f-tenant", placeholder: "tenant", value: params.get("tenant_id") || "" });
   const state = el("select", { id: "f-state" }, [el("option", { value: "" }, "any state"), ...STATES.map((s) => el("option", { value: s, selected: params.get("state") === s }, s))]);
-  const name = el("input", { id: "f-name", placeholder: "name", value: params.get("name") || "" });
+  const name = el("input", { id: "f-name", placeholder: "name starts with", value: params.get("name") || "" });
   const after = el("input", { id: "f-after", type: "datetime-local", title: "started after", value: params.get("started_after") || "" });
   const counts = el("div", { class: "counts", id: "counts" });
   const rows = el("tbody", { id: "pipelines" });
@@ -56,21 +56,26 @@ function listPage() {
   const tokens = [null];
   let page = 0;
 
-  async function load() {
-    const q = new URLSearchParams({ page_size: "20" });
+  function filters() {
+    const q = new URLSearchParams();
     if (tenant.value) q.set("tenant_id", tenant.value);
+    if (name.value) q.set("name", name.value);
+    if (after.value) q.set("started_after", new Date(after.value).toISOString());
+    return q;
+  }
+
+  async function load() {
+    const q = filters();
+    q.set("page_size", "20");
     if (state.value) q.set("state", state.value);
     if (tokens[page]) q.set("page_token", tokens[page]);
     try {
-      const data = await api("GET", `/pipelines?${q}`);
-      const since = after.value ? new Date(after.value) : null;
-      const shown = data.items.filter((p) => (!name.value || (p.name || "").includes(name.value))
-        && (!since || (p.started_at && new Date(p.started_at) >= since)));
+      const [data, total] = await Promise.all([api("GET", `/pipelines?${q}`), api("GET", `/pipeline-counts?${filters()}`)]);
       tokens[page + 1] = data.next_page_token;
-      const byState = {};
-      for (const p of shown) byState[p.state] = (byState[p.state] || 0) + 1;
-      fill(counts, el("span", {}, `${shown.length} on this page:`), ...Object.entries(byState).map(([s, n]) => el("span", {}, [badge(s), ` ${n}`])));
-      fill(rows, ...shown.map((p) => el("tr", { "data-pipeline": p.pipeline_id }, [
+      fill(counts, el("span", {}, `${total.total} pipeline(s):`), ...STATES.filter((s) => total.by_state[s]).map((s) => el("a", {
+        href: "#", "data-count": s, onclick: (e) => { e.preventDefault(); state.value = s; apply(); },
+      }, [badge(s), ` ${total.by_state[s]}`])));
+      fill(rows, ...data.items.map((p) => el("tr", { "data-pipeline": p.pipeline_id }, [
         el("td", {}, el("a", { href: `/ui/pipelines/${encodeURIComponent(p.pipeline_id)}` }, p.pipeline_id)),
         el("td", {}, p.name || ""), el("td", {}, p.tenant_id || ""), el("td", {}, badge(p.state)),
         el("td", {}, when(p.started_at)), el("td", {}, when(p.closed_at)),

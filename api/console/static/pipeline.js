@@ -68,7 +68,8 @@ export function pipelinePage(main, pipelineId, showError) {
       el("h1", {}, [`${status.name} `, badge(status.state)]),
       el("div", { class: "row muted" }, [
         el("span", {}, pipelineId), el("span", {}, `tenant ${status.tenant_id || "–"}`),
-        el("span", {}, `created ${when(status.created_at)}`), el("span", {}, `finished ${when(status.finished_at)}`),
+        el("span", {}, `created ${when(status.created_at)}`),
+        status.finished_at ? el("span", {}, `finished ${when(status.finished_at)}`) : null,
         status.retryable_until && status.state === "FAILED" ? el("span", {}, `retryable until ${when(status.retryable_until)}`) : null,
         link,
       ]),

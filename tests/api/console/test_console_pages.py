@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -49,7 +50,10 @@ def open_page(browser: WebDriver, stack: LiveStack, path: str, tok: str) -> None
 
 
 def wait_until(browser: WebDriver, check: Callable[[WebDriver], Any], what: str) -> Any:
-    return WebDriverWait(browser, WAIT_S, poll_frequency=0.1).until(check, message=what)
+    # live pages re-render: an element found a moment ago may be gone, so look again
+    ignored = (NoSuchElementException, StaleElementReferenceException)
+    wait = WebDriverWait(browser, WAIT_S, poll_frequency=0.1, ignored_exceptions=ignored)
+    return wait.until(check, message=what)
 
 
 def node_states(browser: WebDriver) -> dict[str, str]:
@@ -268,12 +272,31 @@ def test_list_page_shows_the_tenants_pipelines_and_runs_the_stored_one(
     pid = browser.current_url.rsplit("/", 1)[1]
     wait_until(browser, all_in("SUCCEEDED"), "the run lit up green")
     browser.get(f"{live_stack.base_url}/ui")
-    row = wait_until(
-        browser,
-        lambda b: b.find_element(By.CSS_SELECTOR, f"tr[data-pipeline='{pid}']"),
-        "the run listed",
+    row = f"tr[data-pipeline='{pid}']"
+    wait_until(
+        browser, lambda b: "SUCCEEDED" in b.find_element(By.CSS_SELECTOR, row).text, "run listed"
     )
-    wait_until(browser, lambda b: "SUCCEEDED" in row.text, "its state listed")
+    tenant_filter = browser.find_element(By.ID, "f-tenant")
+    tenant_filter.send_keys(tenant)
+    browser.find_element(By.ID, "f-name").send_keys(tenant[:5])  # names start with the tenant
+    browser.find_element(By.XPATH, "//button[text()='Filter']").click()
+    count = "[data-count=SUCCEEDED]"
+    wait_until(
+        browser,
+        lambda b: b.find_element(By.CSS_SELECTOR, count).text.strip() == "SUCCEEDED 1",
+        "the count of succeeded runs",
+    )
+    wait_until(
+        browser, lambda b: b.find_elements(By.CSS_SELECTOR, f"tr[data-pipeline='{pid}']"), "listed"
+    )
+    browser.find_element(By.ID, "f-name").send_keys("-no-such-name")
+    browser.find_element(By.XPATH, "//button[text()='Filter']").click()
+    wait_until(
+        browser,
+        lambda b: not b.find_elements(By.CSS_SELECTOR, f"tr[data-pipeline='{pid}']"),
+        "filtered out by name",
+    )
+    browser.find_element(By.ID, "f-name").clear()
     state = browser.find_element(By.ID, "f-state")
     state.find_element(By.CSS_SELECTOR, "option[value=FAILED]").click()
     wait_until(
