@@ -26,6 +26,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(PY) scripts/generate_sync_client.py --check
 
 bench: install
 	$(PY) -m bench.overhead

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline_engine.resources import StepInfo, TenantConfig
 
 __all__ = [
     "CancelBody",
@@ -15,8 +16,8 @@ __all__ = [
     "ProcessBody",
     "RetryBody",
     "StepInfo",
+    "TenantConfig",
     "TenantConfigBody",
-    "TenantConfigOut",
 ]
 
 TENANT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
@@ -75,28 +76,9 @@ class TenantConfigBody(_Body):
     )
 
 
-class TenantConfigOut(BaseModel):
-    """A stored tenant config."""
-
-    tenant_id: str
-    pipeline_definition: Any
-    settings: dict[str, Any]
-    version: int
-    updated_at: datetime
-
-
 class ProcessBody(_Body):
     """``POST /v1/process``: run the tenant's configured pipeline on an input."""
 
     tenant_id: str = Field(pattern=TENANT_ID)
     input: Any = None
     idempotency_key: str | None = Field(None, min_length=1, max_length=200)
-
-
-class StepInfo(BaseModel):
-    """A registered step."""
-
-    name: str
-    description: str | None = None
-    is_async: bool
-    parameters: dict[str, Any]

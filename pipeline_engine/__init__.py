@@ -42,7 +42,9 @@ from pipeline_engine.client import (
     PipelineClient,
     PipelinePage,
     PipelineSummary,
+    StepInfo,
     Subscription,
+    TenantConfig,
 )
 from pipeline_engine.dsl import (
     Chain,
@@ -121,8 +123,10 @@ __all__ = [
     "StageStatus",
     "Step",
     "StepContext",
+    "StepInfo",
     "StepRegistry",
     "Subscription",
+    "TenantConfig",
     "TenantNotFound",
     "TimeoutError",
     "__version__",

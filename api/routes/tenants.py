@@ -6,7 +6,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 
 from api.deps import Admin, CacheDep, RegistryDep, StoreDep, Viewer, check_tenant
 from api.errors import ERROR_RESPONSES
-from api.schemas import TENANT_ID, TenantConfigBody, TenantConfigOut
+from api.schemas import TENANT_ID, TenantConfig, TenantConfigBody
 from api.tenants import TenantConfigRow
 from pipeline_engine.errors import InvalidInput, Problem
 from pipeline_engine.service.tenant_configs import no_tenant_config, validate_tenant_config
@@ -20,9 +20,9 @@ IfMatch = Annotated[
 ]
 
 
-def _out(row: TenantConfigRow, response: Response) -> TenantConfigOut:
+def _out(row: TenantConfigRow, response: Response) -> TenantConfig:
     response.headers["ETag"] = f'"{row.version}"'
-    return TenantConfigOut(
+    return TenantConfig(
         tenant_id=row.tenant_id,
         pipeline_definition=row.pipeline_definition,
         settings=row.settings,
@@ -43,10 +43,10 @@ def _if_match(value: str | None) -> int | None:
     return int(text)
 
 
-@router.get("/{tenant_id}/config", operation_id="get_tenant_config", response_model=TenantConfigOut)
+@router.get("/{tenant_id}/config", operation_id="get_tenant_config", response_model=TenantConfig)
 async def get_tenant_config(
     tenant_id: TenantPath, caller: Viewer, store: StoreDep, response: Response
-) -> TenantConfigOut:
+) -> TenantConfig:
     """The tenant's stored config (as stored, even if it does not validate any more)."""
     check_tenant(caller, tenant_id)
     row = await store.get(tenant_id)
@@ -55,7 +55,7 @@ async def get_tenant_config(
     return _out(row, response)
 
 
-@router.put("/{tenant_id}/config", operation_id="put_tenant_config", response_model=TenantConfigOut)
+@router.put("/{tenant_id}/config", operation_id="put_tenant_config", response_model=TenantConfig)
 async def put_tenant_config(
     tenant_id: TenantPath,
     body: TenantConfigBody,
@@ -65,7 +65,7 @@ async def put_tenant_config(
     registry: RegistryDep,
     response: Response,
     if_match: IfMatch = None,
-) -> TenantConfigOut:
+) -> TenantConfig:
     """Create or replace the tenant's config; validated exactly like pipeline creation.
 
     ``version`` in the body (or ``If-Match``) must equal the stored version, else 409.

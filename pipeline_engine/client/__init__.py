@@ -11,6 +11,7 @@ from pipeline_engine.client._subscription import (
 )
 from pipeline_engine.client._sync import PipelineClient
 from pipeline_engine.pages import PipelinePage, PipelineSummary
+from pipeline_engine.resources import StepInfo, TenantConfig
 
 __all__ = [
     "TOKEN_ENV",
@@ -24,6 +25,8 @@ __all__ = [
     "PipelineClient",
     "PipelinePage",
     "PipelineSummary",
+    "StepInfo",
     "Subscription",
+    "TenantConfig",
     "TokenSource",
 ]

@@ -1,52 +1,45 @@
-"""``AsyncPipelineClient``: the asyncio client of the Pipeline Engine REST API."""
+"""``AsyncPipelineClient``: the asyncio client of the Pipeline Engine REST API.
+
+The hand-written half of the twin: ``_sync.py`` (``PipelineClient``) is generated from this file
+by ``scripts/generate_sync_client.py`` (``make lint`` fails when the two drift). Write each
+operation once, here.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource
+from httpx_sse import EventSource, ServerSentEvent
 
 from pipeline_engine.client._base import (
     DEFAULT_TIMEOUT_S,
+    SSE_HEADERS,
+    AsyncEndCheck,
     BaseClient,
     ConfigLike,
     Deadline,
     TokenSource,
     error_from_response,
+    json_body,
     state_set,
+    stream_error,
     unreachable,
 )
 from pipeline_engine.client._retry import ClientRetryPolicy
 from pipeline_engine.client._subscription import AsyncEventCallback, AsyncSubscription
-from pipeline_engine.errors import EngineUnavailable, PipelineError, TimeoutError, error_from_dict
+from pipeline_engine.errors import EngineUnavailable, PipelineError
 from pipeline_engine.events import Event, MetricPoint
 from pipeline_engine.pages import PipelinePage
+from pipeline_engine.resources import StepInfo, TenantConfig
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus
 
 __all__ = ["AsyncPipelineClient"]
-
-_SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
-
-
-def _stream_error(data: str) -> PipelineError:
-    """The error sent in an ``event: error`` message; raised at once unless it is transient."""
-    try:
-        body = json.loads(data)
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        return EngineUnavailable(f"stream failed: {data[:200]}")
-    error = error_from_dict(body)
-    if isinstance(error, EngineUnavailable | TimeoutError) or type(error) is PipelineError:
-        return error  # transient (or unknown server trouble): reconnect
-    raise error
 
 
 class AsyncPipelineClient(BaseClient):
@@ -121,9 +114,9 @@ class AsyncPipelineClient(BaseClient):
                 response = await self._http.request(
                     method,
                     url,
-                    json=json,
+                    content=json_body(json),
                     params=params,
-                    headers=self._headers(),
+                    headers=self._headers(json_content=json is not None),
                     timeout=self._httpx_timeout(deadline),
                 )
             except httpx.TimeoutException:
@@ -513,7 +506,7 @@ class AsyncPipelineClient(BaseClient):
         *,
         timeout: float | None = None,
         retry_policy: ClientRetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> TenantConfig:
         """Store a tenant's config (``{"pipeline_definition", "settings"}``, seed 2 shape).
 
         Args:
@@ -523,10 +516,11 @@ class AsyncPipelineClient(BaseClient):
             retry_policy: Retries of transient failures (``None``: the client's).
 
         Returns:
-            The stored document.
+            The stored config (with its new ``version``).
 
         Raises:
             InvalidConfig: The definition is not valid.
+            Conflict: ``version`` in ``config`` is not the stored one.
         """
         data = await self._request(
             "PUT",
@@ -535,7 +529,7 @@ class AsyncPipelineClient(BaseClient):
             timeout=timeout,
             retry_policy=retry_policy,
         )
-        return dict(data or {})
+        return TenantConfig.model_validate(data)
 
     async def get_tenant_config(
         self,
@@ -543,7 +537,7 @@ class AsyncPipelineClient(BaseClient):
         *,
         timeout: float | None = None,
         retry_policy: ClientRetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> TenantConfig:
         """A tenant's stored config.
 
         Args:
@@ -560,7 +554,7 @@ class AsyncPipelineClient(BaseClient):
             timeout=timeout,
             retry_policy=retry_policy,
         )
-        return dict(data or {})
+        return TenantConfig.model_validate(data)
 
     async def delete_tenant_config(
         self,
@@ -585,7 +579,7 @@ class AsyncPipelineClient(BaseClient):
 
     async def list_steps(
         self, *, timeout: float | None = None, retry_policy: ClientRetryPolicy | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[StepInfo]:
         """The steps registered on the server and their parameters.
 
         Args:
@@ -595,9 +589,7 @@ class AsyncPipelineClient(BaseClient):
         data = await self._request(
             "GET", self._url("steps"), timeout=timeout, retry_policy=retry_policy
         )
-        if isinstance(data, dict):
-            data = data.get("steps", data.get("items", []))
-        return list(data or [])
+        return [StepInfo.model_validate(item) for item in data]
 
     # ------------------------------------------------------------------ streaming
     async def stream_events(
@@ -623,49 +615,28 @@ class AsyncPipelineClient(BaseClient):
             PipelineNotFound: No such pipeline among the caller's tenants.
             EngineUnavailable: The stream could not be resumed within the retry policy.
         """
-        policy = self._policy(retry_policy)
-        url = self._pipeline_url(pipeline_id, "events")
         last = after_id or 0
-        failures = 0
-        while True:
-            headers = {**self._headers(), **_SSE_HEADERS}
-            if last:
-                headers["Last-Event-ID"] = str(last)
-            response: httpx.Response | None = None
-            progressed = False
-            try:
-                async with self._http.stream(
-                    "GET", url, headers=headers, timeout=self._stream_timeout(timeout)
-                ) as response:
-                    if not response.is_success:
-                        await response.aread()
-                        error = error_from_response(response, pipeline_id=pipeline_id)
-                        if not self._retryable(response):
-                            raise error
-                        failure: PipelineError = error
-                    else:
-                        failure = EngineUnavailable("event stream closed before the pipeline ended")
-                        async for sse in EventSource(response).aiter_sse():
-                            if sse.event == "error":
-                                failure = _stream_error(sse.data)
-                                break
-                            if not sse.data:
-                                continue
-                            event = Event.model_validate_json(sse.data)
-                            if event.id <= last:
-                                continue
-                            last = event.id
-                            progressed = True
-                            yield event
-                            if event.is_terminal:
-                                return
-            except httpx.TransportError as exc:
-                failure = unreachable(self._base_url, exc)
-            failures = 1 if progressed else failures + 1
-            wait = self._retry_wait(policy, failures, Deadline(None), response)
-            if wait is None:
-                raise failure
-            await asyncio.sleep(wait)
+
+        async def closed_early() -> bool:
+            return False  # the stream ends after the terminal event; before it, reconnect
+
+        async for sse in self._stream(
+            self._pipeline_url(pipeline_id, "events"),
+            pipeline_id=pipeline_id,
+            last_event_id=str(last) if last else None,
+            at_end=closed_early,
+            timeout=timeout,
+            retry_policy=retry_policy,
+        ):
+            if not sse.data:
+                continue
+            event = Event.model_validate_json(sse.data)
+            if event.id <= last:
+                continue
+            last = event.id
+            yield event
+            if event.is_terminal:
+                return
 
     async def subscribe_events(
         self,
@@ -722,15 +693,45 @@ class AsyncPipelineClient(BaseClient):
         Raises:
             PipelineNotFound: No such pipeline among the caller's tenants.
         """
+
+        async def ended() -> bool:
+            state = await self.get_status(pipeline_id, timeout=timeout)
+            return state.is_terminal
+
+        async for sse in self._stream(
+            self._pipeline_url(pipeline_id, "metrics"),
+            params={"stage_id": stage_id} if stage_id is not None else {},
+            pipeline_id=pipeline_id,
+            at_end=ended,
+            timeout=timeout,
+            retry_policy=retry_policy,
+        ):
+            if sse.event in ("metric", "message") and sse.data:
+                yield self._metric(sse.data)
+
+    async def _stream(
+        self,
+        url: str,
+        *,
+        pipeline_id: str,
+        at_end: AsyncEndCheck,
+        params: Mapping[str, str] | None = None,
+        last_event_id: str | None = None,
+        timeout: float | None,
+        retry_policy: ClientRetryPolicy | None,
+    ) -> AsyncIterator[ServerSentEvent]:
+        """The messages of an SSE stream, reconnecting after transient failures.
+
+        A reconnection sends the id of the last message received as ``Last-Event-ID``. A stream
+        that ends cleanly is over if ``at_end()`` says so, else it is reconnected; consecutive
+        failures count against ``retry_policy`` (a message received resets the count).
+        """
         policy = self._policy(retry_policy)
-        url = self._pipeline_url(pipeline_id, "metrics")
-        params = {"stage_id": stage_id} if stage_id is not None else {}
-        last_id = ""
         failures = 0
         while True:
-            headers = {**self._headers(), **_SSE_HEADERS}
-            if last_id:
-                headers["Last-Event-ID"] = last_id
+            headers = {**self._headers(), **SSE_HEADERS}
+            if last_event_id:
+                headers["Last-Event-ID"] = last_event_id
             response: httpx.Response | None = None
             progressed = False
             try:
@@ -743,28 +744,23 @@ class AsyncPipelineClient(BaseClient):
                 ) as response:
                     if not response.is_success:
                         await response.aread()
-                        error = error_from_response(response, pipeline_id=pipeline_id)
-                        if not self._retryable(response):
-                            raise error
-                        failure: PipelineError = error
-                    else:
-                        failure = EngineUnavailable(
-                            "metric stream closed before the pipeline ended"
+                        failure: PipelineError = error_from_response(
+                            response, pipeline_id=pipeline_id
                         )
+                        if not self._retryable(response):
+                            raise failure
+                    else:
+                        failure = EngineUnavailable("stream closed before the pipeline ended")
                         broken = False
                         async for sse in EventSource(response).aiter_sse():
                             if sse.event == "error":
-                                failure, broken = _stream_error(sse.data), True
+                                failure, broken = stream_error(sse.data), True
                                 break
-                            if sse.event not in ("metric", "message") or not sse.data:
-                                continue
-                            last_id = sse.id or last_id
                             progressed = True
-                            yield self._metric(sse.data)
-                        if not broken:
-                            state = await self.get_status(pipeline_id, timeout=timeout)
-                            if state.is_terminal:
-                                return
+                            yield sse
+                            last_event_id = sse.id or last_event_id
+                        if not broken and await at_end():
+                            return
             except httpx.TransportError as exc:
                 failure = unreachable(self._base_url, exc)
             failures = 1 if progressed else failures + 1

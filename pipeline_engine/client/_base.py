@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -46,12 +46,16 @@ DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_URL = "http://127.0.0.1:8000"
 TOKEN_ENV = "PIPELINE_ENGINE_TOKEN"
 URL_ENV = "PIPELINE_ENGINE_URL"
+SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
 STREAM_READ_TIMEOUT_S = 75.0
 """A stream silent this long is presumed dropped (servers send keep-alives every 15 s)."""
 
 ConfigLike = PipelineConfig | Mapping[str, Any] | str
 """A pipeline config: a model (e.g. from the builders), a JSON-like mapping, or JSON text."""
 TokenSource = str | Callable[[], str]
+AsyncEndCheck = Callable[[], Awaitable[bool]]
+"""Whether a stream that ended cleanly is over (else it is reconnected); ``EndCheck`` in sync."""
+EndCheck = Callable[[], bool]
 """A bearer token, or a function returning the current one (called for every request)."""
 
 
@@ -117,6 +121,25 @@ def error_from_response(
     if isinstance(error, EngineUnavailable) and retry_after is not None:
         error = EngineUnavailable(error.message, details=error.details, retry_after_s=retry_after)
     return error
+
+
+def stream_error(data: str) -> PipelineError:
+    """The error sent in an ``event: error`` message; raised at once unless it is transient."""
+    try:
+        body = json.loads(data)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return EngineUnavailable(f"stream failed: {data[:200]}")
+    error = error_from_dict(body)
+    if isinstance(error, EngineUnavailable | TimeoutError) or type(error) is PipelineError:
+        return error  # transient (or unknown server trouble): reconnect
+    raise error
+
+
+def json_body(value: Any) -> bytes | None:
+    """A request body as JSON. NaN and Infinity go as they are, so the server names each (422)."""
+    return None if value is None else json.dumps(value).encode()
 
 
 def unreachable(base_url: str, exc: BaseException) -> EngineUnavailable:
@@ -195,8 +218,10 @@ class BaseClient:
         return self._retry_policy
 
     # ------------------------------------------------------------------ building blocks
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, *, json_content: bool = False) -> dict[str, str]:
         headers = {"User-Agent": f"pipeline-engine-python/{__version__}", **self._extra_headers}
+        if json_content:
+            headers["Content-Type"] = "application/json"
         token = self._token() if callable(self._token) else self._token
         if token:
             headers["Authorization"] = f"Bearer {token}"

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import inspect
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from types import TracebackType
 from typing import Any
 
-from pipeline_engine.client._bridge import LoopThread
 from pipeline_engine.events import Event
 
 __all__ = ["AsyncEventCallback", "AsyncSubscription", "EventCallback", "Subscription"]
@@ -20,50 +18,18 @@ EventCallback = Callable[[Event], Any]
 AsyncEventCallback = Callable[[Event], Awaitable[Any] | Any]
 """Called once per event, in order; may be a coroutine function."""
 
-Deliver = Callable[[Event], None]
 
+class _Delivery:
+    """What both subscriptions track: the pipeline, the last event delivered, how many."""
 
-class _Stopped(Exception):
-    pass
-
-
-class Subscription:
-    """A running subscription of a synchronous client (:meth:`PipelineClient.subscribe_events`).
-
-    The callback runs on the subscription's own thread, never on the caller's, once per event and
-    in order. The subscription ends by itself after the pipeline's terminal event, when the
-    callback raises, or when :meth:`stop` is called. Usable as a context manager (stops on exit).
-    """
-
-    def __init__(
-        self,
-        pipeline_id: str,
-        callback: EventCallback,
-        body: Callable[[Deliver], Coroutine[Any, Any, None]],
-    ) -> None:
+    def __init__(self, pipeline_id: str) -> None:
         self._pipeline_id = pipeline_id
-        self._callback = callback
-        self._lock = threading.RLock()
-        self._stopped = False
         self._last_id: int | None = None
         self._count = 0
-        self._runner = LoopThread(f"pipeline-events-{pipeline_id}")
-        self._future = self._runner.submit(self._main(body))
-        self._future.add_done_callback(lambda _f: self._runner.stop(timeout=None))
 
-    async def _main(self, body: Callable[[Deliver], Coroutine[Any, Any, None]]) -> None:
-        try:
-            await body(self._deliver)
-        except _Stopped:
-            return
-
-    def _deliver(self, event: Event) -> None:
-        with self._lock:
-            if self._stopped:
-                raise _Stopped
-            self._callback(event)
-            self._last_id = event.id
-            self._count += 1
+    def _delivered(self, event: Event) -> None:
+        self._last_id = event.id
+        self._count += 1
 
     @property
     def pipeline_id(self) -> str:
@@ -83,16 +49,63 @@ class Subscription:
     @property
     def running(self) -> bool:
         """Whether the subscription is still delivering events."""
-        return not self._future.done()
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "ended"
+        name = type(self).__name__
+        return f"<{name} {self._pipeline_id} {state} last_event_id={self._last_id}>"
+
+
+class Subscription(_Delivery):
+    """A running subscription of a synchronous client (:meth:`PipelineClient.subscribe_events`).
+
+    The callback runs on the subscription's own thread, never on the caller's, once per event and
+    in order. The subscription ends by itself after the pipeline's terminal event, when the
+    callback raises, or when :meth:`stop` is called. Usable as a context manager (stops on exit).
+    """
+
+    def __init__(self, pipeline_id: str, callback: EventCallback, events: Iterator[Event]) -> None:
+        super().__init__(pipeline_id)
+        self._callback = callback
+        self._lock = threading.RLock()
+        self._stopped = False
+        self._done = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._main, args=(events,), name=f"pipeline-events-{pipeline_id}", daemon=True
+        )
+        self._thread.start()
+
+    def _main(self, events: Iterator[Event]) -> None:
+        try:
+            for event in events:
+                with self._lock:
+                    if self._stopped:
+                        return
+                    self._callback(event)
+                    self._delivered(event)
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            closer = getattr(events, "close", None)
+            if closer is not None:
+                closer()
+            self._done.set()
+
+    @property
+    def running(self) -> bool:
+        """Whether the subscription is still delivering events."""
+        return not (self._done.is_set() or self._stopped)
 
     def stop(self) -> None:
         """Stop delivering events. Once it returns, the callback is not called again.
 
-        Safe to call from the callback itself, and more than once.
+        Safe to call from the callback itself, and more than once. The thread ends at the next
+        message of the stream, or when the client is closed.
         """
         with self._lock:
             self._stopped = True
-        self._future.cancel()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the subscription to end (terminal event, error or :meth:`stop`).
@@ -103,13 +116,7 @@ class Subscription:
         Returns:
             Whether it has ended.
         """
-        try:
-            self._future.exception(timeout)
-        except concurrent.futures.CancelledError:
-            pass
-        except concurrent.futures.TimeoutError:
-            return False
-        return True
+        return self._stopped or self._done.wait(timeout)
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for the subscription to end and re-raise what ended it, if it was an error.
@@ -130,9 +137,9 @@ class Subscription:
 
     def exception(self) -> BaseException | None:
         """What ended the subscription, if an error did (``None`` while running or after stop)."""
-        if not self._future.done() or self._future.cancelled():
+        if self._stopped or not self._done.is_set():
             return None
-        return self._future.exception()
+        return self._error
 
     def __enter__(self) -> Subscription:
         return self
@@ -146,12 +153,8 @@ class Subscription:
         self.stop()
         self.join()
 
-    def __repr__(self) -> str:
-        state = "running" if self.running else "ended"
-        return f"<Subscription {self._pipeline_id} {state} last_event_id={self._last_id}>"
 
-
-class AsyncSubscription:
+class AsyncSubscription(_Delivery):
     """A running subscription of an async client (:meth:`AsyncPipelineClient.subscribe_events`).
 
     The callback (a function or a coroutine function) runs on the event loop as a task, once per
@@ -162,10 +165,8 @@ class AsyncSubscription:
     def __init__(
         self, pipeline_id: str, callback: AsyncEventCallback, events: AsyncIterator[Event]
     ) -> None:
-        self._pipeline_id = pipeline_id
+        super().__init__(pipeline_id)
         self._callback = callback
-        self._last_id: int | None = None
-        self._count = 0
         self._task = asyncio.get_running_loop().create_task(
             self._main(events), name=f"pipeline-events-{pipeline_id}"
         )
@@ -176,27 +177,11 @@ class AsyncSubscription:
                 result = self._callback(event)
                 if inspect.isawaitable(result):
                     await result
-                self._last_id = event.id
-                self._count += 1
+                self._delivered(event)
         finally:
             closer = getattr(events, "aclose", None)
             if closer is not None:
                 await closer()
-
-    @property
-    def pipeline_id(self) -> str:
-        """The pipeline subscribed to."""
-        return self._pipeline_id
-
-    @property
-    def last_event_id(self) -> int | None:
-        """Id of the last event delivered to the callback."""
-        return self._last_id
-
-    @property
-    def delivered(self) -> int:
-        """How many events the callback has received."""
-        return self._count
 
     @property
     def running(self) -> bool:
@@ -245,7 +230,3 @@ class AsyncSubscription:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-    def __repr__(self) -> str:
-        state = "running" if self.running else "ended"
-        return f"<AsyncSubscription {self._pipeline_id} {state} last_event_id={self._last_id}>"

@@ -1,31 +1,40 @@
-"""``PipelineClient``: the synchronous client of the Pipeline Engine REST API."""
+"""``PipelineClient``: the synchronous client of the Pipeline Engine REST API.
+
+GENERATED from ``_async.py`` by ``scripts/generate_sync_client.py``: do not edit it,
+edit ``_async.py`` and run the script.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 import httpx
+from httpx_sse import EventSource, ServerSentEvent
 
-from pipeline_engine.client._async import AsyncPipelineClient
 from pipeline_engine.client._base import (
     DEFAULT_TIMEOUT_S,
+    SSE_HEADERS,
     BaseClient,
     ConfigLike,
+    Deadline,
+    EndCheck,
     TokenSource,
     error_from_response,
+    json_body,
     state_set,
+    stream_error,
     unreachable,
 )
-from pipeline_engine.client._bridge import iterate_in_thread
 from pipeline_engine.client._retry import ClientRetryPolicy
 from pipeline_engine.client._subscription import EventCallback, Subscription
-from pipeline_engine.errors import PipelineError
+from pipeline_engine.errors import EngineUnavailable, PipelineError
 from pipeline_engine.events import Event, MetricPoint
 from pipeline_engine.pages import PipelinePage
+from pipeline_engine.resources import StepInfo, TenantConfig
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus
 
@@ -39,7 +48,7 @@ class PipelineClient(BaseClient):
     502, 503, 504) are retried per ``retry_policy``, honouring ``Retry-After``. Every method takes
     ``timeout`` (seconds for the whole call, retries included; ``None`` uses the client's) and
     ``retry_policy`` (``None`` uses the client's). Errors are the :mod:`pipeline_engine.errors`
-    hierarchy, rebuilt from the server's error body. Thread-safe.
+    hierarchy, rebuilt from the server's error body.
 
     Args:
         base_url: The API's root URL, e.g. ``http://127.0.0.1:8000`` (default: the
@@ -50,16 +59,15 @@ class PipelineClient(BaseClient):
         retry_policy: Default retry policy (default: :class:`ClientRetryPolicy`'s defaults).
         tenant_id: Default tenant of ``create_pipeline`` and ``list_pipelines``.
         headers: Extra headers sent with every request.
-        transport: An ``httpx`` transport, e.g. ``httpx.MockTransport`` in tests. Streaming
-            (events, metrics) runs on a private event loop, so it needs a transport that also
-            serves async requests (``MockTransport`` does).
+        transport: An ``httpx`` transport, e.g. ``httpx.MockTransport`` in tests.
 
     Example::
 
-        with PipelineClient("http://127.0.0.1:8000", token=token) as client:
-            pid = client.create_pipeline(config, input={}, tenant_id="acme")
-            client.start_pipeline(pid)
-            status = client.wait_for(pid, timeout=600)
+        with AsyncPipelineClient("http://127.0.0.1:8000", token=token) as client:
+            pid = await client.create_pipeline(config, input={}, tenant_id="acme")
+            await client.start_pipeline(pid)
+            for point in client.watch_metrics(pid):
+                print(point.name, point.value)
     """
 
     def __init__(
@@ -81,7 +89,6 @@ class PipelineClient(BaseClient):
             tenant_id=tenant_id,
             headers=headers,
         )
-        self._transport = transport
         self._http = httpx.Client(transport=transport, follow_redirects=False)
 
     # ------------------------------------------------------------------ transport
@@ -106,9 +113,9 @@ class PipelineClient(BaseClient):
                 response = self._http.request(
                     method,
                     url,
-                    json=json,
+                    content=json_body(json),
                     params=params,
-                    headers=self._headers(),
+                    headers=self._headers(json_content=json is not None),
                     timeout=self._httpx_timeout(deadline),
                 )
             except httpx.TimeoutException:
@@ -498,7 +505,7 @@ class PipelineClient(BaseClient):
         *,
         timeout: float | None = None,
         retry_policy: ClientRetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> TenantConfig:
         """Store a tenant's config (``{"pipeline_definition", "settings"}``, seed 2 shape).
 
         Args:
@@ -508,10 +515,11 @@ class PipelineClient(BaseClient):
             retry_policy: Retries of transient failures (``None``: the client's).
 
         Returns:
-            The stored document.
+            The stored config (with its new ``version``).
 
         Raises:
             InvalidConfig: The definition is not valid.
+            Conflict: ``version`` in ``config`` is not the stored one.
         """
         data = self._request(
             "PUT",
@@ -520,7 +528,7 @@ class PipelineClient(BaseClient):
             timeout=timeout,
             retry_policy=retry_policy,
         )
-        return dict(data or {})
+        return TenantConfig.model_validate(data)
 
     def get_tenant_config(
         self,
@@ -528,7 +536,7 @@ class PipelineClient(BaseClient):
         *,
         timeout: float | None = None,
         retry_policy: ClientRetryPolicy | None = None,
-    ) -> dict[str, Any]:
+    ) -> TenantConfig:
         """A tenant's stored config.
 
         Args:
@@ -545,7 +553,7 @@ class PipelineClient(BaseClient):
             timeout=timeout,
             retry_policy=retry_policy,
         )
-        return dict(data or {})
+        return TenantConfig.model_validate(data)
 
     def delete_tenant_config(
         self,
@@ -570,7 +578,7 @@ class PipelineClient(BaseClient):
 
     def list_steps(
         self, *, timeout: float | None = None, retry_policy: ClientRetryPolicy | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[StepInfo]:
         """The steps registered on the server and their parameters.
 
         Args:
@@ -578,34 +586,9 @@ class PipelineClient(BaseClient):
             retry_policy: Retries of transient failures (``None``: the client's).
         """
         data = self._request("GET", self._url("steps"), timeout=timeout, retry_policy=retry_policy)
-        if isinstance(data, dict):
-            data = data.get("steps", data.get("items", []))
-        return list(data or [])
+        return [StepInfo.model_validate(item) for item in data]
 
     # ------------------------------------------------------------------ streaming
-    def _check_streaming(self) -> None:
-        transport = self._transport
-        if transport is not None and not isinstance(transport, httpx.AsyncBaseTransport):
-            raise TypeError(
-                "streaming needs a transport that also serves async requests "
-                "(such as httpx.MockTransport); the injected one is sync-only"
-            )
-
-    def _streaming_client(self) -> AsyncPipelineClient:
-        """An async twin with the same settings, for one private event loop."""
-        self._check_streaming()
-        transport = self._transport
-        assert transport is None or isinstance(transport, httpx.AsyncBaseTransport)
-        return AsyncPipelineClient(
-            self._base_url,
-            token=self._token,
-            timeout=self._timeout,
-            retry_policy=self._retry_policy,
-            tenant_id=self._tenant_id,
-            headers=self._extra_headers,
-            transport=transport,
-        )
-
     def stream_events(
         self,
         pipeline_id: str,
@@ -617,8 +600,7 @@ class PipelineClient(BaseClient):
         """Iterate over the pipeline's events as they happen, ending after the terminal one.
 
         Every event is yielded once and in order. A dropped connection is resumed from the last
-        event received (``Last-Event-ID``), not from the start. Leaving the loop early closes
-        the stream.
+        event received (``Last-Event-ID``), not from the start.
 
         Args:
             pipeline_id: The pipeline.
@@ -630,16 +612,28 @@ class PipelineClient(BaseClient):
             PipelineNotFound: No such pipeline among the caller's tenants.
             EngineUnavailable: The stream could not be resumed within the retry policy.
         """
-        self._check_streaming()
+        last = after_id or 0
 
-        async def events() -> AsyncIterator[Event]:
-            async with self._streaming_client() as streaming:
-                async for event in streaming.stream_events(
-                    pipeline_id, after_id=after_id, timeout=timeout, retry_policy=retry_policy
-                ):
-                    yield event
+        def closed_early() -> bool:
+            return False  # the stream ends after the terminal event; before it, reconnect
 
-        return iterate_in_thread(events, name=f"pipeline-events-{pipeline_id}")
+        for sse in self._stream(
+            self._pipeline_url(pipeline_id, "events"),
+            pipeline_id=pipeline_id,
+            last_event_id=str(last) if last else None,
+            at_end=closed_early,
+            timeout=timeout,
+            retry_policy=retry_policy,
+        ):
+            if not sse.data:
+                continue
+            event = Event.model_validate_json(sse.data)
+            if event.id <= last:
+                continue
+            last = event.id
+            yield event
+            if event.is_terminal:
+                return
 
     def subscribe_events(
         self,
@@ -652,9 +646,8 @@ class PipelineClient(BaseClient):
     ) -> Subscription:
         """Call ``callback`` with every event of the pipeline, once and in order, as they happen.
 
-        The callback runs on the subscription's own thread, never on the caller's. A dropped
-        connection is resumed from the last event delivered, not from the start. The
-        subscription ends after the pipeline's terminal event.
+        The callback runs on the subscription's own thread, never on the
+        caller's. A dropped connection is resumed from the last event delivered.
 
         Args:
             pipeline_id: The pipeline.
@@ -665,22 +658,16 @@ class PipelineClient(BaseClient):
             retry_policy: Reconnections after consecutive failures (``None``: the client's).
 
         Returns:
-            A handle: ``stop()`` it, or ``wait()`` for the end.
+            A handle: ``stop()`` it, or ``wait()`` for the end (after the terminal event).
 
         Raises:
             PipelineNotFound: No such pipeline among the caller's tenants.
         """
         self.get_status(pipeline_id, timeout=timeout, retry_policy=retry_policy)
-        streaming = self._streaming_client()
-
-        async def body(deliver: Any) -> None:
-            async with streaming:
-                async for event in streaming.stream_events(
-                    pipeline_id, after_id=after_id, timeout=timeout, retry_policy=retry_policy
-                ):
-                    deliver(event)
-
-        return Subscription(pipeline_id, callback, body)
+        events = self.stream_events(
+            pipeline_id, after_id=after_id, timeout=timeout, retry_policy=retry_policy
+        )
+        return Subscription(pipeline_id, callback, events)
 
     def watch_metrics(
         self,
@@ -703,16 +690,81 @@ class PipelineClient(BaseClient):
         Raises:
             PipelineNotFound: No such pipeline among the caller's tenants.
         """
-        self._check_streaming()
 
-        async def points() -> AsyncIterator[MetricPoint]:
-            async with self._streaming_client() as streaming:
-                async for point in streaming.watch_metrics(
-                    pipeline_id, stage_id, timeout=timeout, retry_policy=retry_policy
-                ):
-                    yield point
+        def ended() -> bool:
+            state = self.get_status(pipeline_id, timeout=timeout)
+            return state.is_terminal
 
-        return iterate_in_thread(points, name=f"pipeline-metrics-{pipeline_id}")
+        for sse in self._stream(
+            self._pipeline_url(pipeline_id, "metrics"),
+            params={"stage_id": stage_id} if stage_id is not None else {},
+            pipeline_id=pipeline_id,
+            at_end=ended,
+            timeout=timeout,
+            retry_policy=retry_policy,
+        ):
+            if sse.event in ("metric", "message") and sse.data:
+                yield self._metric(sse.data)
+
+    def _stream(
+        self,
+        url: str,
+        *,
+        pipeline_id: str,
+        at_end: EndCheck,
+        params: Mapping[str, str] | None = None,
+        last_event_id: str | None = None,
+        timeout: float | None,
+        retry_policy: ClientRetryPolicy | None,
+    ) -> Iterator[ServerSentEvent]:
+        """The messages of an SSE stream, reconnecting after transient failures.
+
+        A reconnection sends the id of the last message received as ``Last-Event-ID``. A stream
+        that ends cleanly is over if ``at_end()`` says so, else it is reconnected; consecutive
+        failures count against ``retry_policy`` (a message received resets the count).
+        """
+        policy = self._policy(retry_policy)
+        failures = 0
+        while True:
+            headers = {**self._headers(), **SSE_HEADERS}
+            if last_event_id:
+                headers["Last-Event-ID"] = last_event_id
+            response: httpx.Response | None = None
+            progressed = False
+            try:
+                with self._http.stream(
+                    "GET",
+                    url,
+                    params=params,
+                    headers=headers,
+                    timeout=self._stream_timeout(timeout),
+                ) as response:
+                    if not response.is_success:
+                        response.read()
+                        failure: PipelineError = error_from_response(
+                            response, pipeline_id=pipeline_id
+                        )
+                        if not self._retryable(response):
+                            raise failure
+                    else:
+                        failure = EngineUnavailable("stream closed before the pipeline ended")
+                        broken = False
+                        for sse in EventSource(response).iter_sse():
+                            if sse.event == "error":
+                                failure, broken = stream_error(sse.data), True
+                                break
+                            progressed = True
+                            yield sse
+                            last_event_id = sse.id or last_event_id
+                        if not broken and at_end():
+                            return
+            except httpx.TransportError as exc:
+                failure = unreachable(self._base_url, exc)
+            failures = 1 if progressed else failures + 1
+            wait = self._retry_wait(policy, failures, Deadline(None), response)
+            if wait is None:
+                raise failure
+            time.sleep(wait)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:

@@ -48,6 +48,8 @@ TOP_LEVEL = [
     "PipelineState",
     "PipelineStatus",
     "PipelineSummary",
+    "StepInfo",
+    "TenantConfig",
     "Problem",
     "Resources",
     "RetryPolicy",
@@ -87,6 +89,8 @@ CLIENT = [
     "PipelineClient",
     "PipelinePage",
     "PipelineSummary",
+    "StepInfo",
+    "TenantConfig",
     "Subscription",
     "TokenSource",
 ]

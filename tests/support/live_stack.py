@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pipeline_engine.client._bridge import LoopThread
+from pipeline_engine._loop_thread import LoopThread
 from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry
 from workflows.dev_server import TemporalDevServer, free_port

@@ -243,14 +243,23 @@ def test_sync_watch_metrics(server: Recorder, transport: httpx.MockTransport) ->
         assert [p.name for p in client.watch_metrics(PID)] == ["progress"]
 
 
-def test_streaming_needs_an_async_capable_transport() -> None:
+def test_sync_streaming_needs_only_a_sync_transport() -> None:
+    """Sync streams are native (``httpx.Client.stream``): no event loop, no async transport."""
+    messages = b"".join(sse_message(e) for e in (E1, E2, E3, E4))
+
     class SyncOnly(httpx.BaseTransport):
         def handle_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path == EVENTS:
+                return httpx.Response(
+                    200, headers={"content-type": "text/event-stream"}, content=messages
+                )
             return httpx.Response(200, json=status_body(PID))
 
+    threads = threading.active_count()
     with PipelineClient("http://t", transport=SyncOnly()) as client:
         assert client.get_status(PID).value == "RUNNING"
-        with pytest.raises(TypeError, match="async"):
-            client.stream_events(PID)
-        with pytest.raises(TypeError, match="async"):
-            client.subscribe_events(PID, print)
+        assert [e.id for e in client.stream_events(PID)] == [1, 2, 3, 4]
+        assert threading.active_count() == threads  # no loop thread per stream
+        seen: list[int] = []
+        client.subscribe_events(PID, lambda e: seen.append(e.id)).wait(timeout=10)
+        assert seen == [1, 2, 3, 4]

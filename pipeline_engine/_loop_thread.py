@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["LoopThread", "iterate_in_thread"]
+__all__ = ["LoopThread"]
 
 T = TypeVar("T")
 
@@ -89,39 +88,3 @@ class LoopThread:
             return
         if not self.in_loop_thread():
             self._thread.join(timeout)
-
-
-_DONE = object()
-
-
-def iterate_in_thread(factory: Callable[[], AsyncIterator[T]], *, name: str) -> Iterator[T]:
-    """Iterate an async iterator from synchronous code, on its own loop thread.
-
-    Closing the returned generator (``break`` out of a ``for`` loop) cancels the async side.
-    """
-    runner = LoopThread(name)
-    items: queue.Queue[Any] = queue.Queue()
-
-    async def pump() -> None:
-        try:
-            async for item in factory():
-                items.put((True, item))
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            items.put((False, exc))
-            return
-        items.put((True, _DONE))
-
-    future = runner.submit(pump())
-    try:
-        while True:
-            ok, value = items.get()
-            if not ok:
-                raise value
-            if value is _DONE:
-                return
-            yield value
-    finally:
-        future.cancel()
-        runner.stop()

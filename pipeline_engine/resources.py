@@ -1,0 +1,58 @@
+"""Wire types of the API's other resources, one home for the REST API and the SDK.
+
+:class:`TenantConfig` (``/v1/tenants/{id}/config``) and :class:`StepInfo` (``/v1/steps``). They
+also read like the JSON documents they were before (``config["version"]``), for compatibility.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["StepInfo", "TenantConfig"]
+
+
+class _Resource(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    def __getitem__(self, field: str) -> Any:
+        """A field by name, as in the JSON document (``config["settings"]``)."""
+        if field not in type(self).model_fields:
+            raise KeyError(field)
+        return getattr(self, field)
+
+
+class TenantConfig(_Resource):
+    """A tenant's stored config (seed 2 shape).
+
+    Attributes:
+        tenant_id: The tenant.
+        pipeline_definition: The DSL tree its pipelines run (a JSON object).
+        settings: Settings every step of the tenant's pipelines sees.
+        version: Incremented on every write (pass it back to update: optimistic concurrency).
+        updated_at: Time of the last write (UTC).
+    """
+
+    tenant_id: str
+    pipeline_definition: Any
+    settings: dict[str, Any]
+    version: int
+    updated_at: datetime
+
+
+class StepInfo(_Resource):
+    """A step registered on the server.
+
+    Attributes:
+        name: The registered name.
+        description: What it does (its docstring's first line).
+        is_async: Whether it is a coroutine function.
+        parameters: JSON Schema of its keyword arguments.
+    """
+
+    name: str
+    description: str | None = None
+    is_async: bool
+    parameters: dict[str, Any]

@@ -1,0 +1,253 @@
+"""``LocalPipelineEngine``: the :class:`PipelineEngine` that runs pipelines in this process.
+
+Pipelines run on the same interpreter as the Temporal workflow (:class:`PipelineRun`) and their
+steps in-process (:class:`LocalRuntime`), with the same retry and timeout rules as the activities.
+It is the engine behind the offline fake (:mod:`pipeline_engine.testing`), served by the real API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline_engine._ids import config_fingerprint, pipeline_id_for
+from pipeline_engine._interpreter import LocalRuntime, PipelineRun
+from pipeline_engine._interpreter._local import BeforeAttempt
+from pipeline_engine.dsl import PipelineConfig, parse_config
+from pipeline_engine.errors import PipelineNotFound
+from pipeline_engine.events import Event
+from pipeline_engine.pages import PipelinePage, PipelineSummary
+from pipeline_engine.service.engine import CreatedPipeline, PipelineChange
+from pipeline_engine.service.rules import Command, check_same_request, closed_run_verdict, page_of
+from pipeline_engine.states import PipelineState
+from pipeline_engine.status import PipelineStatus
+from pipeline_engine.steps import StepRegistry
+
+__all__ = ["LocalPipelineEngine"]
+
+
+@dataclass
+class _Entry:
+    run: PipelineRun
+    task: asyncio.Task[PipelineStatus]
+    tenant_id: str | None
+    fingerprint: str
+    created_at: datetime
+    seq: int
+
+
+class _Runtime(LocalRuntime):
+    """``LocalRuntime`` that also tells the engine when an event may have been appended."""
+
+    def __init__(self, registry: StepRegistry, signal: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(registry, **kwargs)
+        self._signal = signal
+
+    def notify(self) -> None:
+        super().notify()
+        asyncio.get_running_loop().call_soon(self._signal)
+
+
+class LocalPipelineEngine:
+    """Pipelines in memory, run in this process (implements :class:`PipelineEngine`).
+
+    Args:
+        registry: Where steps are looked up.
+        time_scale: Multiplies retry back-off waits (``0`` retries at once).
+        before_attempt: Awaited before every step attempt (may raise to fail it, or wait).
+    """
+
+    def __init__(
+        self,
+        registry: StepRegistry,
+        *,
+        time_scale: float = 1.0,
+        before_attempt: BeforeAttempt | None = None,
+    ) -> None:
+        self._registry = registry
+        self._time_scale = time_scale
+        self._before_attempt = before_attempt
+        self._pipelines: dict[str, _Entry] = {}
+        self._changes = 0
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def _signal(self) -> None:
+        self._changes += 1
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _entry(self, pipeline_id: str) -> _Entry:
+        entry = self._pipelines.get(pipeline_id)
+        if entry is None:
+            raise PipelineNotFound(f"no pipeline {pipeline_id[:80]!r}")
+        return entry
+
+    async def _command(
+        self, pipeline_id: str, command: Command, act: Callable[[PipelineRun], Any]
+    ) -> PipelineState:
+        entry = self._entry(pipeline_id)
+        if entry.task.done():
+            return closed_run_verdict(command, entry.run.state)
+        result = act(entry.run)
+        return PipelineState(await result if asyncio.iscoroutine(result) else result)
+
+    # ------------------------------------------------------------------ create & commands
+    async def create_pipeline(
+        self,
+        config: PipelineConfig | dict[str, Any] | str,
+        *,
+        input: Any = None,
+        tenant_id: str | None = None,
+        idempotency_key: str | None = None,
+        settings: dict[str, Any] | None = None,
+        start: bool = False,
+    ) -> CreatedPipeline:
+        """Create a pipeline in PENDING (RUNNING with ``start``); the same request, the same id."""
+        plan = parse_config(config, registry=self._registry)
+        settings = settings or {}
+        pid = pipeline_id_for(
+            tenant_id=tenant_id,
+            config=plan.config,
+            input=input,
+            idempotency_key=idempotency_key,
+            settings=settings,
+        )
+        fingerprint = config_fingerprint(plan.config, input, settings)
+        existing = self._pipelines.get(pid)
+        if existing is not None:
+            check_same_request(
+                pid,
+                fingerprint=fingerprint,
+                stored=existing.fingerprint,
+                idempotency_key=idempotency_key,
+            )
+            if start:
+                await self.start_pipeline(pid)
+            return CreatedPipeline(pid, existing.run.state, created=False)
+        runtime = _Runtime(
+            self._registry,
+            self._signal,
+            time_scale=self._time_scale,
+            before_attempt=self._before_attempt,
+        )
+        run = PipelineRun(
+            plan=plan,
+            pipeline_id=pid,
+            tenant_id=tenant_id,
+            input=input,
+            settings=settings,
+            trace_id=uuid.uuid4().hex,
+            runtime=runtime,
+        )
+        if start:
+            run.start()
+        task = asyncio.get_running_loop().create_task(run.run(), name=f"pipeline-{pid}")
+        task.add_done_callback(lambda _t: self._signal())
+        self._pipelines[pid] = _Entry(
+            run, task, tenant_id, fingerprint, datetime.now(UTC), len(self._pipelines)
+        )
+        self._signal()
+        return CreatedPipeline(pid, run.state, created=True)
+
+    async def start_pipeline(self, pipeline_id: str) -> PipelineState:
+        """Start a PENDING pipeline; repeated calls return the current state."""
+        return await self._command(pipeline_id, "start", lambda run: run.start())
+
+    async def cancel_pipeline(self, pipeline_id: str, reason: str) -> PipelineState:
+        """Cancel; CANCELLED once stopped (``InvalidState`` if it already ended otherwise)."""
+        return await self._command(pipeline_id, "cancel", lambda run: run.cancel(reason))
+
+    async def retry_stage(self, pipeline_id: str, stage_id: str, reason: str) -> PipelineState:
+        """Re-run a stage that failed for good while the pipeline is held in FAILED."""
+        return await self._command(
+            pipeline_id, "retry_stage", lambda run: run.retry_stage(stage_id, reason)
+        )
+
+    async def submit_input(
+        self, pipeline_id: str, payload: Any, responder: str, *, stage_id: str | None = None
+    ) -> PipelineState:
+        """Give the waiting input element its payload (validated against its JSON Schema)."""
+        return await self._command(
+            pipeline_id,
+            "submit_input",
+            lambda run: run.submit_input(payload, responder, stage_id),
+        )
+
+    # ------------------------------------------------------------------ reads
+    async def get_pipeline(self, pipeline_id: str) -> PipelineStatus:
+        """The whole picture of a pipeline."""
+        return self._entry(pipeline_id).run.status()
+
+    async def get_status(self, pipeline_id: str) -> PipelineState:
+        """The pipeline's state."""
+        return self._entry(pipeline_id).run.state
+
+    async def get_history(
+        self, pipeline_id: str, *, since: datetime | None = None, after_id: int | None = None
+    ) -> list[Event]:
+        """The pipeline's events in order (``since``: at or after; ``after_id``: after)."""
+        return list(self._entry(pipeline_id).run.history(since=since, after_id=after_id))
+
+    async def tenant_of(self, pipeline_id: str) -> str | None:
+        """The owning tenant."""
+        return self._entry(pipeline_id).tenant_id
+
+    async def is_closed(self, pipeline_id: str) -> bool:
+        """Whether the pipeline's run is over."""
+        return self._entry(pipeline_id).task.done()
+
+    async def list_pipelines(
+        self,
+        *,
+        tenant_ids: list[str] | None = None,
+        state: PipelineState | None = None,
+        page_size: int = 50,
+        next_page_token: str | None = None,
+    ) -> PipelinePage:
+        """Pipelines newest first; ``tenant_ids=None`` means all."""
+        rows = sorted(self._pipelines.items(), key=lambda kv: kv[1].seq, reverse=True)
+        items = [
+            PipelineSummary(
+                pipeline_id=pid,
+                name=e.run.status().name,
+                tenant_id=e.tenant_id,
+                state=e.run.state.value,
+                started_at=e.created_at,
+                closed_at=e.run.status().finished_at if e.task.done() else None,
+            )
+            for pid, e in rows
+            if (tenant_ids is None or e.tenant_id in tenant_ids)
+            and (state is None or e.run.state is state)
+        ]
+        page, token = page_of(items, page_size=page_size, token=next_page_token)
+        return PipelinePage(items=page, next_page_token=token)
+
+    async def watch_changes(self, pipeline_id: str) -> AsyncIterator[PipelineChange]:
+        """A change at once, then one whenever the run appended an event; ends when it is over."""
+        entry = self._entry(pipeline_id)
+        while True:
+            seen = self._changes
+            closed = entry.task.done()
+            yield PipelineChange(closed=closed)
+            if closed:
+                return
+            while self._changes == seen:
+                waiter = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+                await waiter
+
+    async def check_health(self, *, timeout_s: float) -> None:
+        """Always healthy: everything is in this process."""
+
+    async def aclose(self) -> None:
+        """Stop every pipeline still running (their in-flight steps are cancelled)."""
+        tasks = [e.task for e in self._pipelines.values() if not e.task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
