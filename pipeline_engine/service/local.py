@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline_engine._finite import refuse_non_finite
 from pipeline_engine._ids import config_fingerprint, pipeline_id_for
 from pipeline_engine._interpreter import LocalRuntime, PipelineRun
 from pipeline_engine._interpreter._local import BeforeAttempt
@@ -109,6 +110,7 @@ class LocalPipelineEngine:
         start: bool = False,
     ) -> CreatedPipeline:
         """Create a pipeline in PENDING (RUNNING with ``start``); the same request, the same id."""
+        refuse_non_finite(input=input, settings=settings)
         plan = parse_config(config, registry=self._registry)
         settings = settings or {}
         pid = pipeline_id_for(
@@ -173,6 +175,7 @@ class LocalPipelineEngine:
         self, pipeline_id: str, payload: Any, responder: str, *, stage_id: str | None = None
     ) -> PipelineState:
         """Give the waiting input element its payload (validated against its JSON Schema)."""
+        refuse_non_finite(payload=payload)
         return await self._command(
             pipeline_id,
             "submit_input",
