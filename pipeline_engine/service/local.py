@@ -36,6 +36,7 @@ class _Entry:
     run: PipelineRun
     task: asyncio.Task[PipelineStatus]
     tenant_id: str | None
+    config: PipelineConfig
     fingerprint: str
     created_at: datetime
     seq: int
@@ -152,7 +153,7 @@ class LocalPipelineEngine:
         task = asyncio.get_running_loop().create_task(run.run(), name=f"pipeline-{pid}")
         task.add_done_callback(lambda _t: self._signal())
         self._pipelines[pid] = _Entry(
-            run, task, tenant_id, fingerprint, datetime.now(UTC), len(self._pipelines)
+            run, task, tenant_id, plan.config, fingerprint, datetime.now(UTC), len(self._pipelines)
         )
         self._signal()
         return CreatedPipeline(pid, run.state, created=True)
@@ -196,6 +197,10 @@ class LocalPipelineEngine:
     ) -> list[Event]:
         """The pipeline's events in order (``since``: at or after; ``after_id``: after)."""
         return list(self._entry(pipeline_id).run.history(since=since, after_id=after_id))
+
+    async def get_config(self, pipeline_id: str) -> PipelineConfig:
+        """The config the pipeline runs."""
+        return self._entry(pipeline_id).config
 
     async def tenant_of(self, pipeline_id: str) -> str | None:
         """The owning tenant."""
