@@ -24,6 +24,7 @@ from pipeline_engine.errors import (
 )
 from pipeline_engine.service import PipelineEngine
 from pipeline_engine.settings import Settings
+from pipeline_engine.status import PipelineStatus
 from pipeline_engine.steps import StepRegistry
 
 __all__ = [
@@ -138,6 +139,11 @@ def check_tenant(caller: Caller, tenant_id: str) -> None:
         raise TenantNotFound("tenant not found")
 
 
+def _check_pipeline_id(pipeline_id: str) -> None:
+    if not pipeline_id or len(pipeline_id) > _MAX_PIPELINE_ID or not pipeline_id.isprintable():
+        raise PipelineNotFound("pipeline not found")
+
+
 def _pipeline_for(role: Role) -> Callable[[str, Caller, PipelineEngine], Awaitable[str]]:
     checked = Annotated[Caller, Depends(require(role))]
 
@@ -146,8 +152,7 @@ def _pipeline_for(role: Role) -> Callable[[str, Caller, PipelineEngine], Awaitab
         caller: checked,
         engine: EngineDep,
     ) -> str:
-        if not pipeline_id or len(pipeline_id) > _MAX_PIPELINE_ID or not pipeline_id.isprintable():
-            raise PipelineNotFound("pipeline not found")
+        _check_pipeline_id(pipeline_id)
         tenant = await engine.tenant_of(pipeline_id)
         if not caller.can_access(tenant):
             raise PipelineNotFound("pipeline not found")
@@ -157,6 +162,20 @@ def _pipeline_for(role: Role) -> Callable[[str, Caller, PipelineEngine], Awaitab
     return owned
 
 
+async def _viewable_status(
+    pipeline_id: Annotated[str, Path(description="The pipeline id.")],
+    caller: Viewer,
+    engine: EngineDep,
+) -> PipelineStatus:
+    _check_pipeline_id(pipeline_id)
+    status = await engine.get_pipeline(pipeline_id)
+    if not caller.can_access(status.tenant_id):  # ownership from the same read
+        raise PipelineNotFound("pipeline not found")
+    return status
+
+
+ViewablePipelineStatus = Annotated[PipelineStatus, Depends(_viewable_status)]
+"""The status of a pipeline the caller may read: one engine read gives the data and its owner."""
 ViewablePipeline = Annotated[str, Depends(_pipeline_for(Role.VIEWER))]
 """A pipeline id the caller may read (viewer role, one of its tenants)."""
 OperablePipeline = Annotated[str, Depends(_pipeline_for(Role.OPERATOR))]

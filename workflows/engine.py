@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from cachetools import TTLCache
 from opentelemetry import trace
 from pydantic import BaseModel
 from temporalio.client import (
@@ -22,9 +23,15 @@ from temporalio.client import (
     WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import (
+    QueryRejectCondition,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDReusePolicy,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -70,6 +77,11 @@ from workflows.messages import (
 __all__ = ["TemporalPipelineEngine", "pipeline_id_for"]
 
 T = TypeVar("T")
+# Ended pipelines' statuses never change: keep them for a short while so that repeated reads of a
+# finished pipeline make no Temporal call. Keyed by pipeline id only; every caller still checks the
+# status's tenant against its own (api/deps.py), so a cached entry is never shown to another tenant.
+_FINAL_STATUS_TTL_S = 60.0
+_FINAL_STATUS_MAX = 10_000
 _tracer = trace.get_tracer("pipeline_engine")
 
 _CLOSED = {
@@ -122,6 +134,9 @@ class TemporalPipelineEngine:
         self._client = client
         self._task_queue = task_queue
         self._registry = registry
+        self._final: TTLCache[str, PipelineStatus] = TTLCache(
+            maxsize=_FINAL_STATUS_MAX, ttl=_FINAL_STATUS_TTL_S
+        )
 
     @classmethod
     async def connect(
@@ -221,6 +236,9 @@ class TemporalPipelineEngine:
                 search_attributes=TypedSearchAttributes(attrs),
                 memo={names.MEMO_FINGERPRINT: fingerprint},
                 static_summary=f"{parsed.name} ({tenant_id or 'no tenant'})",
+                # the first workflow task comes back in the start response when a worker of this
+                # queue runs in this process (`pipeline-engine dev`); elsewhere it is a no-op
+                request_eager_start=True,
             )
         except WorkflowAlreadyStartedError:
             existing = await self._call(lambda: self._handle(pid).describe())
@@ -306,16 +324,37 @@ class TemporalPipelineEngine:
     async def get_pipeline(self, pipeline_id: str) -> PipelineStatus:
         """The whole picture of a pipeline.
 
-        A running pipeline answers the ``status`` query; an ended one is read from its workflow's
-        result (or failure), which needs no worker and no replay.
+        One Temporal round trip while it runs: the ``status`` query, which the server rejects at
+        once (without a worker) when the workflow has closed. An ended pipeline is then read from
+        its workflow's result (or failure), which needs no worker and no replay, and kept for a
+        short while: repeated reads of it make no Temporal call. The status names its tenant, so
+        callers check ownership on the same read.
         """
+        final = self._final.get(pipeline_id)
+        if final is not None:
+            return final
         handle = self._handle(pipeline_id)
-        desc = await self._call(handle.describe)
-        if desc.status in (WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.FAILED):
+        try:
+            return await self._call(
+                lambda: handle.query(
+                    names.QUERY_STATUS,
+                    result_type=PipelineStatus,
+                    reject_condition=QueryRejectCondition.NOT_OPEN,
+                )
+            )
+        except WorkflowQueryRejectedError as rejected:
+            ended = rejected.status
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.INVALID_ARGUMENT:  # not a valid workflow id
+                raise PipelineNotFound("pipeline not found") from None
+            raise
+        if ended in (WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.FAILED):
             typed = self._client.get_workflow_handle(pipeline_id, result_type=PipelineStatus)
             final = await self._call(lambda: _final_status(typed))
             if final is not None:
+                self._final[pipeline_id] = final
                 return final
+        # cancelled or terminated through Temporal: the last state is the workflow's to tell
         return await self._call(
             lambda: handle.query(names.QUERY_STATUS, result_type=PipelineStatus)
         )

@@ -14,6 +14,7 @@ from api.deps import (
     RegistryDep,
     SettingsDep,
     ViewablePipeline,
+    ViewablePipelineStatus,
     Viewer,
     check_tenant,
 )
@@ -81,9 +82,9 @@ async def start_pipeline(pipeline_id: OperablePipeline, engine: EngineDep) -> Pi
 
 
 @router.get("/{pipeline_id}", operation_id="get_pipeline", response_model=PipelineStatus)
-async def get_pipeline(pipeline_id: ViewablePipeline, engine: EngineDep) -> PipelineStatus:
+async def get_pipeline(status: ViewablePipelineStatus) -> PipelineStatus:
     """Everything about the pipeline: state, stages, waiting inputs, result or error."""
-    return await engine.get_pipeline(pipeline_id)
+    return status
 
 
 @router.get("/{pipeline_id}/history", operation_id="get_history", response_model=list[Event])
