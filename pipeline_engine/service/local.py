@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from pipeline_engine._interpreter._local import BeforeAttempt
 from pipeline_engine.dsl import PipelineConfig, parse_config
 from pipeline_engine.errors import PipelineNotFound
 from pipeline_engine.events import Event
-from pipeline_engine.pages import PipelinePage, PipelineSummary
+from pipeline_engine.pages import PipelinePage, PipelineSummary, PipelineWhere
 from pipeline_engine.service.engine import CreatedPipeline, PipelineChange
 from pipeline_engine.service.rules import Command, check_same_request, closed_run_verdict, page_of
 from pipeline_engine.states import PipelineState
@@ -210,20 +211,19 @@ class LocalPipelineEngine:
         """Whether the pipeline's run is over."""
         return self._entry(pipeline_id).task.done()
 
-    async def list_pipelines(
+    def _summaries(
         self,
-        *,
-        tenant_ids: list[str] | None = None,
-        state: PipelineState | None = None,
-        page_size: int = 50,
-        next_page_token: str | None = None,
-    ) -> PipelinePage:
-        """Pipelines newest first; ``tenant_ids=None`` means all."""
+        tenant_ids: list[str] | None,
+        state: PipelineState | None,
+        where: PipelineWhere | None,
+    ) -> list[PipelineSummary]:
+        """Every pipeline that passes the filters, newest first."""
         rows = sorted(self._pipelines.items(), key=lambda kv: kv[1].seq, reverse=True)
-        items = [
+        filters = where or PipelineWhere()
+        return [
             PipelineSummary(
                 pipeline_id=pid,
-                name=e.run.status().name,
+                name=e.config.name,
                 tenant_id=e.tenant_id,
                 state=e.run.state.value,
                 started_at=e.created_at,
@@ -232,9 +232,30 @@ class LocalPipelineEngine:
             for pid, e in rows
             if (tenant_ids is None or e.tenant_id in tenant_ids)
             and (state is None or e.run.state is state)
+            and e.config.name.startswith(filters.name_prefix or "")
+            and (filters.started_after is None or e.created_at >= filters.started_after)
+            and (filters.started_before is None or e.created_at < filters.started_before)
         ]
+
+    async def list_pipelines(
+        self,
+        *,
+        tenant_ids: list[str] | None = None,
+        state: PipelineState | None = None,
+        page_size: int = 50,
+        next_page_token: str | None = None,
+        where: PipelineWhere | None = None,
+    ) -> PipelinePage:
+        """Pipelines newest first; ``tenant_ids=None`` means all."""
+        items = self._summaries(tenant_ids, state, where)
         page, token = page_of(items, page_size=page_size, token=next_page_token)
         return PipelinePage(items=page, next_page_token=token)
+
+    async def count_pipelines(
+        self, *, tenant_ids: list[str] | None = None, where: PipelineWhere | None = None
+    ) -> dict[str, int]:
+        """How many pipelines are in each state (``tenant_ids=None`` means all)."""
+        return dict(Counter(str(p.state) for p in self._summaries(tenant_ids, None, where)))
 
     async def watch_changes(self, pipeline_id: str) -> AsyncIterator[PipelineChange]:
         """A change at once, then one whenever the run appended an event; ends when it is over."""
