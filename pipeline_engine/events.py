@@ -33,6 +33,7 @@ class EventType(StrEnum):
     PIPELINE_SUCCEEDED = "pipeline.succeeded"
     HOOK_SUCCEEDED = "hook.succeeded"
     HOOK_FAILED = "hook.failed"
+    SIGNAL_REJECTED = "signal.rejected"
 
 
 TERMINAL_EVENT_TYPES = frozenset(

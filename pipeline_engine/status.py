@@ -81,7 +81,8 @@ class PipelineStatus(BaseModel):
         stages: Every stage, in document order.
         waiting_inputs: Input elements currently waiting.
         result: The pipeline's result once it succeeded.
-        error: Why it failed, once it failed.
+        error: Why it failed: the failed stage and its error, set as soon as it is held in FAILED
+            (retryable until ``retryable_until``) and kept once it failed for good.
         created_at, started_at, finished_at: Timestamps.
         retryable_until: While FAILED, the time after which it fails for good.
         trace_id: Trace id shared by all its events.

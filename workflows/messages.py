@@ -45,11 +45,15 @@ class PipelineWorkflowInput(_Message):
         return config.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
 
-class StartRequest(_Message):
+class CommandRequest(_Message):
+    """Arguments of a command, sent as an update or as a signal of the same name."""
+
+
+class StartRequest(CommandRequest):
     """Arguments of the ``start`` update (none yet)."""
 
 
-class SubmitInputRequest(_Message):
+class SubmitInputRequest(CommandRequest):
     """Arguments of the ``submit_input`` update."""
 
     payload: Any = None
@@ -57,14 +61,14 @@ class SubmitInputRequest(_Message):
     stage_id: str | None = None
 
 
-class RetryStageRequest(_Message):
+class RetryStageRequest(CommandRequest):
     """Arguments of the ``retry_stage`` update."""
 
     stage_id: str = Field(min_length=1)
     reason: str = ""
 
 
-class CancelRequest(_Message):
+class CancelRequest(CommandRequest):
     """Arguments of the ``cancel`` update."""
 
     reason: str = ""

@@ -29,7 +29,13 @@ from pipeline_engine.dsl import (
     merge_retry,
 )
 from pipeline_engine.dsl._plan import DEFAULT_HEARTBEAT_TIMEOUT_S, DEFAULT_STEP_TIMEOUT_S
-from pipeline_engine.errors import InvalidInput, InvalidState, Problem, StageNotFound
+from pipeline_engine.errors import (
+    InvalidInput,
+    InvalidState,
+    PipelineError,
+    Problem,
+    StageNotFound,
+)
 from pipeline_engine.events import Event, EventType
 from pipeline_engine.states import PipelineState, StageState
 from pipeline_engine.status import ErrorInfo, PendingInput, PipelineStatus, StageStatus
@@ -157,13 +163,18 @@ class PipelineRun:
                 if not w.received
             ],
             result=self._result,
-            error=self._error,
+            error=self._error or self._held_error(),
             created_at=self._created_at,
             started_at=self._started_at,
             finished_at=self._finished_at,
             retryable_until=min(deadlines) if deadlines else None,
             trace_id=self._trace_id,
         )
+
+    def _held_error(self) -> ErrorInfo | None:
+        """While held in FAILED: the error of the first stage waiting for a retry."""
+        held = next(iter(self._parked), None)
+        return self._stages[held].error if held is not None else None
 
     def history(self, *, since: datetime | None = None, after_id: int | None = None) -> list[Event]:
         """Events in order; ``since``: at or after a time; ``after_id``: after an event id."""
@@ -297,6 +308,12 @@ class PipelineRun:
         self.request_cancel(reason)
         await self._rt.wait_condition(lambda: self._final is not None, timeout=None)
         return self._state
+
+    def record_rejection(self, command: str, error: PipelineError) -> None:
+        """Log a command that was refused (a signal cannot answer its sender); nothing changes."""
+        self._emit(
+            EventType.SIGNAL_REJECTED, signal=command, error=error.code, reason=error.message
+        )
 
     # ------------------------------------------------------------------ main
     async def run(self) -> PipelineStatus:

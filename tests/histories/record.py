@@ -148,6 +148,29 @@ async def record(only: set[str]) -> None:
                 start=True,
             )
             runs["local_steps"] = local.pipeline_id
+            signalled = await engine.create_pipeline(
+                {
+                    "name": "signals",
+                    "definition": {
+                        "type": "chain",
+                        "steps": [
+                            approval,
+                            s("t_flaky", kwargs={"fail_times": 1}, retry={"max_attempts": 1}),
+                        ],
+                    },
+                }
+            )
+            runs["signals"] = signalled.pipeline_id
+            by_signal = client.get_workflow_handle(signalled.pipeline_id)
+            await by_signal.signal("start")
+            await _until(engine, signalled.pipeline_id, PipelineState.WAITING_INPUT)
+            await by_signal.signal("submit_input", {"payload": {}, "responder": "ana"})  # rejected
+            await by_signal.signal(
+                "submit_input", {"payload": {"approved": True}, "responder": "ana"}
+            )
+            await _until(engine, signalled.pipeline_id, PipelineState.FAILED)
+            await by_signal.signal("retry_stage", {"stage_id": "nope"})  # rejected
+            await by_signal.signal("retry_stage", {"stage_id": "t_flaky", "reason": "by signal"})
 
             await _until(engine, inp.pipeline_id, PipelineState.WAITING_INPUT)
             await engine.submit_input(inp.pipeline_id, {"approved": True}, "ana")

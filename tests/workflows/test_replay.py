@@ -63,3 +63,10 @@ async def test_replay_detects_a_changed_interpreter(monkeypatch: pytest.MonkeyPa
     path = next(p for p in HISTORIES if p.stem == "dag_with_retry")
     with pytest.raises(Exception, match=r"(?i)nondetermin"):
         await replayer().replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
+
+
+def test_a_recorded_history_holds_signals_and_a_rejection() -> None:
+    path = next(p for p in HISTORIES if p.stem == "signals")
+    text = path.read_text()
+    assert text.count("EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED") == 5
+    assert '"markerName": "core_patch"' in text  # the signals-beside-updates patch
