@@ -62,7 +62,7 @@ from pipeline_engine.settings import Settings
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus
 from pipeline_engine.steps import StepRegistry
-from workflows import names
+from workflows import names, web_ui
 from workflows.definition import pipeline_config
 from workflows.event_watch import QueueTimes, history_batches
 from workflows.messages import (
@@ -235,7 +235,8 @@ class TemporalPipelineEngine:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=TypedSearchAttributes(attrs),
                 memo={names.MEMO_FINGERPRINT: fingerprint},
-                static_summary=f"{parsed.name} ({tenant_id or 'no tenant'})",
+                static_summary=web_ui.static_summary(plan, tenant_id),
+                static_details=web_ui.static_details(plan, tenant_id),
                 # the first workflow task comes back in the start response when a worker of this
                 # queue runs in this process (`pipeline-engine dev`); elsewhere it is a no-op
                 request_eager_start=True,

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         SubmitInputRequest,
     )
     from workflows.runtime import TemporalRuntime
+    from workflows.web_ui import current_details
 
 R = TypeVar("R", bound=CommandRequest)
 
@@ -55,6 +56,7 @@ class PipelineWorkflow:
 
     @workflow.init
     def __init__(self, params: PipelineWorkflowInput) -> None:
+        self._runtime = TemporalRuntime(tenant_id=params.tenant_id, trace_id=params.trace_id)
         self._run = PipelineRun(
             plan=compile_plan(params.config, local_defaults=frozenset(params.local_steps)),
             pipeline_id=workflow.info().workflow_id,
@@ -62,19 +64,24 @@ class PipelineWorkflow:
             input=params.input,
             settings=params.settings,
             trace_id=params.trace_id,
-            runtime=TemporalRuntime(tenant_id=params.tenant_id, trace_id=params.trace_id),
+            runtime=self._runtime,
         )
 
     @workflow.run
     async def run(self, params: PipelineWorkflowInput) -> PipelineStatus:
         if params.autostart:
             self._run.start()
+        details = asyncio.create_task(self._show_details())
         try:
             status = await self._run.run()
         except asyncio.CancelledError:
             await workflow.wait_condition(workflow.all_handlers_finished)
+            details.cancel()
+            workflow.set_current_details(current_details(self._run.status()))
             raise
         await workflow.wait_condition(workflow.all_handlers_finished)
+        details.cancel()
+        workflow.set_current_details(current_details(status))
         if status.state is PipelineState.FAILED:
             error = status.error
             raise ApplicationError(
@@ -84,6 +91,13 @@ class PipelineWorkflow:
                 non_retryable=True,
             )
         return status
+
+    async def _show_details(self) -> None:
+        """Keep the Web UI's *current details* true: redrawn once per change, no commands."""
+        while True:
+            await workflow.wait_condition(lambda: self._runtime.changed)
+            self._runtime.changed = False
+            workflow.set_current_details(current_details(self._run.status()))
 
     # -- updates ---------------------------------------------------------------------------
     @workflow.update(name=names.UPDATE_START)

@@ -63,6 +63,8 @@ class TemporalRuntime:
             "tenant_id": self._tenant,
             "trace_id": trace_id,
         }
+        self.changed = True
+        """Something shown in the Web UI may have changed since the details were last drawn."""
 
     def now(self) -> datetime:
         return workflow.now()
@@ -116,15 +118,17 @@ class TemporalRuntime:
             raise _failure(call, err) from None
         return StepOutcome(result=out.result, attempts=out.attempt)
 
-    async def wait_condition(self, predicate: Callable[[], bool], *, timeout: float | None) -> bool:
+    async def wait_condition(
+        self, predicate: Callable[[], bool], *, timeout: float | None, summary: str | None = None
+    ) -> bool:
         try:
-            await workflow.wait_condition(predicate, timeout=timeout)
+            await workflow.wait_condition(predicate, timeout=timeout, timeout_summary=summary)
         except TimeoutError:
             return predicate()
         return True
 
     def notify(self) -> None:
-        return None
+        self.changed = True
 
     def state_changed(self, state: PipelineState) -> None:
         workflow.upsert_search_attributes([SA_PIPELINE_STATE.value_set(state.value)])

@@ -2,7 +2,13 @@
 
 from pipeline_engine._interpreter._local import LocalRuntime, backoff_delay, error_info
 from pipeline_engine._interpreter._run import FAILURE_MARKER, PipelineRun
-from pipeline_engine._interpreter._runtime import Runtime, StepCall, StepFailed, StepOutcome
+from pipeline_engine._interpreter._runtime import (
+    Runtime,
+    StepCall,
+    StepFailed,
+    StepOutcome,
+    utc_minute,
+)
 
 __all__ = [
     "FAILURE_MARKER",
@@ -14,4 +20,5 @@ __all__ = [
     "StepOutcome",
     "backoff_delay",
     "error_info",
+    "utc_minute",
 ]

@@ -107,7 +107,9 @@ class LocalRuntime:
         )
         return await definition.invoke(ctx, call.kwargs, executor=self._executor)
 
-    async def wait_condition(self, predicate: Callable[[], bool], *, timeout: float | None) -> bool:
+    async def wait_condition(
+        self, predicate: Callable[[], bool], *, timeout: float | None, summary: str | None = None
+    ) -> bool:
         async def wait() -> None:
             while not predicate():
                 fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from jsonschema import validators
 
-from pipeline_engine._interpreter._runtime import Runtime, StepCall, StepFailed
+from pipeline_engine._interpreter._runtime import Runtime, StepCall, StepFailed, utc_minute
 from pipeline_engine.dsl import (
     ChainPlan,
     ChordPlan,
@@ -619,6 +619,7 @@ class PipelineRun:
                 received = await self._rt.wait_condition(
                     lambda w=waiting: w.received,  # type: ignore[misc]
                     timeout=plan.timeout_s,
+                    summary=f"waiting for input {plan.stage_id} — submit_input to answer",
                 )
             except asyncio.CancelledError:
                 self._waiting.pop(plan.stage_id, None)
@@ -671,7 +672,12 @@ class PipelineRun:
         parked = _Parked(self._rt.now() + timedelta(seconds=hold))
         self._parked[rec.stage_id] = parked
         self._refresh_state()
-        retried = await self._rt.wait_condition(lambda: parked.retry_requested, timeout=hold)
+        deadline = utc_minute(parked.deadline) if parked.deadline else ""
+        retried = await self._rt.wait_condition(
+            lambda: parked.retry_requested,
+            timeout=hold,
+            summary=f"held in FAILED until {deadline} — retry_stage to resume",
+        )
         if retried or parked.retry_requested:
             return _RETRY
         raise _StageFailure(

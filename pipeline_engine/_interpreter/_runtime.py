@@ -11,7 +11,12 @@ from pipeline_engine.dsl import RetryPolicy
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import ErrorInfo
 
-__all__ = ["Runtime", "StepCall", "StepFailed", "StepOutcome"]
+__all__ = ["Runtime", "StepCall", "StepFailed", "StepOutcome", "utc_minute"]
+
+
+def utc_minute(moment: datetime) -> str:
+    """A moment as operators read it in a UI: UTC, to the minute."""
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 @dataclass(frozen=True)
@@ -63,8 +68,13 @@ class Runtime(Protocol):
         """Run a stage with its retry policy; raise :class:`StepFailed` when it fails for good."""
         ...
 
-    async def wait_condition(self, predicate: Callable[[], bool], *, timeout: float | None) -> bool:
-        """Wait until ``predicate()``; False if ``timeout`` seconds pass first."""
+    async def wait_condition(
+        self, predicate: Callable[[], bool], *, timeout: float | None, summary: str | None = None
+    ) -> bool:
+        """Wait until ``predicate()``; False if ``timeout`` seconds pass first.
+
+        ``summary`` names the wait where a UI can show it (the Temporal timer's summary).
+        """
         ...
 
     def notify(self) -> None:
