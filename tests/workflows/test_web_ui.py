@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -88,9 +89,13 @@ def rendered_text(driver: WebDriver) -> str:
     """The page's text, with the text of the markdown frames the UI renders details in."""
     parts = [driver.find_element(By.TAG_NAME, "body").text]
     for frame in driver.find_elements(By.TAG_NAME, "iframe"):
-        driver.switch_to.frame(frame)
-        parts.append(driver.find_element(By.TAG_NAME, "body").text)
-        driver.switch_to.default_content()
+        try:
+            driver.switch_to.frame(frame)
+            parts.append(driver.find_element(By.TAG_NAME, "body").text)
+        except WebDriverException:
+            pass  # the UI re-rendered that frame meanwhile; the next poll reads the new one
+        finally:
+            driver.switch_to.default_content()
     return "\n".join(parts)
 
 
