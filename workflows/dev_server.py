@@ -78,6 +78,8 @@ class TemporalDevServer:
         ui_port: Web UI port; ``None`` runs headless.
         db_file: SQLite file to keep state across restarts; ``None`` keeps it in memory.
         log_file: Where the server's output goes (discarded when ``None``).
+        dynamic_config: Dynamic config values (default: :data:`DYNAMIC_CONFIG`); the benchmarks
+            pass a variant to measure what one value changes.
     """
 
     def __init__(
@@ -87,11 +89,13 @@ class TemporalDevServer:
         ui_port: int | None = 8233,
         db_file: Path | None = None,
         log_file: Path | None = None,
+        dynamic_config: dict[str, object] | None = None,
     ) -> None:
         self.port = port
         self.ui_port = ui_port
         self.db_file = db_file
         self.log_file = log_file
+        self.dynamic_config = DYNAMIC_CONFIG if dynamic_config is None else dynamic_config
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -116,7 +120,7 @@ class TemporalDevServer:
         ]
         for key in SEARCH_ATTRIBUTES:
             cmd += ["--search-attribute", f"{key.name}=Keyword"]
-        for name, value in DYNAMIC_CONFIG.items():
+        for name, value in self.dynamic_config.items():
             cmd += ["--dynamic-config-value", f"{name}={json.dumps(value)}"]
         if self.ui_port is None:
             cmd.append("--headless")

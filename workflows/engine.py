@@ -9,6 +9,7 @@ nowhere else; the service rules (idempotency, closed-run verdicts, paging) come 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
+    Priority,
     QueryRejectCondition,
     SearchAttributePair,
     TypedSearchAttributes,
@@ -91,6 +93,20 @@ _CLOSED = {
     WorkflowExecutionStatus.TERMINATED,
     WorkflowExecutionStatus.TIMED_OUT,
 }
+
+
+_FAIRNESS_KEY_MAX_BYTES = 64  # Temporal's limit
+
+
+def _priority(tenant_id: str | None) -> Priority:
+    """The tenant is the fairness key of its pipelines' tasks (activities inherit it), so that
+    matching shares dispatch between tenants instead of serving one tenant's backlog first."""
+    if tenant_id is None:
+        return Priority.default
+    key = tenant_id
+    if len(key.encode()) > _FAIRNESS_KEY_MAX_BYTES:  # tenant ids may be longer: a stable digest
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:48]
+    return Priority(fairness_key=key)
 
 
 def _translate(exc: BaseException) -> PipelineError | None:
@@ -240,6 +256,7 @@ class TemporalPipelineEngine:
                 # the first workflow task comes back in the start response when a worker of this
                 # queue runs in this process (`pipeline-engine dev`); elsewhere it is a no-op
                 request_eager_start=True,
+                priority=_priority(tenant_id),
             )
         except WorkflowAlreadyStartedError:
             existing = await self._call(lambda: self._handle(pid).describe())
