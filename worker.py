@@ -20,16 +20,21 @@ async def run_worker(
     ``settings.worker_drain_s`` seconds and reports their results, then exits.
     """
     import pipeline_engine.builtin_steps  # noqa: F401  (registers the built-in steps)
+    from workflows.payload_retention import start_payload_sweeper
+    from workflows.payload_store import store_from_settings
     from workflows.worker_factory import build_worker, connect
 
     configure_logging(fmt=settings.log_format, level=settings.log_level)
     configure_tracing(settings.otlp_endpoint, service_name="pipeline-engine-worker")
     load_step_modules(settings.step_modules)
+    store = store_from_settings(settings)
     client = await connect(
         settings.temporal_address,
         settings.temporal_namespace,
         metrics_port=settings.worker_metrics_port,
         metrics_host=settings.worker_metrics_host,
+        payload_store=store,
+        payload_threshold_bytes=settings.payload_threshold_bytes,
     )
     worker = build_worker(
         client,
@@ -38,12 +43,14 @@ async def run_worker(
         max_concurrent_activities=settings.max_concurrent_activities,
         activities_only=activities_only,
         drain_s=settings.worker_drain_s,
+        max_result_bytes=settings.payload_max_bytes,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log = logging.getLogger("pipeline_engine.worker")
+    sweeper = None if activities_only else start_payload_sweeper(store, client, settings)
     async with worker:
         log.info(
             "worker polling %s on %s", task_queue or settings.task_queue, settings.temporal_address
@@ -53,6 +60,8 @@ async def run_worker(
             "stopping: no new work; running steps get up to %.0f s to finish",
             settings.worker_drain_s,
         )
+    if sweeper is not None:
+        sweeper.cancel()
     log.info("worker stopped")
 
 

@@ -10,6 +10,7 @@ from concurrent.futures import Executor
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import to_json
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -56,8 +57,20 @@ def _pulse_interval() -> float | None:
     return min(max(timeout.total_seconds() / 3, _MIN_PULSE_S), _MAX_PULSE_S)
 
 
+def _check_size(step: str, result: Any, max_result_bytes: int, attempt: int) -> None:
+    size = len(to_json(result))
+    if size > max_result_bytes:
+        raise ApplicationError(
+            f"step {step!r} returned {size} bytes of JSON, over the limit of {max_result_bytes} "
+            "(PIPELINE_ENGINE_PAYLOAD_MAX_BYTES; without a payload store, Temporal's own limit)",
+            StepErrorDetails(attempt=attempt, type="ResultTooLarge"),
+            type="ResultTooLarge",
+            non_retryable=True,
+        )
+
+
 def _make_activity(
-    definition: StepDefinition, executor: Executor | None
+    definition: StepDefinition, executor: Executor | None, max_result_bytes: int
 ) -> Callable[[StepActivityInput], Any]:
     async def run_step(params: StepActivityInput) -> StepActivityResult:
         info = activity.info()
@@ -137,6 +150,7 @@ def _make_activity(
         finally:
             if pump is not None:
                 pump.cancel()
+        _check_size(definition.name, result, max_result_bytes, info.attempt)
         return StepActivityResult(result=result, attempt=info.attempt)
 
     run_step.__name__ = run_step.__qualname__ = f"step_{definition.name}"
@@ -144,7 +158,8 @@ def _make_activity(
 
 
 def build_step_activities(
-    registry: StepRegistry, *, executor: Executor | None = None
+    registry: StepRegistry, *, executor: Executor | None = None, max_result_bytes: int
 ) -> list[Callable[..., Any]]:
-    """An activity for every step in ``registry``; sync steps run on ``executor``."""
-    return [_make_activity(d, executor) for d in registry.definitions()]
+    """An activity for every step in ``registry``; sync steps run on ``executor``; a result of
+    more than ``max_result_bytes`` of JSON fails its stage (``ResultTooLarge``)."""
+    return [_make_activity(d, executor, max_result_bytes) for d in registry.definitions()]

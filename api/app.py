@@ -7,13 +7,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from api.auth import check_secret
 from api.body_limit import BodyLimitMiddleware
 from api.console import install_console
-from api.context import ApiContext
+from api.context import ApiContext, PayloadRefs
 from api.errors import install_error_handlers
 from api.observability import (
     ApiMetrics,
@@ -46,6 +48,19 @@ async def _connect(settings: Settings, registry: StepRegistry) -> PipelineEngine
     from workflows.engine import TemporalPipelineEngine  # the default engine; only wired here
 
     return await TemporalPipelineEngine.connect(settings, registry=registry)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _payload_refs(settings: Settings) -> PayloadRefs | None:
+    from workflows.payload_refs import ReferenceResolver  # the Temporal payload store
+    from workflows.payload_store import store_from_settings
+
+    store = store_from_settings(settings)
+    return ReferenceResolver(store) if store is not None else None
 
 
 async def _prepare_database(store: TenantConfigStore, url: str, *, migrate: bool) -> None:
@@ -101,6 +116,7 @@ def create_app(
             store=the_store,
             cache=cache,
             metrics=metrics,
+            payload_refs=_payload_refs(settings) if engine is None else None,
         )
         refresher = asyncio.create_task(cache.run_refresher(settings.config_refresh_s))
         try:
@@ -125,6 +141,14 @@ def create_app(
     app.include_router(ops_router)
     install_console(app, settings)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.temporal_ui_url:  # the Web UI calls the codec endpoint from its own origin
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=[_origin(settings.temporal_ui_url)],
+            allow_methods=["POST"],
+            allow_headers=["authorization", "content-type", "x-namespace"],
+            allow_credentials=True,
+        )
     app.add_middleware(
         MetricsMiddleware, metrics=metrics, routes=lambda: RouteLabels(app.openapi()["paths"])
     )

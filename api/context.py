@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from api.observability import ApiMetrics
 from api.tenants import TenantConfigCache, TenantConfigStore
@@ -10,7 +11,23 @@ from pipeline_engine.service import PipelineEngine
 from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry
 
-__all__ = ["ApiContext"]
+__all__ = ["ApiContext", "PayloadRefs"]
+
+
+class PayloadRefs(Protocol):
+    """Payload-store references in the Temporal Web UI's codec JSON (one payload at a time)."""
+
+    def owner(self, payload: dict[str, Any]) -> str | None:
+        """The pipeline a reference points into; ``None`` for any other payload.
+
+        Raises:
+            ValueError: ``payload`` is not a Temporal payload.
+        """
+        ...
+
+    async def resolve(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The payload a reference points to (the reference itself once it was swept)."""
+        ...
 
 
 @dataclass
@@ -24,6 +41,7 @@ class ApiContext:
         store: Tenant configs in the database.
         cache: Validated tenant configs.
         metrics: Prometheus collectors.
+        payload_refs: Reads the payload store for the codec endpoint (``None``: no store).
     """
 
     settings: Settings
@@ -32,3 +50,4 @@ class ApiContext:
     store: TenantConfigStore
     cache: TenantConfigCache
     metrics: ApiMetrics
+    payload_refs: PayloadRefs | None = None

@@ -60,3 +60,32 @@ class Settings(BaseSettings):
         description="How often the API re-reads tenant configs changed by other replicas.",
     )
     sse_ping_s: float = Field(15.0, gt=0, description="Keep-alive interval of SSE streams.")
+    payload_store: str = Field(
+        ".data/payloads",
+        description="Where payloads above payload_threshold_bytes live: a directory, or "
+        's3://bucket/prefix; "" keeps every payload inline in the history.',
+    )
+    payload_threshold_bytes: int = Field(
+        32 * 1024, ge=0, description="Payloads this large or larger travel by reference."
+    )
+    payload_max_bytes: int = Field(
+        64 * 1024 * 1024,
+        gt=0,
+        description="Largest step result (JSON bytes); larger fails its stage (ResultTooLarge).",
+    )
+    payload_retention_s: float = Field(
+        7 * 24 * 3600.0,
+        ge=0,
+        description="How long stored payloads outlive the end of their pipeline.",
+    )
+    payload_sweep_interval_s: float = Field(
+        3600.0, gt=0, description="How often a worker deletes the payloads of expired pipelines."
+    )
+    s3_endpoint: str | None = Field(
+        None, description="S3-compatible endpoint URL (default: AWS, or AWS_ENDPOINT_URL)."
+    )
+    s3_region: str | None = Field(None, description="S3 region (default: AWS_REGION or us-east-1).")
+    s3_access_key_id: str | None = Field(
+        None, description="S3 access key (default: the usual AWS_* credentials chain)."
+    )
+    s3_secret_access_key: str | None = Field(None, description="S3 secret key.")

@@ -14,8 +14,10 @@ import pipeline_engine.builtin_steps  # noqa: F401  (registers the built-in step
 import tests.support.steps  # noqa: F401  (registers the test steps)
 from pipeline_engine.steps import StepRegistry, default_registry
 from tests.support.live_stack import LiveStack, running_live_stack
+from tests.support.s3_server import S3Server, running_s3_server
 from workflows.dev_server import TemporalDevServer, free_port
 from workflows.engine import TemporalPipelineEngine
+from workflows.payload_store import PayloadStore, open_payload_store
 from workflows.worker_factory import build_worker, connect
 
 
@@ -39,8 +41,21 @@ def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tempor
 
 
 @pytest.fixture(scope="session")
-async def client(temporal_server: TemporalDevServer) -> Client:
-    return await connect(temporal_server.address)
+def payload_store(tmp_path_factory: pytest.TempPathFactory) -> PayloadStore:
+    """The session's payload store (a directory), shared by every worker, client and API."""
+    return open_payload_store(str(tmp_path_factory.mktemp("payloads")))
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A real S3-compatible server (moto) on loopback, once per session."""
+    with running_s3_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+async def client(temporal_server: TemporalDevServer, payload_store: PayloadStore) -> Client:
+    return await connect(temporal_server.address, payload_store=payload_store)
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +83,10 @@ def live_stack(
     temporal_server: TemporalDevServer,
     registry: StepRegistry,
     calls_dir: Path,
+    payload_store: PayloadStore,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LiveStack]:
     """The real API (uvicorn) and a worker over the session's Temporal server, once per session."""
-    yield from running_live_stack(temporal_server, registry, tmp_path_factory.mktemp("live"))
+    yield from running_live_stack(
+        temporal_server, registry, tmp_path_factory.mktemp("live"), payload_store=payload_store
+    )

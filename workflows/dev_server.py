@@ -80,6 +80,7 @@ class TemporalDevServer:
         log_file: Where the server's output goes (discarded when ``None``).
         dynamic_config: Dynamic config values (default: :data:`DYNAMIC_CONFIG`); the benchmarks
             pass a variant to measure what one value changes.
+        ui_codec_endpoint: The Web UI's remote codec (the API's ``/v1/codec``), if any.
     """
 
     def __init__(
@@ -90,8 +91,10 @@ class TemporalDevServer:
         db_file: Path | None = None,
         log_file: Path | None = None,
         dynamic_config: dict[str, object] | None = None,
+        ui_codec_endpoint: str | None = None,
     ) -> None:
         self.port = port
+        self.ui_codec_endpoint = ui_codec_endpoint
         self.ui_port = ui_port
         self.db_file = db_file
         self.log_file = log_file
@@ -126,6 +129,8 @@ class TemporalDevServer:
             cmd.append("--headless")
         else:
             cmd += ["--ui-ip", "127.0.0.1", "--ui-port", str(self.ui_port)]
+            if self.ui_codec_endpoint:
+                cmd += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         if self.db_file is not None:
             self.db_file.parent.mkdir(parents=True, exist_ok=True)
             cmd += ["--db-filename", str(self.db_file)]

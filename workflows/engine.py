@@ -34,7 +34,6 @@ from temporalio.common import (
     TypedSearchAttributes,
     WorkflowIDReusePolicy,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -75,6 +74,8 @@ from workflows.messages import (
     StartRequest,
     SubmitInputRequest,
 )
+from workflows.payload_refs import data_converter
+from workflows.payload_store import store_from_settings
 
 __all__ = ["TemporalPipelineEngine", "pipeline_id_for"]
 
@@ -162,7 +163,9 @@ class TemporalPipelineEngine:
         client = await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter(
+                store_from_settings(settings), threshold_bytes=settings.payload_threshold_bytes
+            ),
             lazy=True,
         )
         return cls(client, task_queue=settings.task_queue, registry=registry)

@@ -6,15 +6,21 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import build_step_activities
 from pipeline_engine.observability.tracing import tracing_interceptors
+from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry
+from workflows.payload_refs import data_converter
+from workflows.payload_store import PayloadStore
 from workflows.pipeline_workflow import PipelineWorkflow
+
+INLINE_RESULT_LIMIT = 512 * 1024
+"""Largest step result without a payload store: the pipeline's status carries it (at least) twice,
+and Temporal refuses payloads over 2 MiB."""
 
 PASSTHROUGH_MODULES = (
     "opentelemetry",
@@ -40,9 +46,14 @@ async def connect(
     *,
     metrics_port: int | None = None,
     metrics_host: str = "127.0.0.1",
+    payload_store: PayloadStore | None = None,
+    payload_threshold_bytes: int = Settings.model_fields["payload_threshold_bytes"].default,
 ) -> Client:
     """A Temporal client with the pydantic data converter, tracing (when configured) and, with
-    ``metrics_port``, a Prometheus endpoint for the SDK's and our worker metrics."""
+    ``metrics_port``, a Prometheus endpoint for the SDK's and our worker metrics.
+
+    With ``payload_store``, payloads of ``payload_threshold_bytes`` or more travel by reference.
+    """
     runtime = None
     if metrics_port is not None:
         runtime = Runtime(
@@ -53,7 +64,7 @@ async def connect(
     return await Client.connect(
         address,
         namespace=namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(payload_store, threshold_bytes=payload_threshold_bytes),
         interceptors=tracing_interceptors(),
         runtime=runtime,
     )
@@ -67,13 +78,19 @@ def build_worker(
     max_concurrent_activities: int = 64,
     activities_only: bool = False,
     drain_s: float = 0.0,
+    max_result_bytes: int = Settings.model_fields["payload_max_bytes"].default,
 ) -> Worker:
     """A worker polling ``task_queue`` for pipelines and for the steps in ``registry``.
 
     On shutdown it stops polling and gives running steps ``drain_s`` seconds to finish (their
     results are reported) before it cancels the ones still running (``python worker.py`` passes
     ``PIPELINE_ENGINE_WORKER_DRAIN_S``; 0 cancels them at once, as in-process test workers do).
+
+    A step result over ``max_result_bytes`` of JSON fails its stage; without a payload store on
+    the client, the limit is :data:`INLINE_RESULT_LIMIT` (results then travel in the history).
     """
+    if client.data_converter.external_storage is None:
+        max_result_bytes = min(max_result_bytes, INLINE_RESULT_LIMIT)
     executor = ThreadPoolExecutor(
         max_workers=max_concurrent_activities, thread_name_prefix="pipeline-step"
     )
@@ -81,7 +98,9 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[] if activities_only else [PipelineWorkflow],
-        activities=build_step_activities(registry, executor=executor),
+        activities=build_step_activities(
+            registry, executor=executor, max_result_bytes=max_result_bytes
+        ),
         max_concurrent_activities=max_concurrent_activities,
         workflow_runner=sandbox_runner(),
         graceful_shutdown_timeout=timedelta(seconds=drain_s),

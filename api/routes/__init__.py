@@ -2,7 +2,18 @@
 
 from fastapi import APIRouter
 
-from api.routes import counts, graphs, ops, pipelines, process, schema, steps, streams, tenants
+from api.routes import (
+    codec,
+    counts,
+    graphs,
+    ops,
+    pipelines,
+    process,
+    schema,
+    steps,
+    streams,
+    tenants,
+)
 
 __all__ = ["api_router", "ops_router"]
 
@@ -15,5 +26,6 @@ api_router.include_router(steps.router)
 api_router.include_router(schema.router)
 api_router.include_router(graphs.router)
 api_router.include_router(counts.router)
+api_router.include_router(codec.router)
 
 ops_router = ops.router

@@ -20,6 +20,7 @@ from api.deps import (
 )
 from api.errors import ERROR_RESPONSES
 from api.page_tokens import open_page_token, seal_page_token
+from api.result_refs import with_large_results_by_ref
 from api.routes.counts import WhereDep, listed_tenants
 from api.schemas import (
     CancelBody,
@@ -29,7 +30,7 @@ from api.schemas import (
     RetryBody,
 )
 from pipeline_engine.dsl import PipelineConfig, parse_config
-from pipeline_engine.errors import InvalidConfig, Problem
+from pipeline_engine.errors import InvalidConfig, Problem, StageNotFound
 from pipeline_engine.events import Event
 from pipeline_engine.pages import PipelinePage
 from pipeline_engine.states import PipelineState
@@ -82,9 +83,28 @@ async def start_pipeline(pipeline_id: OperablePipeline, engine: EngineDep) -> Pi
 
 
 @router.get("/{pipeline_id}", operation_id="get_pipeline", response_model=PipelineStatus)
-async def get_pipeline(status: ViewablePipelineStatus) -> PipelineStatus:
-    """Everything about the pipeline: state, stages, waiting inputs, result or error."""
-    return status
+async def get_pipeline(status: ViewablePipelineStatus, settings: SettingsDep) -> PipelineStatus:
+    """Everything about the pipeline: state, stages, waiting inputs, result or error.
+
+    Results of ``PIPELINE_ENGINE_PAYLOAD_THRESHOLD_BYTES`` or more come as
+    ``{"$ref": "<path>", "size_bytes": N}``: GET that path for the whole value.
+    """
+    return with_large_results_by_ref(status, limit=settings.payload_threshold_bytes)
+
+
+@router.get("/{pipeline_id}/result", operation_id="get_pipeline_result")
+async def get_pipeline_result(status: ViewablePipelineStatus) -> Any:
+    """The pipeline's whole result (``null`` until it succeeded)."""
+    return status.result
+
+
+@router.get("/{pipeline_id}/stages/{stage_id}/result", operation_id="get_stage_result")
+async def get_stage_result(status: ViewablePipelineStatus, stage_id: str) -> Any:
+    """A stage's whole result (``null`` until it succeeded)."""
+    try:
+        return status.stage(stage_id).result
+    except KeyError:
+        raise StageNotFound(f"pipeline {status.pipeline_id!r} has no stage {stage_id!r}") from None
 
 
 @router.get("/{pipeline_id}/history", operation_id="get_history", response_model=list[Event])

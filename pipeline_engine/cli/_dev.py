@@ -53,12 +53,16 @@ def dev(
         api_port=api_port,
         database_url=f"sqlite:///{(data_dir / 'pipeline_engine.db').resolve()}",
         temporal_ui_url=f"http://127.0.0.1:{ui_port}",  # the console links pipelines to it
+        payload_store=os.environ.get(
+            "PIPELINE_ENGINE_PAYLOAD_STORE", str((data_dir / "payloads").resolve())
+        ),
     )
     server = TemporalDevServer(
         port=temporal_port,
         ui_port=ui_port,
         db_file=data_dir / "temporal.db",
         log_file=data_dir / "temporal.log",
+        ui_codec_endpoint=_ui_codec_endpoint(settings),
     )
     console.print(f"starting Temporal dev server on {server.address} …")
     server.start()
@@ -71,19 +75,49 @@ def dev(
         server.stop()
 
 
+def _ui_codec_endpoint(settings: Any) -> str | None:
+    """The API's codec endpoint for the Web UI, a viewer token in its path (docs/security.md)."""
+    try:
+        from api.auth import ALL_TENANTS, Role, mint_token
+    except ImportError:  # no API (the server extra is not installed): no codec
+        return None
+    token = mint_token(
+        settings.jwt_secret,
+        sub="temporal-web-ui",
+        roles=[Role.VIEWER],
+        tenants=[ALL_TENANTS],
+        ttl_s=30 * 86400,
+    )
+    return f"http://{settings.api_host}:{settings.api_port}/v1/codec/t/{token}"
+
+
 async def _serve(settings: Any, ui_url: str | None, *, demo: bool) -> None:
     import pipeline_engine.builtin_steps  # noqa: F401
     from pipeline_engine.steps import default_registry, load_step_modules
     from workflows.engine import TemporalPipelineEngine
+    from workflows.payload_retention import start_payload_sweeper
+    from workflows.payload_store import store_from_settings
     from workflows.worker_factory import build_worker, connect
 
     load_step_modules(settings.step_modules)
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
-    worker = build_worker(client, task_queue=settings.task_queue, registry=default_registry)
+    store = store_from_settings(settings)
+    client = await connect(
+        settings.temporal_address,
+        settings.temporal_namespace,
+        payload_store=store,
+        payload_threshold_bytes=settings.payload_threshold_bytes,
+    )
+    worker = build_worker(
+        client,
+        task_queue=settings.task_queue,
+        registry=default_registry,
+        max_result_bytes=settings.payload_max_bytes,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    sweeper = start_payload_sweeper(store, client, settings)
     async with worker:
         api_task = _start_api(settings)
         engine = TemporalPipelineEngine(
@@ -116,6 +150,8 @@ async def _serve(settings: Any, ui_url: str | None, *, demo: bool) -> None:
             print(f"export PIPELINE_ENGINE_TOKEN={token}", flush=True)
         console.print("serving; press Ctrl-C to stop")
         await stop.wait()
+        if sweeper is not None:
+            sweeper.cancel()
         if api_task is not None:
             api_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -37,6 +37,7 @@ def make_settings(temporal: TemporalDevServer | None, db_url: str, **extra: Any)
         "database_url": db_url,
         "config_refresh_s": 0.3,
         "sse_ping_s": 5.0,
+        "payload_store": "",
     }
     values.update(extra)
     return Settings(**values)

@@ -21,9 +21,11 @@ from api.auth import mint_token
 from pipeline_engine.steps import StepRegistry
 from tests.api._support import SECRET, ApiServer, bearer, make_settings, start_uvicorn
 from workflows.dev_server import TemporalDevServer, free_port
+from workflows.payload_store import PayloadStore
 from workflows.worker_factory import build_worker
 
 TokenFactory = Callable[..., str]
+UI_ORIGIN = "http://127.0.0.1:8233"
 
 
 @pytest.fixture(scope="session")
@@ -38,9 +40,15 @@ async def api_server(
     registry: StepRegistry,
     api_db_url: str,
     calls_dir: Path,
+    payload_store: PayloadStore,
 ) -> AsyncIterator[ApiServer]:
     """The API over a real socket, plus a worker on the API's task queue."""
-    settings = make_settings(temporal_server, api_db_url)
+    settings = make_settings(
+        temporal_server,
+        api_db_url,
+        payload_store=payload_store.location,
+        temporal_ui_url=UI_ORIGIN + "/namespaces/default",
+    )
     app = create_app(settings, registry=registry)
     worker = build_worker(client, task_queue=settings.task_queue, registry=registry)
     async with worker:

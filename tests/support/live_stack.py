@@ -17,6 +17,7 @@ from pipeline_engine._loop_thread import LoopThread
 from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry
 from workflows.dev_server import TemporalDevServer, free_port
+from workflows.payload_store import PayloadStore
 
 SECRET = "live-stack-secret-" + "y" * 48
 
@@ -31,7 +32,10 @@ class LiveStack:
 
 
 def _start_live_stack(
-    temporal: TemporalDevServer, registry: StepRegistry, db_url: str
+    temporal: TemporalDevServer,
+    registry: StepRegistry,
+    db_url: str,
+    payload_store: PayloadStore | None,
 ) -> LiveStack:
     try:
         from api.app import create_app
@@ -49,13 +53,14 @@ def _start_live_stack(
         task_queue=f"live-{uuid.uuid4().hex[:10]}",
         database_url=db_url,
         sse_ping_s=5.0,
+        payload_store=payload_store.location if payload_store else "",
     )
     port = free_port()
     runner = LoopThread("live-stack")
     handles: dict[str, Any] = {}
 
     async def start() -> None:
-        client = await connect(temporal.address)
+        client = await connect(temporal.address, payload_store=payload_store)
         worker = build_worker(client, task_queue=settings.task_queue, registry=registry)
         handles["worker"] = asyncio.create_task(worker.run())
         handles["worker_obj"] = worker
@@ -95,9 +100,15 @@ def _start_live_stack(
 
 
 def running_live_stack(
-    temporal_server: TemporalDevServer, registry: StepRegistry, data_dir: Path
+    temporal_server: TemporalDevServer,
+    registry: StepRegistry,
+    data_dir: Path,
+    *,
+    payload_store: PayloadStore | None = None,
 ) -> Iterator[LiveStack]:
     """Start the live stack, yield it, stop it."""
-    stack = _start_live_stack(temporal_server, registry, f"sqlite:///{data_dir / 'tenants.db'}")
+    stack = _start_live_stack(
+        temporal_server, registry, f"sqlite:///{data_dir / 'tenants.db'}", payload_store
+    )
     yield stack
     stack.stop()

@@ -30,8 +30,10 @@ def start_python(args: list[str], *, env: dict[str, str], log: Path) -> subproce
 def start_worker(
     address: str, task_queue: str, *, calls_dir: Path, log: Path, drain_s: float | None = None
 ) -> subprocess.Popen[bytes]:
-    """``python worker.py`` polling ``task_queue`` with the test steps loaded."""
+    """``python worker.py`` polling ``task_queue`` with the test steps loaded (and a payload store
+    of its own next to ``log``, never the repository's ``.data``)."""
     env = {
+        "PIPELINE_ENGINE_PAYLOAD_STORE": str(log.parent / "payloads"),
         "PIPELINE_ENGINE_TEMPORAL_ADDRESS": address,
         "PIPELINE_ENGINE_TASK_QUEUE": task_queue,
         "PIPELINE_ENGINE_STEP_MODULES": "tests.support.steps",

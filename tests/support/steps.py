@@ -165,3 +165,21 @@ def t_local_add(ctx: StepContext, n: int = 1) -> int:
     """Like ``t_add``, registered to run as a local activity by default."""
     _record(ctx)
     return int(ctx.previous or 0) + n
+
+
+@step
+def t_blob(ctx: StepContext, size: int = 1024) -> dict[str, Any]:
+    """A result of about ``size`` bytes of JSON: ``{"blob": "xxx…", "size": size}``."""
+    return {"blob": "x" * size, "size": size}
+
+
+@step
+def t_measure(ctx: StepContext) -> dict[str, Any]:
+    """What it received: the sizes of ``previous`` and ``input`` (their JSON lengths)."""
+    import json
+
+    return {
+        "previous_bytes": len(json.dumps(ctx.previous)),
+        "input_bytes": len(json.dumps(ctx.input)),
+        "previous_size": ctx.previous.get("size") if isinstance(ctx.previous, dict) else None,
+    }

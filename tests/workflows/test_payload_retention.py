@@ -1,0 +1,86 @@
+"""The retention sweep drops the payloads of ended pipelines only, and only once they expired."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from temporalio.api.common.v1 import Payload
+from temporalio.client import Client
+from temporalio.converter import StorageDriverStoreContext, StorageDriverWorkflowInfo
+
+from pipeline_engine.states import PipelineState
+from tests.support.waiting import wait_for_state, wait_until
+from workflows.engine import TemporalPipelineEngine
+from workflows.payload_refs import PayloadStoreDriver
+from workflows.payload_retention import run_payload_sweeper, sweep_payloads
+from workflows.payload_store import Folder, PayloadStore, open_payload_store
+
+BIG_INPUT = {"blob": "z" * 100_000}
+WAIT_FOR_INPUT = {
+    "type": "input",
+    "id": "approval",
+    "schema": {"type": "object"},
+}
+
+
+async def test_ended_pipelines_lose_their_payloads_after_the_retention(
+    engine: TemporalPipelineEngine, client: Client, payload_store: PayloadStore
+) -> None:
+    done = await engine.create_pipeline(
+        {"name": "done", "definition": {"type": "step", "name": "t_blob", "kwargs": {"size": 5}}},
+        input=BIG_INPUT,
+        start=True,
+    )
+    waiting = await engine.create_pipeline(
+        {"name": "open", "definition": WAIT_FOR_INPUT}, input=BIG_INPUT, start=True
+    )
+    await wait_for_state(engine, done.pipeline_id)
+    await wait_for_state(engine, waiting.pipeline_id, PipelineState.WAITING_INPUT)
+    mine = {Folder("default", done.pipeline_id), Folder("default", waiting.pipeline_id)}
+    assert mine <= set(await payload_store.folders())
+
+    # within the retention nothing goes
+    await sweep_payloads(payload_store, client, retention_s=3600)
+    assert mine <= set(await payload_store.folders())
+
+    # past it the ended pipeline's payloads go, the open pipeline's stay however old they are
+    later = datetime.now(UTC) + timedelta(days=30)
+    report = await sweep_payloads(payload_store, client, retention_s=3600, now=later)
+    folders = set(await payload_store.folders())
+    assert Folder("default", done.pipeline_id) not in folders
+    assert Folder("default", waiting.pipeline_id) in folders
+    assert report.deleted_folders >= 1 and report.deleted_payloads >= 1
+
+    await engine.submit_input(waiting.pipeline_id, {}, "ana")
+    await wait_for_state(engine, waiting.pipeline_id)
+    await sweep_payloads(payload_store, client, retention_s=3600, now=later)
+    assert Folder("default", waiting.pipeline_id) not in set(await payload_store.folders())
+
+
+async def test_payloads_of_a_workflow_temporal_does_not_know_go_only_once_old(
+    client: Client, tmp_path: Path
+) -> None:
+    store = open_payload_store(str(tmp_path))
+    ctx = StorageDriverStoreContext(StorageDriverWorkflowInfo(namespace="default", id="pl-ghost"))
+    await PayloadStoreDriver(store).store(ctx, [Payload(data=b"input of a starting pipeline")])
+    await sweep_payloads(store, client, retention_s=60)
+    assert await store.folders() == [Folder("default", "pl-ghost")]
+    await sweep_payloads(store, client, retention_s=60, now=datetime.now(UTC) + timedelta(hours=1))
+    assert await store.folders() == []
+
+
+async def test_the_sweeper_runs_periodically(client: Client, tmp_path: Path) -> None:
+    store = open_payload_store(str(tmp_path))
+    ctx = StorageDriverStoreContext(StorageDriverWorkflowInfo(namespace="default", id="pl-gone"))
+    await PayloadStoreDriver(store).store(ctx, [Payload(data=b"x")])
+    sweeper = asyncio.create_task(run_payload_sweeper(store, client, retention_s=0, interval_s=0.1))
+    try:
+
+        async def swept() -> bool:
+            return await store.folders() == []
+
+        await wait_until(swept, timeout=30)
+    finally:
+        sweeper.cancel()

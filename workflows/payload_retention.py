@@ -1,0 +1,104 @@
+"""Retention of stored payloads: a worker's periodic sweep drops the folders of ended pipelines.
+
+A folder goes once its workflow closed more than ``retention_s`` ago. A folder whose workflow
+Temporal no longer knows (its own retention dropped it, or it never started) goes once its newest
+payload is older than ``retention_s`` too, so a pipeline whose input was stored a moment before its
+workflow started is never swept. Open workflows (running, waiting for input, held in FAILED) keep
+their payloads however old they are. Sweeps are idempotent: several workers may run them at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from pipeline_engine.settings import Settings
+from workflows.payload_store import Folder, PayloadStore
+
+__all__ = ["SweepReport", "run_payload_sweeper", "start_payload_sweeper", "sweep_payloads"]
+
+_log = logging.getLogger("pipeline_engine.payloads")
+
+
+@dataclass
+class SweepReport:
+    """What one sweep did."""
+
+    kept: int = 0
+    deleted_folders: int = 0
+    deleted_payloads: int = 0
+
+
+async def _ended_at(client: Client, folder: Folder) -> datetime | None:
+    """When the folder's workflow closed; ``None`` while it is open; ``datetime.min`` if gone."""
+    try:
+        described = await client.get_workflow_handle(folder.workflow_id).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return datetime.min.replace(tzinfo=UTC)
+        raise
+    return described.close_time
+
+
+async def _expired(store: PayloadStore, client: Client, folder: Folder, cutoff: datetime) -> bool:
+    if folder.namespace != client.namespace:
+        return False  # another namespace's worker owns it
+    ended = await _ended_at(client, folder)
+    if ended is None or ended > cutoff:
+        return False
+    newest = await store.newest_in(folder)
+    return newest is None or newest <= cutoff
+
+
+async def sweep_payloads(
+    store: PayloadStore, client: Client, *, retention_s: float, now: datetime | None = None
+) -> SweepReport:
+    """Delete the payloads of pipelines that ended more than ``retention_s`` before ``now``."""
+    cutoff = (now or datetime.now(UTC)) - timedelta(seconds=retention_s)
+    report = SweepReport()
+    for folder in await store.folders():
+        if await _expired(store, client, folder, cutoff):
+            report.deleted_payloads += await store.delete_folder(folder)
+            report.deleted_folders += 1
+        else:
+            report.kept += 1
+    return report
+
+
+async def run_payload_sweeper(
+    store: PayloadStore, client: Client, *, retention_s: float, interval_s: float
+) -> None:
+    """Sweep every ``interval_s`` seconds until cancelled; a failed sweep is logged and retried."""
+    while True:
+        try:
+            report = await sweep_payloads(store, client, retention_s=retention_s)
+            if report.deleted_folders:
+                _log.info(
+                    "payload sweep deleted %d payloads of %d ended pipelines",
+                    report.deleted_payloads,
+                    report.deleted_folders,
+                )
+        except Exception as exc:  # the store or Temporal is down: try again next time
+            _log.warning("payload sweep failed: %s", exc)
+        await asyncio.sleep(interval_s)
+
+
+def start_payload_sweeper(
+    store: PayloadStore | None, client: Client, settings: Settings
+) -> asyncio.Task[None] | None:
+    """The worker's sweeper task, on the settings' retention and interval (none without a store)."""
+    if store is None:
+        return None
+    return asyncio.create_task(
+        run_payload_sweeper(
+            store,
+            client,
+            retention_s=settings.payload_retention_s,
+            interval_s=settings.payload_sweep_interval_s,
+        )
+    )
