@@ -28,7 +28,7 @@ from temporalio.converter import (
     StorageDriverWorkflowInfo,
 )
 
-from workflows.payload_store import PayloadMissing, PayloadStore, folder_path
+from workflows.payload_store import UNSCOPED, PayloadMissing, PayloadStore, folder_path
 
 __all__ = [
     "DRIVER_NAME",
@@ -40,7 +40,6 @@ __all__ = [
 ]
 
 DRIVER_NAME = "pipeline-engine.payload-store"
-_UNSCOPED = "_unscoped"
 _REFERENCE_TYPE = ExternalStorageReference.DESCRIPTOR.full_name.encode()
 
 
@@ -57,9 +56,9 @@ class PayloadStoreDriver(StorageDriver):
         self, context: StorageDriverStoreContext, payloads: Sequence[Payload]
     ) -> list[StorageDriverClaim]:
         target = context.target
-        namespace = target.namespace if target is not None else _UNSCOPED
+        namespace = target.namespace if target is not None else UNSCOPED
         owner = (
-            target.id if isinstance(target, StorageDriverWorkflowInfo) and target.id else _UNSCOPED
+            target.id if isinstance(target, StorageDriverWorkflowInfo) and target.id else UNSCOPED
         )
         claims = []
         for payload in payloads:

@@ -18,7 +18,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from pipeline_engine.settings import Settings
-from workflows.payload_store import Folder, PayloadStore
+from workflows.payload_store import UNSCOPED, Folder, PayloadStore
 
 __all__ = ["SweepReport", "run_payload_sweeper", "start_payload_sweeper", "sweep_payloads"]
 
@@ -46,9 +46,12 @@ async def _ended_at(client: Client, folder: Folder) -> datetime | None:
 
 
 async def _expired(store: PayloadStore, client: Client, folder: Folder, cutoff: datetime) -> bool:
-    if folder.namespace != client.namespace:
+    if folder.namespace == UNSCOPED:
+        ended: datetime | None = datetime.min.replace(tzinfo=UTC)  # no workflow: age alone
+    elif folder.namespace != client.namespace:
         return False  # another namespace's worker owns it
-    ended = await _ended_at(client, folder)
+    else:
+        ended = await _ended_at(client, folder)
     if ended is None or ended > cutoff:
         return False
     newest = await store.newest_in(folder)

@@ -18,6 +18,7 @@ from obstore.store import LocalStore, S3Store
 from pipeline_engine.settings import Settings
 
 __all__ = [
+    "UNSCOPED",
     "Folder",
     "PayloadMissing",
     "PayloadStore",
@@ -28,6 +29,8 @@ __all__ = [
 ]
 
 _SAFE = "-_.~"
+UNSCOPED = "_unscoped"
+"""Folder (namespace and workflow id) of payloads stored outside any workflow's context."""
 
 
 class PayloadMissing(LookupError):

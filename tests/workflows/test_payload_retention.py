@@ -15,7 +15,7 @@ from tests.support.waiting import wait_for_state, wait_until
 from workflows.engine import TemporalPipelineEngine
 from workflows.payload_refs import PayloadStoreDriver
 from workflows.payload_retention import run_payload_sweeper, sweep_payloads
-from workflows.payload_store import Folder, PayloadStore, open_payload_store
+from workflows.payload_store import UNSCOPED, Folder, PayloadStore, open_payload_store
 
 BIG_INPUT = {"blob": "z" * 100_000}
 WAIT_FOR_INPUT = {
@@ -67,6 +67,18 @@ async def test_payloads_of_a_workflow_temporal_does_not_know_go_only_once_old(
     await PayloadStoreDriver(store).store(ctx, [Payload(data=b"input of a starting pipeline")])
     await sweep_payloads(store, client, retention_s=60)
     assert await store.folders() == [Folder("default", "pl-ghost")]
+    await sweep_payloads(store, client, retention_s=60, now=datetime.now(UTC) + timedelta(hours=1))
+    assert await store.folders() == []
+
+
+async def test_payloads_stored_outside_any_workflow_go_once_old(
+    client: Client, tmp_path: Path
+) -> None:
+    store = open_payload_store(str(tmp_path))
+    await PayloadStoreDriver(store).store(StorageDriverStoreContext(), [Payload(data=b"?")])
+    assert await store.folders() == [Folder(UNSCOPED, UNSCOPED)]
+    await sweep_payloads(store, client, retention_s=60)
+    assert await store.folders() == [Folder(UNSCOPED, UNSCOPED)]
     await sweep_payloads(store, client, retention_s=60, now=datetime.now(UTC) + timedelta(hours=1))
     assert await store.folders() == []
 
