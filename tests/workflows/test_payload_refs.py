@@ -99,3 +99,25 @@ async def test_without_a_store_the_limit_is_temporals(
         status = await wait_for_state(engine, created.pipeline_id, PipelineState.FAILED)
     error = status.stage("t_blob").error
     assert error is not None and error.type == "ResultTooLarge"
+
+
+async def test_a_large_result_of_a_local_step_passes_by_reference(
+    engine: TemporalPipelineEngine, client: Client
+) -> None:
+    created = await engine.create_pipeline(
+        {
+            "name": "local-big",
+            "definition": {
+                "type": "chain",
+                "steps": [
+                    {"type": "step", "name": "t_blob", "kwargs": {"size": 3 * MB}, "local": True},
+                    s("t_measure"),
+                ],
+            },
+        },
+        start=True,
+    )
+    status = await wait_for_state(engine, created.pipeline_id, timeout=120)
+    assert status.state is PipelineState.SUCCEEDED, status.error
+    assert status.result["previous_size"] == 3 * MB
+    assert await history_bytes(client, created.pipeline_id) < 100_000
