@@ -144,7 +144,9 @@ async def _serve(settings: Any, ui_url: str | None, *, demo: bool) -> None:
             console.print(f"[green]Temporal Web UI[/green]  {ui_url}")
         if api_task is not None:
             console.print(f"[green]API docs[/green]         {api_url}/docs")
-            console.print(f"[green]Console[/green]          {api_url}/ui#token={token}")
+            console.print(
+                f"[green]Console[/green]          {api_url}/ui#token={token}", soft_wrap=True
+            )
             console.print("[green]admin token[/green]      (export these to use the CLI and SDK)")
             print(f"export PIPELINE_ENGINE_URL={api_url}", flush=True)
             print(f"export PIPELINE_ENGINE_TOKEN={token}", flush=True)

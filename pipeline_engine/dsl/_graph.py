@@ -115,15 +115,20 @@ class _Builder:
             return g_in, cb_out
         if isinstance(node, DagPlan):
             return self.dag(node)
-        return self.collapsed(node, "map", "map")  # a run-time fan-out: one node for all runs
+        return self.run_time_fan_out(node)
 
-    def collapsed(self, node: object, kind: str, label: str) -> tuple[list[str], list[str]]:
+    def collapsed(self, node: GroupPlan, kind: str, label: str) -> tuple[list[str], list[str]]:
         ids = tuple(_stage_ids(node))
+        return self.add(GraphNode(f"{kind}@{node.path}", kind, label, node.path, ids))
+
+    def run_time_fan_out(self, node: object) -> tuple[list[str], list[str]]:
+        """A ``map``: one node for the map's own stage and every run ``<template id>[<i>]``."""
         path = str(getattr(node, "path", ""))
         own = getattr(node, "stage_id", None)
-        node_id = own if isinstance(own, str) else f"{kind}@{path}"
-        prefixes = ids if kind == "map" else ()
-        return self.add(GraphNode(node_id, kind, label, path, ids, run_prefixes=prefixes))
+        node_id = own if isinstance(own, str) else f"map@{path}"
+        templates = tuple(_stage_ids(node))
+        stages = (node_id,) if isinstance(own, str) else ()
+        return self.add(GraphNode(node_id, "map", node_id, path, stages, run_prefixes=templates))
 
     def dag(self, node: DagPlan) -> tuple[list[str], list[str]]:
         roots = []

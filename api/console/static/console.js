@@ -36,12 +36,23 @@ function header() {
   document.getElementById("who").textContent =
     `${who.sub} · ${(who.roles || []).join(", ")} · tenants ${(who.tenants || []).join(", ")}`;
   const tenants = (who.tenants || []).filter((t) => t !== "*");
-  document.getElementById("nav").replaceChildren(
+  fill(document.getElementById("nav"),
     el("a", { href: "/ui" }, "Pipelines"),
     ...tenants.map((t) => el("a", { href: `/ui/tenants/${encodeURIComponent(t)}` }, `${t} config`)),
+    (who.tenants || []).includes("*") ? tenantLookup() : null,
     el("a", { href: "/docs" }, "API docs"),
     el("a", { href: "#", id: "sign-out", onclick: (e) => { e.preventDefault(); signOut(); route(); } }, "Sign out"),
   );
+}
+
+function tenantLookup() {
+  const input = el("input", { id: "tenant-lookup", placeholder: "tenant config…", size: 14 });
+  const form = el("form", {}, input);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (input.value) location.assign(`/ui/tenants/${encodeURIComponent(input.value.trim())}`);
+  });
+  return form;
 }
 
 function listPage() {

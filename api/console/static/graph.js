@@ -34,28 +34,52 @@ const STYLE = [
   },
 ];
 
-/** Which stages of a status a node stands for (its own, and run-time copies `<id>[<i>]`). */
-export function stagesOf(node, stages) {
-  const own = new Set(node.stages);
-  return stages.filter(
-    (s) => own.has(s.stage_id) || node.run_prefixes.some((p) => s.stage_id.startsWith(`${p}[`)),
-  );
+/** The run index of a map run's stage (`<template id>[<i>]…`), else null. */
+function runIndex(node, stageId) {
+  for (const prefix of node.run_prefixes) {
+    const match = stageId.startsWith(`${prefix}[`) && stageId.slice(prefix.length).match(/^\[(\d+)\]/);
+    if (match) return Number(match[1]);
+  }
+  return null;
 }
 
-/** One state for a node: a fan-out is failed/running/waiting if any run is, done if all are. */
+/** Which stages of a status a node stands for (its own, and a map's runs). */
+export function stagesOf(node, stages) {
+  const own = new Set(node.stages);
+  return stages.filter((s) => own.has(s.stage_id) || runIndex(node, s.stage_id) !== null);
+}
+
+/** The units a fan-out counts: a group's stages, or a map's runs (all stages of run i). */
+function units(node, stages) {
+  if (node.kind !== "map") return stagesOf(node, stages).map((s) => [s.state]);
+  const runs = new Map();
+  for (const s of stages) {
+    const i = runIndex(node, s.stage_id);
+    if (i !== null) runs.set(i, [...(runs.get(i) || []), s.state]);
+  }
+  return [...runs.values()];
+}
+
+const unitDone = (states) => states.every((s) => DONE.has(s));
+
+/** One state for a node: a fan-out is failed/running/waiting if any part is, done if all are. */
 export function nodeState(node, stages) {
   const mine = stagesOf(node, stages);
   const states = mine.map((s) => s.state);
   if (node.kind === "step" || node.kind === "input") return states[0] || "PENDING";
   for (const s of ["FAILED", "RUNNING", "WAITING_INPUT", "CANCELLED"]) if (states.includes(s)) return s;
-  if (mine.length && states.every((s) => DONE.has(s))) return "SUCCEEDED";
+  const own = stages.find((s) => s.stage_id === node.id); // a map's own stage, when it has one
+  if (own && DONE.has(own.state)) return own.state;
+  if (mine.length && units(node, stages).every(unitDone) && (!own || node.kind !== "map")) return "SUCCEEDED";
   return states.some((s) => DONE.has(s)) ? "RUNNING" : "PENDING";
 }
 
+/** "812/1,000 done": stages of a wide group, runs of a map ("?" before a map knows its list). */
 export function fanOutCount(node, stages) {
-  const mine = stagesOf(node, stages);
-  const done = mine.filter((s) => DONE.has(s.state)).length;
-  const total = node.kind === "map" && !mine.length ? "?" : Math.max(mine.length, node.stages.length);
+  const all = units(node, stages);
+  const done = all.filter(unitDone).length;
+  const ended = stages.some((s) => s.stage_id === node.id && DONE.has(s.state));
+  const total = node.kind === "map" ? all.length || (ended ? 0 : "?") : Math.max(all.length, node.stages.length);
   const fmt = (n) => (typeof n === "number" ? n.toLocaleString("en") : n);
   return `${fmt(done)}/${fmt(total)} done`;
 }

@@ -67,7 +67,7 @@ export function pipelinePage(main, pipelineId, showError) {
     fill(view.head,
       el("h1", {}, [`${status.name} `, badge(status.state)]),
       el("div", { class: "row muted" }, [
-        el("span", {}, pipelineId), el("span", {}, `tenant ${status.tenant_id || "–"}`),
+        el("span", {}, pipelineId), status.tenant_id ? el("a", { href: `/ui/tenants/${encodeURIComponent(status.tenant_id)}` }, `tenant ${status.tenant_id}`) : null,
         el("span", {}, `created ${when(status.created_at)}`),
         status.finished_at ? el("span", {}, `finished ${when(status.finished_at)}`) : null,
         status.retryable_until && status.state === "FAILED" ? el("span", {}, `retryable until ${when(status.retryable_until)}`) : null,
