@@ -340,3 +340,23 @@ def test_tenant_config_graph_shows_problems_on_their_nodes_read_only_for_a_viewe
         timeout=30,
     ).json()
     assert stored["version"] == 1
+
+
+def test_a_wide_fan_out_is_one_node_with_a_live_count(
+    browser: WebDriver, live_stack: LiveStack, tenant: str, screenshots: Path
+) -> None:
+    members = [{"type": "step", "name": "t_add", "kwargs": {"n": i}} for i in range(30)]
+    config = {
+        "name": "ui-wide",
+        "definition": {
+            "type": "chord",
+            "group": {"type": "group", "steps": members},
+            "callback": {"type": "step", "name": "t_sum"},
+        },
+    }
+    pid = create(live_stack, config, tenant, start=True)
+    open_page(browser, live_stack, f"/ui/pipelines/{pid}", token(["viewer"], [tenant]))
+    wait_until(browser, all_in("SUCCEEDED"), "the fan-out and its callback green")
+    labels = browser.execute_script("return window.consoleGraph.nodes().map(n => n.data('label'))")
+    assert labels == ["group of 30\n30/30 done", "t_sum"]
+    shot(browser, screenshots, "wide-fan-out")
