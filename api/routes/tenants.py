@@ -7,7 +7,6 @@ from fastapi import APIRouter, Header, Path, Query, Response
 from api.deps import Admin, CacheDep, RegistryDep, StoreDep, Viewer, check_tenant
 from api.errors import ERROR_RESPONSES
 from api.schemas import TENANT_ID, TenantConfig, TenantConfigBody
-from api.tenants import TenantConfigRow
 from pipeline_engine.errors import InvalidInput, Problem
 from pipeline_engine.service.tenant_configs import no_tenant_config, validate_tenant_config
 
@@ -20,15 +19,9 @@ IfMatch = Annotated[
 ]
 
 
-def _out(row: TenantConfigRow, response: Response) -> TenantConfig:
+def _out(row: TenantConfig, response: Response) -> TenantConfig:
     response.headers["ETag"] = f'"{row.version}"'
-    return TenantConfig(
-        tenant_id=row.tenant_id,
-        pipeline_definition=row.pipeline_definition,
-        settings=row.settings,
-        version=row.version,
-        updated_at=row.updated_at,
-    )
+    return row
 
 
 def _if_match(value: str | None) -> int | None:

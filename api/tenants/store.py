@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -15,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from api.tenants.table import tenant_config
 from api.tenants.urls import ensure_sqlite_dir, sync_url
 from pipeline_engine.errors import Conflict, EngineUnavailable
+from pipeline_engine.resources import TenantConfig
 from pipeline_engine.service.tenant_configs import check_version, no_tenant_config
 
 __all__ = ["TenantConfigRow", "TenantConfigStore"]
@@ -22,33 +22,8 @@ __all__ = ["TenantConfigRow", "TenantConfigStore"]
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class TenantConfigRow:
-    """One row of ``tenant_config``, as stored (not validated).
-
-    Attributes:
-        tenant_id: The tenant.
-        pipeline_definition: The seed's DSL tree.
-        settings: Settings every step of the tenant's pipelines sees.
-        version: Incremented on every write (optimistic concurrency).
-        updated_at: Time of the last write (UTC).
-    """
-
-    tenant_id: str
-    pipeline_definition: Any
-    settings: dict[str, Any]
-    version: int
-    updated_at: datetime
-
-    def to_dict(self) -> dict[str, Any]:
-        """The REST shape of the row."""
-        return {
-            "tenant_id": self.tenant_id,
-            "pipeline_definition": self.pipeline_definition,
-            "settings": self.settings,
-            "version": self.version,
-            "updated_at": self.updated_at.isoformat(),
-        }
+TenantConfigRow = TenantConfig
+"""A stored row is the wire type itself (one home: :class:`pipeline_engine.TenantConfig`)."""
 
 
 def _aware(value: datetime) -> datetime:
@@ -57,7 +32,7 @@ def _aware(value: datetime) -> datetime:
 
 def _row(r: Any) -> TenantConfigRow:
     settings = r.settings if isinstance(r.settings, dict) else {}
-    return TenantConfigRow(
+    return TenantConfig(
         tenant_id=r.tenant_id,
         pipeline_definition=r.pipeline_definition,
         settings=settings,
@@ -230,7 +205,7 @@ def _put(
     values = {"pipeline_definition": definition, "settings": settings, "updated_at": now}
     if current is None:
         conn.execute(sa.insert(t).values(tenant_id=tenant_id, version=1, **values))
-        return TenantConfigRow(tenant_id, definition, settings, 1, now)
+        return _stored(tenant_id, definition, settings, 1, now)
     result = conn.execute(
         sa.update(t)
         .where(t.c.tenant_id == tenant_id, t.c.version == current)
@@ -238,4 +213,16 @@ def _put(
     )
     if result.rowcount != 1:
         raise Conflict("tenant config changed concurrently; retry")
-    return TenantConfigRow(tenant_id, definition, settings, current + 1, now)
+    return _stored(tenant_id, definition, settings, current + 1, now)
+
+
+def _stored(
+    tenant_id: str, definition: Any, settings: dict[str, Any], version: int, now: datetime
+) -> TenantConfig:
+    return TenantConfig(
+        tenant_id=tenant_id,
+        pipeline_definition=definition,
+        settings=settings,
+        version=version,
+        updated_at=now,
+    )

@@ -156,8 +156,6 @@ class AsyncPipelineClient(BaseClient):
             input: The pipeline's input, any JSON value (every step sees it).
             tenant_id: The owning tenant (default: the client's ``tenant_id``).
             idempotency_key: Makes the id depend on (tenant, key) only.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Returns:
             The pipeline id.
@@ -184,8 +182,6 @@ class AsyncPipelineClient(BaseClient):
 
         Args:
             pipeline_id: The pipeline.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Returns:
             The state after the call (``RUNNING`` unless it already moved on).
@@ -216,8 +212,6 @@ class AsyncPipelineClient(BaseClient):
         Args:
             pipeline_id: The pipeline.
             reason: Why (recorded in the ``pipeline.cancel_requested`` event).
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Returns:
             ``CANCELLED``.
@@ -251,8 +245,6 @@ class AsyncPipelineClient(BaseClient):
             pipeline_id: The pipeline (``FAILED``, within its ``failure_hold_s``).
             stage_id: The failed stage.
             reason: Why (recorded in the ``stage.retry_requested`` event).
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Returns:
             The state after the call (``RUNNING`` when the retry was accepted).
@@ -289,8 +281,6 @@ class AsyncPipelineClient(BaseClient):
             payload: The payload; it must satisfy the input element's JSON Schema.
             responder: Who answers (recorded in the ``pipeline.input_received`` event).
             stage_id: The input element, needed only when several wait at once.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Returns:
             The state after the call.
@@ -328,8 +318,6 @@ class AsyncPipelineClient(BaseClient):
             tenant_id: The tenant whose config runs.
             input: The pipeline's input.
             idempotency_key: Makes the id depend on (tenant, key) only.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Returns:
             The pipeline id.
@@ -358,8 +346,6 @@ class AsyncPipelineClient(BaseClient):
 
         Args:
             pipeline_id: The pipeline.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Raises:
             PipelineNotFound: No such pipeline among the caller's tenants.
@@ -384,8 +370,6 @@ class AsyncPipelineClient(BaseClient):
 
         Args:
             pipeline_id: The pipeline.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Raises:
             PipelineNotFound: No such pipeline among the caller's tenants.
@@ -408,8 +392,6 @@ class AsyncPipelineClient(BaseClient):
             pipeline_id: The pipeline.
             since: Keep events at or after this time.
             after_id: Keep events after this event id.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Raises:
             PipelineNotFound: No such pipeline among the caller's tenants.
@@ -442,8 +424,6 @@ class AsyncPipelineClient(BaseClient):
             state: Only pipelines in this state.
             page_size: Items per page.
             page_token: ``next_page_token`` of the previous page.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
         """
         data = await self._request(
             "GET",
@@ -512,8 +492,6 @@ class AsyncPipelineClient(BaseClient):
         Args:
             tenant_id: The tenant.
             config: The tenant config document.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Returns:
             The stored config (with its new ``version``).
@@ -542,8 +520,6 @@ class AsyncPipelineClient(BaseClient):
 
         Args:
             tenant_id: The tenant.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Raises:
             TenantNotFound: The tenant has no config.
@@ -567,8 +543,6 @@ class AsyncPipelineClient(BaseClient):
 
         Args:
             tenant_id: The tenant.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
         """
         await self._request(
             "DELETE",
@@ -580,12 +554,7 @@ class AsyncPipelineClient(BaseClient):
     async def list_steps(
         self, *, timeout: float | None = None, retry_policy: ClientRetryPolicy | None = None
     ) -> list[StepInfo]:
-        """The steps registered on the server and their parameters.
-
-        Args:
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
-        """
+        """The steps registered on the server and their parameters."""
         data = await self._request(
             "GET", self._url("steps"), timeout=timeout, retry_policy=retry_policy
         )

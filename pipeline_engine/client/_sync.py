@@ -155,8 +155,6 @@ class PipelineClient(BaseClient):
             input: The pipeline's input, any JSON value (every step sees it).
             tenant_id: The owning tenant (default: the client's ``tenant_id``).
             idempotency_key: Makes the id depend on (tenant, key) only.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Returns:
             The pipeline id.
@@ -183,8 +181,6 @@ class PipelineClient(BaseClient):
 
         Args:
             pipeline_id: The pipeline.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Returns:
             The state after the call (``RUNNING`` unless it already moved on).
@@ -215,8 +211,6 @@ class PipelineClient(BaseClient):
         Args:
             pipeline_id: The pipeline.
             reason: Why (recorded in the ``pipeline.cancel_requested`` event).
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Returns:
             ``CANCELLED``.
@@ -250,8 +244,6 @@ class PipelineClient(BaseClient):
             pipeline_id: The pipeline (``FAILED``, within its ``failure_hold_s``).
             stage_id: The failed stage.
             reason: Why (recorded in the ``stage.retry_requested`` event).
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Returns:
             The state after the call (``RUNNING`` when the retry was accepted).
@@ -288,8 +280,6 @@ class PipelineClient(BaseClient):
             payload: The payload; it must satisfy the input element's JSON Schema.
             responder: Who answers (recorded in the ``pipeline.input_received`` event).
             stage_id: The input element, needed only when several wait at once.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Returns:
             The state after the call.
@@ -327,8 +317,6 @@ class PipelineClient(BaseClient):
             tenant_id: The tenant whose config runs.
             input: The pipeline's input.
             idempotency_key: Makes the id depend on (tenant, key) only.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Returns:
             The pipeline id.
@@ -357,8 +345,6 @@ class PipelineClient(BaseClient):
 
         Args:
             pipeline_id: The pipeline.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Raises:
             PipelineNotFound: No such pipeline among the caller's tenants.
@@ -383,8 +369,6 @@ class PipelineClient(BaseClient):
 
         Args:
             pipeline_id: The pipeline.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Raises:
             PipelineNotFound: No such pipeline among the caller's tenants.
@@ -407,8 +391,6 @@ class PipelineClient(BaseClient):
             pipeline_id: The pipeline.
             since: Keep events at or after this time.
             after_id: Keep events after this event id.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Raises:
             PipelineNotFound: No such pipeline among the caller's tenants.
@@ -441,8 +423,6 @@ class PipelineClient(BaseClient):
             state: Only pipelines in this state.
             page_size: Items per page.
             page_token: ``next_page_token`` of the previous page.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
         """
         data = self._request(
             "GET",
@@ -511,8 +491,6 @@ class PipelineClient(BaseClient):
         Args:
             tenant_id: The tenant.
             config: The tenant config document.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Returns:
             The stored config (with its new ``version``).
@@ -541,8 +519,6 @@ class PipelineClient(BaseClient):
 
         Args:
             tenant_id: The tenant.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
 
         Raises:
             TenantNotFound: The tenant has no config.
@@ -566,8 +542,6 @@ class PipelineClient(BaseClient):
 
         Args:
             tenant_id: The tenant.
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
         """
         self._request(
             "DELETE",
@@ -579,12 +553,7 @@ class PipelineClient(BaseClient):
     def list_steps(
         self, *, timeout: float | None = None, retry_policy: ClientRetryPolicy | None = None
     ) -> list[StepInfo]:
-        """The steps registered on the server and their parameters.
-
-        Args:
-            timeout: Seconds for the whole call (``None``: the client's default).
-            retry_policy: Retries of transient failures (``None``: the client's).
-        """
+        """The steps registered on the server and their parameters."""
         data = self._request("GET", self._url("steps"), timeout=timeout, retry_policy=retry_policy)
         return [StepInfo.model_validate(item) for item in data]
 
