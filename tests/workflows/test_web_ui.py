@@ -6,30 +6,26 @@ Screenshots are kept under the test's tmp dir (``pytest --basetemp`` to keep the
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from pipeline_engine.dsl import parse_config
 from pipeline_engine.states import PipelineState
 from pipeline_engine.steps import StepRegistry
+from tests.support.browser import headless_chromium
 from tests.support.waiting import wait_for_state
 from workflows import web_ui
 from workflows.dev_server import TemporalDevServer, free_port
 from workflows.engine import TemporalPipelineEngine
 from workflows.worker_factory import build_worker, connect
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 FLAKY = {
     "type": "step",
     "name": "t_flaky",
@@ -72,17 +68,8 @@ async def ui_engine(
 
 @pytest.fixture
 def browser() -> Iterator[WebDriver]:
-    assert shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER), (
-        "Debian's chromium and chromium-driver are needed (.ci/run installs them)"
-    )
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1600"):  # fmt: skip
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
+    with headless_chromium(height=1600) as driver:
+        yield driver
 
 
 def rendered_text(driver: WebDriver) -> str:

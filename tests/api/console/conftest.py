@@ -1,55 +1,20 @@
-"""A real headless browser (Debian's chromium + chromedriver, never a downloaded one) for the
-console's pages, against the live stack; it can reach no host but loopback, so a page that needs
-the internet shows it."""
+"""One headless Chromium for the console's pages, offline but for the live stack on 127.0.0.1."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.remote.webdriver import WebDriver
 
-CHROMIUM = os.environ.get("PIPELINE_ENGINE_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMEDRIVER = os.environ.get("PIPELINE_ENGINE_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
-
-
-def _missing() -> str | None:
-    for path in (CHROMIUM, CHROMEDRIVER):
-        if not (Path(path).is_file() or shutil.which(path)):
-            return path
-    return None
+from tests.support.browser import headless_chromium
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    """One headless Chromium for the session (``selenium.webdriver.Chrome``)."""
-    missing = _missing()
-    if missing is not None:
-        message = f"{missing} not found: apt-get install -y chromium chromium-driver"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser tests must run in CI: {message}")
-        pytest.skip(message)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1400,1100",
-        # offline: every name but the loopback address fails to resolve
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-    ):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
+def browser() -> Iterator[WebDriver]:
+    with headless_chromium(offline=True) as driver:
+        yield driver
 
 
 @pytest.fixture(scope="session")
