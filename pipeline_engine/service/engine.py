@@ -1,9 +1,9 @@
 """``PipelineEngine``: the contract of the pipeline operations, whatever runs the pipelines.
 
 Two engines implement it: ``workflows.engine.TemporalPipelineEngine`` (pipelines are Temporal
-workflows) and :class:`pipeline_engine.testing.LocalPipelineEngine` (pipelines run in this process
-on the same interpreter). The REST API depends on this protocol only; each engine translates its
-own infrastructure errors into :mod:`pipeline_engine.errors`.
+workflows) and :class:`pipeline_engine.service.local.LocalPipelineEngine` (pipelines run in this
+process on the same interpreter). The REST API depends on this protocol only; each engine
+translates its own infrastructure errors into :mod:`pipeline_engine.errors`.
 """
 
 from __future__ import annotations

@@ -127,6 +127,8 @@ class FakePipelineEngine(PipelineClient, Controls):
         timeout: float | None = DEFAULT_TIMEOUT_S,
         retry_policy: ClientRetryPolicy | None = None,
     ) -> None:
+        import pipeline_engine.testing._server  # noqa: F401  (the server extra, before a thread)
+
         self._runner = LoopThread("fake-pipeline-engine")
         Controls.__init__(self, lambda: self._runner.loop)
 

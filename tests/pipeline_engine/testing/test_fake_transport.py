@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -97,3 +99,14 @@ def test_dropped_stream_is_resumed_once_and_in_order() -> None:
         assert ids == [e.id for e in engine.get_history(pid)] and len(ids) == 9
         assert engine._faults.take(f"/v1/pipelines/{pid}/events", stream=True) is None  # both cut
     assert loop_threads() == before
+
+
+def test_without_the_server_extra_the_error_names_it() -> None:
+    code = (
+        "import sys; sys.modules['fastapi'] = None\n"
+        "import pipeline_engine.testing as testing\n"
+        "try:\n    testing.FakePipelineEngine()\n"
+        "except ImportError as exc:\n    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "pip install 'pipeline-engine[server]'" in out.stdout
