@@ -10,8 +10,10 @@ holds for that pipeline (objects, bytes):
 - ``10 MB step``: a chain ``t_blob(10 MiB)`` → ``t_measure``. Inline it cannot run: the stage fails
   with ``ResultTooLarge`` (the inline limit is 512 KiB), which is what the inline row times.
 - ``400 KB step``: the same with 400 KB, which fits inline.
-- ``group of 50, 100 KB input``: 50 ``t_measure`` members of a pipeline whose input is 100 KB, so
-  each activity input carries it: the store keeps one object per activity input.
+- ``group of 20 (50), 100 KB input``: ``t_measure`` members of a pipeline whose input is 100 KB,
+  so each activity input carries it: the store keeps one object per activity input. Inline, the 50
+  activity inputs of one workflow task add up to more than Temporal accepts: the server terminates
+  the workflow (a run with no end within ``--run-timeout`` seconds would be cut and reported too).
 
 Run it with ``python -m bench.payloads [--repeat N] [--markdown]``.
 """
@@ -20,26 +22,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from temporalio.client import WorkflowExecutionStatus
+from temporalio.service import RPCError
 
 import tests.support.steps  # noqa: F401  (registers t_blob, t_measure)
+from pipeline_engine.errors import PipelineError
 from pipeline_engine.states import PipelineState
 from pipeline_engine.steps import default_registry
 from workflows.dev_server import TemporalDevServer, free_port
 from workflows.engine import TemporalPipelineEngine
+from workflows.names import SA_PIPELINE_STATE
 from workflows.payload_store import folder_path, open_payload_store
 from workflows.worker_factory import build_worker, connect
 
 MB = 1024 * 1024
 KINDS = ("store", "inline")
-RUN_TIMEOUT_S = 300.0
+NO_END = "no end"
 
 
 def _step(name: str, **kwargs: Any) -> dict[str, Any]:
@@ -54,6 +62,10 @@ CASES: dict[str, tuple[dict[str, Any], Any]] = {
     "400 KB step": (
         {"type": "chain", "steps": [_step("t_blob", size=400_000), _step("t_measure")]},
         None,
+    ),
+    "group of 20, 100 KB input": (
+        {"type": "group", "steps": [_step("t_measure") for _ in range(20)]},
+        {"blob": "i" * 100_000},
     ),
     "group of 50, 100 KB input": (
         {"type": "group", "steps": [_step("t_measure") for _ in range(50)]},
@@ -84,22 +96,38 @@ def _folder_usage(root: Path, pipeline_id: str) -> tuple[int, int]:
     return len(sizes), sum(sizes)
 
 
-async def _run(engine: TemporalPipelineEngine, definition: Any, input: Any) -> tuple[str, float]:
+async def _run(
+    engine: TemporalPipelineEngine, definition: Any, input: Any, timeout_s: float
+) -> tuple[str, float, str]:
+    """(pipeline id, wall seconds, how it ended) of one run; ``no end`` after ``timeout_s``."""
     started = time.perf_counter()
     created = await engine.create_pipeline(
-        {"name": "bench", "definition": definition}, input=input, start=True
+        {"name": f"bench-{uuid.uuid4().hex[:8]}", "definition": definition},
+        input=input,
+        start=True,
     )
-    async with asyncio.timeout(RUN_TIMEOUT_S):
-        while True:
-            status = await engine.get_pipeline(created.pipeline_id)
-            if status.state in (PipelineState.SUCCEEDED, PipelineState.FAILED):
-                break
-            await asyncio.sleep(0.02)
-    return created.pipeline_id, time.perf_counter() - started
+    handle = engine.client.get_workflow_handle(created.pipeline_id)
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                # the state search attribute: a probe that does not read the (large) status
+                described = await handle.describe()
+                state = described.typed_search_attributes.get(SA_PIPELINE_STATE)
+                if state in (PipelineState.SUCCEEDED.value, PipelineState.FAILED.value):
+                    return created.pipeline_id, time.perf_counter() - started, str(state)
+                closed = described.status
+                if closed is not None and closed != WorkflowExecutionStatus.RUNNING:
+                    # e.g. TERMINATED by the server: a workflow task over Temporal's limits
+                    return created.pipeline_id, time.perf_counter() - started, closed.name
+                await asyncio.sleep(0.05)
+    except (TimeoutError, RPCError, PipelineError):
+        with contextlib.suppress(RPCError):
+            await handle.terminate("benchmark: no end")
+        return created.pipeline_id, time.perf_counter() - started, NO_END
 
 
 async def measure(
-    address: str, root: Path, repeat: int, log: Console
+    address: str, root: Path, repeat: int, timeout_s: float, log: Console
 ) -> dict[str, dict[str, Sample]]:
     store = open_payload_store(str(root))
     engines: dict[str, TemporalPipelineEngine] = {}
@@ -117,12 +145,13 @@ async def measure(
             order = KINDS if i % 2 == 0 else KINDS[::-1]
             for case, (definition, input) in CASES.items():
                 for kind in order:
-                    pid, wall = await _run(engines[kind], definition, input)
                     sample = results[case][kind]
-                    status = await engines[kind].get_pipeline(pid)
-                    log.print(f"run {i}/{repeat} {case:<26} {kind:<6} {wall:7.3f} s {status.state}")
-                    if i == 0:
-                        sample.state = status.state.value
+                    if sample.state and sample.state not in ("SUCCEEDED", "FAILED"):
+                        continue  # once is enough
+                    pid, wall, ended = await _run(engines[kind], definition, input, timeout_s)
+                    log.print(f"run {i}/{repeat} {case:<26} {kind:<6} {wall:7.3f} s {ended}")
+                    if i == 0 or ended not in ("SUCCEEDED", "FAILED"):
+                        sample.state = ended
                         sample.history_bytes = await _history_bytes(engines[kind], pid)
                         sample.store_objects, sample.store_bytes = _folder_usage(root, pid)
                     else:
@@ -152,8 +181,8 @@ def report(results: dict[str, dict[str, Sample]], markdown: bool) -> None:
                     case,
                     kind,
                     s.state,
-                    f"{statistics.median(s.wall):.3f}",
-                    f"{min(s.wall):.3f}",
+                    f"{statistics.median(s.wall):.3f}" if s.wall else "-",
+                    f"{min(s.wall):.3f}" if s.wall else "-",
                     f"{s.history_bytes / 1024:.1f}",
                     str(s.store_objects),
                     f"{s.store_bytes / 1024:.0f}",
@@ -173,6 +202,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.payloads", description=__doc__)
     parser.add_argument("--repeat", type=int, default=5, help="measured runs per case and kind")
     parser.add_argument("--markdown", action="store_true", help="print a markdown table")
+    parser.add_argument(
+        "--run-timeout", type=float, default=60.0, help="seconds before a run counts as no end"
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -182,7 +214,9 @@ def main(argv: list[str] | None = None) -> None:
     server.start()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-payloads-") as root:
-            results = asyncio.run(measure(server.address, Path(root), args.repeat, log))
+            results = asyncio.run(
+                measure(server.address, Path(root), args.repeat, args.run_timeout, log)
+            )
     finally:
         server.stop()
     report(results, args.markdown)

@@ -14,13 +14,28 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
-from api.auth import Caller, Role, decode_token
+from api.auth import ALL_TENANTS, Caller, Role, decode_token, mint_token
 from api.context import PayloadRefs
 from api.deps import ContextDep, SettingsDep, Viewer
 from api.errors import ERROR_RESPONSES
 from pipeline_engine.errors import InvalidInput, PermissionDenied, PipelineError, Problem
 
 router = APIRouter(prefix="/codec", tags=["codec"], responses=ERROR_RESPONSES)
+
+UI_TOKEN_TTL_S = 30 * 86400
+
+
+def ui_codec_endpoint(api_url: str, secret: str) -> str:
+    """The codec endpoint to give the Temporal Web UI: a 30-day viewer token of every tenant in
+    its path (the UI sends no bearer token without its own OIDC login)."""
+    token = mint_token(
+        secret,
+        sub="temporal-web-ui",
+        roles=[Role.VIEWER],
+        tenants=[ALL_TENANTS],
+        ttl_s=UI_TOKEN_TTL_S,
+    )
+    return f"{api_url}/v1/codec/t/{token}"
 
 
 class CodecPayloads(BaseModel):

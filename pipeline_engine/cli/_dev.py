@@ -78,17 +78,10 @@ def dev(
 def _ui_codec_endpoint(settings: Any) -> str | None:
     """The API's codec endpoint for the Web UI, a viewer token in its path (docs/security.md)."""
     try:
-        from api.auth import ALL_TENANTS, Role, mint_token
+        from api.routes.codec import ui_codec_endpoint
     except ImportError:  # no API (the server extra is not installed): no codec
         return None
-    token = mint_token(
-        settings.jwt_secret,
-        sub="temporal-web-ui",
-        roles=[Role.VIEWER],
-        tenants=[ALL_TENANTS],
-        ttl_s=30 * 86400,
-    )
-    return f"http://{settings.api_host}:{settings.api_port}/v1/codec/t/{token}"
+    return ui_codec_endpoint(f"http://{settings.api_host}:{settings.api_port}", settings.jwt_secret)
 
 
 async def _serve(settings: Any, ui_url: str | None, *, demo: bool) -> None:
