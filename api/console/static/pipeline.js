@@ -5,6 +5,8 @@ import { drawGraph, fanOutCount, nodeState, paint, stagesOf } from "./graph.js";
 import { schemaForm } from "./schema_form.js";
 
 const TERMINAL = new Set(["SUCCEEDED", "CANCELLED"]);
+const MAX_STAGES = 20000; // the most stages the page reads (20 pages); fan-outs count those
+const MAX_EVENT_ROWS = 500; // the newest events listed
 
 export function pipelinePage(main, pipelineId, showError) {
   const path = `/pipelines/${encodeURIComponent(pipelineId)}`;
@@ -167,14 +169,27 @@ export function pipelinePage(main, pipelineId, showError) {
     main.dataset.state = status.state;
   }
 
+  async function readStatus() {
+    // Large pipelines answer a page of stages at a time: read on, up to MAX_STAGES.
+    const first = await api("GET", path);
+    const stages = [...first.stages];
+    while (first.stages_total > stages.length && stages.length < MAX_STAGES) {
+      const next = await api("GET", `${path}?stage_offset=${stages.length}`);
+      if (!next.stages.length) break;
+      stages.push(...next.stages);
+    }
+    return { ...first, stages };
+  }
+
   async function refresh() {
-    status = await api("GET", path);
+    status = await readStatus();
     render();
   }
 
   function refreshSoon() {
-    // Events come in bursts; one status read per burst is enough.
-    refreshing ||= setTimeout(() => { refreshing = null; refresh().catch((e) => showError(e)); }, 150);
+    // Events come in bursts; one status read per burst is enough (fewer for big pipelines).
+    const delay = status && status.stages.length > 1000 ? 2000 : 150;
+    refreshing ||= setTimeout(() => { refreshing = null; refresh().catch((e) => showError(e)); }, delay);
   }
 
   function addEvent(event) {
@@ -184,6 +199,7 @@ export function pipelinePage(main, pipelineId, showError) {
       el("td", {}, event.id), el("td", {}, when(event.data.timestamp)), el("td", {}, event.type),
       el("td", {}, p.stage_id || ""), el("td", {}, detail),
     ]));
+    while (view.events.rows.length > MAX_EVENT_ROWS) view.events.lastElementChild.remove();
   }
 
   let following = false;
@@ -219,7 +235,7 @@ export function pipelinePage(main, pipelineId, showError) {
 
   (async () => {
     try {
-      [graph, status] = await Promise.all([api("GET", `${path}/graph`), api("GET", path)]);
+      [graph, status] = await Promise.all([api("GET", `${path}/graph`), readStatus()]);
     } catch (error) {
       if (error instanceof ApiError && error.status === 404) {
         fill(main, el("h1", { id: "not-found" }, "Not found"), notice(error.message, "error"));
