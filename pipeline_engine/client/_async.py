@@ -28,6 +28,7 @@ from pipeline_engine.client._base import (
     json_body,
     state_set,
     stream_error,
+    tenant_config_body,
     unreachable,
 )
 from pipeline_engine.client._retry import ClientRetryPolicy
@@ -482,7 +483,7 @@ class AsyncPipelineClient(BaseClient):
     async def put_tenant_config(
         self,
         tenant_id: str,
-        config: Mapping[str, Any],
+        config: TenantConfig | Mapping[str, Any],
         *,
         timeout: float | None = None,
         retry_policy: ClientRetryPolicy | None = None,
@@ -491,7 +492,8 @@ class AsyncPipelineClient(BaseClient):
 
         Args:
             tenant_id: The tenant.
-            config: The tenant config document.
+            config: The tenant config document, or a :class:`TenantConfig` read earlier (its
+                ``version`` makes the write conditional: a stale one raises ``Conflict``).
 
         Returns:
             The stored config (with its new ``version``).
@@ -503,7 +505,7 @@ class AsyncPipelineClient(BaseClient):
         data = await self._request(
             "PUT",
             self._url("tenants", tenant_id, "config"),
-            json=dict(config),
+            json=tenant_config_body(config),
             timeout=timeout,
             retry_policy=retry_policy,
         )

@@ -29,6 +29,7 @@ from pipeline_engine.errors import (
 )
 from pipeline_engine.events import Event, MetricPoint
 from pipeline_engine.pages import PipelinePage
+from pipeline_engine.resources import TenantConfig
 from pipeline_engine.states import TERMINAL_STATES, PipelineState
 from pipeline_engine.status import PipelineStatus
 
@@ -135,6 +136,15 @@ def stream_error(data: str) -> PipelineError:
     if isinstance(error, EngineUnavailable | TimeoutError) or type(error) is PipelineError:
         return error  # transient (or unknown server trouble): reconnect
     raise error
+
+
+def tenant_config_body(config: TenantConfig | Mapping[str, Any]) -> dict[str, Any]:
+    """The body of ``PUT /v1/tenants/{id}/config`` (of a config read earlier: its writable part)."""
+    if isinstance(config, TenantConfig):
+        return config.model_dump(
+            mode="json", include={"pipeline_definition", "settings", "version"}
+        )
+    return dict(config)
 
 
 def json_body(value: Any) -> bytes | None:

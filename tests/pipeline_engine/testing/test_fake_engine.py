@@ -139,7 +139,13 @@ async def test_process_uses_the_tenant_config_and_settings() -> None:
         status = await engine.wait_for(pid, timeout=5)
         assert status.result["settings"] == {"s": 1}
         assert status.result["input"] == {"x": 1} and status.result["tenant_id"] == "acme"
-        assert (await engine.get_tenant_config("acme"))["settings"] == {"s": 1}
+        stored = await engine.get_tenant_config("acme")
+        assert stored["settings"] == {"s": 1} and stored.settings == {"s": 1}
+        # A config read earlier can be written back; its version makes the write conditional.
+        changed = stored.model_copy(update={"settings": {"s": 2}})
+        assert (await engine.put_tenant_config("acme", changed)).version == stored.version + 1
+        with pytest.raises(Conflict):
+            await engine.put_tenant_config("acme", changed)
         await engine.delete_tenant_config("acme")
         with pytest.raises(TenantNotFound):
             await engine.get_tenant_config("acme")
