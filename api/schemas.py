@@ -61,7 +61,12 @@ class InputBody(_Body):
     """``POST /v1/pipelines/{id}/input``."""
 
     payload: Any = None
-    responder: str = Field(min_length=1, max_length=200)
+    responder: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="A display name only: the responder recorded is the caller's token subject.",
+    )
     stage_id: str | None = Field(None, min_length=1, max_length=255)
 
 

@@ -39,6 +39,8 @@ class StageStatus(BaseModel):
         result: The stage's result, once it succeeded.
         scheduled_at: When the stage was last scheduled.
         finished_at: When the stage last finished.
+        actor: Who acted on it last: the responder of its input, or who asked its last retry
+            (the caller's token subject through REST, ``temporal-cli`` through Temporal).
     """
 
     stage_id: str
@@ -50,6 +52,7 @@ class StageStatus(BaseModel):
     result: Any = None
     scheduled_at: datetime | None = None
     finished_at: datetime | None = None
+    actor: str | None = None
 
 
 class PendingInput(BaseModel):
@@ -86,6 +89,7 @@ class PipelineStatus(BaseModel):
         created_at, started_at, finished_at: Timestamps.
         retryable_until: While FAILED, the time after which it fails for good.
         trace_id: Trace id shared by all its events.
+        cancelled_by: Who asked for the cancellation, once one was asked for.
     """
 
     pipeline_id: str
@@ -101,6 +105,7 @@ class PipelineStatus(BaseModel):
     finished_at: datetime | None = None
     retryable_until: datetime | None = None
     trace_id: str | None = None
+    cancelled_by: str | None = None
 
     def stage(self, stage_id: str) -> StageStatus:
         """The stage with this id (``KeyError`` if there is none)."""

@@ -310,34 +310,58 @@ class TemporalPipelineEngine:
             raise _translate(exc) or exc from None
         return True
 
-    async def start_pipeline(self, pipeline_id: str) -> PipelineState:
-        """Start a PENDING pipeline; repeated calls return the current state."""
-        return await self._update(pipeline_id, names.UPDATE_START, StartRequest(), command="start")
+    def _actor(self, actor: str | None) -> str:
+        """Who a command is from: the caller named by the front door, else this Temporal client."""
+        return actor or self._client.identity
 
-    async def cancel_pipeline(self, pipeline_id: str, reason: str) -> PipelineState:
-        """Cancel; returns CANCELLED once stopped. 409 if it already ended otherwise."""
+    async def start_pipeline(self, pipeline_id: str, *, actor: str | None = None) -> PipelineState:
+        """Start a PENDING pipeline; repeated calls return the current state."""
         return await self._update(
-            pipeline_id, names.UPDATE_CANCEL, CancelRequest(reason=reason), command="cancel"
+            pipeline_id, names.UPDATE_START, StartRequest(actor=self._actor(actor)), command="start"
         )
 
-    async def retry_stage(self, pipeline_id: str, stage_id: str, reason: str) -> PipelineState:
+    async def cancel_pipeline(
+        self, pipeline_id: str, reason: str, *, actor: str | None = None
+    ) -> PipelineState:
+        """Cancel; returns CANCELLED once stopped. 409 if it already ended otherwise."""
+        return await self._update(
+            pipeline_id,
+            names.UPDATE_CANCEL,
+            CancelRequest(reason=reason, actor=self._actor(actor)),
+            command="cancel",
+        )
+
+    async def retry_stage(
+        self, pipeline_id: str, stage_id: str, reason: str, *, actor: str | None = None
+    ) -> PipelineState:
         """Re-run a stage that failed for good while the pipeline is held in FAILED."""
         return await self._update(
             pipeline_id,
             names.UPDATE_RETRY_STAGE,
-            RetryStageRequest(stage_id=stage_id, reason=reason),
+            RetryStageRequest(stage_id=stage_id, reason=reason, actor=self._actor(actor)),
             command="retry_stage",
         )
 
     async def submit_input(
-        self, pipeline_id: str, payload: Any, responder: str, *, stage_id: str | None = None
+        self,
+        pipeline_id: str,
+        payload: Any,
+        responder: str | None,
+        *,
+        stage_id: str | None = None,
+        actor: str | None = None,
     ) -> PipelineState:
         """Give the waiting input element its payload (validated against its JSON Schema)."""
         refuse_non_finite(payload=payload)
         return await self._update(
             pipeline_id,
             names.UPDATE_SUBMIT_INPUT,
-            SubmitInputRequest(payload=payload, responder=responder, stage_id=stage_id),
+            SubmitInputRequest(
+                payload=payload,
+                responder=responder,
+                stage_id=stage_id,
+                actor=self._actor(actor),
+            ),
             command="submit_input",
         )
 

@@ -48,6 +48,9 @@ class PipelineWorkflowInput(_Message):
 class CommandRequest(_Message):
     """Arguments of a command, sent as an update or as a signal of the same name."""
 
+    actor: str | None = Field(None, min_length=1, max_length=200)
+    """Who sends it: set by the REST front door from the caller's token (``sub``)."""
+
 
 class StartRequest(CommandRequest):
     """Arguments of the ``start`` update (none yet)."""
@@ -57,7 +60,8 @@ class SubmitInputRequest(CommandRequest):
     """Arguments of the ``submit_input`` update."""
 
     payload: Any = None
-    responder: str = Field(min_length=1, max_length=200)
+    responder: str | None = Field(None, min_length=1, max_length=200)
+    """A display name; the responder recorded is the actor when there is one."""
     stage_id: str | None = None
 
 

@@ -10,6 +10,10 @@ UPDATE_SUBMIT_INPUT = "submit_input"
 UPDATE_RETRY_STAGE = "retry_stage"
 UPDATE_CANCEL = "cancel"
 QUERY_STATUS = "status"
+
+TEMPORAL_ACTOR = "temporal-cli"
+"""Recorded as the actor of a command that came through Temporal (CLI, Web UI, batch), not REST."""
+
 QUERY_HISTORY = "history"
 
 SA_PIPELINE_STATE = SearchAttributeKey.for_keyword("PipelineState")

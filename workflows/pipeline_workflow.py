@@ -34,6 +34,8 @@ R = TypeVar("R", bound=CommandRequest)
 
 SIGNALS_PATCH = "signals-beside-updates"
 """Histories from before the signal handlers had their signals buffered and unused: keep it so."""
+ACTORS_PATCH = "command-actors"
+"""Commands in histories from before actors were recorded keep no actor, not a wrong one."""
 
 
 def _rejection(exc: PipelineError) -> ApplicationError:
@@ -99,14 +101,31 @@ class PipelineWorkflow:
             self._runtime.changed = False
             workflow.set_current_details(current_details(self._run.status()))
 
+    def _actor(self, request: CommandRequest | None) -> str | None:
+        """Who sent a command: the REST caller's token subject, else whoever used Temporal."""
+        if request is not None and request.actor:
+            return request.actor
+        return names.TEMPORAL_ACTOR if workflow.patched(ACTORS_PATCH) else None
+
+    def _start(self, request: StartRequest | None) -> PipelineState:
+        return self._run.start(actor=self._actor(request))
+
+    def _submit_input(self, request: SubmitInputRequest) -> PipelineState:
+        return self._run.submit_input(
+            request.payload, request.responder, request.stage_id, actor=self._actor(request)
+        )
+
+    def _retry_stage(self, request: RetryStageRequest) -> PipelineState:
+        return self._run.retry_stage(request.stage_id, request.reason, actor=self._actor(request))
+
     # -- updates ---------------------------------------------------------------------------
     @workflow.update(name=names.UPDATE_START)
     def start(self, request: StartRequest | None = None) -> PipelineState:
-        return self._run.start()
+        return self._start(request)
 
     @workflow.update(name=names.UPDATE_SUBMIT_INPUT)
     def submit_input(self, request: SubmitInputRequest) -> PipelineState:
-        return self._run.submit_input(request.payload, request.responder, request.stage_id)
+        return self._submit_input(request)
 
     @submit_input.validator
     def _check_submit_input(self, request: SubmitInputRequest) -> None:
@@ -117,7 +136,7 @@ class PipelineWorkflow:
 
     @workflow.update(name=names.UPDATE_RETRY_STAGE)
     def retry_stage(self, request: RetryStageRequest) -> PipelineState:
-        return self._run.retry_stage(request.stage_id, request.reason)
+        return self._retry_stage(request)
 
     @retry_stage.validator
     def _check_retry_stage(self, request: RetryStageRequest) -> None:
@@ -128,7 +147,8 @@ class PipelineWorkflow:
 
     @workflow.update(name=names.UPDATE_CANCEL)
     async def cancel(self, request: CancelRequest | None = None) -> PipelineState:
-        return await self._run.cancel(request.reason if request else "")
+        reason = request.reason if request else ""
+        return await self._run.cancel(reason, actor=self._actor(request))
 
     # -- signals: the same commands, fire-and-forget (``temporal workflow signal``, batch by query)
     def _on_signal(self, name: str, model: type[R], raw: Any, apply: Callable[[R], object]) -> None:
@@ -141,30 +161,23 @@ class PipelineWorkflow:
 
     @workflow.signal(name=names.UPDATE_START)
     def start_signal(self, raw: Any = None) -> None:
-        self._on_signal(names.UPDATE_START, StartRequest, raw, lambda _: self._run.start())
+        self._on_signal(names.UPDATE_START, StartRequest, raw, self._start)
 
     @workflow.signal(name=names.UPDATE_SUBMIT_INPUT)
     def submit_input_signal(self, raw: Any = None) -> None:
-        self._on_signal(
-            names.UPDATE_SUBMIT_INPUT,
-            SubmitInputRequest,
-            raw,
-            lambda r: self._run.submit_input(r.payload, r.responder, r.stage_id),
-        )
+        self._on_signal(names.UPDATE_SUBMIT_INPUT, SubmitInputRequest, raw, self._submit_input)
 
     @workflow.signal(name=names.UPDATE_RETRY_STAGE)
     def retry_stage_signal(self, raw: Any = None) -> None:
-        self._on_signal(
-            names.UPDATE_RETRY_STAGE,
-            RetryStageRequest,
-            raw,
-            lambda r: self._run.retry_stage(r.stage_id, r.reason),
-        )
+        self._on_signal(names.UPDATE_RETRY_STAGE, RetryStageRequest, raw, self._retry_stage)
 
     @workflow.signal(name=names.UPDATE_CANCEL)
     def cancel_signal(self, raw: Any = None) -> None:
         self._on_signal(
-            names.UPDATE_CANCEL, CancelRequest, raw, lambda r: self._run.request_cancel(r.reason)
+            names.UPDATE_CANCEL,
+            CancelRequest,
+            raw,
+            lambda r: self._run.request_cancel(r.reason, actor=self._actor(r)),
         )
 
     # -- queries ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import (
     ApprovablePipeline,
+    CallerDep,
     EngineDep,
     MetricsDep,
     OperablePipeline,
@@ -76,9 +77,11 @@ async def create_pipeline(
 
 
 @router.post("/{pipeline_id}/start", operation_id="start_pipeline", response_model=PipelineRef)
-async def start_pipeline(pipeline_id: OperablePipeline, engine: EngineDep) -> PipelineRef:
+async def start_pipeline(
+    pipeline_id: OperablePipeline, caller: CallerDep, engine: EngineDep
+) -> PipelineRef:
     """Start a PENDING pipeline; repeated calls return the current state."""
-    state = await engine.start_pipeline(pipeline_id)
+    state = await engine.start_pipeline(pipeline_id, actor=caller.sub)
     return PipelineRef(pipeline_id=pipeline_id, state=state.value)
 
 
@@ -122,10 +125,14 @@ async def get_history(
 
 @router.post("/{pipeline_id}/cancel", operation_id="cancel_pipeline", response_model=PipelineRef)
 async def cancel_pipeline(
-    pipeline_id: OperablePipeline, engine: EngineDep, body: CancelBody | None = None
+    pipeline_id: OperablePipeline,
+    caller: CallerDep,
+    engine: EngineDep,
+    body: CancelBody | None = None,
 ) -> PipelineRef:
     """Cancel the pipeline; returns CANCELLED once it stopped (409 if it ended otherwise)."""
-    state = await engine.cancel_pipeline(pipeline_id, (body or CancelBody()).reason)
+    reason = (body or CancelBody()).reason
+    state = await engine.cancel_pipeline(pipeline_id, reason, actor=caller.sub)
     return PipelineRef(pipeline_id=pipeline_id, state=state.value)
 
 
@@ -137,21 +144,27 @@ async def cancel_pipeline(
 async def retry_stage(
     pipeline_id: OperablePipeline,
     stage_id: str,
+    caller: CallerDep,
     engine: EngineDep,
     body: RetryBody | None = None,
 ) -> PipelineRef:
     """Re-run a stage that failed for good while the pipeline is held in FAILED."""
-    state = await engine.retry_stage(pipeline_id, stage_id, (body or RetryBody()).reason)
+    reason = (body or RetryBody()).reason
+    state = await engine.retry_stage(pipeline_id, stage_id, reason, actor=caller.sub)
     return PipelineRef(pipeline_id=pipeline_id, state=state.value)
 
 
 @router.post("/{pipeline_id}/input", operation_id="submit_input", response_model=PipelineRef)
 async def submit_input(
-    pipeline_id: ApprovablePipeline, body: InputBody, engine: EngineDep
+    pipeline_id: ApprovablePipeline, body: InputBody, caller: CallerDep, engine: EngineDep
 ) -> PipelineRef:
-    """Give a waiting input element its payload (validated against its JSON Schema)."""
+    """Give a waiting input element its payload (validated against its JSON Schema).
+
+    The responder recorded is the caller (the token's ``sub``); ``responder`` in the body only
+    adds a display name.
+    """
     state = await engine.submit_input(
-        pipeline_id, body.payload, body.responder, stage_id=body.stage_id
+        pipeline_id, body.payload, body.responder, stage_id=body.stage_id, actor=caller.sub
     )
     return PipelineRef(pipeline_id=pipeline_id, state=state.value)
 

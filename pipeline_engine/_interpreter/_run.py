@@ -115,6 +115,7 @@ class PipelineRun:
         self._final: PipelineState | None = None
         self._started = False
         self._cancel_reason: str | None = None
+        self._cancelled_by: str | None = None
         self._parked: dict[str, _Parked] = {}
         self._waiting: dict[str, _Waiting] = {}
         self._retried: set[str] = set()
@@ -168,6 +169,7 @@ class PipelineRun:
             started_at=self._started_at,
             finished_at=self._finished_at,
             retryable_until=min(deadlines) if deadlines else None,
+            cancelled_by=self._cancelled_by,
             trace_id=self._trace_id,
         )
 
@@ -186,13 +188,13 @@ class PipelineRun:
         return list(events)
 
     # ------------------------------------------------------------------ commands
-    def start(self) -> PipelineState:
+    def start(self, *, actor: str | None = None) -> PipelineState:
         """Start a PENDING pipeline; a repeat returns the current state."""
         if not self._started and self._cancel_reason is None and self._final is None:
             self._started = True
             self._started_at = self._rt.now()
             self._set_state(PipelineState.RUNNING)
-            self._emit(EventType.PIPELINE_STARTED, state=self._state.value)
+            self._emit(EventType.PIPELINE_STARTED, state=self._state.value, actor=actor)
             self._rt.notify()
         return self._state
 
@@ -209,7 +211,9 @@ class PipelineRun:
             )
         return next(iter(open_.values()), None)
 
-    def validate_submit_input(self, payload: Any, responder: str, stage_id: str | None) -> None:
+    def validate_submit_input(
+        self, payload: Any, responder: str | None, stage_id: str | None
+    ) -> None:
         """Raise if ``submit_input`` would not apply (nothing is written when it raises)."""
         target = self._input_target(stage_id)
         if target is None:
@@ -231,9 +235,18 @@ class PipelineRun:
             )
 
     def submit_input(
-        self, payload: Any, responder: str, stage_id: str | None = None
+        self,
+        payload: Any,
+        responder: str | None,
+        stage_id: str | None = None,
+        *,
+        actor: str | None = None,
     ) -> PipelineState:
-        """Deliver a human's payload to the waiting input element."""
+        """Deliver a human's payload to the waiting input element.
+
+        The responder recorded is ``actor`` (who sent it) when known; ``responder`` then only
+        adds a display name.
+        """
         self.validate_submit_input(payload, responder, stage_id)
         target = self._input_target(stage_id)
         if target is None:
@@ -247,10 +260,16 @@ class PipelineRun:
         rec.error = None
         rec.attempts += 1
         rec.finished_at = self._rt.now()
+        rec.actor = actor or responder
         self._inputs_done[_fingerprint(None, payload, responder)] = _fingerprint(
             sid, payload, responder
         )
-        self._emit(EventType.PIPELINE_INPUT_RECEIVED, stage_id=sid, responder=responder)
+        self._emit(
+            EventType.PIPELINE_INPUT_RECEIVED,
+            stage_id=sid,
+            responder=rec.actor,
+            display_name=responder if actor and responder != actor else None,
+        )
         self._emit(EventType.STAGE_SUCCEEDED, stage_id=sid, step="input", attempt=rec.attempts)
         del self._waiting[sid]
         self._refresh_state()
@@ -271,7 +290,7 @@ class PipelineRun:
             "(pipeline FAILED) can be retried"
         )
 
-    def retry_stage(self, stage_id: str, reason: str) -> PipelineState:
+    def retry_stage(self, stage_id: str, reason: str, *, actor: str | None = None) -> PipelineState:
         """Re-run a stage that failed for good; what already succeeded never runs again."""
         self.validate_retry_stage(stage_id, reason)
         parked = self._parked.pop(stage_id, None)
@@ -281,31 +300,34 @@ class PipelineRun:
         self._retried.add(stage_id)
         rec = self._stages[stage_id]
         rec.state = StageState.PENDING
+        rec.actor = actor
         self._emit(
             EventType.STAGE_RETRY_REQUESTED,
             stage_id=stage_id,
             step=rec.step,
             attempt=rec.attempts,
             reason=reason,
+            actor=actor,
         )
         self._refresh_state()
         self._rt.notify()
         return self._state
 
-    def request_cancel(self, reason: str) -> PipelineState:
+    def request_cancel(self, reason: str, *, actor: str | None = None) -> PipelineState:
         """Ask the pipeline to stop: in-flight stages are cancelled and ``on_cancel`` runs."""
         if self._final is not None or self._cancel_reason is not None:
             return self._state
         self._cancel_reason = reason or "cancelled"
-        self._emit(EventType.PIPELINE_CANCEL_REQUESTED, reason=self._cancel_reason)
+        self._cancelled_by = actor
+        self._emit(EventType.PIPELINE_CANCEL_REQUESTED, reason=self._cancel_reason, actor=actor)
         if self._root is not None and not self._root.done():
             self._root.cancel()
         self._rt.notify()
         return self._state
 
-    async def cancel(self, reason: str) -> PipelineState:
+    async def cancel(self, reason: str, *, actor: str | None = None) -> PipelineState:
         """Cancel and wait until the pipeline has ended."""
-        self.request_cancel(reason)
+        self.request_cancel(reason, actor=actor)
         await self._rt.wait_condition(lambda: self._final is not None, timeout=None)
         return self._state
 

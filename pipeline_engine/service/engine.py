@@ -70,22 +70,37 @@ class PipelineEngine(Protocol):
         """Create a pipeline in PENDING (RUNNING with ``start``); the same request, the same id."""
         ...
 
-    async def start_pipeline(self, pipeline_id: str) -> PipelineState:
+    # ``actor`` on a command: who sends it (the caller's token subject), recorded in its event.
+
+    async def start_pipeline(self, pipeline_id: str, *, actor: str | None = None) -> PipelineState:
         """Start a PENDING pipeline; repeated calls return the current state."""
         ...
 
-    async def cancel_pipeline(self, pipeline_id: str, reason: str) -> PipelineState:
+    async def cancel_pipeline(
+        self, pipeline_id: str, reason: str, *, actor: str | None = None
+    ) -> PipelineState:
         """Cancel; CANCELLED once stopped (``InvalidState`` if it already ended otherwise)."""
         ...
 
-    async def retry_stage(self, pipeline_id: str, stage_id: str, reason: str) -> PipelineState:
+    async def retry_stage(
+        self, pipeline_id: str, stage_id: str, reason: str, *, actor: str | None = None
+    ) -> PipelineState:
         """Re-run a stage that failed for good while the pipeline is held in FAILED."""
         ...
 
     async def submit_input(
-        self, pipeline_id: str, payload: Any, responder: str, *, stage_id: str | None = None
+        self,
+        pipeline_id: str,
+        payload: Any,
+        responder: str | None,
+        *,
+        stage_id: str | None = None,
+        actor: str | None = None,
     ) -> PipelineState:
-        """Give the waiting input element its payload (validated against its JSON Schema)."""
+        """Give the waiting input element its payload (validated against its JSON Schema).
+
+        The responder recorded is ``actor`` when given; ``responder`` then only adds a name.
+        """
         ...
 
     async def get_pipeline(self, pipeline_id: str) -> PipelineStatus:

@@ -159,29 +159,41 @@ class LocalPipelineEngine:
         self._signal()
         return CreatedPipeline(pid, run.state, created=True)
 
-    async def start_pipeline(self, pipeline_id: str) -> PipelineState:
+    async def start_pipeline(self, pipeline_id: str, *, actor: str | None = None) -> PipelineState:
         """Start a PENDING pipeline; repeated calls return the current state."""
-        return await self._command(pipeline_id, "start", lambda run: run.start())
+        return await self._command(pipeline_id, "start", lambda run: run.start(actor=actor))
 
-    async def cancel_pipeline(self, pipeline_id: str, reason: str) -> PipelineState:
+    async def cancel_pipeline(
+        self, pipeline_id: str, reason: str, *, actor: str | None = None
+    ) -> PipelineState:
         """Cancel; CANCELLED once stopped (``InvalidState`` if it already ended otherwise)."""
-        return await self._command(pipeline_id, "cancel", lambda run: run.cancel(reason))
+        return await self._command(
+            pipeline_id, "cancel", lambda run: run.cancel(reason, actor=actor)
+        )
 
-    async def retry_stage(self, pipeline_id: str, stage_id: str, reason: str) -> PipelineState:
+    async def retry_stage(
+        self, pipeline_id: str, stage_id: str, reason: str, *, actor: str | None = None
+    ) -> PipelineState:
         """Re-run a stage that failed for good while the pipeline is held in FAILED."""
         return await self._command(
-            pipeline_id, "retry_stage", lambda run: run.retry_stage(stage_id, reason)
+            pipeline_id, "retry_stage", lambda run: run.retry_stage(stage_id, reason, actor=actor)
         )
 
     async def submit_input(
-        self, pipeline_id: str, payload: Any, responder: str, *, stage_id: str | None = None
+        self,
+        pipeline_id: str,
+        payload: Any,
+        responder: str | None,
+        *,
+        stage_id: str | None = None,
+        actor: str | None = None,
     ) -> PipelineState:
         """Give the waiting input element its payload (validated against its JSON Schema)."""
         refuse_non_finite(payload=payload)
         return await self._command(
             pipeline_id,
             "submit_input",
-            lambda run: run.submit_input(payload, responder, stage_id),
+            lambda run: run.submit_input(payload, responder, stage_id, actor=actor),
         )
 
     # ------------------------------------------------------------------ reads

@@ -155,14 +155,48 @@ async def test_human_input(http: httpx.AsyncClient, token: Any, tenant: str) -> 
         f"/v1/pipelines/{pid}/input", json={"payload": {"ok": True}, "responder": "op"}, headers=op
     )
     assert denied.status_code == 403
+    ana = bearer(token(["approver"], [tenant], sub="ana@example.com"))
     r = await http.post(
         f"/v1/pipelines/{pid}/input",
-        json={"payload": {"ok": True}, "responder": "ana"},
-        headers=approver,
+        json={"payload": {"ok": True}, "responder": "root"},  # a body cannot claim to be root
+        headers=ana,
     )
     assert r.status_code == 200, r.text
     done = await wait_state(http, pid, op, "SUCCEEDED")
     assert done["result"]["previous"] == {"ok": True}
+    # who answered comes from the token; the body's responder is only a display name
+    stage = next(s for s in done["stages"] if s["stage_id"] == "approve")
+    assert stage["actor"] == "ana@example.com"
+    events = (await http.get(f"/v1/pipelines/{pid}/history", headers=op)).json()
+    [received] = [e["payload"] for e in events if e["type"] == "pipeline.input_received"]
+    assert received["responder"] == "ana@example.com" and received["display_name"] == "root"
+
+
+async def test_actor_of_retry_and_cancel_is_the_caller(
+    http: httpx.AsyncClient, token: Any, tenant: str
+) -> None:
+    ops = bearer(token(["operator"], [tenant], sub="ops-bot"))
+    failing = {**step("t_flaky", fail_times=1), "retry": {"max_attempts": 1}}
+    body = {"config": pipeline_config("actors", failing), "tenant_id": tenant}
+    pid = (await http.post("/v1/pipelines", json=body, headers=ops)).json()["pipeline_id"]
+    await http.post(f"/v1/pipelines/{pid}/start", headers=ops)
+    held = await wait_state(http, pid, ops, "FAILED")
+    assert held["error"]["stage_id"] == "t_flaky" and held["retryable_until"]
+    r = await http.post(f"/v1/pipelines/{pid}/stages/t_flaky/retry", json={}, headers=ops)
+    assert r.status_code == 200, r.text
+    done = await wait_state(http, pid, ops, "SUCCEEDED")
+    assert next(s for s in done["stages"] if s["stage_id"] == "t_flaky")["actor"] == "ops-bot"
+
+    sleeper = {"config": pipeline_config("actors", step("t_sleep", seconds=30)),
+               "tenant_id": tenant}  # fmt: skip
+    pid = (await http.post("/v1/pipelines", json=sleeper, headers=ops)).json()["pipeline_id"]
+    r = await http.post(f"/v1/pipelines/{pid}/cancel", json={"reason": "wrong"}, headers=ops)
+    assert r.status_code == 200, r.text
+    status = (await http.get(f"/v1/pipelines/{pid}", headers=ops)).json()
+    assert status["state"] == "CANCELLED" and status["cancelled_by"] == "ops-bot"
+    events = (await http.get(f"/v1/pipelines/{pid}/history", headers=ops)).json()
+    kinds = {e["type"]: e["payload"] for e in events}
+    assert kinds["pipeline.cancel_requested"]["actor"] == "ops-bot"
 
 
 async def test_invalid_config_lists_problems(

@@ -173,10 +173,14 @@ async def test_input_rejected_with_schema_problems_then_accepted(backend: Backen
     assert status.result["previous"] == {"done": 1}
     assert status.stage("review").result == payload
     received = [e for e in await engine.get_history(pid) if e.type == "pipeline.input_received"]
-    assert [(e.payload["stage_id"], e.payload["responder"]) for e in received] == [
+    # the responder is the caller (its token's subject); the name given only adds a display name
+    assert [(e.payload["stage_id"], e.payload["display_name"]) for e in received] == [
         ("review", "ana"),
         ("final", "bob"),
     ]
+    caller = received[0].payload["responder"]
+    assert caller not in ("ana", "bob") and received[1].payload["responder"] == caller
+    assert status.stage("review").actor == caller
     with pytest.raises(InvalidState):
         await engine.submit_input(pid, {"approved": False}, "bob")
 

@@ -108,7 +108,9 @@ async def test_input_accepted_and_rejected(engine: TemporalPipelineEngine) -> No
     assert done.result["previous"] == {"approved": True, "note": "ok"}
     events = await engine.get_history(pid)
     received = [e for e in events if e.type == "pipeline.input_received"]
-    assert len(received) == 1 and received[0].payload["responder"] == "ana"
+    # no caller named: the responder is the Temporal client's identity, "ana" a display name
+    assert len(received) == 1 and received[0].payload["display_name"] == "ana"
+    assert received[0].payload["responder"] == engine.client.identity
     with pytest.raises(InvalidState):
         await engine.submit_input(pid, {"approved": False}, "bob")
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from pipeline_engine.states import PipelineState, StageState
 from tests.support.waiting import wait_for_state, wait_until
+from tests.workflows.test_replay import replayer
 from workflows.dev_server import TemporalDevServer, temporal_cli
 from workflows.engine import TemporalPipelineEngine
 
@@ -84,8 +85,16 @@ async def test_start_input_and_duplicates_by_signal(
     await signal(temporal_server, pid, "submit_input", good)
     done = await wait_for_state(engine, pid)
     assert done.state is PipelineState.SUCCEEDED and done.result == {"approved": True}
-    types = [e.type for e in await engine.get_history(pid)]
+    events = await engine.get_history(pid)
+    types = [e.type for e in events]
     assert types.count("pipeline.started") == 1 and types.count("pipeline.input_received") == 1
+    # through Temporal there is no token: the actor is "temporal-cli", the name given a display
+    [received] = [e.payload for e in events if e.type == "pipeline.input_received"]
+    assert received["responder"] == "temporal-cli" and received["display_name"] == "ana"
+    assert done.stage("approval").actor == "temporal-cli"
+    # this fresh history, with signals, rejections and actors, replays
+    history = await engine.client.get_workflow_handle(pid).fetch_history()
+    await replayer().replay_workflow(history)
 
 
 async def test_malformed_and_refused_signals_are_recorded(
@@ -133,9 +142,10 @@ async def test_cancel_by_signal(
     done = await wait_for_state(engine, pid)
     assert done.state is PipelineState.CANCELLED
     events = await engine.get_history(pid)
-    assert [e.payload["reason"] for e in events if e.type == "pipeline.cancel_requested"] == [
-        "wrong batch"
+    assert [e.payload for e in events if e.type == "pipeline.cancel_requested"] == [
+        {"reason": "wrong batch", "actor": "temporal-cli"}
     ]
+    assert done.cancelled_by == "temporal-cli"
 
 
 async def test_batch_retry_by_query_resumes_every_failed_pipeline_of_a_tenant(
