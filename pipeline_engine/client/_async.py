@@ -360,6 +360,40 @@ class AsyncPipelineClient(BaseClient):
         )
         return self._status(data)
 
+    async def get_result(
+        self,
+        pipeline_id: str,
+        *,
+        stage_id: str | None = None,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> Any:
+        """The whole result of the pipeline, or of one stage, however large.
+
+        In :meth:`get_pipeline` a result of 32 KiB or more (the server's
+        ``PIPELINE_ENGINE_PAYLOAD_THRESHOLD_BYTES``) comes as
+        ``{"$ref": "<path>", "size_bytes": N}``, so a status read stays small; this reads the value.
+
+        Args:
+            pipeline_id: The pipeline.
+            stage_id: A stage of it; ``None`` for the pipeline's own result.
+
+        Returns:
+            The result (``None`` until the pipeline or stage succeeded).
+
+        Raises:
+            PipelineNotFound: No such pipeline among the caller's tenants.
+            StageNotFound: The pipeline has no stage ``stage_id``.
+        """
+        rest = ("result",) if stage_id is None else ("stages", stage_id, "result")
+        return await self._request(
+            "GET",
+            self._pipeline_url(pipeline_id, *rest),
+            timeout=timeout,
+            retry_policy=retry_policy,
+            pipeline_id=pipeline_id,
+        )
+
     async def get_status(
         self,
         pipeline_id: str,

@@ -407,3 +407,21 @@ async def test_tenant_config_and_process(backend: Backend) -> None:
     await engine.delete_tenant_config(tenant)
     with pytest.raises(TenantNotFound):
         await engine.process(tenant, {})
+
+
+# ---------------------------------------------------------------------- large results
+async def test_large_results_are_read_by_reference(backend: Backend) -> None:
+    engine = backend.engine
+    config = pipeline("big", chain(step("t_blob", size=200_000), step("t_measure")))
+    pid = await engine.create_pipeline(config)
+    await engine.start_pipeline(pid)
+    status = await engine.wait_for(pid, timeout=WAIT)
+    assert status.state is PipelineState.SUCCEEDED
+    ref = status.stage("t_blob").result
+    assert set(ref) == {"$ref", "size_bytes"} and ref["size_bytes"] > 200_000
+    blob = await engine.get_result(pid, stage_id="t_blob")
+    assert blob["size"] == 200_000 and len(blob["blob"]) == 200_000
+    assert status.result["previous_size"] == 200_000  # small: inline
+    assert await engine.get_result(pid) == status.result
+    with pytest.raises(StageNotFound):
+        await engine.get_result(pid, stage_id="nope")
