@@ -20,6 +20,7 @@ async def run_worker(
     ``settings.worker_drain_s`` seconds and reports their results, then exits.
     """
     import pipeline_engine.builtin_steps  # noqa: F401  (registers the built-in steps)
+    from workflows.connection import TemporalSecurity
     from workflows.payload_retention import start_payload_sweeper
     from workflows.payload_store import store_from_settings
     from workflows.worker_factory import build_worker, connect
@@ -35,6 +36,7 @@ async def run_worker(
         metrics_host=settings.worker_metrics_host,
         payload_store=store,
         payload_threshold_bytes=settings.payload_threshold_bytes,
+        security=TemporalSecurity.from_settings(settings),
     )
     worker = build_worker(
         client,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEV_JWT_SECRET", "Settings"]
@@ -32,6 +33,24 @@ class Settings(BaseSettings):
         "127.0.0.1", description="Address of the worker's Prometheus endpoint."
     )
     temporal_namespace: str = Field("default", description="Temporal namespace.")
+    temporal_tls: bool = Field(
+        False, description="Connect to Temporal over TLS with the system's roots."
+    )
+    temporal_tls_ca_file: Path | None = Field(
+        None, description="PEM CA bundle that signs the Temporal frontend's certificate."
+    )
+    temporal_tls_cert_file: Path | None = Field(
+        None, description="Client certificate (PEM) for mutual TLS with Temporal."
+    )
+    temporal_tls_key_file: Path | None = Field(
+        None, description="Private key (PEM) of the Temporal client certificate."
+    )
+    temporal_tls_server_name: str | None = Field(
+        None, description="Name expected in the Temporal frontend's certificate."
+    )
+    temporal_api_key: SecretStr | None = Field(
+        None, description="Temporal API key (Temporal Cloud), sent as a bearer token."
+    )
     temporal_ui_url: str | None = Field(
         None, description="Temporal Web UI address; the console links each pipeline to it."
     )
@@ -89,3 +108,11 @@ class Settings(BaseSettings):
         None, description="S3 access key (default: the usual AWS_* credentials chain)."
     )
     s3_secret_access_key: str | None = Field(None, description="S3 secret key.")
+
+    @model_validator(mode="after")
+    def _client_certificate_and_key_together(self) -> Self:
+        if (self.temporal_tls_cert_file is None) != (self.temporal_tls_key_file is None):
+            raise ValueError(
+                "temporal_tls_cert_file and temporal_tls_key_file go together: set both or neither"
+            )
+        return self

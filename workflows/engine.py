@@ -64,6 +64,7 @@ from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus
 from pipeline_engine.steps import StepRegistry
 from workflows import names, web_ui
+from workflows.connection import TemporalSecurity
 from workflows.definition import pipeline_config
 from workflows.event_watch import QueueTimes, history_batches
 from workflows.messages import (
@@ -160,9 +161,12 @@ class TemporalPipelineEngine:
         cls, settings: Settings, *, registry: StepRegistry | None = None
     ) -> TemporalPipelineEngine:
         """An engine on a lazily connected client: it starts while Temporal is down (then 503)."""
+        security = TemporalSecurity.from_settings(settings)
         client = await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
+            tls=security.tls,
+            api_key=security.api_key,
             data_converter=data_converter(
                 store_from_settings(settings), threshold_bytes=settings.payload_threshold_bytes
             ),

@@ -14,6 +14,7 @@ from activities import build_step_activities
 from pipeline_engine.observability.tracing import tracing_interceptors
 from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry
+from workflows.connection import TemporalSecurity
 from workflows.payload_refs import data_converter
 from workflows.payload_store import PayloadStore
 from workflows.pipeline_workflow import PipelineWorkflow
@@ -48,12 +49,15 @@ async def connect(
     metrics_host: str = "127.0.0.1",
     payload_store: PayloadStore | None = None,
     payload_threshold_bytes: int = Settings.model_fields["payload_threshold_bytes"].default,
+    security: TemporalSecurity | None = None,
 ) -> Client:
     """A Temporal client with the pydantic data converter, tracing (when configured) and, with
     ``metrics_port``, a Prometheus endpoint for the SDK's and our worker metrics.
 
     With ``payload_store``, payloads of ``payload_threshold_bytes`` or more travel by reference.
+    ``security`` (:meth:`TemporalSecurity.from_settings`) adds TLS and an API key.
     """
+    security = security or TemporalSecurity()
     runtime = None
     if metrics_port is not None:
         runtime = Runtime(
@@ -67,6 +71,8 @@ async def connect(
         data_converter=data_converter(payload_store, threshold_bytes=payload_threshold_bytes),
         interceptors=tracing_interceptors(),
         runtime=runtime,
+        tls=security.tls,
+        api_key=security.api_key,
     )
 
 
