@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typer.testing import CliRunner
 
 from pipeline_engine.cli import app
 from pipeline_engine.settings import Settings
+from workflows.dev_server import temporal_cli
 from workflows.names import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,10 +31,11 @@ def env(service: dict[str, Any]) -> dict[str, str]:
 
 
 def test_services_of_the_production_shape(compose: dict[str, Any]) -> None:
-    assert {"postgresql", "temporal", "temporal-setup", "temporal-ui", "api", "worker"} <= set(
-        compose["services"]
-    )
-    assert compose["services"]["temporal"]["image"].startswith("temporalio/auto-setup")
+    assert {
+        "postgresql", "temporal-schema", "temporal", "temporal-setup", "temporal-ui", "api",
+        "worker",
+    } <= set(compose["services"])  # fmt: skip
+    assert compose["services"]["temporal"]["image"].startswith("temporalio/server:")
     assert compose["services"]["temporal-ui"]["image"].startswith("temporalio/ui")
     assert compose["services"]["postgresql"]["image"].startswith("postgres")
 
@@ -45,7 +48,9 @@ def test_dependencies_wait_for_health(compose: dict[str, Any]) -> None:
             condition = cond["condition"]
             if condition == "service_healthy":
                 assert "healthcheck" in services[dep], f"{dep} has no healthcheck"
-    assert services["temporal"]["depends_on"]["postgresql"]["condition"] == "service_healthy"
+    assert services["temporal-schema"]["depends_on"]["postgresql"]["condition"] == "service_healthy"
+    schema_done = services["temporal"]["depends_on"]["temporal-schema"]["condition"]
+    assert schema_done == "service_completed_successfully"
     for role in ("api", "worker"):
         assert (
             services[role]["depends_on"]["temporal-setup"]["condition"]
@@ -72,8 +77,29 @@ def test_temporal_reads_the_tuned_dynamic_config(compose: dict[str, Any]) -> Non
         assert [set(v) for v in values] == [{"value"}], key
 
 
-def test_search_attributes_registered(compose: dict[str, Any]) -> None:
+def test_images_are_the_versions_the_tests_run(compose: dict[str, Any]) -> None:
+    """Server and UI images on the lines of the embedded dev server the whole suite runs on."""
+    version = subprocess.run(
+        [temporal_cli(), "--version"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    found = re.search(r"Server (\d+\.\d+\.\d+), UI (\d+\.\d+\.\d+)", version)
+    assert found, version
+    server, ui = found.groups()
+    services = compose["services"]
+    assert services["temporal"]["image"] == f"temporalio/server:{server}"
+    for setup in ("temporal-schema", "temporal-setup"):
+        assert services[setup]["image"] == f"temporalio/admin-tools:{server}"
+    assert services["temporal-ui"]["image"] == f"temporalio/ui:{ui}"
+    assert f"server {server} and Web UI {ui}" in (ROOT / "docker-compose.yml").read_text()
+
+
+def test_schema_then_namespace_then_search_attributes(compose: dict[str, Any]) -> None:
+    schema = " ".join(compose["services"]["temporal-schema"]["command"])
+    assert "temporal-sql-tool" in schema and "update-schema" in schema
+    for db in ("temporal", "temporal_visibility"):
+        assert db in schema
     script = " ".join(compose["services"]["temporal-setup"]["command"])
+    assert "namespace create -n default" in script
     assert "search-attribute create" in script and "--type Keyword" in script
     for key in SEARCH_ATTRIBUTES:
         assert key.name in script
