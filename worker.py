@@ -29,6 +29,8 @@ async def run_worker(
     configure_tracing(settings.otlp_endpoint, service_name="pipeline-engine-worker")
     load_step_modules(settings.step_modules)
     store = store_from_settings(settings)
+    if store is not None:
+        await store.check()  # a clear error now rather than failed steps later
     client = await connect(
         settings.temporal_address,
         settings.temporal_namespace,

@@ -22,6 +22,7 @@ __all__ = [
     "Folder",
     "PayloadMissing",
     "PayloadStore",
+    "PayloadStoreUnavailable",
     "S3Options",
     "folder_path",
     "open_payload_store",
@@ -35,6 +36,10 @@ UNSCOPED = "_unscoped"
 
 class PayloadMissing(LookupError):
     """A referenced payload is not in the store (deleted by retention, or another store)."""
+
+
+class PayloadStoreUnavailable(RuntimeError):
+    """The store cannot be reached (no such bucket or directory, wrong credentials, no network)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +71,15 @@ class PayloadStore:
     def __init__(self, store: LocalStore | S3Store, *, location: str) -> None:
         self._store = store
         self.location = location
+
+    async def check(self) -> None:
+        """Raise :class:`PayloadStoreUnavailable`, naming the store, unless it can be listed."""
+        try:
+            await obstore.list_with_delimiter_async(self._store)
+        except Exception as exc:
+            raise PayloadStoreUnavailable(
+                f"payload store {self.location} is unreachable: {exc}".splitlines()[0]
+            ) from None
 
     async def put(self, key: str, data: bytes) -> None:
         """Store ``data`` at ``key`` (overwrites; keys are content hashes, so that is a no-op)."""

@@ -22,7 +22,13 @@ from tests.support.waiting import wait_for_state
 from workflows.dev_server import TemporalDevServer
 from workflows.engine import TemporalPipelineEngine
 from workflows.payload_refs import PayloadStoreDriver
-from workflows.payload_store import Folder, PayloadMissing, PayloadStore, open_payload_store
+from workflows.payload_store import (
+    Folder,
+    PayloadMissing,
+    PayloadStore,
+    PayloadStoreUnavailable,
+    open_payload_store,
+)
 from workflows.worker_factory import build_worker, connect
 
 
@@ -36,7 +42,16 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> PayloadStore:
     return open_payload_store(f"s3://{bucket}/pipeline-payloads", s3=s3.options)
 
 
+async def test_a_missing_bucket_is_a_clear_error(s3_server: S3Server) -> None:
+    store = open_payload_store("s3://no-such-bucket/p", s3=s3_server.options)
+    with pytest.raises(
+        PayloadStoreUnavailable, match="payload store s3://no-such-bucket/p is unre"
+    ):
+        await store.check()
+
+
 async def test_put_get_exists(store: PayloadStore) -> None:
+    await store.check()
     key = "default/pl-1/abc"
     assert not await store.exists(key)
     await store.put(key, b"\x00hello" * 1000)
