@@ -8,7 +8,9 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api
 COPY worker.py ./
-RUN pip install '.[server]' && useradd --system --uid 10001 pipeline
+# /payloads: the shared payload-store volume of docker-compose.yml (a new volume takes this owner)
+RUN pip install '.[server]' && useradd --system --uid 10001 pipeline \
+    && mkdir /payloads && chown pipeline /payloads
 USER pipeline
 ENV PIPELINE_ENGINE_LOG_FORMAT=json
 CMD ["python", "worker.py"]

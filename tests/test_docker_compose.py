@@ -155,3 +155,13 @@ def test_workers_get_more_than_the_drain_period_to_stop(compose: dict[str, Any])
     for role in ("worker", "worker-heavy"):
         grace = compose["services"][role]["stop_grace_period"]
         assert grace.endswith("s") and float(grace[:-1]) > drain, (role, grace)
+
+
+def test_api_and_workers_share_one_payload_store(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    engines = ["api", "worker", "worker-heavy"]
+    stores = {env(services[name])["PIPELINE_ENGINE_PAYLOAD_STORE"] for name in engines}
+    assert stores == {"${PIPELINE_ENGINE_PAYLOAD_STORE:-/payloads}"}
+    for name in engines:
+        assert "payloads:/payloads" in services[name]["volumes"], name
+    assert "payloads" in compose["volumes"]
