@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     max_concurrent_activities: int = Field(
         64, ge=1, description="Activities one worker runs at once."
     )
+    status_query_timeout_s: float = Field(
+        3.0,
+        gt=0,
+        description="How long a status read waits for a worker (then Temporal's records answer).",
+    )
+    command_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="How long a command (start, cancel, retry, input) waits for a worker.",
+    )
     worker_drain_s: float = Field(
         30.0,
         ge=0,

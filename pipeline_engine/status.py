@@ -90,6 +90,8 @@ class PipelineStatus(BaseModel):
         retryable_until: While FAILED, the time after which it fails for good.
         trace_id: Trace id shared by all its events.
         cancelled_by: Who asked for the cancellation, once one was asked for.
+        note: Set when the picture is partial: e.g. no worker answered, so the state and the
+            running stages are what Temporal recorded (the rest shows once a worker is back).
     """
 
     pipeline_id: str
@@ -106,6 +108,7 @@ class PipelineStatus(BaseModel):
     retryable_until: datetime | None = None
     trace_id: str | None = None
     cancelled_by: str | None = None
+    note: str | None = None
 
     def stage(self, stage_id: str) -> StageStatus:
         """The stage with this id (``KeyError`` if there is none)."""

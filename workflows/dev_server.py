@@ -178,6 +178,13 @@ class TemporalDevServer:
             proc.kill()
             proc.wait(timeout=5)
 
+    def kill(self) -> None:
+        """Kill the server at once (SIGKILL by its process id), as a crash would."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
     def __enter__(self) -> TemporalDevServer:
         self.start()
         return self

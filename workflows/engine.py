@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from temporalio.client import (
     WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     Priority,
@@ -35,7 +37,7 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 
 from pipeline_engine._finite import refuse_non_finite
 from pipeline_engine._ids import config_fingerprint, pipeline_id_for
@@ -67,6 +69,7 @@ from workflows import names, web_ui
 from workflows.connection import TemporalSecurity
 from workflows.definition import pipeline_config
 from workflows.event_watch import QueueTimes, history_batches
+from workflows.liveness import TemporalLiveness
 from workflows.messages import (
     CancelRequest,
     HistoryQuery,
@@ -77,6 +80,7 @@ from workflows.messages import (
 )
 from workflows.payload_refs import data_converter
 from workflows.payload_store import store_from_settings
+from workflows.recorded_status import recorded_status
 
 __all__ = ["TemporalPipelineEngine", "pipeline_id_for"]
 
@@ -87,6 +91,8 @@ T = TypeVar("T")
 _FINAL_STATUS_TTL_S = 60.0
 _FINAL_STATUS_MAX = 10_000
 _tracer = trace.get_tracer("pipeline_engine")
+
+_WORKERLESS_MEMORY_S = 5.0
 
 _CLOSED = {
     WorkflowExecutionStatus.COMPLETED,
@@ -140,6 +146,10 @@ class TemporalPipelineEngine:
         client: A Temporal client using the pydantic data converter.
         task_queue: Task queue of ``PipelineWorkflow``.
         registry: Steps that configs are validated against (``None`` skips that check).
+        query_timeout_s: How long a status or history query may wait for a worker to answer; a
+            status read then answers from what Temporal recorded (see :meth:`get_pipeline`).
+        command_timeout_s: How long a command (start, cancel, retry, input) may wait for a
+            worker to apply it (see :meth:`cancel_pipeline` for what happens then).
     """
 
     def __init__(
@@ -148,6 +158,8 @@ class TemporalPipelineEngine:
         *,
         task_queue: str = names.DEFAULT_TASK_QUEUE,
         registry: StepRegistry | None = None,
+        query_timeout_s: float = 3.0,
+        command_timeout_s: float = 10.0,
     ) -> None:
         self._client = client
         self._task_queue = task_queue
@@ -155,12 +167,22 @@ class TemporalPipelineEngine:
         self._final: TTLCache[str, PipelineStatus] = TTLCache(
             maxsize=_FINAL_STATUS_MAX, ttl=_FINAL_STATUS_TTL_S
         )
+        self._query_timeout_s = query_timeout_s
+        self._command_timeout_s = command_timeout_s
+        self._liveness = TemporalLiveness(
+            lambda: client.service_client.check_health(timeout=timedelta(seconds=0.5))
+        )
+        self._unanswered_at: float | None = None  # when a query last went unanswered
 
     @classmethod
     async def connect(
         cls, settings: Settings, *, registry: StepRegistry | None = None
     ) -> TemporalPipelineEngine:
-        """An engine on a lazily connected client: it starts while Temporal is down (then 503)."""
+        """An engine on a lazily connected client: it starts while Temporal is down (then 503).
+
+        Its calls give up on an unreachable Temporal after about a second (503 with
+        ``Retry-After``) instead of the client's default ten seconds of retries.
+        """
         security = TemporalSecurity.from_settings(settings)
         client = await Client.connect(
             settings.temporal_address,
@@ -171,8 +193,15 @@ class TemporalPipelineEngine:
                 store_from_settings(settings), threshold_bytes=settings.payload_threshold_bytes
             ),
             lazy=True,
+            retry_config=RetryConfig(max_elapsed_time_millis=1000, max_retries=3),
         )
-        return cls(client, task_queue=settings.task_queue, registry=registry)
+        return cls(
+            client,
+            task_queue=settings.task_queue,
+            registry=registry,
+            query_timeout_s=settings.status_query_timeout_s,
+            command_timeout_s=settings.command_timeout_s,
+        )
 
     @property
     def client(self) -> Client:
@@ -180,13 +209,21 @@ class TemporalPipelineEngine:
         return self._client
 
     async def _call(self, op: Callable[[], Awaitable[T]]) -> T:
+        await self._liveness.gate()
         try:
             return await op()
         except Exception as exc:
-            mapped = _translate(exc)
+            mapped = self._mapped(exc)
             if mapped is None:
                 raise
             raise mapped from None
+
+    def _mapped(self, exc: BaseException) -> PipelineError | None:
+        """The project error for ``exc``; an unreachable Temporal makes the next calls fail fast."""
+        mapped = _translate(exc)
+        if isinstance(mapped, EngineUnavailable):
+            self._liveness.mark_down()
+        return mapped
 
     def _handle(self, pipeline_id: str) -> WorkflowHandle[Any, Any]:
         return self._client.get_workflow_handle(pipeline_id)
@@ -224,6 +261,7 @@ class TemporalPipelineEngine:
         start: bool,
     ) -> CreatedPipeline:
         refuse_non_finite(input=input, settings=settings)
+        await self._liveness.gate()
         plan = parse_config(config, registry=self._registry)
         parsed = plan.config
         pid = pipeline_id_for(
@@ -243,8 +281,9 @@ class TemporalPipelineEngine:
             autostart=start,
             local_steps=sorted(plan.local_defaults),
         )
-        attrs = [
-            SearchAttributePair(names.SA_PIPELINE_STATE, PipelineState.PENDING.value),
+        state = PipelineState.RUNNING if start else PipelineState.PENDING
+        attrs = [  # started: RUNNING from the first moment, so the list agrees with the answer
+            SearchAttributePair(names.SA_PIPELINE_STATE, state.value),
             SearchAttributePair(names.SA_PIPELINE_NAME, parsed.name),
         ]
         if tenant_id is not None:
@@ -275,13 +314,11 @@ class TemporalPipelineEngine:
                 await self.start_pipeline(pid)
             return CreatedPipeline(pid, await self.get_status(pid), created=False)
         except Exception as exc:
-            mapped = _translate(exc)
+            mapped = self._mapped(exc)
             if mapped is None:
                 raise
             raise mapped from None
-        return CreatedPipeline(
-            pid, PipelineState.RUNNING if start else PipelineState.PENDING, created=True
-        )
+        return CreatedPipeline(pid, state, created=True)
 
     async def _update(
         self,
@@ -291,19 +328,63 @@ class TemporalPipelineEngine:
         *,
         command: Command,
     ) -> PipelineState:
+        await self._liveness.gate()
         handle = self._handle(pipeline_id)
         try:
-            result = await handle.execute_update(update, arg, result_type=PipelineState)
+            result = await asyncio.wait_for(
+                handle.execute_update(update, arg, result_type=PipelineState),
+                self._command_timeout_s,
+            )
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            return await self._unapplied(pipeline_id, command)
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND and await self._exists(pipeline_id):
                 return closed_run_verdict(command, (await self.get_pipeline(pipeline_id)).state)
-            raise _translate(exc) or exc from None
+            raise self._mapped(exc) or exc from None
         except Exception as exc:
-            mapped = _translate(exc)
+            mapped = self._mapped(exc)
             if mapped is None:
                 raise
             raise mapped from None
         return PipelineState(result)
+
+    async def _unapplied(self, pipeline_id: str, command: Command) -> PipelineState:
+        """No worker applied ``command`` in time (none is running, or all are busy).
+
+        A cancel is then requested the Temporal-native way, which is recorded in the workflow's
+        history and applied when a worker polls again: the answer is the recorded state (not yet
+        ``CANCELLED``). Other commands answer 503: the update stays with Temporal and may still be
+        applied when a worker is back, so read the status before sending it again.
+        """
+        if command == "cancel":
+            await self._call(lambda: self._handle(pipeline_id).cancel())
+            desc = await self._call(self._handle(pipeline_id).describe)
+            return recorded_status(desc, why="cancel requested").state
+        raise EngineUnavailable(
+            f"no worker applied {command} within {self._command_timeout_s:g} s (none running, or "
+            "all busy); it may still apply when one polls: read the status before sending it again",
+            retry_after_s=self._command_timeout_s,
+        )
+
+    async def _query(self, query: Callable[[], Awaitable[T]]) -> T | None:
+        """A query's answer, or ``None`` if no worker answered within the query timeout.
+
+        After a query went unanswered, queries are not tried for a few seconds, so repeated
+        reads answer at once while no worker runs.
+        """
+        last = self._unanswered_at
+        if last is not None and time.monotonic() - last < _WORKERLESS_MEMORY_S:
+            return None
+        try:
+            answer = await self._call(lambda: asyncio.wait_for(query(), self._query_timeout_s))
+        except TimeoutError:
+            self._unanswered_at = time.monotonic()
+            return None
+        self._unanswered_at = None
+        return answer
+
+    def _unanswered(self) -> str:
+        return f"no worker answered within {self._query_timeout_s:g} s"
 
     async def _exists(self, pipeline_id: str) -> bool:
         try:
@@ -311,7 +392,7 @@ class TemporalPipelineEngine:
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return False
-            raise _translate(exc) or exc from None
+            raise self._mapped(exc) or exc from None
         return True
 
     def _actor(self, actor: str | None) -> str:
@@ -378,13 +459,17 @@ class TemporalPipelineEngine:
         its workflow's result (or failure), which needs no worker and no replay, and kept for a
         short while: repeated reads of it make no Temporal call. The status names its tenant, so
         callers check ownership on the same read.
+
+        When no worker answers the query within the query timeout, the answer is what Temporal
+        recorded (state, running stages), with ``note`` saying so: a read never waits for a
+        worker to come back.
         """
         final = self._final.get(pipeline_id)
         if final is not None:
             return final
         handle = self._handle(pipeline_id)
         try:
-            return await self._call(
+            status: PipelineStatus | None = await self._query(
                 lambda: handle.query(
                     names.QUERY_STATUS,
                     result_type=PipelineStatus,
@@ -392,11 +477,18 @@ class TemporalPipelineEngine:
                 )
             )
         except WorkflowQueryRejectedError as rejected:
-            ended = rejected.status
+            ended: WorkflowExecutionStatus | None = rejected.status
         except RPCError as exc:
             if exc.status == RPCStatusCode.INVALID_ARGUMENT:  # not a valid workflow id
                 raise PipelineNotFound("pipeline not found") from None
             raise
+        else:
+            if status is not None:
+                return status
+            desc = await self._call(handle.describe)  # no worker answered: Temporal's records
+            ended = desc.status if desc.status in _CLOSED else None
+            if ended is None:
+                return recorded_status(desc, why=self._unanswered())
         if ended in (WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.FAILED):
             typed = self._client.get_workflow_handle(pipeline_id, result_type=PipelineStatus)
             final = await self._call(lambda: _final_status(typed))
@@ -404,9 +496,12 @@ class TemporalPipelineEngine:
                 self._final[pipeline_id] = final
                 return final
         # cancelled or terminated through Temporal: the last state is the workflow's to tell
-        return await self._call(
+        status = await self._query(
             lambda: handle.query(names.QUERY_STATUS, result_type=PipelineStatus)
         )
+        if status is None:
+            return recorded_status(await self._call(handle.describe), why=self._unanswered())
+        return status
 
     async def get_status(self, pipeline_id: str) -> PipelineState:
         """The pipeline's state."""
@@ -415,14 +510,26 @@ class TemporalPipelineEngine:
     async def get_history(
         self, pipeline_id: str, *, since: datetime | None = None, after_id: int | None = None
     ) -> list[Event]:
-        """The pipeline's events, in order (``since``: at or after a time)."""
-        return await self._call(
-            lambda: self._handle(pipeline_id).query(
+        """The pipeline's events, in order (``since``: at or after a time).
+
+        Raises:
+            EngineUnavailable: No worker answered within the query timeout (the events are kept
+                by the workflow; they can be read when a worker is back).
+        """
+        handle = self._handle(pipeline_id)
+        events: list[Event] | None = await self._query(
+            lambda: handle.query(
                 names.QUERY_HISTORY,
                 HistoryQuery(since=since, after_id=after_id),
                 result_type=list[Event],
-            )
+            ),
         )
+        if events is None:
+            raise EngineUnavailable(
+                f"{self._unanswered()}; the pipeline's events can be read when one is back",
+                retry_after_s=self._query_timeout_s,
+            )
+        return events
 
     async def get_config(self, pipeline_id: str) -> PipelineConfig:
         """The config the pipeline runs (read from its workflow history; needs no worker)."""
@@ -511,7 +618,7 @@ class TemporalPipelineEngine:
                     first = False
                     yield PipelineChange(closed=batch.closed, queue_times=dict(queue.seconds))
         except RPCError as exc:
-            raise _translate(exc) or exc from None
+            raise self._mapped(exc) or exc from None
         finally:
             await batches.aclose()
 

@@ -123,16 +123,30 @@ async def get_history(
     return await engine.get_history(pipeline_id, since=since, after_id=after_id)
 
 
-@router.post("/{pipeline_id}/cancel", operation_id="cancel_pipeline", response_model=PipelineRef)
+@router.post(
+    "/{pipeline_id}/cancel",
+    operation_id="cancel_pipeline",
+    response_model=PipelineRef,
+    responses={
+        202: {
+            "model": PipelineRef,
+            "description": "No worker applied it in time: the cancellation is recorded by "
+            "Temporal and applied when a worker polls again (state: the current one)",
+        }
+    },
+)
 async def cancel_pipeline(
     pipeline_id: OperablePipeline,
     caller: CallerDep,
     engine: EngineDep,
+    response: Response,
     body: CancelBody | None = None,
 ) -> PipelineRef:
     """Cancel the pipeline; returns CANCELLED once it stopped (409 if it ended otherwise)."""
     reason = (body or CancelBody()).reason
     state = await engine.cancel_pipeline(pipeline_id, reason, actor=caller.sub)
+    if state is not PipelineState.CANCELLED:
+        response.status_code = 202
     return PipelineRef(pipeline_id=pipeline_id, state=state.value)
 
 

@@ -13,9 +13,11 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 ROOT = Path(__file__).resolve().parents[2]
 
-__all__ = ["ROOT", "signal_and_wait", "start_python", "start_worker"]
+__all__ = ["ROOT", "signal_and_wait", "start_api", "start_python", "start_worker"]
 
 
 def start_python(args: list[str], *, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -42,6 +44,28 @@ def start_worker(
     if drain_s is not None:
         env["PIPELINE_ENGINE_WORKER_DRAIN_S"] = str(drain_s)
     return start_python(["worker.py"], env=env, log=log)
+
+
+def start_api(env: dict[str, str], *, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """``pipeline-engine api`` on 127.0.0.1:``port``; returns once ``/healthz`` answers."""
+    cli = Path(sys.executable).parent / "pipeline-engine"
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env, "PIPELINE_ENGINE_API_PORT": str(port)}
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [str(cli), "api"], cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the API exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the API did not answer /healthz within 60 s")
 
 
 def signal_and_wait(
