@@ -9,12 +9,14 @@ Importing this package registers ``segmentation``, ``segment_filter``, ``sahi_de
 ``detection``, ``aggregate_detections`` and ``size_calculator``.
 """
 
+from pipeline_engine.builtin_steps._image import IMAGE_DIR_ENV
 from pipeline_engine.builtin_steps.aggregation import aggregate_detections
 from pipeline_engine.builtin_steps.crate_steps import segment_filter, segmentation
 from pipeline_engine.builtin_steps.detection_steps import detection, sahi_detection
 from pipeline_engine.builtin_steps.sizing import size_calculator
 
 __all__ = [
+    "IMAGE_DIR_ENV",
     "aggregate_detections",
     "detection",
     "sahi_detection",

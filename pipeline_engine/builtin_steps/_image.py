@@ -1,8 +1,12 @@
 """Where the built-in steps get their pixels: the bundled image or one named by the pipeline input.
 
 The pipeline input may carry an image as ``{"image_png_base64": "..."}`` (any format Pillow reads,
-base64-encoded) or ``{"image_path": "..."}`` (a file readable by the worker). Any other input -
-``None``, ``{}``, a dict without those keys - means the bundled ``data/crates.png``.
+base64-encoded) or ``{"image_path": "..."}``: a file in the worker's image directory
+(``PIPELINE_ENGINE_IMAGE_DIR``; unset, the default, refuses every path). Only a regular file of at
+most ``MAX_IMAGE_BYTES`` under that directory (after resolving links) is read; whatever is refused
+(outside it, missing, a directory, a FIFO, a device, too big, not an image) gets the same error,
+so the answers tell nothing about the worker's files. Any other input - ``None``, ``{}``, a dict
+without those keys - means the bundled ``data/crates.png``.
 Steps do not pass pixels to each other, so every step that needs them calls :func:`load_image`;
 decoding is cached so a chain reads the image once per worker.
 """
@@ -14,17 +18,21 @@ import binascii
 import functools
 import io
 import os
+import stat
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
-ALLOW_PATH_ENV = "PIPELINE_ENGINE_DEMO_ALLOW_IMAGE_PATH"
+IMAGE_DIR_ENV = "PIPELINE_ENGINE_IMAGE_DIR"
+MAX_IMAGE_BYTES = 32 * 1024 * 1024
+REFUSED = "image_path: no readable image at that path in the worker's image directory"
 
-__all__ = ["BUNDLED", "LoadedImage", "load_image"]
+__all__ = ["BUNDLED", "IMAGE_DIR_ENV", "MAX_IMAGE_BYTES", "REFUSED", "LoadedImage", "load_image"]
 
 BUNDLED = "bundled:crates.png"
 _MAX_PIXELS = 4096 * 4096
@@ -79,13 +87,40 @@ def _from_base64(text: str) -> NDArray[np.uint8]:
     return _to_rgb_array(data, "image_png_base64")
 
 
-def _from_path(path: str) -> NDArray[np.uint8]:
+def _read_allowed(root: str, path: str) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file under ``root`` within the size limit."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read()
-    except OSError as exc:
-        raise ValueError(f"image_path: cannot read {path!r} ({exc.strerror})") from None
-    return _to_rgb_array(data, "image_path")
+        base = Path(root).resolve(strict=True)
+        target = (base / path).resolve(strict=True)  # an absolute path replaces the base
+        if not target.is_relative_to(base):
+            return None
+        # O_NONBLOCK: a FIFO must not block the worker; O_NOFOLLOW: no link swapped in since
+        fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except (OSError, RuntimeError, ValueError):
+        return None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_IMAGE_BYTES:
+        os.close(fd)
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(MAX_IMAGE_BYTES + 1)
+    return data if len(data) <= MAX_IMAGE_BYTES else None
+
+
+def _from_path(path: str) -> NDArray[np.uint8]:
+    root = os.environ.get(IMAGE_DIR_ENV)
+    if not root:
+        raise ValueError(
+            f"image_path: reading worker files is off (set {IMAGE_DIR_ENV} to a directory of "
+            "images to allow it)"
+        )
+    data = _read_allowed(root, path)
+    if data is None:
+        raise ValueError(REFUSED)
+    try:
+        return _to_rgb_array(data, "image_path")
+    except ValueError:
+        raise ValueError(REFUSED) from None
 
 
 def load_image(pipeline_input: Any) -> LoadedImage:
@@ -101,10 +136,6 @@ def load_image(pipeline_input: Any) -> LoadedImage:
             return LoadedImage(_from_base64(encoded), "input:image_png_base64")
         path = pipeline_input.get("image_path")
         if path is not None:
-            if os.environ.get(ALLOW_PATH_ENV) != "1":
-                raise ValueError(
-                    f"image_path: reading worker files is off (set {ALLOW_PATH_ENV}=1 to allow it)"
-                )
             if not isinstance(path, str):
                 raise ValueError("image_path: expected a string")
             return LoadedImage(_from_path(path), f"input:image_path:{path}")

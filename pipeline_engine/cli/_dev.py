@@ -40,12 +40,15 @@ def dev(
     demo: bool = typer.Option(False, help="Run the seed pipeline once at start."),
 ) -> None:
     """Start the embedded stack: Temporal dev server (+ Web UI), worker and API."""
+    from pipeline_engine.builtin_steps import IMAGE_DIR_ENV
     from pipeline_engine.settings import Settings
     from workflows.dev_server import TemporalDevServer
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    # dev only: the demo steps may read an image file named in the input (docs/operations.md)
-    os.environ.setdefault("PIPELINE_ENGINE_DEMO_ALLOW_IMAGE_PATH", "1")
+    # dev only: the demo steps may read image files from <data dir>/images (said on screen; a
+    # production worker reads none unless PIPELINE_ENGINE_IMAGE_DIR names a directory)
+    images = Path(os.environ.setdefault(IMAGE_DIR_ENV, str((data_dir / "images").resolve())))
+    images.mkdir(parents=True, exist_ok=True)
     settings = Settings(
         env="dev",
         log_level=os.environ.get("PIPELINE_ENGINE_LOG_LEVEL", "WARNING"),
@@ -63,6 +66,10 @@ def dev(
         db_file=data_dir / "temporal.db",
         log_file=data_dir / "temporal.log",
         ui_codec_endpoint=_ui_codec_endpoint(settings),
+    )
+    console.print(
+        f"[yellow]dev:[/yellow] pipeline inputs may name image files in {images} "
+        f"({IMAGE_DIR_ENV}; a production worker reads no files unless it is set)"
     )
     console.print(f"starting Temporal dev server on {server.address} …")
     server.start()

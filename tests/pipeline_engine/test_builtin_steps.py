@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import time
 from collections import Counter
 from importlib import resources
 from pathlib import Path
@@ -17,6 +19,7 @@ from PIL import Image
 import pipeline_engine.builtin_steps as builtin
 from pipeline_engine.builtin_steps._boxes import ios, iou, merge_groups, nms
 from pipeline_engine.builtin_steps._components import components, label
+from pipeline_engine.builtin_steps._image import MAX_IMAGE_BYTES, REFUSED
 from pipeline_engine.builtin_steps._synthetic import Scene, ground_truth, make_image
 from pipeline_engine.builtin_steps._tiles import tiles
 from pipeline_engine.steps import StepContext, default_registry
@@ -485,13 +488,54 @@ def test_seed_pipeline_on_a_base64_input_image(seed: int) -> None:
 
 
 def test_image_path_is_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("PIPELINE_ENGINE_DEMO_ALLOW_IMAGE_PATH", raising=False)
+    monkeypatch.delenv("PIPELINE_ENGINE_IMAGE_DIR", raising=False)
     with pytest.raises(ValueError, match="reading worker files is off"):
         builtin.segmentation(ctx(input={"image_path": "/etc/passwd"}))
 
 
+def test_image_paths_outside_the_image_dir_or_not_images_get_one_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No existence oracle, no blocking on a FIFO, no endless read of a device."""
+    images = tmp_path / "images"
+    images.mkdir()
+    Image.fromarray(np.zeros((4, 4, 3), dtype=np.uint8)).save(images / "ok.png")
+    (images / "notes.txt").write_text("not an image")
+    (images / "sub").mkdir()
+    os.mkfifo(images / "pipe")
+    with (images / "huge.png").open("wb") as fh:
+        fh.truncate(MAX_IMAGE_BYTES + 1)
+    (images / "to-passwd").symlink_to("/etc/passwd")
+    (images / "to-zero").symlink_to("/dev/zero")
+    (tmp_path / "secret.png").write_bytes((images / "ok.png").read_bytes())
+    monkeypatch.setenv("PIPELINE_ENGINE_IMAGE_DIR", str(images))
+    assert builtin.segmentation(ctx(input={"image_path": "ok.png"}))["image"]["width"] == 4
+    refused = [
+        "/etc/passwd",
+        "/dev/zero",
+        "/nonexistent/x.png",
+        "missing.png",
+        "../secret.png",
+        str(tmp_path / "secret.png"),
+        "notes.txt",
+        "sub",
+        "pipe",
+        "huge.png",
+        "to-passwd",
+        "to-zero",
+        "ok.png\x00.txt",
+        "",
+    ]
+    for path in refused:
+        started = time.monotonic()
+        with pytest.raises(ValueError) as err:
+            builtin.segmentation(ctx(input={"image_path": path}))
+        assert str(err.value) == REFUSED, (path, str(err.value))
+        assert time.monotonic() - started < 5, path  # the FIFO did not block
+
+
 def test_input_image_path_and_other_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PIPELINE_ENGINE_DEMO_ALLOW_IMAGE_PATH", "1")
+    monkeypatch.setenv("PIPELINE_ENGINE_IMAGE_DIR", str(tmp_path))
     pixels = np.zeros((50, 80, 3), dtype=np.uint8)
     pixels[:] = (96, 104, 112)
     pixels[5:45, 5:75] = (122, 80, 46)  # one dark crate
@@ -500,7 +544,7 @@ def test_input_image_path_and_other_sizes(tmp_path: Path, monkeypatch: pytest.Mo
     pixels[(xx - 50) ** 2 + (yy - 25) ** 2 <= 100] = (84, 172, 64)
     path = tmp_path / "one.png"
     Image.fromarray(pixels).save(path)
-    final = run_seed(input={"image_path": str(path)}, settings={})
+    final = run_seed(input={"image_path": "one.png"}, settings={})
     assert {k: v["count"] for k, v in final["summary"]["by_label"].items()} == {
         "lechuga": 1,
         "tomate": 1,
@@ -509,12 +553,12 @@ def test_input_image_path_and_other_sizes(tmp_path: Path, monkeypatch: pytest.Mo
 
 
 def test_bad_input_images_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PIPELINE_ENGINE_DEMO_ALLOW_IMAGE_PATH", "1")
+    monkeypatch.setenv("PIPELINE_ENGINE_IMAGE_DIR", "/")
     with pytest.raises(ValueError, match="not valid base64"):
         builtin.segmentation(ctx(input={"image_png_base64": "***"}))
     with pytest.raises(ValueError, match="not a readable image"):
         builtin.segmentation(ctx(input={"image_png_base64": base64.b64encode(b"hi").decode()}))
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(ValueError, match="no readable image"):
         builtin.segmentation(ctx(input={"image_path": "/nonexistent/x.png"}))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline_engine.builtin_steps._image import REFUSED
 from pipeline_engine.examples import seed_pipeline_config, seed_tenant_config
 from pipeline_engine.states import PipelineState, StageState
 from tests.support.waiting import wait_for_state
@@ -27,7 +28,7 @@ def test_example_file_is_the_seed() -> None:
 async def test_missing_image_then_fixed_then_retried(
     engine: TemporalPipelineEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PIPELINE_ENGINE_DEMO_ALLOW_IMAGE_PATH", "1")
+    monkeypatch.setenv("PIPELINE_ENGINE_IMAGE_DIR", str(tmp_path))
     image = tmp_path / "crates.png"
     config = {
         **seed_pipeline_config(),
@@ -35,7 +36,7 @@ async def test_missing_image_then_fixed_then_retried(
     }
     created = await engine.create_pipeline(
         config,
-        input={"image_path": str(image)},
+        input={"image_path": "crates.png"},
         tenant_id="cultivos-abc",
         settings=seed_tenant_config()["settings"],
         start=True,
@@ -43,7 +44,7 @@ async def test_missing_image_then_fixed_then_retried(
     failed = await wait_for_state(engine, created.pipeline_id, PipelineState.FAILED)
     stage = failed.stage("segmentation")
     assert stage.state is StageState.FAILED and stage.attempts == 2
-    assert "cannot read" in stage.error.message
+    assert stage.error.message == REFUSED
 
     bundled = resources.files("pipeline_engine.builtin_steps").joinpath("data/crates.png")
     with resources.as_file(bundled) as source:
