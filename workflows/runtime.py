@@ -130,6 +130,9 @@ class TemporalRuntime:
     def notify(self) -> None:
         self.changed = True
 
+    def patched(self, patch_id: str) -> bool:
+        return workflow.patched(patch_id)
+
     def state_changed(self, state: PipelineState) -> None:
         workflow.upsert_search_attributes([SA_PIPELINE_STATE.value_set(state.value)])
         workflow.logger.info("pipeline state %s", state.value, extra=self._log_fields)

@@ -132,3 +132,6 @@ class LocalRuntime:
         self.notify()
         if self._on_state is not None:
             self._on_state(state)
+
+    def patched(self, patch_id: str) -> bool:
+        return True

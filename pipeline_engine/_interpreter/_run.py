@@ -43,6 +43,8 @@ from pipeline_engine.status import ErrorInfo, PendingInput, PipelineStatus, Stag
 __all__ = ["FAILURE_MARKER", "PipelineRun"]
 
 FAILURE_MARKER = "__failed__"
+FAILED_AFTER_DRAIN_PATCH = "failed-after-fan-out-drains"
+"""Patch id: a pipeline holds RUNNING while a stage beside the failed one still runs."""
 T = TypeVar("T")
 
 
@@ -455,7 +457,7 @@ class PipelineRun:
         if self._final is not None or not self._started:
             return
         before = self._state
-        if self._parked:
+        if self._parked and not self._fan_out_running():
             state = PipelineState.FAILED
         elif any(not w.received for w in self._waiting.values()):
             state = PipelineState.WAITING_INPUT
@@ -475,6 +477,12 @@ class PipelineRun:
             )
         elif before is PipelineState.FAILED and state is not PipelineState.FAILED:
             self._emit(EventType.PIPELINE_RESUMED, state=state.value)
+
+    def _fan_out_running(self) -> bool:
+        """Whether a stage still runs beside the failed one: the pipeline shows FAILED only once
+        the failing fan-out has drained (new runs; histories recorded before keep their order)."""
+        running = any(s.state is StageState.RUNNING for s in self._stages.values())
+        return running and self._rt.patched(FAILED_AFTER_DRAIN_PATCH)
 
     # ------------------------------------------------------------------ tree walk
     async def _node(self, node: Node, previous: Any, soft: bool = False) -> Any:

@@ -84,3 +84,7 @@ class Runtime(Protocol):
     def state_changed(self, state: PipelineState) -> None:
         """The pipeline state changed (search attributes, metrics)."""
         ...
+
+    def patched(self, patch_id: str) -> bool:
+        """Whether this run takes a changed code path (``workflow.patched``; else always)."""
+        ...

@@ -171,6 +171,25 @@ async def record(only: set[str]) -> None:
             await _until(engine, signalled.pipeline_id, PipelineState.FAILED)
             await by_signal.signal("retry_stage", {"stage_id": "nope"})  # rejected
             await by_signal.signal("retry_stage", {"stage_id": "t_flaky", "reason": "by signal"})
+            drain = await engine.create_pipeline(
+                {
+                    "name": "drain",
+                    "definition": {
+                        "type": "group",
+                        "steps": [
+                            s(
+                                "t_flaky",
+                                id="flaky",
+                                kwargs={"fail_times": 1},
+                                retry={"max_attempts": 1},
+                            ),
+                            s("t_sleep", kwargs={"seconds": 2}),
+                        ],
+                    },
+                },
+                start=True,
+            )
+            runs["failed_after_fan_out_drains"] = drain.pipeline_id
 
             await _until(engine, inp.pipeline_id, PipelineState.WAITING_INPUT)
             await engine.submit_input(inp.pipeline_id, {"approved": True}, "ana")
@@ -178,6 +197,8 @@ async def record(only: set[str]) -> None:
             await engine.retry_stage(failing.pipeline_id, "t_flaky", "recorded retry")
             await _until(engine, local.pipeline_id, PipelineState.FAILED)
             await engine.retry_stage(local.pipeline_id, "parked", "recorded retry")
+            await _until(engine, drain.pipeline_id, PipelineState.FAILED)
+            await engine.retry_stage(drain.pipeline_id, "flaky", "recorded retry")
             await asyncio.sleep(1)
             await engine.cancel_pipeline(cancel.pipeline_id, "recorded cancel")
             ended = (PipelineState.SUCCEEDED, PipelineState.CANCELLED)

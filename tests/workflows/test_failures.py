@@ -8,7 +8,7 @@ from typing import Any
 
 from pipeline_engine.states import PipelineState, StageState
 from tests.support.steps import calls_of
-from tests.support.waiting import wait_for_state
+from tests.support.waiting import wait_for_state, wait_until
 from workflows.engine import TemporalPipelineEngine
 
 FAST_RETRY = {"max_attempts": 3, "initial_interval_s": 0.05, "backoff": 1.0}
@@ -255,3 +255,36 @@ async def test_max_concurrency_limits_a_step(engine: TemporalPipelineEngine) -> 
     spans = sorted((r["start"], r["end"]) for r in status.result)
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end - 0.01, f"overlap despite max_concurrency=1: {spans}"
+
+
+async def test_failed_only_once_the_failing_fan_out_has_drained(
+    engine: TemporalPipelineEngine,
+) -> None:
+    """A member fails for good while its sibling still runs: the pipeline stays RUNNING (the
+    sibling RUNNING) and shows FAILED only once the sibling has finished."""
+    config = {
+        "name": "drain",
+        "definition": {
+            "type": "group",
+            "steps": [
+                s("t_fail", retry={"max_attempts": 1}),
+                s("t_sleep", kwargs={"seconds": 3}),
+            ],
+        },
+    }
+    pid = (await engine.create_pipeline(config, start=True)).pipeline_id
+
+    async def failed_member() -> bool:
+        status = await engine.get_pipeline(pid)
+        return status.stage("t_fail").state is StageState.FAILED
+
+    await wait_until(failed_member, timeout=30)
+    during = await engine.get_pipeline(pid)
+    assert during.stage("t_sleep").state is StageState.RUNNING
+    assert during.state is PipelineState.RUNNING, during
+    assert "pipeline.failed" not in [e.type for e in await engine.get_history(pid)]
+    after = await wait_for_state(engine, pid, PipelineState.FAILED, timeout=30)
+    assert after.stage("t_sleep").state is StageState.SUCCEEDED
+    events = [e.type for e in await engine.get_history(pid)]
+    assert events.index("pipeline.failed") > events.index("stage.succeeded")
+    assert (await engine.retry_stage(pid, "t_fail", "still failing")) is PipelineState.RUNNING
