@@ -363,7 +363,7 @@ class TemporalPipelineEngine:
         raise EngineUnavailable(
             f"no worker applied {command} within {self._command_timeout_s:g} s (none running, or "
             "all busy); it may still apply when one polls: read the status before sending it again",
-            retry_after_s=self._command_timeout_s,
+            retry_after_s=5.0,
         )
 
     async def _query(self, query: Callable[[], Awaitable[T]]) -> T | None:

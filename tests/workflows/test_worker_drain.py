@@ -63,6 +63,7 @@ async def test_sigterm_mid_step_drains_sync_and_async_steps(
         code, took = signal_and_wait(worker, signal.SIGTERM, timeout=40)
         assert code == 0, log.read_text()[-3000:]
         assert took < 20, took  # it waited for the steps, not for the whole drain period
+        print(f"SIGTERM mid-step: the worker exited {took:.1f} s later, both steps done")
         assert sorted(done_of(calls_dir, pid)) == ["t_work", "t_work_async"]
         ran = [s for s, _, _ in calls_of(calls_dir, pid)]
         assert "t_add" not in ran  # a draining worker takes no new step
