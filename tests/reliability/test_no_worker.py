@@ -15,7 +15,7 @@ from tests.reliability.conftest import Stack
 from tests.support.steps import calls_of
 
 QUERY_S, COMMAND_S = 2.0, 3.0  # the stack's PIPELINE_ENGINE_STATUS_QUERY/COMMAND_TIMEOUT_S
-SLACK_S = 4.0  # a loaded, shared machine
+SLACK_S = 8.0  # a loaded, shared machine (a hang would be the client's 60 s timeout)
 
 
 def _config(name: str, seconds: float) -> dict[str, object]:
@@ -70,7 +70,7 @@ def test_every_route_answers_in_bounded_time_with_no_worker(stack: Stack) -> Non
     assert body["state"] == "RUNNING" and body["note"], body
     assert [(s["stage_id"], s["state"]) for s in body["stages"]] == [("t_work", "RUNNING")]
     r, again = stack.request("GET", f"/v1/pipelines/{pid}")
-    assert r.status_code == 200 and again < 1.5, again  # no second wait for the missing worker
+    assert r.status_code == 200 and again < QUERY_S, again  # no second wait for the worker
     stack.timings["status, no worker (first, then next)"] = [took, again]
 
     # the events need the workflow: a clear 503, in bounded time
@@ -116,7 +116,7 @@ def test_every_route_answers_in_bounded_time_with_no_worker(stack: Stack) -> Non
         [str(cli), "status", pid], env=env, capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0 and "RUNNING" in out.stdout, out.stdout + out.stderr
-    assert time.monotonic() - started < QUERY_S + SLACK_S + 3  # + the CLI's own start
+    assert time.monotonic() - started < QUERY_S + SLACK_S + 10  # + the CLI's own start
 
     stack.start_worker()
     assert _wait(stack, pid, "CANCELLED")["state"] == "CANCELLED", stack.log_tail()
