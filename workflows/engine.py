@@ -336,7 +336,7 @@ class TemporalPipelineEngine:
                 self._command_timeout_s,
             )
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
-            return await self._unapplied(pipeline_id, command)
+            return await self._unapplied(pipeline_id, update, arg, command=command)
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND and await self._exists(pipeline_id):
                 return closed_run_verdict(command, (await self.get_pipeline(pipeline_id)).state)
@@ -348,18 +348,21 @@ class TemporalPipelineEngine:
             raise mapped from None
         return PipelineState(result)
 
-    async def _unapplied(self, pipeline_id: str, command: Command) -> PipelineState:
+    async def _unapplied(
+        self, pipeline_id: str, update: str, arg: BaseModel, *, command: Command
+    ) -> PipelineState:
         """No worker applied ``command`` in time (none is running, or all are busy).
 
-        A cancel is then requested the Temporal-native way, which is recorded in the workflow's
-        history and applied when a worker polls again: the answer is the recorded state (not yet
-        ``CANCELLED``). Other commands answer 503: the update stays with Temporal and may still be
-        applied when a worker is back, so read the status before sending it again.
+        ``start`` and ``cancel``, harmless to apply twice, are then sent again as the signal of
+        the same name, which Temporal records in the workflow's history and the workflow applies
+        when a worker polls again: the answer is the recorded state (not yet the new one). The
+        others answer 503: the update stays with Temporal and may still be applied when a worker
+        is back, so read the status before sending it again.
         """
-        if command == "cancel":
-            await self._call(lambda: self._handle(pipeline_id).cancel())
+        if command in ("start", "cancel"):
+            await self._call(lambda: self._handle(pipeline_id).signal(update, arg))
             desc = await self._call(self._handle(pipeline_id).describe)
-            return recorded_status(desc, why="cancel requested").state
+            return recorded_status(desc, why=f"{command} requested").state
         raise EngineUnavailable(
             f"no worker applied {command} within {self._command_timeout_s:g} s (none running, or "
             "all busy); it may still apply when one polls: read the status before sending it again",

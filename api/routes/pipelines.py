@@ -76,12 +76,28 @@ async def create_pipeline(
     return PipelineRef(pipeline_id=created.pipeline_id, state=created.state.value)
 
 
-@router.post("/{pipeline_id}/start", operation_id="start_pipeline", response_model=PipelineRef)
+_ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": PipelineRef,
+        "description": "No worker applied it in time: Temporal recorded it and the pipeline "
+        "applies it when a worker polls again (state: the current one)",
+    }
+}
+
+
+@router.post(
+    "/{pipeline_id}/start",
+    operation_id="start_pipeline",
+    response_model=PipelineRef,
+    responses=_ACCEPTED,
+)
 async def start_pipeline(
-    pipeline_id: OperablePipeline, caller: CallerDep, engine: EngineDep
+    pipeline_id: OperablePipeline, caller: CallerDep, engine: EngineDep, response: Response
 ) -> PipelineRef:
     """Start a PENDING pipeline; repeated calls return the current state."""
     state = await engine.start_pipeline(pipeline_id, actor=caller.sub)
+    if state is PipelineState.PENDING:
+        response.status_code = 202
     return PipelineRef(pipeline_id=pipeline_id, state=state.value)
 
 
@@ -127,13 +143,7 @@ async def get_history(
     "/{pipeline_id}/cancel",
     operation_id="cancel_pipeline",
     response_model=PipelineRef,
-    responses={
-        202: {
-            "model": PipelineRef,
-            "description": "No worker applied it in time: the cancellation is recorded by "
-            "Temporal and applied when a worker polls again (state: the current one)",
-        }
-    },
+    responses=_ACCEPTED,
 )
 async def cancel_pipeline(
     pipeline_id: OperablePipeline,

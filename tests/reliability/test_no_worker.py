@@ -91,13 +91,17 @@ def test_every_route_answers_in_bounded_time_with_no_worker(stack: Stack) -> Non
     states = {i["pipeline_id"]: i["state"] for i in listed["items"]}
     assert states[processed["pipeline_id"]] == processed["state"] == "RUNNING"
 
-    # start needs a worker: 503 after the command timeout, not a hang
+    # start and cancel: recorded durably (202 with the current state), applied when a worker is
+    # back; retry_stage and submit_input: a clear 503 after the command timeout, not a hang
     r, took = stack.request("POST", f"/v1/pipelines/{pending}/start")
-    assert r.status_code == 503 and r.headers["retry-after"], r.text
+    assert r.status_code == 202 and r.json()["state"] == "PENDING", r.text
     assert took < COMMAND_S + SLACK_S, took
     stack.timings["start, no worker"] = [took]
+    r, took = stack.request("POST", f"/v1/pipelines/{pid}/input", json={"payload": {}})
+    assert r.status_code == 503 and r.headers["retry-after"], r.text
+    assert took < COMMAND_S + SLACK_S, took
+    stack.timings["submit_input, no worker"] = [took]
 
-    # cancel: recorded durably (202), applied when a worker is back
     r, took = stack.request("POST", f"/v1/pipelines/{pid}/cancel", json={"reason": "no worker"})
     assert r.status_code == 202 and r.json()["state"] == "RUNNING", r.text
     assert took < COMMAND_S + SLACK_S, took
@@ -121,4 +125,5 @@ def test_every_route_answers_in_bounded_time_with_no_worker(stack: Stack) -> Non
     stack.start_worker()
     assert _wait(stack, pid, "CANCELLED")["state"] == "CANCELLED", stack.log_tail()
     assert _wait(stack, processed["pipeline_id"], "SUCCEEDED")["state"] == "SUCCEEDED"
+    assert _wait(stack, pending, "SUCCEEDED")["state"] == "SUCCEEDED"
     print("no worker:", stack.timings)
