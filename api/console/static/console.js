@@ -9,7 +9,11 @@ const STATES = ["PENDING", "RUNNING", "WAITING_INPUT", "FAILED", "SUCCEEDED", "C
 let stopPage = () => {};
 
 export function showError(error, where = main) {
-  if (error instanceof ApiError && error.status === 401) return loginPage(error.message);
+  if (error instanceof ApiError && error.status === 401) {
+    stopPage(); // no more refreshes with a token the API refused
+    signOut();
+    return loginPage(error.message);
+  }
   const text = error instanceof ApiError ? `${error.status}: ${error.message}` : String(error);
   where.prepend(notice(text, "error"));
 }

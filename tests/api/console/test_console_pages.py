@@ -46,6 +46,7 @@ def create(stack: LiveStack, config: dict[str, Any], tenant: str, *, start: bool
 
 
 def open_page(browser: WebDriver, stack: LiveStack, path: str, tok: str) -> None:
+    browser.get("about:blank")  # a fresh load even when only the #token differs
     browser.get(f"{stack.base_url}{path}#token={tok}")
 
 
@@ -319,6 +320,11 @@ def test_tenant_config_graph_shows_problems_on_their_nodes_read_only_for_a_viewe
     # an admin edits it: an unknown step is flagged on its node, and nothing is saved
     open_page(browser, live_stack, f"/ui/tenants/{tenant}", token(["admin"], [tenant]))
     wait_until(browser, lambda b: len(node_states(b)) == 6, "the stored config drawn")
+    wait_until(
+        browser,
+        lambda b: b.find_element(By.ID, "definition").get_attribute("value"),
+        "the stored definition loaded",
+    )
     draft = seed_pipeline_config()["definition"]
     draft["steps"][1]["name"] = "no_such_step"
     source = browser.find_element(By.ID, "definition")
@@ -360,3 +366,25 @@ def test_a_wide_fan_out_is_one_node_with_a_live_count(
     labels = browser.execute_script("return window.consoleGraph.nodes().map(n => n.data('label'))")
     assert labels == ["group of 30\n30/30 done", "t_sum"]
     shot(browser, screenshots, "wide-fan-out")
+
+
+def test_sign_in_form_takes_a_token_and_a_bad_one_is_refused(
+    browser: WebDriver, live_stack: LiveStack, tenant: str
+) -> None:
+    browser.get(f"{live_stack.base_url}/ui")
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(f"{live_stack.base_url}/ui")
+    form = wait_until(browser, lambda b: b.find_element(By.ID, "login"), "the sign-in form")
+    form.find_element(By.ID, "token").send_keys("not-a-jwt")
+    form.find_element(By.TAG_NAME, "button").click()
+    refused = wait_until(
+        browser, lambda b: b.find_element(By.CSS_SELECTOR, "#login .notice"), "refused"
+    )
+    assert "token" in refused.text.lower()
+    field = browser.find_element(By.ID, "token")
+    field.clear()
+    field.send_keys(token(["viewer"], [tenant], sub="signed-in"))
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    wait_until(browser, lambda b: b.find_elements(By.ID, "pipelines"), "the pipeline list")
+    assert "signed-in" in browser.find_element(By.ID, "who").text
+    assert "#token" not in browser.current_url
