@@ -3,6 +3,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# make run API_PORT=8001 TEMPORAL_PORT=7234 UI_PORT=8234 DATA_DIR=.data-2 (beside another stack)
+API_PORT ?= 8000
+TEMPORAL_PORT ?= 7233
+UI_PORT ?= 8233
+DATA_DIR ?= .data
 
 .PHONY: install run test lint bench clean vendor-console
 
@@ -16,7 +21,8 @@ $(STAMP): pyproject.toml
 
 ## The main job: the embedded stack (Temporal dev server + Web UI, worker, API) and the seed demo.
 run: install
-	$(BIN)/pipeline-engine dev --demo
+	$(BIN)/pipeline-engine dev --demo --api-port $(API_PORT) --temporal-port $(TEMPORAL_PORT) \
+		--ui-port $(UI_PORT) --data-dir $(DATA_DIR)
 
 ## Every test (a real Temporal dev server and PostgreSQL are started/used by the suite).
 test: install

@@ -154,7 +154,15 @@ def decode_token(token: str, secret: str, *, leeway_s: float = 0.0) -> Caller:
             leeway=leeway_s,
         )
     except jwt.ExpiredSignatureError:
-        raise AuthenticationError("token expired") from None
+        raise AuthenticationError("token expired: mint a new one") from None
+    except jwt.InvalidSignatureError:
+        raise AuthenticationError(
+            "token signature does not verify: it was not signed with this server's secret"
+        ) from None
+    except jwt.DecodeError:
+        raise AuthenticationError(
+            "token is not a well-formed JWT (header.payload.signature)"
+        ) from None
     except jwt.InvalidTokenError as exc:
         raise AuthenticationError(f"invalid token: {exc}") from None
     try:

@@ -144,7 +144,12 @@ class TemporalDevServer:
             raise RuntimeError(f"port {self.port} is already in use on 127.0.0.1")
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         self._proc = subprocess.Popen(
-            self.command(), stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ)
+            self.command(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ),
+            # not in the terminal's process group: Ctrl-C stops our workers first, then us it
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

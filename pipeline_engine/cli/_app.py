@@ -1,14 +1,61 @@
-"""The typer application; each group of commands lives in its own module."""
+"""The typer application, with every command registered here, explicitly.
+
+Command modules define plain functions and list them in ``COMMANDS``; none imports this module,
+so there is no import circle and nothing registers as a side effect of an import. Every command
+is wrapped by :func:`~pipeline_engine.cli._failures.guarded`: one line and a documented exit code
+on failure, the traceback only with ``--debug``.
+"""
 
 from __future__ import annotations
 
 import typer
 
-app = typer.Typer(
-    name="pipeline-engine",
-    help="Multi-tenant pipeline orchestrator on Temporal.",
-    no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-)
+from pipeline_engine._version import __version__
+from pipeline_engine.cli import _dev, _local, _pipelines, _server
+from pipeline_engine.cli._failures import DEBUG_ENV, guarded, set_debug
 
-from pipeline_engine.cli import _client_commands, _dev, _local, _server  # noqa: E402,F401
+__all__ = ["build_app"]
+
+_GROUPS = (_pipelines.COMMANDS, _local.COMMANDS, _server.COMMANDS, _dev.COMMANDS)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"pipeline-engine {__version__}")
+        raise typer.Exit()
+
+
+def _root(
+    debug: bool = typer.Option(
+        False, "--debug", envvar=DEBUG_ENV, help="Show tracebacks of failures."
+    ),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_show_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Multi-tenant pipeline orchestrator on Temporal.
+
+    Exit codes: 0 done; 1 the pipeline FAILED or was CANCELLED; 2 invalid config, input,
+    arguments or installation; 3 not found; 4 authentication or permission; 5 wrong state or
+    conflict; 6 unavailable or timed out; 7 unexpected error.
+    """
+    set_debug(debug)
+
+
+def build_app() -> typer.Typer:
+    """The ``pipeline-engine`` application with all its commands."""
+    app = typer.Typer(
+        name="pipeline-engine",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+    app.callback()(_root)
+    for commands in _GROUPS:
+        for name, function in commands:
+            app.command(name)(guarded(name, function))
+    return app

@@ -4,51 +4,141 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
+import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 
-from pipeline_engine.cli._app import app
+from pipeline_engine.cli._failures import EXIT_UNAVAILABLE, CliFailure
+from pipeline_engine.cli._output import console
+from pipeline_engine.cli._stack import (
+    Port,
+    check_ports,
+    connect_temporal,
+    data_dir_lock,
+    load_steps,
+)
 
-console = Console()
+if TYPE_CHECKING:
+    from pipeline_engine.settings import Settings
+    from workflows.dev_server import TemporalDevServer
+
+__all__ = ["COMMANDS"]
 
 
-@app.command()
 def worker(
-    task_queue: str | None = typer.Option(None, help="Task queue (default: settings.task_queue)."),
+    task_queue: str | None = typer.Option(
+        None, "--task-queue", help="Task queue (default: PIPELINE_ENGINE_TASK_QUEUE)."
+    ),
     activities_only: bool = typer.Option(
-        False, help="Only run steps (for a queue named in a step's resources.task_queue)."
+        False,
+        "--activities-only",
+        help="Only run steps (for a queue named in a step's resources.task_queue).",
     ),
 ) -> None:
-    """Run a worker (settings from PIPELINE_ENGINE_* variables)."""
+    """Run a worker until Ctrl-C or SIGTERM, then drain (settings from PIPELINE_ENGINE_* variables).
+
+    On the signal the worker stops polling, lets running steps finish for up to
+    PIPELINE_ENGINE_WORKER_DRAIN_S seconds and reports their results, then exits.
+    """
     from pipeline_engine.settings import Settings
-    from worker import run_worker
 
-    asyncio.run(run_worker(Settings(), task_queue=task_queue, activities_only=activities_only))
+    asyncio.run(_run_worker(Settings(), task_queue=task_queue, activities_only=activities_only))
 
 
-@app.command()
+async def _run_worker(settings: Settings, *, task_queue: str | None, activities_only: bool) -> None:
+    import pipeline_engine.builtin_steps  # noqa: F401  (registers the built-in steps)
+    from pipeline_engine.observability import configure_logging, configure_tracing
+    from pipeline_engine.steps import default_registry
+    from workflows.connection import TemporalSecurity
+    from workflows.payload_retention import start_payload_sweeper
+    from workflows.payload_store import store_from_settings
+    from workflows.worker_factory import build_worker
+
+    configure_logging(fmt=settings.log_format, level=settings.log_level)
+    load_steps(settings.step_modules)
+    if settings.worker_metrics_port is not None:
+        check_ports(
+            [
+                Port(
+                    settings.worker_metrics_port,
+                    "worker metrics",
+                    "PIPELINE_ENGINE_WORKER_METRICS_PORT",
+                    host=settings.worker_metrics_host,
+                )
+            ]
+        )
+    configure_tracing(settings.otlp_endpoint, service_name="pipeline-engine-worker")
+    store = store_from_settings(settings)
+    if store is not None:
+        await store.check()  # a clear error now rather than failed steps later
+    client = await connect_temporal(
+        settings.temporal_address,
+        settings.temporal_namespace,
+        metrics_port=settings.worker_metrics_port,
+        metrics_host=settings.worker_metrics_host,
+        payload_store=store,
+        payload_threshold_bytes=settings.payload_threshold_bytes,
+        security=TemporalSecurity.from_settings(settings),
+    )
+    queue = task_queue or settings.task_queue
+    worker = build_worker(
+        client,
+        task_queue=queue,
+        registry=default_registry,
+        max_concurrent_activities=settings.max_concurrent_activities,
+        activities_only=activities_only,
+        drain_s=settings.worker_drain_s,
+    )
+    log = logging.getLogger("pipeline_engine.worker")
+    sweeper = start_payload_sweeper(store, client, settings)
+    async with worker:
+        log.info("worker polling %s on %s", queue, settings.temporal_address)
+        await _until_stopped()
+        # leaving the block drains: no new work, running steps get worker_drain_s to finish
+        log.info(
+            "stopping: no new work; running steps get up to %.0f s to finish",
+            settings.worker_drain_s,
+        )
+    if sweeper is not None:
+        sweeper.cancel()
+    log.info("worker stopped")
+
+
+async def _until_stopped() -> None:
+    """Wait for SIGINT or SIGTERM."""
+    await _stop_on_signals().wait()
+
+
 def dev(
-    api_port: int = typer.Option(8000, help="API port."),
-    temporal_port: int = typer.Option(7233, help="Temporal frontend (gRPC) port."),
-    ui_port: int = typer.Option(8233, help="Temporal Web UI port."),
-    data_dir: Path = typer.Option(Path(".data"), help="Where the SQLite files live."),
-    demo: bool = typer.Option(False, help="Run the seed pipeline once at start."),
+    api_port: int = typer.Option(8000, "--api-port", help="API port (make run API_PORT=…)."),
+    temporal_port: int = typer.Option(
+        7233, "--temporal-port", help="Temporal frontend (gRPC) port (make run TEMPORAL_PORT=…)."
+    ),
+    ui_port: int = typer.Option(
+        8233, "--ui-port", help="Temporal Web UI port (make run UI_PORT=…)."
+    ),
+    data_dir: Path = typer.Option(
+        Path(".data"),
+        "--data-dir",
+        help="Where the SQLite files and logs live (make run DATA_DIR=…).",
+    ),
+    demo: bool = typer.Option(False, "--demo", help="Run the seed pipeline once at start."),
 ) -> None:
-    """Start the embedded stack: Temporal dev server (+ Web UI), worker and API."""
+    """Start the embedded stack: Temporal dev server (+ Web UI), worker and API; Ctrl-C stops it."""
+    import api.serve  # noqa: F401  (fails now, before anything starts, without the server extra)
     from pipeline_engine.builtin_steps import IMAGE_DIR_ENV
     from pipeline_engine.settings import Settings
     from workflows.dev_server import TemporalDevServer
 
-    data_dir.mkdir(parents=True, exist_ok=True)
     # dev only: the demo steps may read image files from <data dir>/images (said on screen; a
     # production worker reads none unless PIPELINE_ENGINE_IMAGE_DIR names a directory)
     images = Path(os.environ.setdefault(IMAGE_DIR_ENV, str((data_dir / "images").resolve())))
-    images.mkdir(parents=True, exist_ok=True)
     settings = Settings(
         env="dev",
         log_level=os.environ.get("PIPELINE_ENGINE_LOG_LEVEL", "WARNING"),
@@ -60,48 +150,68 @@ def dev(
             "PIPELINE_ENGINE_PAYLOAD_STORE", str((data_dir / "payloads").resolve())
         ),
     )
-    server = TemporalDevServer(
-        port=temporal_port,
-        ui_port=ui_port,
-        db_file=data_dir / "temporal.db",
-        log_file=data_dir / "temporal.log",
-        ui_codec_endpoint=_ui_codec_endpoint(settings),
+    load_steps(settings.step_modules)
+    check_ports(
+        [
+            Port(temporal_port, "Temporal frontend", "--temporal-port", "TEMPORAL_PORT"),
+            Port(ui_port, "Temporal Web UI", "--ui-port", "UI_PORT"),
+            Port(api_port, "API", "--api-port", "API_PORT", host=settings.api_host),
+        ]
     )
-    console.print(
-        f"[yellow]dev:[/yellow] pipeline inputs may name image files in {images} "
-        f"({IMAGE_DIR_ENV}; a production worker reads no files unless it is set)"
-    )
-    console.print(f"starting Temporal dev server on {server.address} …")
-    server.start()
-    try:
-        asyncio.run(_serve(settings, server.ui_url, demo=demo))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        console.print("stopping Temporal dev server …")
-        server.stop()
+    with data_dir_lock(data_dir):
+        images.mkdir(parents=True, exist_ok=True)
+        server = TemporalDevServer(
+            port=temporal_port,
+            ui_port=ui_port,
+            db_file=data_dir / "temporal.db",
+            log_file=data_dir / "temporal.log",
+            ui_codec_endpoint=_ui_codec_endpoint(settings),
+        )
+        console.print(
+            f"[yellow]dev:[/yellow] pipeline inputs may name image files in {images} "
+            f"({IMAGE_DIR_ENV}; a production worker reads no files unless it is set)"
+        )
+        console.print(f"starting Temporal dev server on {server.address} …")
+        try:
+            _start_temporal(server, data_dir / "temporal.log")
+            asyncio.run(_serve(settings, server, data_dir=data_dir, demo=demo))
+        finally:
+            console.print("stopping …")
+            server.stop()
 
 
-def _ui_codec_endpoint(settings: Any) -> str | None:
+def _ui_codec_endpoint(settings: Settings) -> str:
     """The API's codec endpoint for the Web UI, a viewer token in its path (docs/security.md)."""
-    try:
-        from api.routes.codec import ui_codec_endpoint
-    except ImportError:  # no API (the server extra is not installed): no codec
-        return None
+    from api.routes.codec import ui_codec_endpoint
+
     return ui_codec_endpoint(f"http://{settings.api_host}:{settings.api_port}", settings.jwt_secret)
 
 
-async def _serve(settings: Any, ui_url: str | None, *, demo: bool) -> None:
-    import pipeline_engine.builtin_steps  # noqa: F401
-    from pipeline_engine.steps import default_registry, load_step_modules
-    from workflows.engine import TemporalPipelineEngine
+def _start_temporal(server: TemporalDevServer, log_file: Path) -> None:
+    try:
+        server.start()
+    except RuntimeError as exc:
+        last = ""
+        with contextlib.suppress(OSError):
+            lines = [line for line in log_file.read_text(errors="replace").splitlines() if line]
+            last = f": {lines[-1][:300]}" if lines else ""
+        raise CliFailure(f"{exc}{last} (full log: {log_file})", exit_code=EXIT_UNAVAILABLE) from exc
+
+
+async def _serve(
+    settings: Settings, server: TemporalDevServer, *, data_dir: Path, demo: bool
+) -> None:
+    import pipeline_engine.builtin_steps  # noqa: F401  (registers the built-in steps)
+    from api.auth import dev_admin_token
+    from api.serve import serve_api
+    from pipeline_engine.steps import default_registry
     from workflows.payload_retention import start_payload_sweeper
     from workflows.payload_store import store_from_settings
-    from workflows.worker_factory import build_worker, connect
+    from workflows.worker_factory import build_worker
 
-    load_step_modules(settings.step_modules)
+    stop = _stop_on_signals()
     store = store_from_settings(settings)
-    client = await connect(
+    client = await connect_temporal(
         settings.temporal_address,
         settings.temporal_namespace,
         payload_store=store,
@@ -113,54 +223,102 @@ async def _serve(settings: Any, ui_url: str | None, *, demo: bool) -> None:
         registry=default_registry,
         max_result_bytes=settings.payload_max_bytes,
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     sweeper = start_payload_sweeper(store, client, settings)
     async with worker:
-        api_task = _start_api(settings)
-        engine = TemporalPipelineEngine(
-            client, task_queue=settings.task_queue, registry=default_registry
-        )
+        api_task = asyncio.create_task(serve_api(settings))
         console.print(f"[green]worker[/green] polling task queue {settings.task_queue!r}")
         api_url = f"http://{settings.api_host}:{settings.api_port}"
-        token = None
-        if api_task is not None:
-            from api.auth import dev_admin_token
-
-            token = dev_admin_token(settings)
-            await _wait_ready(api_url, api_task)
-        if demo:
-            if api_task is not None and token is not None:
+        token = dev_admin_token(settings)
+        try:
+            if not await _unless_stopped(_wait_ready(api_url, api_task), stop):
+                return
+            if demo:
                 from pipeline_engine.cli._demo import run_demo_via_api
 
-                await asyncio.to_thread(run_demo_via_api, api_url, token, console)
-            else:
-                from pipeline_engine.cli._demo import run_demo
-
-                await run_demo(engine, console)
-        if ui_url:
-            console.print(f"[green]Temporal Web UI[/green]  {ui_url}")
-        if api_task is not None:
-            console.print(f"[green]API docs[/green]         {api_url}/docs")
-            console.print(
-                f"[green]Console[/green]          {api_url}/ui#token={token}", soft_wrap=True
-            )
-            console.print("[green]admin token[/green]      (export these to use the CLI and SDK)")
-            print(f"export PIPELINE_ENGINE_URL={api_url}", flush=True)
-            print(f"export PIPELINE_ENGINE_TOKEN={token}", flush=True)
-        console.print("serving; press Ctrl-C to stop")
-        await stop.wait()
-        if sweeper is not None:
-            sweeper.cancel()
-        if api_task is not None:
+                shown = _in_daemon_thread(run_demo_via_api, api_url, token, console)
+                if not await _unless_stopped(shown, stop):
+                    return
+            _print_how_to_use(settings, server, api_url, token, data_dir)
+            await stop.wait()
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
             api_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await api_task
 
 
-async def _wait_ready(api_url: str, api_task: asyncio.Task[None], timeout_s: float = 60) -> None:
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (handled in the loop: no KeyboardInterrupt mid-await)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _unless_stopped(work: Awaitable[Any], stop: asyncio.Event) -> bool:
+    """Await ``work`` unless ``stop`` is set first; True when ``work`` finished."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if task.done():
+        task.result()
+        return True
+    task.cancel()
+    return False
+
+
+def _in_daemon_thread(function: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+    """Run blocking ``function`` in a daemon thread (so Ctrl-C need not wait for it)."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if done.done():
+            return
+        if error is not None:
+            done.set_exception(error)
+        else:
+            done.set_result(result)
+
+    def target() -> None:
+        try:
+            result = function(*args)
+        except BaseException as exc:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                loop.call_soon_threadsafe(settle, None, exc)
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=target, name="pipeline-engine-demo", daemon=True).start()
+    return done
+
+
+def _print_how_to_use(
+    settings: Settings, server: TemporalDevServer, api_url: str, token: str, data_dir: Path
+) -> None:
+    if server.ui_url:
+        console.print(f"[green]Temporal Web UI[/green]  {server.ui_url}")
+    console.print(f"[green]API docs[/green]         {api_url}/docs")
+    console.print(f"[green]Console[/green]          {api_url}/ui#token={token}", soft_wrap=True)
+    console.print(
+        f"[green]logs[/green]             Temporal: {data_dir / 'temporal.log'}; API and worker: "
+        f"this terminal (level {settings.log_level}; PIPELINE_ENGINE_LOG_LEVEL=INFO for more)"
+    )
+    console.print("export these to use the CLI, the SDK and the temporal CLI:")
+    for line in (
+        f"export PIPELINE_ENGINE_URL={api_url}",
+        f"export PIPELINE_ENGINE_TOKEN={token}",
+        f"export TEMPORAL_ADDRESS={settings.temporal_address}",
+    ):
+        print(line, flush=True)
+    console.print("serving; press Ctrl-C to stop")
+
+
+async def _wait_ready(api_url: str, api_task: asyncio.Task[Any], timeout_s: float = 60) -> None:
     import httpx
 
     loop = asyncio.get_running_loop()
@@ -168,18 +326,19 @@ async def _wait_ready(api_url: str, api_task: asyncio.Task[None], timeout_s: flo
     async with httpx.AsyncClient() as http:
         while loop.time() < deadline:
             if api_task.done():
-                api_task.result()  # re-raise why the API stopped
-                raise RuntimeError("the API stopped")
+                error = api_task.exception()
+                raise CliFailure(
+                    f"the API stopped while starting: {error or 'no reason given'}",
+                    exit_code=EXIT_UNAVAILABLE,
+                )
             with contextlib.suppress(httpx.HTTPError):
                 if (await http.get(f"{api_url}/readyz")).status_code == 200:
                     return
             await asyncio.sleep(0.2)
-    raise RuntimeError(f"the API at {api_url} was not ready within {timeout_s:g} s")
+    raise CliFailure(
+        f"the API at {api_url} was not ready within {timeout_s:g} s", exit_code=EXIT_UNAVAILABLE
+    )
 
 
-def _start_api(settings: Any) -> asyncio.Task[None] | None:
-    try:
-        from api.serve import serve_api
-    except ImportError:
-        return None
-    return asyncio.create_task(serve_api(settings))
+#: (name, function) of every command of this module, in help order.
+COMMANDS = (("dev", dev), ("worker", worker))

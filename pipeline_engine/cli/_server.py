@@ -1,4 +1,4 @@
-"""Commands that talk to or run the API: token, api (owned by the front-door work)."""
+"""Commands of the server side: token (mint a bearer token) and api (run the REST API alone)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import asyncio
 
 import typer
 
-from pipeline_engine.cli._app import app
+from pipeline_engine.cli._failures import EXIT_INVALID, CliFailure
+from pipeline_engine.cli._stack import Port, check_ports, load_steps
+
+__all__ = ["COMMANDS"]
 
 
-@app.command()
 def token(
     sub: str = typer.Option(..., "--sub", help="Subject: the service account's name."),
     role: list[str] = typer.Option(
@@ -36,12 +38,15 @@ def token(
     typer.echo(mint_token(settings.jwt_secret, sub=sub, roles=role, tenants=tenant, ttl_s=ttl))
 
 
-@app.command()
 def api(
-    host: str | None = typer.Option(None, help="Bind address (default: settings.api_host)."),
-    port: int | None = typer.Option(None, help="Port (default: settings.api_port)."),
+    host: str | None = typer.Option(
+        None, "--host", help="Bind address (default: PIPELINE_ENGINE_API_HOST)."
+    ),
+    port: int | None = typer.Option(
+        None, "--port", help="Port (default: PIPELINE_ENGINE_API_PORT)."
+    ),
 ) -> None:
-    """Run the REST API alone (settings from PIPELINE_ENGINE_* variables)."""
+    """Run the REST API alone until Ctrl-C (settings from PIPELINE_ENGINE_* variables)."""
     from api.serve import serve_api
     from pipeline_engine.settings import Settings
 
@@ -49,10 +54,15 @@ def api(
     updates = {k: v for k, v in {"api_host": host, "api_port": port}.items() if v is not None}
     if updates:
         settings = settings.model_copy(update=updates)
+    load_steps(settings.step_modules)
+    check_ports([Port(settings.api_port, "API", "--port", host=settings.api_host)])
     try:
         asyncio.run(serve_api(settings))
     except KeyboardInterrupt:
         return
     except RuntimeError as exc:  # e.g. the JWT secret check outside dev
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise CliFailure(str(exc), exit_code=EXIT_INVALID) from None
+
+
+#: (name, function) of every command of this module, in help order.
+COMMANDS = (("token", token), ("api", api))

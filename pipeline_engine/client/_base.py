@@ -18,6 +18,7 @@ from pipeline_engine.builders import to_wire
 from pipeline_engine.client._retry import RETRYABLE_STATUSES, ClientRetryPolicy
 from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.errors import (
+    AuthenticationError,
     EngineUnavailable,
     InvalidConfig,
     NotFound,
@@ -112,9 +113,7 @@ def error_from_response(
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         error = error_from_dict(body)
     else:
-        cls = error_class_for_status(status)
-        text = response.text.strip()[:500] if response.content else ""
-        error = cls(f"HTTP {status} {response.reason_phrase}" + (f": {text}" if text else ""))
+        error = _not_an_api_error(response)
     if type(error) is NotFound and pipeline_id is not None:
         error = PipelineNotFound(error.message, details=error.details)
     if status == 422 and type(error) is PipelineError:
@@ -152,9 +151,34 @@ def json_body(value: Any) -> bytes | None:
     return None if value is None else json.dumps(value).encode()
 
 
+def _not_an_api_error(response: httpx.Response) -> PipelineError:
+    """An error answer without the API's error body: a proxy's, or not the API at all."""
+    status = response.status_code
+    what = f"HTTP {status} {response.reason_phrase} from {response.request.url}"
+    if status == 429 or status >= 500:
+        cls = error_class_for_status(status)
+        return (cls if cls is not PipelineError else EngineUnavailable)(what)
+    return EngineUnavailable(
+        f"{what} is not an answer of the Pipeline Engine API: is the API URL right?"
+    )
+
+
+def not_json(response: httpx.Response) -> EngineUnavailable:
+    """The error raised when a success answer is not JSON: the URL is not the API's."""
+    kind = response.headers.get("content-type", "no content type")
+    return EngineUnavailable(
+        f"{response.request.url} answered {kind}, not the Pipeline Engine API's JSON: "
+        "is the API URL right?"
+    )
+
+
 def unreachable(base_url: str, exc: BaseException) -> EngineUnavailable:
     """The error raised when the server cannot be reached at all."""
-    return EngineUnavailable(f"cannot reach the Pipeline Engine API at {base_url}: {exc!r}")
+    reason = str(exc) or type(exc).__name__
+    return EngineUnavailable(
+        f"cannot reach the Pipeline Engine API at {base_url} ({reason}): is it running, "
+        "and is the API URL right?"
+    )
 
 
 def config_to_wire(config: ConfigLike) -> Any:
@@ -234,6 +258,11 @@ class BaseClient:
             headers["Content-Type"] = "application/json"
         token = self._token() if callable(self._token) else self._token
         if token:
+            if not token.isascii() or not token.isprintable():
+                raise AuthenticationError(
+                    "the bearer token has characters no token has (non-ASCII or control): "
+                    "is it the whole token, as minted?"
+                )
             headers["Authorization"] = f"Bearer {token}"
         return headers
 
@@ -288,7 +317,10 @@ class BaseClient:
     def _decode(response: httpx.Response) -> Any:
         if response.status_code == 204 or not response.content:
             return None
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:
+            raise not_json(response) from None
 
     @staticmethod
     def _created_id(body: Any) -> str:
