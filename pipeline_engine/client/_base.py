@@ -155,12 +155,12 @@ def _not_an_api_error(response: httpx.Response) -> PipelineError:
     """An error answer without the API's error body: a proxy's, or not the API at all."""
     status = response.status_code
     what = f"HTTP {status} {response.reason_phrase} from {response.request.url}"
-    if status == 429 or status >= 500:
-        cls = error_class_for_status(status)
-        return (cls if cls is not PipelineError else EngineUnavailable)(what)
-    return EngineUnavailable(
-        f"{what} is not an answer of the Pipeline Engine API: is the API URL right?"
-    )
+    typed = "json" in response.headers.get("content-type", "")
+    if response.content and not typed and status < 500 and status not in (401, 403, 429):
+        return EngineUnavailable(
+            f"{what} is not an answer of the Pipeline Engine API: is the API URL right?"
+        )
+    return error_class_for_status(status)(what)
 
 
 def not_json(response: httpx.Response) -> EngineUnavailable:
