@@ -97,7 +97,7 @@ def _make_activity(
             else 0.0
         )
         meter.create_histogram_float(
-            "pipeline_engine_stage_queue_seconds", "Schedule-to-start time of stage attempts", "s"
+            "pipeline_engine_stage_queue", "Schedule-to-start time of stage attempts", "seconds"
         ).record(max(queued, 0.0), labels)
         meter.create_counter("pipeline_engine_stage_attempts", "Stage attempts started").add(
             1, labels
@@ -127,7 +127,7 @@ def _make_activity(
                     raise
                 finally:
                     meter.create_histogram_float(
-                        "pipeline_engine_stage_duration_seconds", "Stage attempt duration", "s"
+                        "pipeline_engine_stage_duration", "Stage attempt duration", "seconds"
                     ).record(time.monotonic() - started, labels)
                 _log.info("stage %s attempt %d succeeded", params.stage_id, ctx.attempt)
         except asyncio.CancelledError:

@@ -17,12 +17,7 @@ from api.body_limit import BodyLimitMiddleware
 from api.console import install_console
 from api.context import ApiContext, PayloadRefs
 from api.errors import install_error_handlers
-from api.observability import (
-    ApiMetrics,
-    MetricsMiddleware,
-    RequestContextMiddleware,
-    RouteLabels,
-)
+from api.observability import ApiMetrics, RequestContextMiddleware, instrument
 from api.routes import api_router, ops_router
 from api.tenants import TenantConfigCache, TenantConfigStore
 from api.tenants.migrate import upgrade
@@ -96,7 +91,7 @@ def create_app(
     settings = settings or Settings()
     check_secret(settings)
     registry = registry if registry is not None else _default_registry(settings)
-    metrics = ApiMetrics()
+    metrics = ApiMetrics(tenant_label=settings.metrics_tenant_label)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -149,8 +144,6 @@ def create_app(
             allow_headers=["authorization", "content-type", "x-namespace"],
             allow_credentials=True,
         )
-    app.add_middleware(
-        MetricsMiddleware, metrics=metrics, routes=lambda: RouteLabels(app.openapi()["paths"])
-    )
-    app.add_middleware(RequestContextMiddleware, routes=lambda: RouteLabels(app.openapi()["paths"]))
+    app.add_middleware(RequestContextMiddleware)
+    instrument(app, metrics)
     return app

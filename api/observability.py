@@ -1,77 +1,56 @@
-"""Prometheus metrics of the API: latency, requests and errors by route (prometheus-client)."""
+"""The API's observability: Prometheus metrics, request spans and one access line per request.
+
+Request spans and the HTTP metrics (``http_server_request_duration_seconds`` by method, matched
+route and status, request and response sizes, ``http_server_active_requests``) come from the
+maintained ``opentelemetry-instrumentation-fastapi``, exported to this app's Prometheus registry by
+``opentelemetry-exporter-prometheus``; the pipeline counters below are ours. Every metric and its
+labels: ``docs/operations.md``.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from starlette.routing import compile_path
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline_engine.observability import bind_log_context, current_trace_id
 
-__all__ = ["ApiMetrics", "MetricsMiddleware", "RequestContextMiddleware", "RouteLabels"]
+__all__ = ["ApiMetrics", "RequestContextMiddleware", "instrument"]
 
-_DOC_PATHS = frozenset({"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
-
-
-class RouteLabels:
-    """Maps a request path to its route template (``/v1/pipelines/{pipeline_id}``).
-
-    Args:
-        templates: Every route template of the app (e.g. the OpenAPI document's paths).
-    """
-
-    def __init__(self, templates: Iterable[str]) -> None:
-        compiled: list[tuple[re.Pattern[str], str]] = []
-        for template in templates:
-            regex, _, _ = compile_path(template)
-            compiled.append((regex, template))
-        # literal routes first, so /v1/pipelines beats /v1/pipelines/{pipeline_id}
-        compiled.sort(key=lambda item: item[1].count("{"))
-        self._compiled = compiled
-
-    def label(self, path: str) -> str:
-        """The template matching ``path``; ``unmatched`` when none does."""
-        if path in _DOC_PATHS:
-            return path
-        for regex, template in self._compiled:
-            if regex.match(path):
-                return template
-        return "unmatched"
+#: Not measured, not traced: the probes and the metrics page itself.
+_UNOBSERVED = "healthz,readyz,metrics"
 
 
 class ApiMetrics:
-    """The API's collectors, in their own registry (one per app, so apps can coexist in tests)."""
+    """The API's collectors, in their own registry (one per app, so apps can coexist in tests).
 
-    def __init__(self) -> None:
+    Args:
+        tenant_label: Label ``pipeline_engine_pipelines_created_total`` with the tenant id.
+            Off by default: ``/metrics`` needs no token, so it must not list tenants
+            (``PIPELINE_ENGINE_METRICS_TENANT_LABEL``).
+    """
+
+    def __init__(self, *, tenant_label: bool = False) -> None:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from opentelemetry.sdk.metrics import MeterProvider
+
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` gauges
         self.registry = CollectorRegistry(auto_describe=True)
-        self.latency = Histogram(
-            "pipeline_engine_api_request_duration_seconds",
-            "Time from request to response start, by route.",
-            ["method", "route"],
-            registry=self.registry,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-        )
-        self.requests = Counter(
-            "pipeline_engine_api_requests_total",
-            "Requests by route and status.",
-            ["method", "route", "status"],
-            registry=self.registry,
-        )
-        self.errors = Counter(
-            "pipeline_engine_api_errors_total",
-            "Responses with status >= 400 by route and status.",
-            ["method", "route", "status"],
-            registry=self.registry,
+        self.tenant_label = tenant_label
+        self.meter_provider = MeterProvider(
+            metric_readers=[
+                PrometheusMetricReader(registry=self.registry, disable_target_info=True)
+            ]
         )
         self.pipelines_created = Counter(
-            "pipeline_engine_pipelines_created_total",
-            "Pipelines created, by tenant and route (repeats of an idempotent call not counted).",
-            ["tenant", "route"],
+            "pipeline_engine_pipelines_created",
+            "Pipelines created (repeats of an idempotent call not counted), by route.",
+            ["route", "tenant"] if tenant_label else ["route"],
             registry=self.registry,
         )
         self.tenant_configs = Gauge(
@@ -81,91 +60,51 @@ class ApiMetrics:
             registry=self.registry,
         )
 
-
-class _RouteLabelled:
-    """Route templates for request paths, computed at the first request (routes are final then)."""
-
-    def __init__(self, routes: Callable[[], RouteLabels]) -> None:
-        self._routes_factory = routes
-        self._routes: RouteLabels | None = None
-
-    def _label(self, path: str) -> str:
-        if self._routes is None:
-            self._routes = self._routes_factory()
-        return self._routes.label(path)
+    def pipeline_created(self, *, route: str, tenant_id: str | None) -> None:
+        """Count a pipeline created by ``route`` (an operation id)."""
+        if self.tenant_label:
+            self.pipelines_created.labels(route, tenant_id or "").inc()
+        else:
+            self.pipelines_created.labels(route).inc()
 
 
-class MetricsMiddleware(_RouteLabelled):
-    """Pure ASGI middleware timing every HTTP request up to its response start.
+def instrument(app: FastAPI, metrics: ApiMetrics) -> None:
+    """Request spans (to the configured tracer provider) and HTTP metrics (to ``metrics``)."""
+    # the stable HTTP conventions: durations in seconds, ``http_route`` labels
+    os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http")
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-    The route label is the matched path template (``/v1/pipelines/{pipeline_id}``), never the raw
-    path, so label cardinality stays bounded.
+    FastAPIInstrumentor.instrument_app(
+        app, meter_provider=metrics.meter_provider, excluded_urls=_UNOBSERVED
+    )
 
-    Args:
-        app: The wrapped application.
-        metrics: Where to record.
-        routes: Gives the route labels (called once, at the first request).
-    """
 
-    def __init__(
-        self, app: ASGIApp, *, metrics: ApiMetrics, routes: Callable[[], RouteLabels]
-    ) -> None:
-        super().__init__(routes)
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Handle one ASGI connection."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-        recorded = False
-
-        def record() -> None:
-            nonlocal recorded
-            if recorded:
-                return
-            recorded = True
-            label = self._label(str(scope.get("path", "")))
-            method = scope.get("method", "GET")
-            self.metrics.latency.labels(method, label).observe(time.perf_counter() - start)
-            self.metrics.requests.labels(method, label, str(status)).inc()
-            if status >= 400:
-                self.metrics.errors.labels(method, label, str(status)).inc()
-
-        async def wrapped(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                record()
-            await send(message)
-
-        try:
-            await self.app(scope, receive, wrapped)
-        finally:
-            record()
+def matched_route(scope: Scope) -> str:
+    """The template of the route that handled the request (``unmatched`` when none did)."""
+    # FastAPI keeps the full template of a route of an included router in its routing context;
+    # Starlette's own ``route`` is the route as its router declared it (no prefix)
+    context = (scope.get("fastapi") or {}).get("effective_route_context")
+    full = getattr(context, "path", None)
+    if isinstance(full, str):
+        return full
+    return str(getattr(scope.get("route"), "path", "unmatched"))
 
 
 _PIPELINE_IN_PATH = re.compile(r"^/v1/pipelines/(?P<pid>[^/]+)")
 _access = logging.getLogger("api.access")
 
 
-class RequestContextMiddleware(_RouteLabelled):
-    """One span and one structured log line per request, with the pipeline's context bound.
+class RequestContextMiddleware:
+    """One structured log line per request, with the pipeline's id and the trace id bound.
 
-    The span (a no-op unless tracing is configured) is the parent of the engine's
-    ``CreatePipeline`` span, so a pipeline created by this request carries this trace's id as the
-    ``trace_id`` of its events. The log line never includes bodies or headers.
+    It runs inside the request span of the FastAPI instrumentation, so the line's ``trace_id`` is
+    the span's (and, for a request that creates a pipeline, the ``trace_id`` of its events). The
+    route is the one Starlette matched (``/v1/pipelines/{pipeline_id}``); bodies and headers are
+    never logged.
     """
 
-    def __init__(self, app: ASGIApp, *, routes: Callable[[], RouteLabels]) -> None:
-        super().__init__(routes)
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        from opentelemetry import trace
-
-        self._tracer = trace.get_tracer("pipeline_engine.api")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
@@ -174,9 +113,7 @@ class RequestContextMiddleware(_RouteLabelled):
             return
         path = str(scope.get("path", ""))
         method = str(scope.get("method", "GET"))
-        route = self._label(path)
         match = _PIPELINE_IN_PATH.match(path)
-        pipeline_id = match.group("pid") if match else None
         status = 500
 
         async def wrapped(message: Message) -> None:
@@ -186,13 +123,13 @@ class RequestContextMiddleware(_RouteLabelled):
             await send(message)
 
         start = time.perf_counter()
-        with (
-            self._tracer.start_as_current_span(f"{method} {route}"),
-            bind_log_context(pipeline_id=pipeline_id, trace_id=current_trace_id()),
+        with bind_log_context(
+            pipeline_id=match.group("pid") if match else None, trace_id=current_trace_id()
         ):
             try:
                 await self.app(scope, receive, wrapped)
             finally:
+                route = matched_route(scope)
                 _access.info(
                     "%s %s %d %.1f ms",
                     method,

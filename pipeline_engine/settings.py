@@ -24,10 +24,18 @@ class Settings(BaseSettings):
     env: Literal["dev", "prod"] = Field("prod", description="dev relaxes the JWT secret check.")
     temporal_address: str = Field("127.0.0.1:7233", description="Temporal frontend host:port.")
     otlp_endpoint: str | None = Field(
-        None, description='OTLP/HTTP traces URL (or "console"); tracing is off when unset.'
+        None,
+        description='OTLP/HTTP traces URL (or "console"); the standard OTEL_* variables '
+        "(OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_EXPORTER, …) work too; tracing is off when "
+        "neither is set.",
     )
     worker_metrics_port: int | None = Field(
         None, description="Port of the worker's Prometheus endpoint (off when unset)."
+    )
+    metrics_tenant_label: bool = Field(
+        False,
+        description="Label pipeline counters with tenant ids on the (unauthenticated) metrics "
+        "pages of the API and the worker.",
     )
     worker_metrics_host: str = Field(
         "127.0.0.1", description="Address of the worker's Prometheus endpoint."

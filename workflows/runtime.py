@@ -14,6 +14,7 @@ from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from pipeline_engine._interpreter import StepCall, StepFailed, StepOutcome
+    from pipeline_engine.observability.metric_labels import pipeline_labels
     from pipeline_engine.states import PipelineState
     from pipeline_engine.status import ErrorInfo
     from workflows.messages import StepActivityInput, StepActivityResult
@@ -139,4 +140,4 @@ class TemporalRuntime:
         if state.is_terminal or state is PipelineState.RUNNING:
             workflow.metric_meter().create_counter(
                 "pipeline_engine_pipeline_transitions", "Pipelines entering a state"
-            ).add(1, {"state": state.value, "tenant": self._tenant})
+            ).add(1, pipeline_labels(self._tenant, state=state.value))

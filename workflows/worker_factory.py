@@ -34,6 +34,16 @@ PASSTHROUGH_MODULES = (
 )
 
 
+#: Buckets (seconds) of the worker's own histograms: steps take from milliseconds to an hour.
+STAGE_SECONDS_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600
+)  # fmt: skip
+HISTOGRAM_BUCKETS = {
+    "pipeline_engine_stage_duration": STAGE_SECONDS_BUCKETS,
+    "pipeline_engine_stage_queue": STAGE_SECONDS_BUCKETS,
+}
+
+
 def sandbox_runner() -> SandboxedWorkflowRunner:
     """The workflow sandbox, with our (deterministic) models passed through for speed."""
     return SandboxedWorkflowRunner(
@@ -62,7 +72,14 @@ async def connect(
     if metrics_port is not None:
         runtime = Runtime(
             telemetry=TelemetryConfig(
-                metrics=PrometheusConfig(bind_address=f"{metrics_host}:{metrics_port}")
+                metrics=PrometheusConfig(
+                    bind_address=f"{metrics_host}:{metrics_port}",
+                    # Prometheus conventions: counters end in _total, durations in seconds
+                    counters_total_suffix=True,
+                    unit_suffix=True,
+                    durations_as_seconds=True,
+                    histogram_bucket_overrides=HISTOGRAM_BUCKETS,
+                )
             )
         )
     return await Client.connect(

@@ -70,7 +70,7 @@ async def create_pipeline(
         config, input=body.input, tenant_id=body.tenant_id, idempotency_key=body.idempotency_key
     )
     if created.created:
-        metrics.pipelines_created.labels(body.tenant_id or "", "create_pipeline").inc()
+        metrics.pipeline_created(route="create_pipeline", tenant_id=body.tenant_id)
     else:
         response.status_code = 200
     return PipelineRef(pipeline_id=created.pipeline_id, state=created.state.value)

@@ -40,7 +40,7 @@ async def process(
         start=True,
     )
     if created.created:
-        metrics.pipelines_created.labels(body.tenant_id, "process").inc()
+        metrics.pipeline_created(route="process", tenant_id=body.tenant_id)
     else:
         response.status_code = 200
     return PipelineRef(pipeline_id=created.pipeline_id, state=created.state.value)

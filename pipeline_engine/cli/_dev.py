@@ -54,6 +54,7 @@ def worker(
 async def _run_worker(settings: Settings, *, task_queue: str | None, activities_only: bool) -> None:
     import pipeline_engine.builtin_steps  # noqa: F401  (registers the built-in steps)
     from pipeline_engine.observability import configure_logging, configure_tracing
+    from pipeline_engine.observability.metric_labels import set_tenant_label
     from pipeline_engine.steps import default_registry
     from workflows.connection import TemporalSecurity
     from workflows.payload_retention import start_payload_sweeper
@@ -74,6 +75,7 @@ async def _run_worker(settings: Settings, *, task_queue: str | None, activities_
             ]
         )
     configure_tracing(settings.otlp_endpoint, service_name="pipeline-engine-worker")
+    set_tenant_label(settings.metrics_tenant_label)
     store = store_from_settings(settings)
     if store is not None:
         await store.check()  # a clear error now rather than failed steps later

@@ -1,12 +1,17 @@
 """OpenTelemetry tracing, on only when an exporter is configured.
 
-``PIPELINE_ENGINE_OTLP_ENDPOINT`` (an OTLP/HTTP traces URL) or ``console`` turns it on. The
-pipeline's ``trace_id`` (carried by every event) is the id of the trace that created the pipeline,
-and Temporal's tracing interceptor carries that trace into the workflow and every step.
+The standard ``OTEL_*`` variables turn it on and configure it: ``OTEL_EXPORTER_OTLP_ENDPOINT`` or
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` (OTLP/HTTP, with ``OTEL_EXPORTER_OTLP_HEADERS`` etc.),
+``OTEL_TRACES_EXPORTER=console``, ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``;
+``OTEL_SDK_DISABLED=true`` turns it off. ``PIPELINE_ENGINE_OTLP_ENDPOINT`` (a traces URL, or
+``console``) still works. The pipeline's ``trace_id`` (carried by every event) is the id of the
+trace that created the pipeline, and Temporal's tracing interceptor carries that trace into the
+workflow and every step.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 __all__ = ["configure_tracing", "current_trace_id", "tracing_interceptors"]
@@ -27,6 +32,9 @@ def current_trace_id() -> str | None:
 def configure_tracing(endpoint: str | None, *, service_name: str, exporter: Any = None) -> bool:
     """Install a tracer provider exporting to ``endpoint`` (or to ``exporter``); False if off."""
     global _configured
+    if os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true" and exporter is None:
+        return False
+    endpoint = endpoint or _endpoint_from_otel_variables()
     if not endpoint and exporter is None:
         return False
     from opentelemetry import trace
@@ -38,7 +46,8 @@ def configure_tracing(endpoint: str | None, *, service_name: str, exporter: Any 
     if isinstance(current, TracerProvider):  # already configured: add this exporter to it
         provider = current
     else:
-        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        named = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": service_name}
+        provider = TracerProvider(resource=Resource.create(named))
         trace.set_tracer_provider(provider)
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -49,9 +58,26 @@ def configure_tracing(endpoint: str | None, *, service_name: str, exporter: Any 
     else:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        # _OTEL means "the exporter reads the OTEL_EXPORTER_OTLP_* variables itself"
+        url = None if endpoint == _OTEL else endpoint
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url)))
     _configured = True
     return True
+
+
+_OTEL = "otel"
+
+
+def _endpoint_from_otel_variables() -> str | None:
+    if os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "console":
+        return "console"
+    if os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower() == "none":
+        return None
+    if os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    ):
+        return _OTEL
+    return None
 
 
 def tracing_interceptors() -> list[Any]:

@@ -201,21 +201,20 @@ async def test_ops_endpoints(http: httpx.AsyncClient, op: dict[str, str]) -> Non
     assert all(checks[name]["ok"] for name in ("temporal", "database", "tenant_configs"))
     await http.get("/v1/steps", headers=op)
     await http.get("/v1/steps")
-    metrics = (await http.get("/metrics")).text
     await http.get("/v1/pipelines/pl-nope", headers=op)
+    metrics = (await http.get("/metrics")).text
     lines = metrics.splitlines()
     assert any(
-        line.startswith("pipeline_engine_api_request_duration_seconds_bucket")
-        and 'route="/v1/steps"' in line
+        line.startswith("http_server_request_duration_seconds_bucket")
+        and 'http_route="/v1/steps"' in line
+        and 'http_response_status_code="401"' in line
         for line in lines
     )
-    errors = 'pipeline_engine_api_errors_total{method="GET",route="/v1/steps",status="401"}'
-    assert errors in metrics
-    metrics = (await http.get("/metrics")).text
-    assert (
-        'pipeline_engine_api_requests_total{method="GET",'
-        'route="/v1/pipelines/{pipeline_id}",status="404"}'
-    ) in metrics
+    assert any(
+        'http_route="/v1/pipelines/{pipeline_id}"' in line
+        and 'http_response_status_code="404"' in line
+        for line in lines
+    )
     assert "pl-nope" not in metrics
     assert "pipeline_engine_tenant_configs" in metrics
 

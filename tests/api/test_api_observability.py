@@ -8,10 +8,13 @@ import logging
 import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import generate_latest
 
+from api.observability import ApiMetrics
 from pipeline_engine.observability.logs import JsonFormatter, _ContextFilter
 from pipeline_engine.observability.tracing import configure_tracing
 from tests.api._support import pipeline_config, step, wait_state
+from tests.support.promtool import assert_documented, assert_promtool_accepts
 
 
 class _Capture(logging.Handler):
@@ -54,19 +57,44 @@ async def test_access_log_lines_carry_the_pipeline_and_no_secrets(
     assert all(token not in line and "s3cr3t" not in line for line in access_log.lines)
 
 
-async def test_metrics_count_created_pipelines_by_tenant(
+async def test_metrics_count_created_pipelines_without_tenant_ids(
     http: httpx.AsyncClient, admin: dict[str, str], tenant: str
 ) -> None:
+    before = _created((await http.get("/metrics")).text)
     body = {"config": pipeline_config("counted", step("t_add")), "tenant_id": tenant}
     assert (await http.post("/v1/pipelines", json=body, headers=admin)).status_code == 201
     assert (await http.post("/v1/pipelines", json=body, headers=admin)).status_code == 200
     text = (await http.get("/metrics")).text
-    line = next(
-        ln
-        for ln in text.splitlines()
-        if ln.startswith("pipeline_engine_pipelines_created_total") and f'tenant="{tenant}"' in ln
+    assert _created(text) == before + 1  # the idempotent repeat is not counted
+    assert tenant not in text  # /metrics needs no token: no tenant ids by default
+
+
+def _created(page: str) -> float:
+    prefix = 'pipeline_engine_pipelines_created_total{route="create_pipeline"} '
+    return next(
+        (float(line.removeprefix(prefix)) for line in page.splitlines() if line.startswith(prefix)),
+        0.0,
     )
-    assert line.endswith(" 1.0")  # the idempotent repeat is not counted
+
+
+def test_tenant_label_only_behind_its_setting() -> None:
+    metrics = ApiMetrics(tenant_label=True)
+    metrics.pipeline_created(route="process", tenant_id="acme")
+    page = generate_latest(metrics.registry).decode()
+    assert 'pipeline_engine_pipelines_created_total{route="process",tenant="acme"} 1.0' in page
+
+
+async def test_metrics_page_follows_prometheus_conventions(
+    http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    await http.get("/v1/steps", headers=admin)
+    await http.get("/v1/pipelines/pl-nope", headers=admin)
+    page = (await http.get("/metrics")).text
+    assert 'http_route="/v1/pipelines/{pipeline_id}"' in page and "pl-nope" not in page
+    assert "http_server_request_duration_seconds_bucket{" in page
+    assert "pipeline_engine_tenant_configs{" in page
+    assert_promtool_accepts(page)
+    assert_documented(page, prefixes=("pipeline_engine_", "http_server_"))
 
 
 async def test_request_span_is_the_pipelines_trace(

@@ -7,9 +7,11 @@ import uuid
 import httpx
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from pipeline_engine.observability.metric_labels import pipeline_labels, set_tenant_label
 from pipeline_engine.observability.tracing import configure_tracing
 from pipeline_engine.states import PipelineState
 from pipeline_engine.steps import StepRegistry
+from tests.support.promtool import assert_documented, assert_promtool_accepts
 from tests.support.waiting import wait_for_state, wait_until
 from workflows.dev_server import TemporalDevServer, free_port
 from workflows.engine import TemporalPipelineEngine
@@ -52,10 +54,26 @@ async def test_worker_metrics_endpoint(
 
         await wait_until(scraped, timeout=20, interval=0.5)
     assert 'step="t_flaky"' in text
-    assert "pipeline_engine_stage_failures" in text and 'error="ValueError"' in text
-    assert "pipeline_engine_stage_queue_seconds" in text
-    assert "pipeline_engine_pipeline_transitions" in text and 'tenant="metrics-tenant"' in text
-    assert "temporal_" in text  # the SDK's own worker metrics
+    assert "pipeline_engine_stage_failures_total{" in text and 'error="ValueError"' in text
+    assert "pipeline_engine_stage_attempts_total{" in text
+    assert "pipeline_engine_stage_queue_seconds_bucket{" in text
+    assert "pipeline_engine_pipeline_transitions_total{" in text
+    assert "metrics-tenant" not in text  # the page needs no token: no tenant ids by default
+    # buckets that fit steps (milliseconds to an hour, in seconds), and the SDK's in seconds
+    assert "pipeline_engine_stage_duration_seconds_bucket{" in text and 'le="3600"' in text
+    assert "temporal_activity_execution_latency_seconds_bucket{" in text
+    assert "_milliseconds" not in text and "_ms_" not in text
+    assert_promtool_accepts(text)
+    assert_documented(text, prefixes=("pipeline_engine_",))
+
+
+def test_tenant_label_only_when_asked() -> None:
+    assert pipeline_labels("acme", state="RUNNING") == {"state": "RUNNING"}
+    set_tenant_label(True)
+    try:
+        assert pipeline_labels("acme", state="RUNNING") == {"state": "RUNNING", "tenant": "acme"}
+    finally:
+        set_tenant_label(False)
 
 
 async def test_tracing_trace_id_matches_events(
