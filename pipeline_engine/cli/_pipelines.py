@@ -211,6 +211,9 @@ def list_(
     state: PipelineState | None = typer.Option(
         None, "--state", help="Only pipelines in this state."
     ),
+    name: str | None = typer.Option(
+        None, "--name", help="Only pipelines whose config name starts with this."
+    ),
     page_size: int = typer.Option(20, "--page-size", min=1, max=1000, help="Rows per page."),
     page_token: str | None = typer.Option(
         None, "--page-token", help="The next page (printed under the previous one)."
@@ -222,7 +225,7 @@ def list_(
     """List pipelines, newest first, by pages."""
     with _client(url, token) as client:
         page = client.list_pipelines(
-            tenant_id=tenant, state=state, page_size=page_size, page_token=page_token
+            tenant_id=tenant, state=state, name=name, page_size=page_size, page_token=page_token
         )
     if as_json:
         print_json(page)

@@ -446,6 +446,7 @@ class AsyncPipelineClient(BaseClient):
         *,
         tenant_id: str | None = None,
         state: PipelineState | str | None = None,
+        name: str | None = None,
         page_size: int | None = None,
         page_token: str | None = None,
         timeout: float | None = None,
@@ -457,13 +458,14 @@ class AsyncPipelineClient(BaseClient):
             tenant_id: Only this tenant's (default: the client's ``tenant_id``; else all the
                 caller may see).
             state: Only pipelines in this state.
+            name: Only pipelines whose config name starts with this.
             page_size: Items per page.
             page_token: ``next_page_token`` of the previous page.
         """
         data = await self._request(
             "GET",
             self._url("pipelines"),
-            params=self._list_params(tenant_id, state, page_size, page_token),
+            params=self._list_params(tenant_id, state, page_size, page_token, name=name),
             timeout=timeout,
             retry_policy=retry_policy,
         )

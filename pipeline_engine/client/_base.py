@@ -384,6 +384,8 @@ class BaseClient:
         state: PipelineState | str | None,
         page_size: int | None,
         page_token: str | None,
+        *,
+        name: str | None = None,
     ) -> dict[str, str]:
         params: dict[str, str] = {}
         tenant = self._tenant(tenant_id)
@@ -391,6 +393,8 @@ class BaseClient:
             params["tenant_id"] = tenant
         if state is not None:
             params["state"] = PipelineState(state).value
+        if name:
+            params["name"] = name
         if page_size is not None:
             params["page_size"] = str(page_size)
         if page_token is not None:

@@ -247,6 +247,11 @@ def test_list_pages_and_filters(cli: CliRunner, tmp_path: Path) -> None:
     assert len(ids) == 4
     failed = cli.invoke(app, ["list", "--tenant", TENANT, "--state", "FAILED", "--json"])
     assert all(i["state"] == "FAILED" for i in json.loads(failed.output)["items"])
+    named = {**ADD, "name": f"cli-named-{uuid.uuid4().hex[:6]}"}
+    made = cli.invoke(app, ["run", str(write(tmp_path, named)), "--tenant", TENANT, "--json"])
+    by_name = cli.invoke(app, ["list", "--tenant", TENANT, "--name", named["name"], "--json"])
+    items = json.loads(by_name.output)["items"]
+    assert [i["pipeline_id"] for i in items] == [json.loads(made.output)["pipeline_id"]]
 
 
 def test_status_shows_prompts_durations_and_errors(
