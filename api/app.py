@@ -29,6 +29,19 @@ from pipeline_engine.steps import StepRegistry, default_registry, load_step_modu
 
 __all__ = ["create_app"]
 
+_DESCRIPTION = """Runs multi-tenant pipelines of Python steps on Temporal.
+
+Every route under `/v1` needs `Authorization: Bearer <JWT>` (mint one with
+`pipeline-engine token`), except `GET /v1/schema/pipeline-config`: the JSON Schema of a pipeline
+config is public, it holds no tenant data. Roles: viewer (reads), operator (creates, starts,
+cancels, retries), approver (answers inputs), admin (tenant configs; all of the others).
+
+Errors are `{"error", "message", "details"}`: 401 bad token, 403 role missing, 404 not among your
+tenants, 409 wrong state or idempotency conflict, 413 body too large, 422 invalid (each problem
+with its JSON path), 503 Temporal or the database unreachable (with `Retry-After`), 504 timeout.
+Creating is idempotent: the same arguments give the same pipeline id (200 instead of 201).
+"""
+
 log = logging.getLogger("api")
 
 
@@ -74,7 +87,7 @@ def create_app(
     store: TenantConfigStore | None = None,
     migrate: bool = True,
 ) -> FastAPI:
-    """The FastAPI application of DESIGN §5.
+    """The FastAPI application: the REST front door of Pipeline Engine.
 
     Args:
         settings: Server settings (from ``PIPELINE_ENGINE_*`` variables when ``None``).
@@ -126,7 +139,7 @@ def create_app(
     app = FastAPI(
         title="Pipeline Engine",
         version=__version__,
-        description="Multi-tenant pipeline orchestrator on Temporal (DESIGN §5).",
+        description=_DESCRIPTION,
         lifespan=lifespan,
         docs_url=None,  # served from vendored assets by install_console
         redoc_url=None,

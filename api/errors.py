@@ -1,4 +1,5 @@
-"""The one mapping from errors to HTTP responses (status, headers, the DESIGN §5 error body)."""
+"""The one mapping from errors to HTTP responses: status, headers and the error body
+``{"error", "message", "details"}``; and the error responses the OpenAPI document declares."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from pipeline_engine.errors import (
 )
 
 __all__ = [
+    "CONFLICT_RESPONSES",
     "ERROR_RESPONSES",
     "error_response",
     "install_error_handlers",
@@ -44,26 +46,78 @@ _HTTP_CODES = {
 }
 
 _ERROR_BODY = {
+    "title": "Error",
     "type": "object",
     "properties": {
-        "error": {"type": "string"},
-        "message": {"type": "string"},
-        "details": {"type": "array", "items": {}},
+        "error": {"type": "string", "description": "Stable code of the kind of error."},
+        "message": {"type": "string", "description": "What went wrong, in words."},
+        "details": {
+            "type": "array",
+            "items": {},
+            "description": "For invalid documents: one {path, message} per problem.",
+        },
     },
     "required": ["error", "message", "details"],
 }
+
+
+def _error(description: str, code: str, message: str, details: list[Any] | None = None) -> Any:
+    example = {"error": code, "message": message, "details": details or []}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": _ERROR_BODY, "example": example}},
+    }
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"description": desc, "content": {"application/json": {"schema": _ERROR_BODY}}}
-    for code, desc in (
-        (401, "Missing, expired or invalid bearer token"),
-        (403, "Role missing"),
-        (404, "Not found among the caller's tenants"),
-        (413, "Body too large"),
-        (422, "Invalid request (problems listed in details)"),
-        (503, "Temporal or the database is unreachable"),
-    )
+    401: _error(
+        "The bearer token is missing, expired, or not valid.",
+        "unauthenticated",
+        "token expired: mint a new one",
+    ),
+    403: _error(
+        "The token lacks the role this operation needs.",
+        "permission_denied",
+        "this operation needs the operator role",
+    ),
+    404: _error(
+        "No such pipeline, stage or tenant among the caller's tenants.",
+        "pipeline_not_found",
+        "pipeline not found",
+    ),
+    413: _error(
+        "The request body is larger than the server accepts.",
+        "payload_too_large",
+        "request body over 2097152 bytes",
+    ),
+    422: _error(
+        "The request is not valid; each problem is listed with its JSON path.",
+        "invalid_config",
+        "invalid pipeline config (1 problem); unknown steps: detect",
+        [{"path": "$.config.definition.steps[1].name", "message": "unknown step 'detect'"}],
+    ),
+    503: _error(
+        "Temporal or the database cannot be reached right now; retry after Retry-After seconds.",
+        "unavailable",
+        "Temporal is unreachable",
+    ),
+    504: _error(
+        "Temporal did not answer in time; the operation may still complete: read the state.",
+        "timeout",
+        "the operation did not finish in time",
+    ),
 }
 """OpenAPI ``responses`` shared by every protected route."""
+
+CONFLICT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: _error(
+        "The operation does not apply in the current state (e.g. the pipeline already ended), "
+        "or the idempotency key was used with other arguments, or the version is stale.",
+        "invalid_state",
+        "pipeline already ended as SUCCEEDED",
+    )
+}
+"""OpenAPI ``responses`` of the routes that change something (409)."""
 
 _UNIFORM_404: tuple[tuple[type[NotFound], str], ...] = (
     (PipelineNotFound, "pipeline not found"),
@@ -209,7 +263,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers that turn every error into the DESIGN §5 error body."""
+    """Register the handlers that turn every error into the error body."""
     app.add_exception_handler(PipelineError, _on_pipeline_error)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)

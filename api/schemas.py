@@ -27,51 +27,100 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _example(**example: Any) -> ConfigDict:
+    """A request body model that rejects unknown fields, with ``example`` in its schema."""
+    return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
+
+
+_SEED_DEFINITION = {
+    "type": "chain",
+    "steps": [
+        {"type": "step", "name": "segmentation"},
+        {"type": "step", "name": "detection", "kwargs": {"segment_type": "cajon"}},
+    ],
+}
+
+
 class CreatePipelineBody(_Body):
-    """``POST /v1/pipelines``."""
+    """``POST /v1/pipelines``: a pipeline from any config (created in PENDING)."""
+
+    model_config = _example(
+        config={"schema_version": "1", "name": "crates", "definition": _SEED_DEFINITION},
+        input={"image_path": "/data/crates.png"},
+        tenant_id="cultivos-abc",
+        idempotency_key="batch-2024-06-01",
+    )
 
     config: dict[str, Any] = Field(
         description="A PipelineConfig document (JSON Schema at /v1/schema/pipeline-config)."
     )
     input: Any = Field(None, description="The pipeline input every step sees.")
     tenant_id: str = Field(pattern=TENANT_ID, description="One of the caller's tenants.")
-    idempotency_key: str | None = Field(None, min_length=1, max_length=200)
+    idempotency_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="The same key (for the same tenant) gives the same pipeline; with other "
+        "arguments it is a 409.",
+    )
 
 
 class PipelineRef(BaseModel):
     """A pipeline and its state."""
 
-    pipeline_id: str
-    state: str
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"pipeline_id": "pl-0123abcd", "state": "RUNNING"}]}
+    )
+
+    pipeline_id: str = Field(description="The pipeline (also its Temporal workflow id).")
+    state: str = Field(description="PENDING, RUNNING, WAITING_INPUT, SUCCEEDED, FAILED, CANCELLED.")
 
 
 class CancelBody(_Body):
     """``POST /v1/pipelines/{id}/cancel``."""
 
-    reason: str = Field("", max_length=2000)
+    model_config = _example(reason="wrong batch")
+
+    reason: str = Field("", max_length=2000, description="Why (recorded in the events).")
 
 
 class RetryBody(_Body):
     """``POST /v1/pipelines/{id}/stages/{stage_id}/retry``."""
 
-    reason: str = Field("", max_length=2000)
+    model_config = _example(reason="model server back up")
+
+    reason: str = Field("", max_length=2000, description="Why (recorded in the events).")
 
 
 class InputBody(_Body):
     """``POST /v1/pipelines/{id}/input``."""
 
-    payload: Any = None
+    model_config = _example(payload={"approved": True}, responder="Ana", stage_id="approval")
+
+    payload: Any = Field(None, description="The answer; must satisfy the input's JSON Schema.")
     responder: str | None = Field(
         None,
         min_length=1,
         max_length=200,
         description="A display name only: the responder recorded is the caller's token subject.",
     )
-    stage_id: str | None = Field(None, min_length=1, max_length=255)
+    stage_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=255,
+        description="Which input element, when several wait (see the status' waiting_inputs).",
+    )
 
 
 class TenantConfigBody(_Body):
-    """``PUT /v1/tenants/{tenant_id}/config`` (seed 2 shape)."""
+    """``PUT /v1/tenants/{tenant_id}/config``: the tenant's pipeline and settings."""
+
+    model_config = _example(
+        tenant_id="cultivos-abc",
+        pipeline_definition=_SEED_DEFINITION,
+        settings={"species": ["tomate", "lechuga"]},
+        version=3,
+    )
 
     pipeline_definition: Any = Field(description="The DSL tree (usually a chain).")
     settings: dict[str, Any] | None = Field(None, description="Settings every step sees.")
@@ -84,6 +133,15 @@ class TenantConfigBody(_Body):
 class ProcessBody(_Body):
     """``POST /v1/process``: run the tenant's configured pipeline on an input."""
 
-    tenant_id: str = Field(pattern=TENANT_ID)
-    input: Any = None
-    idempotency_key: str | None = Field(None, min_length=1, max_length=200)
+    model_config = _example(
+        tenant_id="cultivos-abc", input={"image_path": "/data/crates.png"}, idempotency_key="b-17"
+    )
+
+    tenant_id: str = Field(pattern=TENANT_ID, description="A tenant with a stored config.")
+    input: Any = Field(None, description="The pipeline input every step sees.")
+    idempotency_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="The same key gives the same pipeline; with another input it is a 409.",
+    )

@@ -132,7 +132,14 @@ async def get_tenant_config_graph(
 
 @router.post("/graph", operation_id="draw_config")
 async def draw_config(
-    config: Annotated[dict[str, Any], Body(embed=True, description="A PipelineConfig document.")],
+    config: Annotated[
+        dict[str, Any],
+        Body(
+            embed=True,
+            description="A PipelineConfig document.",
+            examples=[{"name": "draft", "definition": {"type": "step", "name": "segmentation"}}],
+        ),
+    ],
     caller: Viewer,
     registry: RegistryDep,
 ) -> GraphOut:

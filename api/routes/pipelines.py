@@ -19,7 +19,7 @@ from api.deps import (
     Viewer,
     check_tenant,
 )
-from api.errors import ERROR_RESPONSES
+from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
 from api.page_tokens import open_page_token, seal_page_token
 from api.result_refs import with_large_results_by_ref
 from api.routes.counts import WhereDep, listed_tenants
@@ -53,7 +53,10 @@ def _config_of(document: dict[str, Any], registry: RegistryDep, root: str) -> Pi
     operation_id="create_pipeline",
     status_code=201,
     response_model=PipelineRef,
-    responses={200: {"model": PipelineRef, "description": "Already created with these arguments"}},
+    responses={
+        200: {"model": PipelineRef, "description": "Already created with these arguments"},
+        **CONFLICT_RESPONSES,
+    },
 )
 async def create_pipeline(
     body: CreatePipelineBody,
@@ -89,7 +92,7 @@ _ACCEPTED: dict[int | str, dict[str, Any]] = {
     "/{pipeline_id}/start",
     operation_id="start_pipeline",
     response_model=PipelineRef,
-    responses=_ACCEPTED,
+    responses={**_ACCEPTED, **CONFLICT_RESPONSES},
 )
 async def start_pipeline(
     pipeline_id: OperablePipeline, caller: CallerDep, engine: EngineDep, response: Response
@@ -143,7 +146,7 @@ async def get_history(
     "/{pipeline_id}/cancel",
     operation_id="cancel_pipeline",
     response_model=PipelineRef,
-    responses=_ACCEPTED,
+    responses={**_ACCEPTED, **CONFLICT_RESPONSES},
 )
 async def cancel_pipeline(
     pipeline_id: OperablePipeline,
@@ -164,6 +167,7 @@ async def cancel_pipeline(
     "/{pipeline_id}/stages/{stage_id}/retry",
     operation_id="retry_stage",
     response_model=PipelineRef,
+    responses=CONFLICT_RESPONSES,
 )
 async def retry_stage(
     pipeline_id: OperablePipeline,
@@ -178,7 +182,12 @@ async def retry_stage(
     return PipelineRef(pipeline_id=pipeline_id, state=state.value)
 
 
-@router.post("/{pipeline_id}/input", operation_id="submit_input", response_model=PipelineRef)
+@router.post(
+    "/{pipeline_id}/input",
+    operation_id="submit_input",
+    response_model=PipelineRef,
+    responses=CONFLICT_RESPONSES,
+)
 async def submit_input(
     pipeline_id: ApprovablePipeline, body: InputBody, caller: CallerDep, engine: EngineDep
 ) -> PipelineRef:

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 
 from api.deps import CacheDep, EngineDep, MetricsDep, Operator, check_tenant
-from api.errors import ERROR_RESPONSES
+from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
 from api.schemas import PipelineRef, ProcessBody
 
 router = APIRouter(tags=["process"], responses=ERROR_RESPONSES)
@@ -14,7 +14,10 @@ router = APIRouter(tags=["process"], responses=ERROR_RESPONSES)
     operation_id="process",
     status_code=201,
     response_model=PipelineRef,
-    responses={200: {"model": PipelineRef, "description": "Already created with these arguments"}},
+    responses={
+        200: {"model": PipelineRef, "description": "Already created with these arguments"},
+        **CONFLICT_RESPONSES,
+    },
 )
 async def process(
     body: ProcessBody,

@@ -1,4 +1,8 @@
-"""``/v1/schema/pipeline-config``: the DSL's JSON Schema (public)."""
+"""``/v1/schema/pipeline-config``: the DSL's JSON Schema.
+
+Public by decision (no token): it describes the wire format, which the docs publish anyway, and
+holds no tenant data; editors and CI validate configs against it without credentials.
+"""
 
 from functools import cache
 from typing import Any
@@ -17,5 +21,5 @@ def _schema() -> dict[str, Any]:
 
 @router.get("/pipeline-config", operation_id="get_pipeline_config_schema")
 async def get_pipeline_config_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of a pipeline config document."""
+    """The JSON Schema (draft 2020-12) of a pipeline config document; needs no token."""
     return _schema()

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Response
 
 from api.deps import Admin, CacheDep, RegistryDep, StoreDep, Viewer, check_tenant
-from api.errors import ERROR_RESPONSES
+from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
 from api.schemas import TENANT_ID, TenantConfig, TenantConfigBody
 from pipeline_engine.errors import InvalidInput, Problem
 from pipeline_engine.service.tenant_configs import no_tenant_config, validate_tenant_config
@@ -48,7 +48,12 @@ async def get_tenant_config(
     return _out(row, response)
 
 
-@router.put("/{tenant_id}/config", operation_id="put_tenant_config", response_model=TenantConfig)
+@router.put(
+    "/{tenant_id}/config",
+    operation_id="put_tenant_config",
+    response_model=TenantConfig,
+    responses=CONFLICT_RESPONSES,
+)
 async def put_tenant_config(
     tenant_id: TenantPath,
     body: TenantConfigBody,
@@ -82,7 +87,12 @@ async def put_tenant_config(
     return _out(row, response)
 
 
-@router.delete("/{tenant_id}/config", operation_id="delete_tenant_config", status_code=204)
+@router.delete(
+    "/{tenant_id}/config",
+    operation_id="delete_tenant_config",
+    status_code=204,
+    responses=CONFLICT_RESPONSES,
+)
 async def delete_tenant_config(
     tenant_id: TenantPath,
     caller: Admin,
