@@ -21,7 +21,7 @@ from typing import NoReturn, ParamSpec, TypeVar
 
 import typer
 
-from pipeline_engine.errors import PipelineError
+from pipeline_engine.errors import AuthenticationError, PipelineError
 
 __all__ = [
     "EXIT_BUG",
@@ -116,7 +116,10 @@ def _explain(exc: BaseException) -> tuple[str, list[str], int]:
             for d in exc.details
             if isinstance(d, dict) and "path" in d
         ]
-        return exc.message, problems, exit_code_for(exc)
+        message = exc.message
+        if isinstance(exc, AuthenticationError):
+            message += " (set --token or PIPELINE_ENGINE_TOKEN; `pipeline-engine token` mints one)"
+        return message, problems, exit_code_for(exc)
     if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in (
         SERVER_EXTRA_MODULES
     ):

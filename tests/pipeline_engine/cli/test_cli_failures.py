@@ -89,6 +89,7 @@ def test_forged_and_malformed_tokens_exit_4(live_stack: LiveStack) -> None:
     done = cli("status", "pl-0123", "--url", live_stack.base_url, "--token", forged)
     assert done.returncode == 4
     assert "signature does not verify" in one_line(done)
+    assert "PIPELINE_ENGINE_TOKEN" in one_line(done)
     for garbled in ("t_8.e30.x", "not-a-jwt"):  # the first's header is not UTF-8
         done = cli("status", "pl-0123", "--url", live_stack.base_url, "--token", garbled)
         assert done.returncode == 4
