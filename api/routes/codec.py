@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import ALL_TENANTS, Caller, Role, decode_token, mint_token
 from api.context import PayloadRefs
@@ -40,6 +40,21 @@ def ui_codec_endpoint(api_url: str, secret: str) -> str:
 
 class CodecPayloads(BaseModel):
     """Payloads as the Temporal Web UI's codec protocol carries them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "payloads": [
+                        {
+                            "metadata": {"encoding": "anNvbi9wbGFpbg=="},
+                            "data": "eyJuIjogNDJ9",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
 
     payloads: list[dict[str, Any]] = Field(
         default_factory=list,
