@@ -30,13 +30,17 @@ async def wait_for_state(
     *states: PipelineState,
     timeout: float = 30.0,
 ) -> PipelineStatus:
-    """The pipeline's status once it is in one of ``states`` (default: any ending state)."""
+    """The pipeline's status once it is in one of ``states`` (default: any ending state).
+
+    Only a whole status counts: one with ``note`` (a worker too busy to answer the status query
+    in time on a loaded machine, so only Temporal's records) is read again.
+    """
     wanted = states or ENDED
     seen: list[PipelineStatus] = []
 
     async def probe() -> bool:
         seen.append(await engine.get_pipeline(pipeline_id))
-        return seen[-1].state in wanted
+        return seen[-1].state in wanted and seen[-1].note is None
 
     try:
         await wait_until(probe, timeout=timeout)
