@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -137,6 +138,21 @@ def test_failed_stage_turns_red_and_a_retry_from_the_page_turns_it_green(
     wait_until(browser, lambda b: node_states(b).get("flaky") == "FAILED", "the failed stage red")
     assert node_states(browser)["t_add"] == "SUCCEEDED"
     assert node_states(browser)["t_noop"] == "PENDING"
+    # hover it: its state, attempts and error
+    x, y = browser.execute_script(
+        "const p = window.consoleGraph.getElementById('flaky').renderedPosition();"
+        "return [p.x, p.y];"
+    )
+    box = browser.find_element(By.ID, "graph")
+    size = box.size
+    offset = (round(x - size["width"] / 2), round(y - size["height"] / 2))
+    ActionChains(browser).move_to_element_with_offset(box, *offset).perform()
+    tip = wait_until(
+        browser, lambda b: b.find_element(By.ID, "tooltip").is_displayed(), "the hover tooltip"
+    )
+    assert tip
+    text = browser.find_element(By.ID, "tooltip").text
+    assert "flaky — FAILED" in text and "attempts: 1" in text and "failed on purpose" in text
     shot(browser, screenshots, "failed-red")
     # click the red node: its error, attempts and a retry form
     browser.execute_script("window.consoleGraph.getElementById('flaky').emit('tap')")
