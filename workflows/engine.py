@@ -79,7 +79,7 @@ from workflows.messages import (
     SubmitInputRequest,
 )
 from workflows.payload_refs import data_converter
-from workflows.payload_store import store_from_settings
+from workflows.payload_store import PayloadMissing, PayloadStoreUnavailable, store_from_settings
 from workflows.recorded_status import recorded_status
 
 __all__ = ["TemporalPipelineEngine", "pipeline_id_for"]
@@ -117,9 +117,27 @@ def _priority(tenant_id: str | None) -> Priority:
     return Priority(fairness_key=key)
 
 
+def _payload_problem(exc: BaseException) -> PipelineError | None:
+    """A payload-store failure anywhere in ``exc``'s chain, as the error a client should see."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, PayloadMissing):
+            return InvalidState(
+                f"{seen}: the pipeline's stored payloads were deleted after their retention "
+                "(PIPELINE_ENGINE_PAYLOAD_RETENTION_S)"
+            )
+        if isinstance(seen, PayloadStoreUnavailable):
+            return EngineUnavailable(str(seen))
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def _translate(exc: BaseException) -> PipelineError | None:
     if isinstance(exc, PipelineError):
         return exc
+    payload_problem = _payload_problem(exc)
+    if payload_problem is not None:
+        return payload_problem
     if isinstance(exc, WorkflowUpdateFailedError | WorkflowQueryFailedError):
         cause = exc.cause if isinstance(exc, WorkflowUpdateFailedError) else None
         if isinstance(cause, ApplicationError) and cause.type:

@@ -77,13 +77,19 @@ class PayloadStore:
         try:
             await obstore.list_with_delimiter_async(self._store)
         except Exception as exc:
-            raise PayloadStoreUnavailable(
-                f"payload store {self.location} is unreachable: {exc}".splitlines()[0]
-            ) from None
+            raise self._unavailable(exc) from None
+
+    def _unavailable(self, exc: Exception) -> PayloadStoreUnavailable:
+        return PayloadStoreUnavailable(
+            f"payload store {self.location} is unreachable: {exc}".splitlines()[0]
+        )
 
     async def put(self, key: str, data: bytes) -> None:
         """Store ``data`` at ``key`` (overwrites; keys are content hashes, so that is a no-op)."""
-        await obstore.put_async(self._store, key, data)
+        try:
+            await obstore.put_async(self._store, key, data)
+        except Exception as exc:
+            raise self._unavailable(exc) from None
 
     async def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
@@ -91,6 +97,8 @@ class PayloadStore:
             await obstore.head_async(self._store, key)
         except (NotFoundError, FileNotFoundError):
             return False
+        except Exception as exc:
+            raise self._unavailable(exc) from None
         return True
 
     async def get(self, key: str) -> bytes:
@@ -100,6 +108,8 @@ class PayloadStore:
             return bytes(await result.bytes_async())
         except (NotFoundError, FileNotFoundError):
             raise PayloadMissing(f"payload {key!r} is not in the store {self.location}") from None
+        except Exception as exc:
+            raise self._unavailable(exc) from None
 
     async def folders(self) -> list[Folder]:
         """Every workflow folder in the store."""

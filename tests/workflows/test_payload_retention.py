@@ -6,10 +6,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.converter import StorageDriverStoreContext, StorageDriverWorkflowInfo
 
+from pipeline_engine.errors import InvalidState
 from pipeline_engine.states import PipelineState
 from tests.support.waiting import wait_for_state, wait_until
 from workflows.engine import TemporalPipelineEngine
@@ -17,7 +19,8 @@ from workflows.payload_refs import PayloadStoreDriver
 from workflows.payload_retention import run_payload_sweeper, sweep_payloads
 from workflows.payload_store import UNSCOPED, Folder, PayloadStore, open_payload_store
 
-BIG_INPUT = {"blob": "z" * 100_000}
+BIG = 100_000
+BIG_INPUT = {"blob": "z" * BIG}
 WAIT_FOR_INPUT = {
     "type": "input",
     "id": "approval",
@@ -57,6 +60,24 @@ async def test_ended_pipelines_lose_their_payloads_after_the_retention(
     await wait_for_state(engine, waiting.pipeline_id)
     await sweep_payloads(payload_store, client, retention_s=3600, now=later)
     assert Folder("default", waiting.pipeline_id) not in set(await payload_store.folders())
+
+
+async def test_reading_a_pipeline_whose_payloads_were_swept_is_a_clear_error(
+    engine: TemporalPipelineEngine, client: Client, payload_store: PayloadStore
+) -> None:
+    created = await engine.create_pipeline(
+        {
+            "name": "swept",
+            "definition": {"type": "step", "name": "t_blob", "kwargs": {"size": 10**5}},
+        },
+        start=True,
+    )
+    await wait_for_state(engine, created.pipeline_id)
+    later = datetime.now(UTC) + timedelta(days=30)
+    await sweep_payloads(payload_store, client, retention_s=3600, now=later)
+    fresh = TemporalPipelineEngine(client)  # no cached final status
+    with pytest.raises(InvalidState, match="deleted after their retention"):
+        await fresh.get_pipeline(created.pipeline_id)
 
 
 async def test_payloads_of_a_workflow_temporal_does_not_know_go_only_once_old(
