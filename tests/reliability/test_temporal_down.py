@@ -12,7 +12,8 @@ SLACK_S = 2.0  # a loaded, shared machine; the target is ~1 s
 
 
 def _run_to_success(stack: Stack, pid: str) -> None:
-    assert stack.request("POST", f"/v1/pipelines/{pid}/start")[0].status_code == 200
+    # 202: the worker (busy on a loaded machine) did not apply it within the command timeout
+    assert stack.request("POST", f"/v1/pipelines/{pid}/start")[0].status_code in (200, 202)
     deadline = time.monotonic() + 60
     while stack.request("GET", f"/v1/pipelines/{pid}")[0].json()["state"] != "SUCCEEDED":
         assert time.monotonic() < deadline, stack.log_tail()

@@ -41,5 +41,5 @@ def test_dev_says_which_worker_files_it_lets_pipelines_read(tmp_path: Path) -> N
     screen = " ".join((out.stdout + out.stderr).split())
     images = tmp_path.resolve() / "images"
     assert f"pipeline inputs may name image files in {images}" in screen, screen
-    assert "PIPELINE_ENGINE_IMAGE_DIR" in screen and images.is_dir()
+    assert "PIPELINE_ENGINE_IMAGE_DIR" in screen
     assert out.returncode != 0  # the port was taken
