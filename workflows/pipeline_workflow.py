@@ -86,8 +86,10 @@ class PipelineWorkflow:
         workflow.set_current_details(current_details(status))
         if status.state is PipelineState.FAILED:
             error = status.error
+            where = f"stage {error.stage_id}: " if error and error.stage_id else ""
             raise ApplicationError(
-                f"pipeline failed: {error.message if error else 'unknown error'}",
+                "pipeline failed: "
+                + (f"{where}{error.type}: {error.message}" if error else "unknown error"),
                 status.model_dump(mode="json", by_alias=True),
                 type="PipelineFailed",
                 non_retryable=True,

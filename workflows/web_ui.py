@@ -77,6 +77,8 @@ def current_details(status: PipelineStatus) -> str:
                 {"payload": {}, "responder": "you", "stage_id": waiting.stage_id},
             )
         )
+    if status.cancelled_by:
+        lines.append(f"Cancelled by `{status.cancelled_by}`")
     error = status.error
     if error is not None:
         where = f"Stage `{error.stage_id}` failed" if error.stage_id else "Failed"

@@ -17,7 +17,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from pipeline_engine.dsl import parse_config
-from pipeline_engine.states import PipelineState
+from pipeline_engine.states import PipelineState, StageState
+from pipeline_engine.status import PendingInput, PipelineStatus, StageStatus
 from pipeline_engine.steps import StepRegistry
 from tests.support.browser import headless_chromium
 from tests.support.waiting import wait_for_state
@@ -44,6 +45,26 @@ def test_summary_and_details_say_what_the_pipeline_is(registry: StepRegistry) ->
     assert web_ui.static_summary(plan, "acme") == "acme · cultivos-abc · 2 stages"
     details = web_ui.static_details(plan, "cultivos-abc")
     assert "```mermaid\nflowchart LR" in details and "t_flaky" in details
+
+
+def test_current_details_of_a_cancelled_and_a_waiting_pipeline() -> None:
+    stages = [StageStatus(stage_id="a", step="t_add", state=StageState.SUCCEEDED),
+              StageStatus(stage_id="ok", step="input", kind="input",
+                          state=StageState.WAITING_INPUT)]  # fmt: skip
+    waiting = PipelineStatus(
+        pipeline_id="pl-1",
+        name="n",
+        state=PipelineState.WAITING_INPUT,
+        stages=stages,
+        waiting_inputs=[PendingInput(stage_id="ok", prompt="Approve?")],
+    )
+    text = web_ui.current_details(waiting)
+    assert text.startswith("**WAITING_INPUT** · 1/2 stages done")
+    assert "Waiting for input `ok`: Approve?" in text and "--name submit_input" in text
+    cancelled = PipelineStatus(
+        pipeline_id="pl-1", name="n", state=PipelineState.CANCELLED, cancelled_by="ops-bot"
+    )
+    assert "Cancelled by `ops-bot`" in web_ui.current_details(cancelled)
 
 
 @pytest.fixture(scope="module")
