@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -31,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.web_ui import current_details
 
 R = TypeVar("R", bound=CommandRequest)
+_REDRAW_EVERY = timedelta(seconds=1)
 
 SIGNALS_PATCH = "signals-beside-updates"
 """Histories from before the signal handlers had their signals buffered and unused: keep it so."""
@@ -97,10 +99,17 @@ class PipelineWorkflow:
         return status
 
     async def _show_details(self) -> None:
-        """Keep the Web UI's *current details* true: redrawn once per change, no commands."""
+        """Keep the Web UI's *current details* true, with no commands: redrawn at every state
+        change, and otherwise at most once per second of workflow time (a redraw reads every
+        stage, so a wide fan-out is not redrawn at each of its activities)."""
+        drawn: tuple[PipelineState, datetime] | None = None
         while True:
             await workflow.wait_condition(lambda: self._runtime.changed)
             self._runtime.changed = False
+            state, now = self._run.state, workflow.now()
+            if drawn and drawn[0] is state and now - drawn[1] < _REDRAW_EVERY:
+                continue
+            drawn = (state, now)
             workflow.set_current_details(current_details(self._run.status()))
 
     def _actor(self, request: CommandRequest | None) -> str | None:
