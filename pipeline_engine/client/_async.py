@@ -24,8 +24,10 @@ from pipeline_engine.client._base import (
     ConfigLike,
     Deadline,
     TokenSource,
+    config_to_wire,
     error_from_response,
     json_body,
+    present,
     state_set,
     stream_error,
     tenant_config_body,
@@ -166,11 +168,15 @@ class AsyncPipelineClient(BaseClient):
             Conflict: The idempotency key was used with another config or input.
             PermissionDenied: The caller is not an operator of the tenant.
         """
-        body = self._create_body(config, input, tenant_id, idempotency_key)
+        body = {
+            "config": config_to_wire(config),
+            "input": input,
+            **present(tenant_id=self._tenant(tenant_id), idempotency_key=idempotency_key),
+        }
         data = await self._request(
             "POST", self._url("pipelines"), json=body, timeout=timeout, retry_policy=retry_policy
         )
-        return self._created_id(data)
+        return str(data["pipeline_id"])
 
     async def start_pipeline(
         self,
@@ -198,7 +204,7 @@ class AsyncPipelineClient(BaseClient):
             retry_policy=retry_policy,
             pipeline_id=pipeline_id,
         )
-        return self._state(data)
+        return PipelineState(data["state"])
 
     async def cancel_pipeline(
         self,
@@ -229,7 +235,7 @@ class AsyncPipelineClient(BaseClient):
             retry_policy=retry_policy,
             pipeline_id=pipeline_id,
         )
-        return self._state(data)
+        return PipelineState(data["state"])
 
     async def retry_stage(
         self,
@@ -263,7 +269,7 @@ class AsyncPipelineClient(BaseClient):
             retry_policy=retry_policy,
             pipeline_id=pipeline_id,
         )
-        return self._state(data)
+        return PipelineState(data["state"])
 
     async def submit_input(
         self,
@@ -302,7 +308,7 @@ class AsyncPipelineClient(BaseClient):
             retry_policy=retry_policy,
             pipeline_id=pipeline_id,
         )
-        return self._state(data)
+        return PipelineState(data["state"])
 
     async def process(
         self,
@@ -329,11 +335,15 @@ class AsyncPipelineClient(BaseClient):
         data = await self._request(
             "POST",
             self._url("process"),
-            json=self._process_body(tenant_id, input, idempotency_key),
+            json={
+                "tenant_id": tenant_id,
+                "input": input,
+                **present(idempotency_key=idempotency_key),
+            },
             timeout=timeout,
             retry_policy=retry_policy,
         )
-        return self._created_id(data)
+        return str(data["pipeline_id"])
 
     # ------------------------------------------------------------------ reads
     async def get_pipeline(
@@ -358,7 +368,7 @@ class AsyncPipelineClient(BaseClient):
             retry_policy=retry_policy,
             pipeline_id=pipeline_id,
         )
-        return self._status(data)
+        return PipelineStatus.model_validate(data)
 
     async def get_result(
         self,
@@ -434,12 +444,12 @@ class AsyncPipelineClient(BaseClient):
         data = await self._request(
             "GET",
             self._pipeline_url(pipeline_id, "history"),
-            params=self._history_params(since, after_id),
+            params=present(since=since.isoformat() if since else None, after_id=after_id),
             timeout=timeout,
             retry_policy=retry_policy,
             pipeline_id=pipeline_id,
         )
-        return self._events(data)
+        return [Event.model_validate(e) for e in data]
 
     async def list_pipelines(
         self,
@@ -465,11 +475,17 @@ class AsyncPipelineClient(BaseClient):
         data = await self._request(
             "GET",
             self._url("pipelines"),
-            params=self._list_params(tenant_id, state, page_size, page_token, name=name),
+            params=present(
+                tenant_id=self._tenant(tenant_id),
+                state=PipelineState(state).value if state is not None else None,
+                name=name or None,
+                page_size=page_size,
+                page_token=page_token,
+            ),
             timeout=timeout,
             retry_policy=retry_policy,
         )
-        return self._page(data)
+        return PipelinePage.model_validate(data)
 
     async def wait_for(
         self,
@@ -714,7 +730,7 @@ class AsyncPipelineClient(BaseClient):
             retry_policy=retry_policy,
         ):
             if sse.event in ("metric", "message") and sse.data:
-                yield self._metric(sse.data)
+                yield MetricPoint.model_validate_json(sse.data)
 
     async def _stream(
         self,

@@ -6,7 +6,6 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
@@ -28,11 +27,8 @@ from pipeline_engine.errors import (
     error_class_for_status,
     error_from_dict,
 )
-from pipeline_engine.events import Event, MetricPoint
-from pipeline_engine.pages import PipelinePage
 from pipeline_engine.resources import TenantConfig
 from pipeline_engine.states import TERMINAL_STATES, PipelineState
-from pipeline_engine.status import PipelineStatus
 
 __all__ = [
     "DEFAULT_TIMEOUT_S",
@@ -144,6 +140,11 @@ def tenant_config_body(config: TenantConfig | Mapping[str, Any]) -> dict[str, An
             mode="json", include={"pipeline_definition", "settings", "version"}
         )
     return dict(config)
+
+
+def present(**values: Any) -> dict[str, Any]:
+    """The values that are not ``None`` (optional body fields and query parameters)."""
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def json_body(value: Any) -> bytes | None:
@@ -321,85 +322,6 @@ class BaseClient:
             return response.json()
         except ValueError:
             raise not_json(response) from None
-
-    @staticmethod
-    def _created_id(body: Any) -> str:
-        return str(body["pipeline_id"])
-
-    @staticmethod
-    def _state(body: Any) -> PipelineState:
-        return PipelineState(body["state"])
-
-    @staticmethod
-    def _status(body: Any) -> PipelineStatus:
-        return PipelineStatus.model_validate(body)
-
-    @staticmethod
-    def _events(body: Any) -> list[Event]:
-        return [Event.model_validate(e) for e in body]
-
-    @staticmethod
-    def _page(body: Any) -> PipelinePage:
-        return PipelinePage.model_validate(body)
-
-    @staticmethod
-    def _metric(data: str) -> MetricPoint:
-        return MetricPoint.model_validate_json(data)
-
-    @staticmethod
-    def _history_params(since: datetime | None, after_id: int | None) -> dict[str, str]:
-        params = {}
-        if since is not None:
-            params["since"] = since.isoformat()
-        if after_id is not None:
-            params["after_id"] = str(after_id)
-        return params
-
-    def _create_body(
-        self,
-        config: ConfigLike,
-        input: Any,
-        tenant_id: str | None,
-        idempotency_key: str | None,
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {"config": config_to_wire(config), "input": input}
-        tenant = self._tenant(tenant_id)
-        if tenant is not None:
-            body["tenant_id"] = tenant
-        if idempotency_key is not None:
-            body["idempotency_key"] = idempotency_key
-        return body
-
-    def _process_body(
-        self, tenant_id: str, input: Any, idempotency_key: str | None
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {"tenant_id": tenant_id, "input": input}
-        if idempotency_key is not None:
-            body["idempotency_key"] = idempotency_key
-        return body
-
-    def _list_params(
-        self,
-        tenant_id: str | None,
-        state: PipelineState | str | None,
-        page_size: int | None,
-        page_token: str | None,
-        *,
-        name: str | None = None,
-    ) -> dict[str, str]:
-        params: dict[str, str] = {}
-        tenant = self._tenant(tenant_id)
-        if tenant is not None:
-            params["tenant_id"] = tenant
-        if state is not None:
-            params["state"] = PipelineState(state).value
-        if name:
-            params["name"] = name
-        if page_size is not None:
-            params["page_size"] = str(page_size)
-        if page_token is not None:
-            params["page_token"] = page_token
-        return params
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._base_url!r})"

@@ -23,8 +23,10 @@ from pipeline_engine.client._base import (
     Deadline,
     EndCheck,
     TokenSource,
+    config_to_wire,
     error_from_response,
     json_body,
+    present,
     state_set,
     stream_error,
     tenant_config_body,
@@ -165,11 +167,15 @@ class PipelineClient(BaseClient):
             Conflict: The idempotency key was used with another config or input.
             PermissionDenied: The caller is not an operator of the tenant.
         """
-        body = self._create_body(config, input, tenant_id, idempotency_key)
+        body = {
+            "config": config_to_wire(config),
+            "input": input,
+            **present(tenant_id=self._tenant(tenant_id), idempotency_key=idempotency_key),
+        }
         data = self._request(
             "POST", self._url("pipelines"), json=body, timeout=timeout, retry_policy=retry_policy
         )
-        return self._created_id(data)
+        return str(data["pipeline_id"])
 
     def start_pipeline(
         self,
@@ -197,7 +203,7 @@ class PipelineClient(BaseClient):
             retry_policy=retry_policy,
             pipeline_id=pipeline_id,
         )
-        return self._state(data)
+        return PipelineState(data["state"])
 
     def cancel_pipeline(
         self,
@@ -228,7 +234,7 @@ class PipelineClient(BaseClient):
             retry_policy=retry_policy,
             pipeline_id=pipeline_id,
         )
-        return self._state(data)
+        return PipelineState(data["state"])
 
     def retry_stage(
         self,
@@ -262,7 +268,7 @@ class PipelineClient(BaseClient):
             retry_policy=retry_policy,
             pipeline_id=pipeline_id,
         )
-        return self._state(data)
+        return PipelineState(data["state"])
 
     def submit_input(
         self,
@@ -301,7 +307,7 @@ class PipelineClient(BaseClient):
             retry_policy=retry_policy,
             pipeline_id=pipeline_id,
         )
-        return self._state(data)
+        return PipelineState(data["state"])
 
     def process(
         self,
@@ -328,11 +334,15 @@ class PipelineClient(BaseClient):
         data = self._request(
             "POST",
             self._url("process"),
-            json=self._process_body(tenant_id, input, idempotency_key),
+            json={
+                "tenant_id": tenant_id,
+                "input": input,
+                **present(idempotency_key=idempotency_key),
+            },
             timeout=timeout,
             retry_policy=retry_policy,
         )
-        return self._created_id(data)
+        return str(data["pipeline_id"])
 
     # ------------------------------------------------------------------ reads
     def get_pipeline(
@@ -357,7 +367,7 @@ class PipelineClient(BaseClient):
             retry_policy=retry_policy,
             pipeline_id=pipeline_id,
         )
-        return self._status(data)
+        return PipelineStatus.model_validate(data)
 
     def get_result(
         self,
@@ -433,12 +443,12 @@ class PipelineClient(BaseClient):
         data = self._request(
             "GET",
             self._pipeline_url(pipeline_id, "history"),
-            params=self._history_params(since, after_id),
+            params=present(since=since.isoformat() if since else None, after_id=after_id),
             timeout=timeout,
             retry_policy=retry_policy,
             pipeline_id=pipeline_id,
         )
-        return self._events(data)
+        return [Event.model_validate(e) for e in data]
 
     def list_pipelines(
         self,
@@ -464,11 +474,17 @@ class PipelineClient(BaseClient):
         data = self._request(
             "GET",
             self._url("pipelines"),
-            params=self._list_params(tenant_id, state, page_size, page_token, name=name),
+            params=present(
+                tenant_id=self._tenant(tenant_id),
+                state=PipelineState(state).value if state is not None else None,
+                name=name or None,
+                page_size=page_size,
+                page_token=page_token,
+            ),
             timeout=timeout,
             retry_policy=retry_policy,
         )
-        return self._page(data)
+        return PipelinePage.model_validate(data)
 
     def wait_for(
         self,
@@ -711,7 +727,7 @@ class PipelineClient(BaseClient):
             retry_policy=retry_policy,
         ):
             if sse.event in ("metric", "message") and sse.data:
-                yield self._metric(sse.data)
+                yield MetricPoint.model_validate_json(sse.data)
 
     def _stream(
         self,
