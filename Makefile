@@ -9,7 +9,7 @@ TEMPORAL_PORT ?= 7233
 UI_PORT ?= 8233
 DATA_DIR ?= .data
 
-.PHONY: install run test lint bench clean vendor-console
+.PHONY: install run test lint bench bench-latency bench-fairness clean vendor-console
 
 install: $(STAMP)
 
@@ -36,6 +36,21 @@ lint: install
 
 bench: install
 	$(PY) -m bench.overhead
+
+## Celery + Redis live in the latency benchmark's own venv, never in the project's dependencies.
+CELERY_VENV := bench/.venv-celery
+$(CELERY_VENV)/.installed:
+	test -x $(CELERY_VENV)/bin/pip || python3 -m venv --clear $(CELERY_VENV)
+	$(CELERY_VENV)/bin/python -m pip install -q 'celery[redis]>=5.4,<6'
+	touch $@
+
+## Per-step latency vs hand-written Temporal and Celery on Redis (127.0.0.1:6379), and the API's.
+bench-latency: install $(CELERY_VENV)/.installed
+	$(PY) -m bench.latency
+	$(PY) -m bench.api_latency
+
+bench-fairness: install
+	$(PY) -m bench.fairness
 
 ## Re-vendor the console's and /docs' browser assets (npm, pinned versions; see the script).
 vendor-console:
