@@ -152,10 +152,6 @@ def dev(
             "PIPELINE_ENGINE_PAYLOAD_STORE", str((data_dir / "payloads").resolve())
         ),
     )
-    console.print(
-        f"[yellow]dev:[/yellow] pipeline inputs may name image files in {images} "
-        f"({IMAGE_DIR_ENV}; a production worker reads no files unless it is set)"
-    )
     load_steps(settings.step_modules)
     check_ports(
         [
@@ -172,6 +168,10 @@ def dev(
             db_file=data_dir / "temporal.db",
             log_file=data_dir / "temporal.log",
             ui_codec_endpoint=_ui_codec_endpoint(settings),
+        )
+        console.print(
+            f"[yellow]dev:[/yellow] pipeline inputs may name image files in {images} "
+            f"({IMAGE_DIR_ENV}; a production worker reads no files unless it is set)"
         )
         console.print(f"starting Temporal dev server on {server.address} …")
         try:

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import os
-import socket
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from workflows.dev_server import free_port
@@ -15,31 +16,34 @@ from workflows.dev_server import free_port
 def test_dev_says_which_worker_files_it_lets_pipelines_read(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PIPELINE_ENGINE_IMAGE_DIR"}
     cli = Path(sys.executable).parent / "pipeline-engine"
-    with socket.socket() as taken:  # Temporal's port is taken: dev stops right after the notice
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        out = subprocess.run(
-            [
-                str(cli),
-                "dev",
-                "--temporal-port",
-                str(port),
-                "--api-port",
-                str(free_port()),
-                "--ui-port",
-                str(free_port()),
-                "--data-dir",
-                str(tmp_path),
-            ],
-            env={**env, "COLUMNS": "400"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    screen = " ".join((out.stdout + out.stderr).split())
+    args = ["--temporal-port", str(free_port()), "--api-port", str(free_port())]
+    args += ["--ui-port", str(free_port()), "--data-dir", str(tmp_path)]
+    proc = subprocess.Popen(
+        [str(cli), "dev", *args],
+        env={**env, "COLUMNS": "400"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     images = tmp_path.resolve() / "images"
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 90
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line.strip())
+            if "image files in" in line:
+                break
+    finally:
+        proc.send_signal(signal.SIGINT)  # stops whatever started, by its pid
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    screen = " ".join(seen)
     assert f"pipeline inputs may name image files in {images}" in screen, screen
     assert "PIPELINE_ENGINE_IMAGE_DIR" in screen
-    assert out.returncode != 0  # the port was taken
