@@ -8,7 +8,7 @@ of the caller's, answering 404 otherwise so nothing leaks about other tenants.
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import Caller, Role, decode_token
@@ -24,7 +24,8 @@ from pipeline_engine.errors import (
 )
 from pipeline_engine.service import PipelineEngine
 from pipeline_engine.settings import Settings
-from pipeline_engine.status import PipelineStatus
+from pipeline_engine.states import StageState
+from pipeline_engine.status import MAX_STAGE_PAGE, PipelineStatus, StagePage
 from pipeline_engine.steps import StepRegistry
 
 __all__ = [
@@ -166,9 +167,17 @@ async def _viewable_status(
     pipeline_id: Annotated[str, Path(description="The pipeline id.")],
     caller: Viewer,
     engine: EngineDep,
+    stage_offset: Annotated[int, Query(ge=0, description="Skip this many stages.")] = 0,
+    stage_limit: Annotated[
+        int, Query(ge=0, le=MAX_STAGE_PAGE, description="At most this many stages.")
+    ] = MAX_STAGE_PAGE,
+    stage_state: Annotated[
+        StageState | None, Query(description="Only stages in this state.")
+    ] = None,
 ) -> PipelineStatus:
     _check_pipeline_id(pipeline_id)
-    status = await engine.get_pipeline(pipeline_id)
+    page = StagePage(offset=stage_offset, limit=stage_limit, state=stage_state)
+    status = await engine.get_pipeline(pipeline_id, page=page)
     if not caller.can_access(status.tenant_id):  # ownership from the same read
         raise PipelineNotFound("pipeline not found")
     return status

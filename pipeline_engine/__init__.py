@@ -28,6 +28,7 @@ from pipeline_engine.builders import (
     chain,
     chord,
     dag,
+    for_each,
     group,
     human_input,
     pipeline,
@@ -53,6 +54,7 @@ from pipeline_engine.dsl import (
     Group,
     Hooks,
     Input,
+    Map,
     PipelineConfig,
     Resources,
     RetryPolicy,
@@ -79,7 +81,7 @@ from pipeline_engine.errors import (
 )
 from pipeline_engine.events import Event, EventType, MetricPoint
 from pipeline_engine.states import PipelineState, StageState
-from pipeline_engine.status import ErrorInfo, PendingInput, PipelineStatus, StageStatus
+from pipeline_engine.status import ErrorInfo, PendingInput, PipelineStatus, StagePage, StageStatus
 from pipeline_engine.steps import StepContext, StepRegistry, default_registry
 
 __all__ = [
@@ -101,6 +103,7 @@ __all__ = [
     "InvalidConfig",
     "InvalidInput",
     "InvalidState",
+    "Map",
     "MetricPoint",
     "NotFound",
     "PayloadTooLarge",
@@ -119,6 +122,7 @@ __all__ = [
     "RetryPolicy",
     "StageConfig",
     "StageNotFound",
+    "StagePage",
     "StageState",
     "StageStatus",
     "Step",
@@ -134,6 +138,7 @@ __all__ = [
     "chord",
     "dag",
     "default_registry",
+    "for_each",
     "group",
     "human_input",
     "parse_config",

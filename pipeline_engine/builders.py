@@ -42,6 +42,7 @@ from pipeline_engine.dsl import (
     Group,
     Hooks,
     Input,
+    Map,
     PipelineConfig,
     Resources,
     RetryPolicy,
@@ -54,6 +55,7 @@ __all__ = [
     "chain",
     "chord",
     "dag",
+    "for_each",
     "group",
     "human_input",
     "pipeline",
@@ -62,7 +64,7 @@ __all__ = [
     "to_wire",
 ]
 
-ElementLike = Step | Chain | Group | Chord | Input | str
+ElementLike = Step | Chain | Group | Chord | Input | Map | str
 """What builders accept as an element: a DSL element model, or a step name."""
 
 _NOT_SET: Any = object()
@@ -71,10 +73,10 @@ _NOT_SET: Any = object()
 def _element(value: ElementLike) -> Element:
     if isinstance(value, str):
         return task(value)
-    if isinstance(value, Step | Chain | Group | Chord | Input):
+    if isinstance(value, Step | Chain | Group | Chord | Input | Map):
         return value
     raise TypeError(
-        f"expected a pipeline element (step, chain, group, chord, input) or a step name, "
+        f"expected a pipeline element (step, chain, group, chord, input, map) or a step name, "
         f"got {type(value).__name__}"
     )
 
@@ -203,6 +205,36 @@ def chord(
         fields["callback"] = task(callback) if isinstance(callback, str) else callback
     fields.update(_options(on_error=on_error))
     return Chord(**fields)
+
+
+def for_each(
+    element: ElementLike,
+    *,
+    items: str = _NOT_SET,
+    id: str | None = _NOT_SET,
+    max_concurrency: int | None = _NOT_SET,
+    on_error: Literal["fail", "continue"] = _NOT_SET,
+) -> Map:
+    """A ``map`` element: run ``element`` once per item of a list produced at run time.
+
+    Each run receives its item as ``previous``; the result is the ordered list of the runs'
+    results. The stages of run ``i`` are the element's stage ids with ``[i]`` appended.
+
+    Args:
+        element: What runs per item (a string is a step name).
+        items: JSON Pointer (RFC 6901) to the list in the map's previous value, e.g.
+            ``"/segments"``; ``""`` (the default) is the previous value itself.
+        id: Stage id of the map itself (default ``"map"``, made unique).
+        max_concurrency: At most this many runs at the same time.
+        on_error: ``"fail"`` (a run failing for good fails the map) or ``"continue"`` (its
+            place in the list holds a failure marker).
+
+    Returns:
+        The :class:`~pipeline_engine.dsl.Map` element.
+    """
+    fields: dict[str, Any] = {"type": "map", "element": _element(element)}
+    fields.update(_options(items=items, id=id, max_concurrency=max_concurrency, on_error=on_error))
+    return Map(**fields)
 
 
 def human_input(

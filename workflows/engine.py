@@ -63,7 +63,7 @@ from pipeline_engine.service import (
 )
 from pipeline_engine.settings import Settings
 from pipeline_engine.states import PipelineState
-from pipeline_engine.status import PipelineStatus
+from pipeline_engine.status import PipelineStatus, StagePage
 from pipeline_engine.steps import StepRegistry
 from workflows import names, web_ui
 from workflows.connection import TemporalSecurity
@@ -75,6 +75,7 @@ from workflows.messages import (
     HistoryQuery,
     PipelineWorkflowInput,
     RetryStageRequest,
+    RunLimits,
     StartRequest,
     SubmitInputRequest,
 )
@@ -168,6 +169,7 @@ class TemporalPipelineEngine:
             status read then answers from what Temporal recorded (see :meth:`get_pipeline`).
         command_timeout_s: How long a command (start, cancel, retry, input) may wait for a
             worker to apply it (see :meth:`cancel_pipeline` for what happens then).
+        limits: Bounds of each new pipeline's workflow (default :class:`RunLimits`).
     """
 
     def __init__(
@@ -178,8 +180,10 @@ class TemporalPipelineEngine:
         registry: StepRegistry | None = None,
         query_timeout_s: float = 3.0,
         command_timeout_s: float = 10.0,
+        limits: RunLimits | None = None,
     ) -> None:
         self._client = client
+        self._limits = limits
         self._task_queue = task_queue
         self._registry = registry
         self._final: TTLCache[str, PipelineStatus] = TTLCache(
@@ -298,6 +302,7 @@ class TemporalPipelineEngine:
             trace_id=current_trace_id() or uuid.uuid4().hex,
             autostart=start,
             local_steps=sorted(plan.local_defaults),
+            limits=self._limits,
         )
         state = PipelineState.RUNNING if start else PipelineState.PENDING
         attrs = [  # started: RUNNING from the first moment, so the list agrees with the answer
@@ -472,27 +477,32 @@ class TemporalPipelineEngine:
         )
 
     # ------------------------------------------------------------------ reads
-    async def get_pipeline(self, pipeline_id: str) -> PipelineStatus:
-        """The whole picture of a pipeline.
+    async def get_pipeline(
+        self, pipeline_id: str, *, page: StagePage | None = None
+    ) -> PipelineStatus:
+        """The whole picture of a pipeline, with a page of its stages (default: the first).
 
         One Temporal round trip while it runs: the ``status`` query, which the server rejects at
         once (without a worker) when the workflow has closed. An ended pipeline is then read from
         its workflow's result (or failure), which needs no worker and no replay, and kept for a
-        short while: repeated reads of it make no Temporal call. The status names its tenant, so
-        callers check ownership on the same read.
+        short while: repeated reads of it make no Temporal call. Only when that result left the
+        stages out (a large pipeline) does the query page them from the closed workflow. The
+        status names its tenant, so callers check ownership on the same read.
 
         When no worker answers the query within the query timeout, the answer is what Temporal
         recorded (state, running stages), with ``note`` saying so: a read never waits for a
         worker to come back.
         """
+        page = page or StagePage()
         final = self._final.get(pipeline_id)
         if final is not None:
-            return final
+            return final.paged(page)
         handle = self._handle(pipeline_id)
         try:
             status: PipelineStatus | None = await self._query(
                 lambda: handle.query(
                     names.QUERY_STATUS,
+                    page,
                     result_type=PipelineStatus,
                     reject_condition=QueryRejectCondition.NOT_OPEN,
                 )
@@ -513,15 +523,18 @@ class TemporalPipelineEngine:
         if ended in (WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.FAILED):
             typed = self._client.get_workflow_handle(pipeline_id, result_type=PipelineStatus)
             final = await self._call(lambda: _final_status(typed))
-            if final is not None:
+            if final is not None and final.complete:
                 self._final[pipeline_id] = final
-                return final
-        # cancelled or terminated through Temporal: the last state is the workflow's to tell
+                return final.paged(page)
+        # cancelled or terminated through Temporal (the last state is the workflow's to tell), or
+        # too large for the result to keep its stages
         status = await self._query(
-            lambda: handle.query(names.QUERY_STATUS, result_type=PipelineStatus)
+            lambda: handle.query(names.QUERY_STATUS, page, result_type=PipelineStatus)
         )
         if status is None:
             return recorded_status(await self._call(handle.describe), why=self._unanswered())
+        if final is not None and status.result_omitted:
+            status = status.model_copy(update={"result": final.result, "result_omitted": False})
         return status
 
     async def get_status(self, pipeline_id: str) -> PipelineState:
@@ -529,9 +542,15 @@ class TemporalPipelineEngine:
         return (await self.get_pipeline(pipeline_id)).state
 
     async def get_history(
-        self, pipeline_id: str, *, since: datetime | None = None, after_id: int | None = None
+        self,
+        pipeline_id: str,
+        *,
+        since: datetime | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
     ) -> list[Event]:
-        """The pipeline's events, in order (``since``: at or after a time).
+        """The pipeline's events, in order (``since``: at or after a time; ``after_id``: after
+        an event id; ``limit``: at most this many).
 
         Raises:
             EngineUnavailable: No worker answered within the query timeout (the events are kept
@@ -541,7 +560,7 @@ class TemporalPipelineEngine:
         events: list[Event] | None = await self._query(
             lambda: handle.query(
                 names.QUERY_HISTORY,
-                HistoryQuery(since=since, after_id=after_id),
+                HistoryQuery(since=since, after_id=after_id, limit=limit),
                 result_type=list[Event],
             ),
         )

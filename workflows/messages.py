@@ -27,6 +27,30 @@ class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class RunLimits(_Message):
+    """Bounds that keep one workflow far from Temporal's limits (set by the engine, per run)."""
+
+    max_in_flight: int = Field(
+        200,
+        ge=1,
+        le=1900,
+        description="Steps running (and fan-out members started) at once in one workflow "
+        "(Temporal allows 2,000 pending activities).",
+    )
+    max_result_bytes: int = Field(
+        2 * 1024 * 1024 - 64 * 1024,
+        ge=1024,
+        description="Largest pipeline result (JSON bytes); over it the pipeline fails with "
+        "ResultTooLarge (Temporal's payload limit is 2 MiB).",
+    )
+    max_status_bytes: int = Field(
+        1536 * 1024,
+        ge=1024,
+        description="Largest status left as the workflow's result; over it the stages are left "
+        "out and read page by page from the status query.",
+    )
+
+
 class PipelineWorkflowInput(_Message):
     """Everything a pipeline run needs; the tree travels here, never looked up from a store."""
 
@@ -38,6 +62,7 @@ class PipelineWorkflowInput(_Message):
     autostart: bool = False
     local_steps: list[str] = Field(default_factory=list)
     """Steps of ``config`` registered as local (``@step(local=True)``) when it was created."""
+    limits: RunLimits | None = None
 
     @field_serializer("config")
     def _only_what_was_set(self, config: PipelineConfig) -> dict[str, Any]:
@@ -83,3 +108,4 @@ class HistoryQuery(_Message):
 
     since: datetime | None = None
     after_id: int | None = None
+    limit: int | None = Field(None, ge=1, description="At most this many events.")

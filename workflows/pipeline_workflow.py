@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from pipeline_engine.errors import InvalidInput, PipelineError
     from pipeline_engine.events import Event
     from pipeline_engine.states import PipelineState
-    from pipeline_engine.status import PipelineStatus
+    from pipeline_engine.status import PipelineStatus, StagePage
     from workflows import names
     from workflows.messages import (
         CancelRequest,
@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
         HistoryQuery,
         PipelineWorkflowInput,
         RetryStageRequest,
+        RunLimits,
         StartRequest,
         SubmitInputRequest,
     )
@@ -38,6 +39,9 @@ SIGNALS_PATCH = "signals-beside-updates"
 """Histories from before the signal handlers had their signals buffered and unused: keep it so."""
 ACTORS_PATCH = "command-actors"
 """Commands in histories from before actors were recorded keep no actor, not a wrong one."""
+
+
+_PATCH_LIMITS = "run-limits"
 
 
 def _rejection(exc: PipelineError) -> ApplicationError:
@@ -61,6 +65,9 @@ class PipelineWorkflow:
     @workflow.init
     def __init__(self, params: PipelineWorkflowInput) -> None:
         self._runtime = TemporalRuntime(tenant_id=params.tenant_id, trace_id=params.trace_id)
+        # Runs started before the limits existed keep running unbounded, as they were recorded.
+        limits = (params.limits or RunLimits()) if workflow.patched(_PATCH_LIMITS) else None
+        self._limits = limits
         self._run = PipelineRun(
             plan=compile_plan(params.config, local_defaults=frozenset(params.local_steps)),
             pipeline_id=workflow.info().workflow_id,
@@ -69,7 +76,14 @@ class PipelineWorkflow:
             settings=params.settings,
             trace_id=params.trace_id,
             runtime=self._runtime,
+            max_in_flight=limits.max_in_flight if limits else None,
+            max_result_bytes=limits.max_result_bytes if limits else None,
         )
+
+    def _final(self) -> PipelineStatus:
+        if self._limits is None:
+            return self._run.status()
+        return self._run.final_status(max_bytes=self._limits.max_status_bytes)
 
     @workflow.run
     async def run(self, params: PipelineWorkflowInput) -> PipelineStatus:
@@ -77,7 +91,7 @@ class PipelineWorkflow:
             self._run.start()
         details = asyncio.create_task(self._show_details())
         try:
-            status = await self._run.run()
+            await self._run.run()
         except asyncio.CancelledError:
             await workflow.wait_condition(workflow.all_handlers_finished)
             details.cancel()
@@ -85,7 +99,8 @@ class PipelineWorkflow:
             raise
         await workflow.wait_condition(workflow.all_handlers_finished)
         details.cancel()
-        workflow.set_current_details(current_details(status))
+        status = self._final()
+        workflow.set_current_details(current_details(self._run.status()))
         if status.state is PipelineState.FAILED:
             error = status.error
             where = f"stage {error.stage_id}: " if error and error.stage_id else ""
@@ -193,10 +208,10 @@ class PipelineWorkflow:
 
     # -- queries ---------------------------------------------------------------------------
     @workflow.query(name=names.QUERY_STATUS)
-    def status(self) -> PipelineStatus:
-        return self._run.status()
+    def status(self, page: StagePage | None = None) -> PipelineStatus:
+        return self._run.status(page or StagePage())
 
     @workflow.query(name=names.QUERY_HISTORY)
     def history(self, query: HistoryQuery | None = None) -> list[Event]:
         q = query or HistoryQuery()
-        return self._run.history(since=q.since, after_id=q.after_id)
+        return self._run.history(since=q.since, after_id=q.after_id, limit=q.limit)

@@ -21,6 +21,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.names import SA_PIPELINE_STATE
 
 
+PAYLOADS_TOO_LARGE = "PayloadsTooLarge"
+"""Error type of a step whose result exceeds Temporal's payload size limit (2 MiB)."""
+
+
 def _retry_policy(call: StepCall) -> RetryPolicy:
     r = call.retry
     return RetryPolicy(
@@ -28,7 +32,8 @@ def _retry_policy(call: StepCall) -> RetryPolicy:
         backoff_coefficient=r.backoff,
         maximum_interval=timedelta(seconds=r.max_interval_s) if r.max_interval_s else None,
         maximum_attempts=r.max_attempts,
-        non_retryable_error_types=list(r.non_retryable_errors) or None,
+        # A result over Temporal's payload limit fails the same way on every attempt.
+        non_retryable_error_types=[*r.non_retryable_errors, PAYLOADS_TOO_LARGE],
     )
 
 

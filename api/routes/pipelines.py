@@ -106,7 +106,9 @@ async def start_pipeline(
 
 @router.get("/{pipeline_id}", operation_id="get_pipeline", response_model=PipelineStatus)
 async def get_pipeline(status: ViewablePipelineStatus, settings: SettingsDep) -> PipelineStatus:
-    """Everything about the pipeline: state, stages, waiting inputs, result or error.
+    """Everything about the pipeline: state, stage counts by state, a page of its stages
+    (``stage_offset``, ``stage_limit``, ``stage_state``; ``stages_total`` says how many match),
+    waiting inputs, result or error.
 
     Results of ``PIPELINE_ENGINE_PAYLOAD_THRESHOLD_BYTES`` or more come as
     ``{"$ref": "<path>", "size_bytes": N}``: GET that path for the whole value.
@@ -135,11 +137,14 @@ async def get_history(
     engine: EngineDep,
     since: Annotated[datetime | None, Query(description="Events at or after (ISO 8601).")] = None,
     after_id: Annotated[int | None, Query(ge=0, description="Only events after this id.")] = None,
+    limit: Annotated[
+        int | None, Query(ge=1, description="At most this many events (page on with after_id).")
+    ] = None,
 ) -> list[Event]:
     """The pipeline's events, in order (a ``since`` without a time zone is read as UTC)."""
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    return await engine.get_history(pipeline_id, since=since, after_id=after_id)
+    return await engine.get_history(pipeline_id, since=since, after_id=after_id, limit=limit)
 
 
 @router.post(

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from jsonschema import validators
 
+from pipeline_engine._interpreter._gate import Gate
+from pipeline_engine._interpreter._pointer import resolve_items
 from pipeline_engine._interpreter._runtime import Runtime, StepCall, StepFailed, utc_minute
 from pipeline_engine.dsl import (
     ChainPlan,
@@ -23,6 +25,7 @@ from pipeline_engine.dsl import (
     DagPlan,
     GroupPlan,
     InputPlan,
+    MapPlan,
     Node,
     Plan,
     StepPlan,
@@ -38,7 +41,15 @@ from pipeline_engine.errors import (
 )
 from pipeline_engine.events import Event, EventType
 from pipeline_engine.states import PipelineState, StageState
-from pipeline_engine.status import ErrorInfo, PendingInput, PipelineStatus, StageStatus
+from pipeline_engine.status import (
+    INLINE_RESULT_BYTES,
+    ErrorInfo,
+    PendingInput,
+    PipelineStatus,
+    StagePage,
+    StageStatus,
+    page_stages,
+)
 
 __all__ = ["FAILURE_MARKER", "PipelineRun"]
 
@@ -71,6 +82,14 @@ class _Waiting:
     payload: Any = None
 
 
+def _record(plan: StepPlan | InputPlan | MapPlan) -> StageStatus:
+    """The status record of a stage, before it runs."""
+    if isinstance(plan, StepPlan):
+        return StageStatus(stage_id=plan.stage_id, step=plan.step, kind="step")
+    kind = "input" if isinstance(plan, InputPlan) else "map"
+    return StageStatus(stage_id=plan.stage_id, step=kind, kind=kind)
+
+
 def _fingerprint(*parts: Any) -> str:
     return json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
 
@@ -95,8 +114,17 @@ class PipelineRun:
         settings: dict[str, Any],
         trace_id: str,
         runtime: Runtime,
+        max_in_flight: int | None = None,
+        max_result_bytes: int | None = None,
     ) -> None:
+        """Args beyond the pipeline's own: ``max_in_flight`` caps the steps running at once in
+        this run, whatever the config says (Temporal allows 2,000 pending activities per
+        workflow); ``max_result_bytes`` fails a pipeline whose result would not fit in the
+        workflow's result payload (``ResultTooLarge``) instead of letting it loop."""
         self._plan = plan
+        self._max_result_bytes = max_result_bytes
+        self._in_flight = Gate(max_in_flight) if max_in_flight else None
+        self._window = max_in_flight
         self._config = plan.config
         self._pipeline_id = pipeline_id
         self._tenant_id = tenant_id
@@ -105,14 +133,7 @@ class PipelineRun:
         self._trace_id = trace_id
         self._rt = runtime
         self._events: list[Event] = []
-        self._stages: dict[str, StageStatus] = {
-            s.stage_id: StageStatus(
-                stage_id=s.stage_id,
-                step=s.step if isinstance(s, StepPlan) else "input",
-                kind="step" if isinstance(s, StepPlan) else "input",
-            )
-            for s in plan.stages
-        }
+        self._stages: dict[str, StageStatus] = {s.stage_id: _record(s) for s in plan.stages}
         self._state = PipelineState.PENDING
         self._final: PipelineState | None = None
         self._started = False
@@ -124,15 +145,16 @@ class PipelineRun:
         self._inputs_done: dict[str, str] = {}
         self._root: asyncio.Task[Any] | None = None
         self._result: Any = None
+        self._result_bytes = 0
         self._error: ErrorInfo | None = None
         self._created_at = runtime.now()
         self._started_at: datetime | None = None
         self._finished_at: datetime | None = None
         caps: dict[str, int] = {}
-        for s in plan.stages:
+        for s in (*plan.stages, *plan.templates):
             if isinstance(s, StepPlan) and s.max_concurrency:
                 caps[s.step] = min(caps.get(s.step, s.max_concurrency), s.max_concurrency)
-        self._limits = {step: asyncio.Semaphore(cap) for step, cap in caps.items()}
+        self._limits = {step: Gate(cap) for step, cap in caps.items()}
         self._emit(
             EventType.PIPELINE_CREATED,
             name=self._config.name,
@@ -146,15 +168,23 @@ class PipelineRun:
         """Current pipeline state."""
         return self._state
 
-    def status(self) -> PipelineStatus:
-        """The whole picture: state, stages, pending inputs, result, error."""
+    def status(
+        self, page: StagePage | None = None, *, whole_result: bool = False
+    ) -> PipelineStatus:
+        """The whole picture: state, a page of the stages (all without ``page``), pending inputs,
+        result (left out when large, unless ``whole_result``), error."""
+        omit = not whole_result and self._result_bytes > INLINE_RESULT_BYTES
         deadlines = [p.deadline for p in self._parked.values() if p.deadline is not None]
+        stages, counts, total = page_stages(self._stages.values(), page)
         return PipelineStatus(
             pipeline_id=self._pipeline_id,
             name=self._config.name,
             tenant_id=self._tenant_id,
             state=self._state,
-            stages=[s.model_copy() for s in self._stages.values()],
+            stages=[s.model_copy() for s in stages],
+            stage_counts=counts,
+            stages_total=total,
+            stages_offset=page.offset if page else 0,
             waiting_inputs=[
                 PendingInput(
                     stage_id=w.plan.stage_id,
@@ -165,7 +195,8 @@ class PipelineRun:
                 for w in self._waiting.values()
                 if not w.received
             ],
-            result=self._result,
+            result=None if omit else self._result,
+            result_omitted=omit,
             error=self._error or self._held_error(),
             created_at=self._created_at,
             started_at=self._started_at,
@@ -180,14 +211,29 @@ class PipelineRun:
         held = next(iter(self._parked), None)
         return self._stages[held].error if held is not None else None
 
-    def history(self, *, since: datetime | None = None, after_id: int | None = None) -> list[Event]:
-        """Events in order; ``since``: at or after a time; ``after_id``: after an event id."""
+    def final_status(self, *, max_bytes: int) -> PipelineStatus:
+        """The status to leave as the workflow's result: whole when its JSON fits ``max_bytes``,
+        else without the stages (readers then page them with the ``status`` query)."""
+        whole = self.status(whole_result=True)
+        if len(whole.model_dump_json()) <= max_bytes:
+            return whole
+        return self.status(StagePage(limit=0), whole_result=True)
+
+    def history(
+        self,
+        *,
+        since: datetime | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """Events in order; ``since``: at or after a time; ``after_id``: after an event id;
+        ``limit``: at most this many (page on with the last id as ``after_id``)."""
         events = self._events
         if after_id is not None:
             events = events[max(after_id, 0) :]
         if since is not None:
             events = [e for e in events if e.timestamp >= since]
-        return list(events)
+        return list(events if limit is None else events[:limit])
 
     # ------------------------------------------------------------------ commands
     def start(self, *, actor: str | None = None) -> PipelineState:
@@ -258,7 +304,7 @@ class PipelineRun:
         target.payload = payload
         rec = self._stages[sid]
         rec.state = StageState.SUCCEEDED
-        rec.result = payload
+        self._keep_result(rec, payload)
         rec.error = None
         rec.attempts += 1
         rec.finished_at = self._rt.now()
@@ -340,19 +386,22 @@ class PipelineRun:
         )
 
     # ------------------------------------------------------------------ main
-    async def run(self) -> PipelineStatus:
-        """Run the pipeline to its end. Re-raises ``CancelledError`` after a native cancellation."""
+    async def run(self) -> PipelineState:
+        """Run the pipeline to its end; its final state.
+
+        Re-raises ``CancelledError`` after a native cancellation.
+        """
         try:
             await self._rt.wait_condition(
                 lambda: self._started or self._cancel_reason is not None, timeout=None
             )
             if self._cancel_reason is not None:
                 await self._finish_cancelled(run_hook=False)
-                return self.status()
+                return self._state
             await self._run_hook("on_start", None)
             if self._cancel_reason is not None:
                 await self._finish_cancelled(run_hook=True)
-                return self.status()
+                return self._state
             self._root = asyncio.create_task(self._node(self._plan.root, self._initial_previous()))
             if self._config.timeout_s is not None:
                 result = await asyncio.wait_for(self._root, self._config.timeout_s)
@@ -366,23 +415,23 @@ class PipelineRun:
             await self._finish_cancelled(run_hook=self._started)
             if native:
                 raise
-            return self.status()
+            return self._state
         except TimeoutError:
             if self._cancel_reason is not None:
                 await self._finish_cancelled(run_hook=True)
-                return self.status()
+                return self._state
             await self._finish_failed(
                 ErrorInfo(
                     type="PipelineTimeout",
                     message=f"pipeline did not finish within {self._config.timeout_s:g} s",
                 )
             )
-            return self.status()
+            return self._state
         except _StageFailure as failure:
             await self._finish_failed(failure.error)
-            return self.status()
+            return self._state
         await self._finish_succeeded(result)
-        return self.status()
+        return self._state
 
     def _initial_previous(self) -> Any:
         return {} if isinstance(self._plan.root, DagPlan) else None
@@ -403,11 +452,28 @@ class PipelineRun:
         self._rt.notify()
 
     async def _finish_succeeded(self, result: Any) -> None:
+        self._result_bytes = len(_fingerprint(result))
+        too_large = self._result_too_large()
+        if too_large is not None:
+            self._result_bytes = 0
+            await self._finish_failed(too_large)
+            return
         self._result = result
         await self._run_hook("on_success", {"state": "SUCCEEDED", "result": result})
         self._skip_pending()
         self._end(PipelineState.SUCCEEDED)
         self._emit(EventType.PIPELINE_SUCCEEDED, state=self._state.value)
+
+    def _result_too_large(self) -> ErrorInfo | None:
+        size = self._result_bytes
+        if self._max_result_bytes is None or size <= self._max_result_bytes:
+            return None
+        return ErrorInfo(
+            type="ResultTooLarge",
+            message=f"the pipeline's result is {size} bytes of JSON, over the limit of "
+            f"{self._max_result_bytes} bytes; return a smaller result (e.g. a reference to "
+            "stored data) from the last stage",
+        )
 
     async def _finish_failed(self, error: ErrorInfo) -> None:
         self._error = error
@@ -497,6 +563,8 @@ class PipelineRun:
             return value
         if isinstance(node, GroupPlan):
             return await self._group(node, previous, soft, absorb=False)
+        if isinstance(node, MapPlan):
+            return await self._map(node, previous, soft)
         if isinstance(node, ChordPlan):
             results = await self._group(
                 node.group, previous, soft, absorb=node.on_error == "continue"
@@ -509,27 +577,125 @@ class PipelineRun:
     async def _group(
         self, node: GroupPlan, previous: Any, soft: bool, *, absorb: bool
     ) -> list[Any]:
-        gate = asyncio.Semaphore(node.max_concurrency) if node.max_concurrency else None
+        runs = [(child, previous) for child in node.children]
+        return await self._fan_out(runs, node.max_concurrency, soft, absorb=absorb)
 
-        async def member(child: Node) -> Any:
-            async def go() -> Any:
-                if not absorb:
-                    return await self._node(child, previous, soft)
-                try:
-                    return await self._node(child, previous, True)
-                except _StageFailure as failure:
-                    return {
-                        FAILURE_MARKER: True,
-                        "stage_id": failure.stage_id,
-                        "error": failure.error.model_dump(),
-                    }
+    async def _fan_out(
+        self, runs: list[tuple[Node, Any]], cap: int | None, soft: bool, *, absorb: bool
+    ) -> list[Any]:
+        """Run each (node, previous) at once (at most ``cap`` at a time): the ordered results.
 
+        Bounded runs start no more than ``max_in_flight`` members at a time (in order), so a fan-out
+        of any width costs the workflow a bounded amount of work per activation.
+        """
+        window = min(cap or self._window, self._window) if self._window else None
+        if window is not None and len(runs) > window:
+            return await self._windowed(runs, window, soft, absorb=absorb)
+        gate = Gate(cap) if cap else None
+
+        async def member(child: Node, previous: Any) -> Any:
             if gate is None:
-                return await go()
-            async with gate:
-                return await go()
+                return await self._member(child, previous, soft, absorb=absorb)
+            return await gate.run(lambda: self._member(child, previous, soft, absorb=absorb))
 
-        return await _all([member(c) for c in node.children])
+        return await _all([member(child, previous) for child, previous in runs])
+
+    async def _windowed(
+        self, runs: list[tuple[Node, Any]], window: int, soft: bool, *, absorb: bool
+    ) -> list[Any]:
+        results: list[Any] = [None] * len(runs)
+        indexes = iter(range(len(runs)))
+
+        async def worker() -> None:
+            for i in indexes:
+                child, previous = runs[i]
+                results[i] = await self._member(child, previous, soft, absorb=absorb)
+
+        await _all([worker() for _ in range(window)])
+        return results
+
+    async def _member(self, child: Node, previous: Any, soft: bool, *, absorb: bool) -> Any:
+        if not absorb:
+            return await self._node(child, previous, soft)
+        try:
+            return await self._node(child, previous, True)
+        except _StageFailure as failure:
+            return {
+                FAILURE_MARKER: True,
+                "stage_id": failure.stage_id,
+                "error": failure.error.model_dump(),
+            }
+
+    async def _map(self, node: MapPlan, previous: Any, soft: bool) -> Any:
+        rec = self._stages[node.stage_id]
+        while True:
+            rec.state = StageState.RUNNING
+            rec.scheduled_at = self._rt.now()
+            rec.attempts += 1
+            self._emit(
+                EventType.STAGE_SCHEDULED, stage_id=rec.stage_id, step="map", attempt=rec.attempts
+            )
+            try:
+                items = resolve_items(previous, node.items)
+            except ValueError as exc:
+                error = ErrorInfo(type="InvalidItems", message=str(exc), stage_id=rec.stage_id)
+                verdict = await self._after_failure(rec, "fail", error, previous, soft)
+                if verdict is _RETRY:
+                    continue
+                return verdict
+            break
+        runs = [(self._expand(node.element, f"[{i}]"), item) for i, item in enumerate(items)]
+        self._refresh_state()
+        try:
+            results = await self._fan_out(
+                runs, node.max_concurrency, soft, absorb=node.on_error == "continue"
+            )
+        except asyncio.CancelledError:
+            rec.state = StageState.CANCELLED
+            rec.finished_at = self._rt.now()
+            self._emit(EventType.STAGE_CANCELLED, stage_id=rec.stage_id, step="map")
+            raise
+        except _StageFailure as failure:
+            rec.state = StageState.FAILED
+            rec.error = failure.error
+            rec.finished_at = self._rt.now()
+            self._emit(
+                EventType.STAGE_FAILED,
+                stage_id=rec.stage_id,
+                step="map",
+                attempt=rec.attempts,
+                error=failure.error.model_dump(),
+            )
+            raise
+        self._succeed(rec, results)
+        return results
+
+    def _expand(self, node: Node, suffix: str, *, record: bool = True) -> Node:
+        """A run of a map element: its stage ids with ``suffix`` appended (and, with ``record``,
+        their status records made; a nested map's element stays a template)."""
+        if isinstance(node, StepPlan | InputPlan | MapPlan):
+            sid = node.stage_id + suffix
+            run: StepPlan | InputPlan | MapPlan = (
+                replace(
+                    node, stage_id=sid, element=self._expand(node.element, suffix, record=False)
+                )
+                if isinstance(node, MapPlan)
+                else replace(node, stage_id=sid)
+            )
+            if record and sid not in self._stages:
+                self._stages[sid] = _record(run)
+            return run
+        if isinstance(node, ChainPlan | GroupPlan):
+            return replace(
+                node, children=tuple(self._expand(c, suffix, record=record) for c in node.children)
+            )
+        if isinstance(node, ChordPlan):
+            group = self._expand(node.group, suffix, record=record)
+            assert isinstance(group, GroupPlan)
+            callback = node.callback and self._expand(node.callback, suffix, record=record)
+            assert callback is None or isinstance(callback, StepPlan)
+            return replace(node, group=group, callback=callback)
+        raise TypeError(f"a map element cannot hold {type(node).__name__}")
 
     async def _dag(self, node: DagPlan, soft: bool) -> Any:
         tasks: dict[str, asyncio.Task[Any]] = {}
@@ -571,9 +737,13 @@ class PipelineRun:
     async def _limited(self, step: str, work: Callable[[], Awaitable[T]]) -> T:
         gate = self._limits.get(step)
         if gate is None:
+            return await self._bounded(work)
+        return await gate.run(lambda: self._bounded(work))
+
+    async def _bounded(self, work: Callable[[], Awaitable[T]]) -> T:
+        if self._in_flight is None:
             return await work()
-        async with gate:
-            return await work()
+        return await self._in_flight.run(work)
 
     async def _step_stage(self, plan: StepPlan, previous: Any, soft: bool) -> Any:
         rec = self._stages[plan.stage_id]
@@ -612,9 +782,16 @@ class PipelineRun:
             self._emit(EventType.STAGE_CANCELLED, stage_id=rec.stage_id, step=rec.step)
             raise
 
+    @staticmethod
+    def _keep_result(rec: StageStatus, result: Any) -> None:
+        """Keep a stage's result for status answers, unless it is too large to carry there."""
+        small = result is None or len(_fingerprint(result)) <= INLINE_RESULT_BYTES
+        rec.result = result if small else None
+        rec.result_omitted = not small
+
     def _succeed(self, rec: StageStatus, result: Any) -> None:
         rec.state = StageState.SUCCEEDED
-        rec.result = result
+        self._keep_result(rec, result)
         rec.error = None
         rec.finished_at = self._rt.now()
         duration = (

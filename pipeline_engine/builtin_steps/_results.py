@@ -37,10 +37,13 @@ def as_box(value: Any, what: str) -> Box:
 
 
 def segments_of(previous: Any, step: str) -> list[Segment]:
-    """The segments in a ``segmentation``/``segment_filter`` result.
+    """The segments in a ``segmentation``/``segment_filter`` result, or the one segment a
+    ``map`` over their ``/segments`` hands each run.
 
     Raises ``ValueError`` (naming ``step``, the step that was handed the wrong input) otherwise.
     """
+    if isinstance(previous, dict) and "bbox" in previous and "segments" not in previous:
+        previous = {"segments": [previous]}
     if not isinstance(previous, dict) or not isinstance(previous.get("segments"), list):
         raise ValueError(
             f"{step} expects the result of segmentation or segment_filter as its input, "

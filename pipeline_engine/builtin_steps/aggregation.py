@@ -12,9 +12,10 @@ __all__ = ["aggregate_detections"]
 
 
 def _inputs(previous: Any) -> list[Any]:
-    """The chord's list of member results (a lone detection result counts as a list of one)."""
+    """The chord's list of member results (a lone detection result counts as a list of one; a
+    map's list of per-segment lists is flattened)."""
     if isinstance(previous, list):
-        return previous
+        return [x for entry in previous for x in (entry if isinstance(entry, list) else [entry])]
     if detections_of(previous) is not None:
         return [previous]
     raise ValueError(

@@ -40,7 +40,7 @@ from pipeline_engine.events import Event, MetricPoint
 from pipeline_engine.pages import PipelinePage
 from pipeline_engine.resources import StepInfo, TenantConfig
 from pipeline_engine.states import PipelineState
-from pipeline_engine.status import PipelineStatus
+from pipeline_engine.status import PipelineStatus, StagePage
 
 __all__ = ["AsyncPipelineClient"]
 
@@ -350,13 +350,18 @@ class AsyncPipelineClient(BaseClient):
         self,
         pipeline_id: str,
         *,
+        page: StagePage | None = None,
         timeout: float | None = None,
         retry_policy: ClientRetryPolicy | None = None,
     ) -> PipelineStatus:
-        """The whole picture: state, every stage (state, attempts, error, result), result, error.
+        """The whole picture: state, stages (state, attempts, error, result), result, error.
+
+        A pipeline with many stages answers with counts by state (``stage_counts``) and a page of
+        its stages (the first 1,000 by default; ``stages_total`` say how many match).
 
         Args:
             pipeline_id: The pipeline.
+            page: Which stages to return (offset, limit, state filter).
 
         Raises:
             PipelineNotFound: No such pipeline among the caller's tenants.
@@ -364,6 +369,13 @@ class AsyncPipelineClient(BaseClient):
         data = await self._request(
             "GET",
             self._pipeline_url(pipeline_id),
+            params=None
+            if page is None
+            else present(
+                stage_offset=page.offset,
+                stage_limit=page.limit,
+                stage_state=page.state.value if page.state else None,
+            ),
             timeout=timeout,
             retry_policy=retry_policy,
             pipeline_id=pipeline_id,
@@ -419,7 +431,9 @@ class AsyncPipelineClient(BaseClient):
         Raises:
             PipelineNotFound: No such pipeline among the caller's tenants.
         """
-        status = await self.get_pipeline(pipeline_id, timeout=timeout, retry_policy=retry_policy)
+        status = await self.get_pipeline(
+            pipeline_id, page=StagePage(limit=0), timeout=timeout, retry_policy=retry_policy
+        )
         return status.state
 
     async def get_history(
@@ -428,6 +442,7 @@ class AsyncPipelineClient(BaseClient):
         since: datetime | None = None,
         *,
         after_id: int | None = None,
+        limit: int | None = None,
         timeout: float | None = None,
         retry_policy: ClientRetryPolicy | None = None,
     ) -> list[Event]:
@@ -437,6 +452,7 @@ class AsyncPipelineClient(BaseClient):
             pipeline_id: The pipeline.
             since: Keep events at or after this time.
             after_id: Keep events after this event id.
+            limit: At most this many events (page on with the last id as ``after_id``).
 
         Raises:
             PipelineNotFound: No such pipeline among the caller's tenants.
@@ -444,7 +460,9 @@ class AsyncPipelineClient(BaseClient):
         data = await self._request(
             "GET",
             self._pipeline_url(pipeline_id, "history"),
-            params=present(since=since.isoformat() if since else None, after_id=after_id),
+            params=present(
+                since=since.isoformat() if since else None, after_id=after_id, limit=limit
+            ),
             timeout=timeout,
             retry_policy=retry_policy,
             pipeline_id=pipeline_id,

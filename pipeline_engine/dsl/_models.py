@@ -19,6 +19,7 @@ __all__ = [
     "Group",
     "Hooks",
     "Input",
+    "Map",
     "PipelineConfig",
     "Resources",
     "RetryPolicy",
@@ -149,7 +150,34 @@ class Chord(_Model):
     on_error: Literal["fail", "continue"] = "fail"
 
 
-Element = Annotated[Step | Chain | Group | Chord | Input, Field(discriminator="type")]
+class Map(_Model):
+    """Run ``element`` once per item of a list known only at run time (a dynamic fan-out).
+
+    Each run receives its item as ``previous``; the result is the ordered list of the runs'
+    results (``[]`` for an empty list). The stages of run ``i`` are the element's stage ids with
+    ``[i]`` appended (``detection[17]``).
+    """
+
+    type: Literal["map"] = "map"
+    id: StageId | None = Field(None, description='Stage id of the map itself (default "map").')
+    items: str = Field(
+        "",
+        pattern=r"^(/([^~/]|~[01])*)*$",
+        description="JSON Pointer (RFC 6901) to the list in the map's previous value; "
+        '"" (the default) is the value itself.',
+    )
+    element: Element
+    max_concurrency: int | None = Field(
+        None, ge=1, le=10000, description="At most this many runs at once."
+    )
+    on_error: Literal["fail", "continue"] = Field(
+        "fail",
+        description='"fail": a run that fails for good fails the map; "continue": the list '
+        "holds a failure marker in its place.",
+    )
+
+
+Element = Annotated[Step | Chain | Group | Chord | Input | Map, Field(discriminator="type")]
 
 
 class StageConfig(_StepOptions):
@@ -210,5 +238,5 @@ class PipelineConfig(_Model):
         return self
 
 
-for _m in (Group, Chain, Chord, PipelineConfig):
+for _m in (Group, Chain, Chord, Map, PipelineConfig):
     _m.model_rebuild()

@@ -76,7 +76,7 @@ def _registry_problems(plan: Plan, registry: StepRegistry) -> list[Problem]:
         unknown.setdefault(name, []).append(path)
         return False
 
-    for stage in plan.stages:
+    for stage in (*plan.stages, *plan.templates):
         if isinstance(stage, StepPlan):
             field = ".step" if stage.path.startswith("$.stages") else ".name"
             if need(stage.step, stage.path + field):

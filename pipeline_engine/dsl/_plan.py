@@ -15,6 +15,7 @@ from pipeline_engine.dsl._models import (
     Element,
     Group,
     Input,
+    Map,
     PipelineConfig,
     RetryPolicy,
     StageConfig,
@@ -33,6 +34,7 @@ __all__ = [
     "DagStagePlan",
     "GroupPlan",
     "InputPlan",
+    "MapPlan",
     "Node",
     "Plan",
     "StepPlan",
@@ -107,7 +109,22 @@ class DagPlan:
     path: str
 
 
-Node = StepPlan | InputPlan | ChainPlan | GroupPlan | ChordPlan | DagPlan
+@dataclass(frozen=True)
+class MapPlan:
+    """A run-time fan-out: ``element`` (a template whose stage ids get ``[i]`` appended) runs
+    once per item of the list at ``items`` (a JSON Pointer) in the map's previous value."""
+
+    stage_id: str
+    items: str
+    element: Node
+    max_concurrency: int | None
+    on_error: str
+    path: str
+    on_failure: str = "fail"
+
+
+Node = StepPlan | InputPlan | ChainPlan | GroupPlan | ChordPlan | DagPlan | MapPlan
+StagePlan = StepPlan | InputPlan | MapPlan
 
 
 @dataclass(frozen=True)
@@ -116,19 +133,22 @@ class Plan:
 
     Attributes:
         root: The tree (or DAG) to interpret.
-        stages: Every stage (steps and inputs), in document order.
+        stages: Every stage known before the run (steps, inputs, maps), in document order.
         problems: Structural problems found while compiling, as (JSON path, message).
         local_defaults: Steps of this config that run as local activities because their
             registration says so (``@step(local=True)``); the workflow compiles with the same set.
+        templates: The stages inside map elements, with the ids their runs extend (``x`` runs as
+            ``x[0]``, ``x[1]``...).
     """
 
     config: PipelineConfig
     root: Node
-    stages: tuple[StepPlan | InputPlan, ...]
+    stages: tuple[StagePlan, ...]
     problems: tuple[tuple[str, str], ...] = field(default=())
     local_defaults: frozenset[str] = frozenset()
+    templates: tuple[StagePlan, ...] = field(default=())
 
-    def stage(self, stage_id: str) -> StepPlan | InputPlan:
+    def stage(self, stage_id: str) -> StagePlan:
         for s in self.stages:
             if s.stage_id == stage_id:
                 return s
@@ -150,7 +170,8 @@ class _Compiler:
         self.local_defaults = local_defaults
         self.local_by_default: set[str] = set()
         self.problems: list[tuple[str, str]] = []
-        self.stages: list[StepPlan | InputPlan] = []
+        self.stages: list[StagePlan] = []
+        self.templates: list[StagePlan] = []
         self.used: set[str] = set()
         self.explicit: set[str] = set()
         self.next_suffix: dict[str, int] = {}
@@ -168,6 +189,7 @@ class _Compiler:
             tuple(self.stages),
             tuple(self.problems),
             frozenset(self.local_by_default),
+            tuple(self.templates),
         )
 
     # ids ------------------------------------------------------------------------------------
@@ -179,8 +201,10 @@ class _Compiler:
     def _collect_explicit_tree(self, el: Element, path: str, depth: int = 1) -> None:
         if depth > MAX_DEPTH:
             return
-        if isinstance(el, Step | Input) and el.id is not None:
+        if isinstance(el, Step | Input | Map) and el.id is not None:
             self._claim_explicit(el.id, f"{path}.id")
+        if isinstance(el, Map):
+            self._collect_explicit_tree(el.element, f"{path}.element", depth + 1)
         elif isinstance(el, Chain | Group):
             for i, child in enumerate(el.steps):
                 self._collect_explicit_tree(child, f"{path}.steps[{i}]", depth + 1)
@@ -284,6 +308,8 @@ class _Compiler:
             return ChainPlan(kids, path)
         if isinstance(el, Group):
             return self._group(el, path, depth)
+        if isinstance(el, Map):
+            return self._map(el, path, depth)
         group = self._group(el.group, f"{path}.group", depth + 1)
         callback = None
         if el.callback is not None:
@@ -296,6 +322,16 @@ class _Compiler:
             self.problems.append((f"{path}.steps", "a group needs at least one element"))
         kids = tuple(self._node(c, f"{path}.steps[{i}]", depth + 1) for i, c in enumerate(el.steps))
         return GroupPlan(kids, el.max_concurrency, path)
+
+    def _map(self, el: Map, path: str, depth: int) -> MapPlan:
+        stage_id = self._assign(el.id, "map")
+        outer, self.stages = self.stages, []
+        element = self._node(el.element, f"{path}.element", depth + 1)
+        self.templates.extend(self.stages)
+        self.stages = outer
+        plan = MapPlan(stage_id, el.items, element, el.max_concurrency, el.on_error, path)
+        self.stages.append(plan)
+        return plan
 
     # dag ------------------------------------------------------------------------------------
     def _dag(self, stages: list[StageConfig], path: str) -> DagPlan:

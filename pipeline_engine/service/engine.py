@@ -17,7 +17,7 @@ from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.events import Event
 from pipeline_engine.pages import PipelinePage, PipelineWhere
 from pipeline_engine.states import PipelineState
-from pipeline_engine.status import PipelineStatus
+from pipeline_engine.status import PipelineStatus, StagePage
 
 __all__ = ["CreatedPipeline", "PipelineChange", "PipelineEngine"]
 
@@ -103,8 +103,10 @@ class PipelineEngine(Protocol):
         """
         ...
 
-    async def get_pipeline(self, pipeline_id: str) -> PipelineStatus:
-        """The whole picture of a pipeline."""
+    async def get_pipeline(
+        self, pipeline_id: str, *, page: StagePage | None = None
+    ) -> PipelineStatus:
+        """The whole picture of a pipeline, with a page of its stages (default: the first)."""
         ...
 
     async def get_status(self, pipeline_id: str) -> PipelineState:
@@ -112,9 +114,15 @@ class PipelineEngine(Protocol):
         ...
 
     async def get_history(
-        self, pipeline_id: str, *, since: datetime | None = None, after_id: int | None = None
+        self,
+        pipeline_id: str,
+        *,
+        since: datetime | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
     ) -> list[Event]:
-        """The pipeline's events in order (``since``: at or after; ``after_id``: after)."""
+        """The pipeline's events in order (``since``: at or after; ``after_id``: after;
+        ``limit``: at most this many)."""
         ...
 
     async def get_config(self, pipeline_id: str) -> PipelineConfig:

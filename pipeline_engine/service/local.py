@@ -26,7 +26,7 @@ from pipeline_engine.pages import PipelinePage, PipelineSummary, PipelineWhere
 from pipeline_engine.service.engine import CreatedPipeline, PipelineChange
 from pipeline_engine.service.rules import Command, check_same_request, closed_run_verdict, page_of
 from pipeline_engine.states import PipelineState
-from pipeline_engine.status import PipelineStatus
+from pipeline_engine.status import PipelineStatus, StagePage
 from pipeline_engine.steps import StepRegistry
 
 __all__ = ["LocalPipelineEngine"]
@@ -35,7 +35,7 @@ __all__ = ["LocalPipelineEngine"]
 @dataclass
 class _Entry:
     run: PipelineRun
-    task: asyncio.Task[PipelineStatus]
+    task: asyncio.Task[PipelineState]
     tenant_id: str | None
     config: PipelineConfig
     fingerprint: str
@@ -197,19 +197,28 @@ class LocalPipelineEngine:
         )
 
     # ------------------------------------------------------------------ reads
-    async def get_pipeline(self, pipeline_id: str) -> PipelineStatus:
-        """The whole picture of a pipeline."""
-        return self._entry(pipeline_id).run.status()
+    async def get_pipeline(
+        self, pipeline_id: str, *, page: StagePage | None = None
+    ) -> PipelineStatus:
+        """The whole picture of a pipeline, with a page of its stages (default: the first)."""
+        return self._entry(pipeline_id).run.status(page or StagePage(), whole_result=True)
 
     async def get_status(self, pipeline_id: str) -> PipelineState:
         """The pipeline's state."""
         return self._entry(pipeline_id).run.state
 
     async def get_history(
-        self, pipeline_id: str, *, since: datetime | None = None, after_id: int | None = None
+        self,
+        pipeline_id: str,
+        *,
+        since: datetime | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
     ) -> list[Event]:
-        """The pipeline's events in order (``since``: at or after; ``after_id``: after)."""
-        return list(self._entry(pipeline_id).run.history(since=since, after_id=after_id))
+        """The pipeline's events in order (``since``: at or after; ``after_id``: after;
+        ``limit``: at most this many)."""
+        run = self._entry(pipeline_id).run
+        return list(run.history(since=since, after_id=after_id, limit=limit))
 
     async def get_config(self, pipeline_id: str) -> PipelineConfig:
         """The config the pipeline runs."""

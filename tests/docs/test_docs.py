@@ -21,6 +21,7 @@ SECTIONS = {
     "Group": "### `group`",
     "Chord": "### `chord`",
     "Input": "### `input`",
+    "Map": "### `map`",
     "StageConfig": "## StageConfig",
     "RetryPolicy": "## RetryPolicy",
     "Resources": "## Resources",

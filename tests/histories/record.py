@@ -16,10 +16,11 @@ from typing import Any
 import pipeline_engine.builtin_steps  # noqa: F401
 import tests.support.steps  # noqa: F401
 from pipeline_engine.examples import seed_pipeline_config
-from pipeline_engine.states import PipelineState
+from pipeline_engine.states import PipelineState, StageState
 from pipeline_engine.steps import default_registry
 from workflows.dev_server import TemporalDevServer, free_port
 from workflows.engine import TemporalPipelineEngine
+from workflows.messages import RunLimits
 from workflows.worker_factory import build_worker, connect
 
 HERE = Path(__file__).parent
@@ -190,6 +191,44 @@ async def record(only: set[str]) -> None:
                 start=True,
             )
             runs["failed_after_fan_out_drains"] = drain.pipeline_id
+
+            bounded = TemporalPipelineEngine(
+                client, task_queue=queue, registry=default_registry, limits=RunLimits(max_in_flight=4)
+            )
+            mapped = await bounded.create_pipeline(
+                {
+                    "name": "map",
+                    "definition": {
+                        "type": "chain",
+                        "steps": [
+                            s("t_items", kwargs={"count": 6}),
+                            {
+                                "type": "map",
+                                "items": "/items",
+                                "max_concurrency": 3,
+                                "element": s(
+                                    "t_flaky", kwargs={"fail_times": 1}, retry={"max_attempts": 1}
+                                ),
+                            },
+                        ],
+                    },
+                },
+                start=True,
+            )
+            runs["map_retry_item"] = mapped.pipeline_id
+            wide = await bounded.create_pipeline(
+                {"name": "wide", "definition": {"type": "group", "steps": [s("t_add")] * 12}},
+                start=True,
+            )
+            runs["bounded_group"] = wide.pipeline_id
+            for _ in range(600):  # every item fails once: retry each alone
+                status = await engine.get_pipeline(mapped.pipeline_id)
+                if status.state is PipelineState.SUCCEEDED:
+                    break
+                for stage in status.stages:
+                    if stage.state is StageState.FAILED and status.state is PipelineState.FAILED:
+                        await engine.retry_stage(mapped.pipeline_id, stage.stage_id, "recorded")
+                await asyncio.sleep(0.1)
 
             await _until(engine, inp.pipeline_id, PipelineState.WAITING_INPUT)
             await engine.submit_input(inp.pipeline_id, {"approved": True}, "ana")

@@ -183,3 +183,20 @@ def t_measure(ctx: StepContext) -> dict[str, Any]:
         "input_bytes": len(json.dumps(ctx.input)),
         "previous_size": ctx.previous.get("size") if isinstance(ctx.previous, dict) else None,
     }
+
+
+@step
+def t_items(ctx: StepContext, count: int = 3) -> dict[str, Any]:
+    """Returns ``{"items": [0, 1, ..., count - 1]}`` (run-time fan-outs)."""
+    return {"items": list(range(count))}
+
+
+@step
+def t_double(ctx: StepContext, fail_on: int | None = None) -> int:
+    """Doubles ``previous``; fails while ``previous == fail_on`` and the test's gate file exists."""
+    _record(ctx)
+    gate = os.environ.get("PIPELINE_ENGINE_TEST_CALLS")
+    fixed = gate is not None and (Path(gate) / f"{ctx.pipeline_id}.fixed").exists()
+    if fail_on is not None and ctx.previous == fail_on and not fixed:
+        raise ValueError(f"item {ctx.previous} is bad")
+    return int(ctx.previous) * 2

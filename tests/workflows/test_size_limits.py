@@ -1,0 +1,86 @@
+"""Size never hangs a pipeline: Temporal's limits are met with bounded work or a clear failure."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import WorkflowFailureError
+
+from pipeline_engine.states import PipelineState, StageState
+from tests.support.steps import calls_of
+from tests.support.waiting import wait_for_state
+from workflows.engine import TemporalPipelineEngine
+from workflows.messages import RunLimits
+
+
+def s(name: str, **kw: Any) -> dict[str, Any]:
+    return {"type": "step", "name": name, **({"kwargs": kw} if kw else {})}
+
+
+async def run(engine: TemporalPipelineEngine, definition: Any, timeout: float = 60) -> Any:
+    """Run to the end, waiting on the workflow (not polling queries: a busy worker answers late)."""
+    config = {"name": "t", "definition": definition, "failure_hold_s": 0}
+    created = await engine.create_pipeline(config, start=True)
+    handle = engine.client.get_workflow_handle(created.pipeline_id)
+    with contextlib.suppress(WorkflowFailureError):
+        await asyncio.wait_for(handle.result(), timeout)
+    return await wait_for_state(engine, created.pipeline_id, timeout=timeout)
+
+
+async def test_group_wider_than_the_in_flight_bound_finishes(
+    engine: TemporalPipelineEngine, task_queue: str
+) -> None:
+    """A group of 2,001 under Temporal's 2,000, scaled down (bench/ runs the big one)."""
+    bounded = TemporalPipelineEngine(
+        engine.client, task_queue=task_queue, limits=RunLimits(max_in_flight=5)
+    )
+    status = await run(bounded, {"type": "group", "steps": [s("t_add")] * 41})
+    assert status.state is PipelineState.SUCCEEDED, status.error
+    assert status.result == [1] * 41
+    assert status.stage_counts == {"SUCCEEDED": 41}
+
+
+async def test_step_result_over_the_payload_limit_fails_the_stage(
+    engine: TemporalPipelineEngine,
+) -> None:
+    status = await run(engine, {"type": "chain", "steps": [s("t_blob", size=3_000_000)]})
+    assert status.state is PipelineState.FAILED
+    stage = status.stage("t_blob")
+    assert stage.state is StageState.FAILED
+    assert stage.error is not None
+    print(stage.error)
+
+
+async def test_last_step_result_near_the_limit_succeeds(engine: TemporalPipelineEngine) -> None:
+    status = await run(engine, {"type": "chain", "steps": [s("t_blob", size=1_200_000)]})
+    assert status.state is PipelineState.SUCCEEDED, status.error
+    assert len(status.result) == 1_200_000
+
+
+async def test_steps_in_flight_are_bounded(
+    engine: TemporalPipelineEngine, task_queue: str, calls_dir: Path
+) -> None:
+    bounded = TemporalPipelineEngine(
+        engine.client, task_queue=task_queue, limits=RunLimits(max_in_flight=3)
+    )
+    members = [s("t_sleep_sync", seconds=0.5)] * 9
+    status = await run(bounded, {"type": "group", "steps": members})
+    assert status.state is PipelineState.SUCCEEDED, status.error
+    starts = sorted(t for _, _, t in calls_of(calls_dir, status.pipeline_id))
+    assert len(starts) == 9
+    # three waves of three: the last wave cannot start before two waves have finished
+    assert starts[-1] - starts[0] >= 2 * 0.5 - 0.05
+
+
+async def test_pipeline_result_too_large_for_the_workflow_fails_clearly(
+    engine: TemporalPipelineEngine,
+) -> None:
+    # under the 2 MiB activity payload limit, over what the workflow's result can carry
+    status = await run(engine, {"type": "chain", "steps": [s("t_blob", size=2_050_000)]})
+    assert status.state is PipelineState.FAILED
+    assert status.stage("t_blob").state is StageState.SUCCEEDED
+    assert status.stage("t_blob").result_omitted
+    assert status.error is not None and status.error.type == "ResultTooLarge"
