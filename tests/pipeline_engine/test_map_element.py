@@ -21,7 +21,7 @@ from pipeline_engine import (
     step,
     to_wire,
 )
-from pipeline_engine.dsl import compile_plan, parse_config, to_mermaid
+from pipeline_engine.dsl import compile_plan, parse_config, plan_graph, to_mermaid
 from pipeline_engine.steps import default_registry
 from pipeline_engine.testing import AsyncFakePipelineEngine
 
@@ -186,9 +186,11 @@ def test_items_must_be_a_json_pointer() -> None:
     assert any(p.path == "$.definition.items" for p in err.value.problems)
 
 
-def test_mermaid_draws_the_map() -> None:
+def test_graph_draws_the_map_as_one_node_for_all_runs() -> None:
     plan = compile_plan(parse_config(doubling(id="twice")).config)
-    assert 'n_twice[/"twice<br/>(map over /items)"/]' in to_mermaid(plan)
+    node = next(n for n in plan_graph(plan).nodes if n.kind == "map")
+    assert (node.id, node.run_prefixes) == ("twice", ("t_double",))
+    assert 'n_twice["map"]' in to_mermaid(plan)
 
 
 async def test_seed_example_maps_detection_over_the_segments() -> None:
