@@ -43,6 +43,19 @@ class RunLimits(_Message):
         description="Largest pipeline result (JSON bytes); over it the pipeline fails with "
         "ResultTooLarge (Temporal's payload limit is 2 MiB).",
     )
+    max_history_events: int = Field(
+        40_000,
+        ge=10,
+        le=51_200,
+        description="Past this many history events no stage starts and the pipeline fails "
+        "with HistoryTooLarge (Temporal terminates workflows at 51,200).",
+    )
+    max_history_bytes: int = Field(
+        40 * 1024 * 1024,
+        ge=1024,
+        le=50 * 1024 * 1024,
+        description="The same bound on the history's size (Temporal's limit: 50 MiB).",
+    )
     max_status_bytes: int = Field(
         1536 * 1024,
         ge=1024,

@@ -64,10 +64,14 @@ class PipelineWorkflow:
 
     @workflow.init
     def __init__(self, params: PipelineWorkflowInput) -> None:
-        self._runtime = TemporalRuntime(tenant_id=params.tenant_id, trace_id=params.trace_id)
         # Runs started before the limits existed keep running unbounded, as they were recorded.
         limits = (params.limits or RunLimits()) if workflow.patched(_PATCH_LIMITS) else None
         self._limits = limits
+        self._runtime = TemporalRuntime(
+            tenant_id=params.tenant_id,
+            trace_id=params.trace_id,
+            history_bound=(limits.max_history_events, limits.max_history_bytes) if limits else None,
+        )
         self._run = PipelineRun(
             plan=compile_plan(params.config, local_defaults=frozenset(params.local_steps)),
             pipeline_id=workflow.info().workflow_id,

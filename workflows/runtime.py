@@ -21,6 +21,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.names import SA_PIPELINE_STATE
 
 
+HISTORY_TOO_LARGE = "HistoryTooLarge"
+"""Error type of a stage not started because the workflow's history is near Temporal's limits."""
 PAYLOADS_TOO_LARGE = "PayloadsTooLarge"
 """Error type of a step whose result exceeds Temporal's payload size limit (2 MiB)."""
 
@@ -62,7 +64,15 @@ def _failure(call: StepCall, err: FailureError) -> StepFailed:
 class TemporalRuntime:
     """Runs stages as activities (type = step name, id = stage id) with Temporal retries."""
 
-    def __init__(self, *, tenant_id: str | None = None, trace_id: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        tenant_id: str | None = None,
+        trace_id: str = "",
+        history_bound: tuple[int, int] | None = None,
+    ) -> None:
+        """``history_bound``: (events, bytes) of history past which no more stages start."""
+        self._history_bound = history_bound
         self._tenant = tenant_id or ""
         self._log_fields = {
             "pipeline_id": workflow.info().workflow_id,
@@ -75,7 +85,25 @@ class TemporalRuntime:
     def now(self) -> datetime:
         return workflow.now()
 
+    def _check_history(self) -> None:
+        """Fail the pipeline clearly before Temporal terminates it at its history limits."""
+        if self._history_bound is None:
+            return
+        info = workflow.info()
+        events, size = info.get_current_history_length(), info.get_current_history_size()
+        max_events, max_bytes = self._history_bound
+        if events > max_events or size > max_bytes:
+            error = ErrorInfo(
+                type=HISTORY_TOO_LARGE,
+                message=f"the pipeline's workflow history reached {events} events and "
+                f"{size} bytes, past this run's bound of {max_events} events or {max_bytes} "
+                "bytes (Temporal ends workflows at 51,200 events or 50 MiB); split the pipeline "
+                "into smaller ones",
+            )
+            raise StepFailed(error, 0, ends_pipeline=True)
+
     async def run_step(self, call: StepCall) -> StepOutcome:
+        self._check_history()
         params = StepActivityInput(
             pipeline_id=call.pipeline_id,
             tenant_id=call.tenant_id,

@@ -755,6 +755,8 @@ class PipelineRun:
             except StepFailed as failed:
                 rec.attempts += failed.attempts
                 error = failed.error.model_copy(update={"stage_id": plan.stage_id})
+                if failed.ends_pipeline:  # as a soft failure: no handler, no hold; raises
+                    await self._after_failure(rec, "fail", error, previous, soft=True)
                 verdict = await self._after_failure(rec, plan.on_failure, error, previous, soft)
                 if verdict is _RETRY:
                     continue

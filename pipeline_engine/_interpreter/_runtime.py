@@ -49,12 +49,17 @@ class StepOutcome:
 
 
 class StepFailed(Exception):
-    """A stage run that failed for good (retries exhausted, non-retryable error, timeout)."""
+    """A stage run that failed for good (retries exhausted, non-retryable error, timeout).
 
-    def __init__(self, error: ErrorInfo, attempts: int) -> None:
+    ``ends_pipeline``: nothing can help (a limit of the runtime was reached): the pipeline fails
+    for good at once, without ``on_failure``, a hold or a retry.
+    """
+
+    def __init__(self, error: ErrorInfo, attempts: int, *, ends_pipeline: bool = False) -> None:
         super().__init__(error.message)
         self.error = error
         self.attempts = attempts
+        self.ends_pipeline = ends_pipeline
 
 
 class Runtime(Protocol):

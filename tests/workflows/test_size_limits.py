@@ -84,3 +84,27 @@ async def test_pipeline_result_too_large_for_the_workflow_fails_clearly(
     assert status.stage("t_blob").state is StageState.SUCCEEDED
     assert status.stage("t_blob").result_omitted
     assert status.error is not None and status.error.type == "ResultTooLarge"
+
+
+async def test_history_near_temporals_limit_fails_the_pipeline_for_good(
+    engine: TemporalPipelineEngine, task_queue: str
+) -> None:
+    """A chain too long for one history (Temporal terminates at 51,200 events), scaled down."""
+    bounded = TemporalPipelineEngine(
+        engine.client, task_queue=task_queue, limits=RunLimits(max_history_events=40)
+    )
+    config = {
+        "name": "long",
+        "definition": {"type": "chain", "steps": [s("t_add")] * 30},
+        "hooks": {"on_failure": "t_hook"},
+    }  # the default failure_hold_s: even so, nothing waits for a retry that could not help
+    created = await bounded.create_pipeline(config, start=True)
+    status = await wait_for_state(bounded, created.pipeline_id, timeout=120)
+    assert status.state is PipelineState.FAILED
+    assert status.retryable_until is None
+    assert status.error is not None and status.error.type == "HistoryTooLarge"
+    failed = status.stage(status.error.stage_id or "")
+    assert failed.state is StageState.FAILED and failed.attempts == 0
+    assert status.stage_counts["SUCCEEDED"] >= 3 and status.stage_counts["SKIPPED"] >= 1
+    events = await bounded.get_history(created.pipeline_id)
+    assert events[-1].type == "pipeline.failed" and events[-1].payload["retryable"] is False
