@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 from pipeline_engine.states import PipelineState, StageState
 
 __all__ = [
-    "INLINE_RESULT_BYTES",
     "MAX_STAGE_PAGE",
     "PAGE_BYTES",
     "ErrorInfo",
@@ -27,8 +26,6 @@ MAX_STAGE_PAGE = 1000
 """The most stages one status answer carries; page with ``stage_offset`` for more."""
 PAGE_BYTES = 1024 * 1024
 """A page of stages ends early once its JSON passes this size (Temporal answers <= 2 MiB)."""
-INLINE_RESULT_BYTES = 64 * 1024
-"""Results larger than this (JSON bytes) are left out of status answers (``result_omitted``)."""
 
 
 class ErrorInfo(BaseModel):
@@ -56,8 +53,8 @@ class StageStatus(BaseModel):
         attempts: Attempts made so far, across retries and ``retry_stage`` re-runs.
         error: Last error, if the stage failed.
         result: The stage's result, once it succeeded (``None`` when ``result_omitted``).
-        result_omitted: The result was larger than :data:`INLINE_RESULT_BYTES` and is not
-            carried in status answers (the next stage still received it).
+        result_omitted: The result was too large to carry in status answers without a payload
+            store (the next stage still received it).
         scheduled_at: When the stage was last scheduled.
         finished_at: When the stage last finished.
         actor: Who acted on it last: the responder of its input, or who asked its last retry

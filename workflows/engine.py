@@ -71,6 +71,8 @@ from workflows.definition import pipeline_config
 from workflows.event_watch import QueueTimes, history_batches
 from workflows.liveness import TemporalLiveness
 from workflows.messages import (
+    NO_STORE_LIMITS,
+    STORE_LIMITS,
     CancelRequest,
     HistoryQuery,
     PipelineWorkflowInput,
@@ -169,7 +171,8 @@ class TemporalPipelineEngine:
             status read then answers from what Temporal recorded (see :meth:`get_pipeline`).
         command_timeout_s: How long a command (start, cancel, retry, input) may wait for a
             worker to apply it (see :meth:`cancel_pipeline` for what happens then).
-        limits: Bounds of each new pipeline's workflow (default :class:`RunLimits`).
+        limits: Bounds of each new pipeline's workflow (default: :data:`STORE_LIMITS` when the
+            client stores large payloads by reference, else :data:`NO_STORE_LIMITS`).
     """
 
     def __init__(
@@ -183,6 +186,9 @@ class TemporalPipelineEngine:
         limits: RunLimits | None = None,
     ) -> None:
         self._client = client
+        if limits is None:
+            stored = client.data_converter.external_storage is not None
+            limits = STORE_LIMITS if stored else NO_STORE_LIMITS
         self._limits = limits
         self._task_queue = task_queue
         self._registry = registry

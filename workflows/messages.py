@@ -37,11 +37,18 @@ class RunLimits(_Message):
         description="Steps running (and fan-out members started) at once in one workflow "
         "(Temporal allows 2,000 pending activities).",
     )
-    max_result_bytes: int = Field(
+    max_result_bytes: int | None = Field(
         2 * 1024 * 1024 - 64 * 1024,
         ge=1024,
-        description="Largest pipeline result (JSON bytes); over it the pipeline fails with "
-        "ResultTooLarge (Temporal's payload limit is 2 MiB).",
+        description="Largest pipeline result (JSON bytes) when payloads travel inline; over it the "
+        "pipeline fails with ResultTooLarge (Temporal's payload limit is 2 MiB). None with a "
+        "payload store (large payloads then travel by reference).",
+    )
+    inline_result_bytes: int | None = Field(
+        64 * 1024,
+        ge=0,
+        description="Stage results larger than this are left out of status answers "
+        "(result_omitted) when payloads travel inline; None with a payload store.",
     )
     max_history_events: int = Field(
         40_000,
@@ -62,6 +69,12 @@ class RunLimits(_Message):
         description="Largest status left as the workflow's result; over it the stages are left "
         "out and read page by page from the status query.",
     )
+
+
+NO_STORE_LIMITS = RunLimits()
+"""Payloads inline in the history: results are bounded by Temporal's payload limit."""
+STORE_LIMITS = RunLimits(max_result_bytes=None, inline_result_bytes=None)
+"""Large payloads travel by reference (a payload store): only the history's own limits apply."""
 
 
 class PipelineWorkflowInput(_Message):

@@ -82,6 +82,7 @@ class PipelineWorkflow:
             runtime=self._runtime,
             max_in_flight=limits.max_in_flight if limits else None,
             max_result_bytes=limits.max_result_bytes if limits else None,
+            inline_result_bytes=limits.inline_result_bytes if limits else None,
         )
 
     def _final(self) -> PipelineStatus:

@@ -42,7 +42,6 @@ from pipeline_engine.errors import (
 from pipeline_engine.events import Event, EventType
 from pipeline_engine.states import PipelineState, StageState
 from pipeline_engine.status import (
-    INLINE_RESULT_BYTES,
     ErrorInfo,
     PendingInput,
     PipelineStatus,
@@ -116,11 +115,14 @@ class PipelineRun:
         runtime: Runtime,
         max_in_flight: int | None = None,
         max_result_bytes: int | None = None,
+        inline_result_bytes: int | None = None,
     ) -> None:
         """Args beyond the pipeline's own: ``max_in_flight`` caps the steps running at once in
         this run, whatever the config says (Temporal allows 2,000 pending activities per
         workflow); ``max_result_bytes`` fails a pipeline whose result would not fit in the
-        workflow's result payload (``ResultTooLarge``) instead of letting it loop."""
+        workflow's result payload (``ResultTooLarge``) instead of letting it loop;
+        ``inline_result_bytes`` leaves larger results out of status answers (``result_omitted``)."""
+        self._inline_bytes = inline_result_bytes
         self._plan = plan
         self._max_result_bytes = max_result_bytes
         self._in_flight = Gate(max_in_flight) if max_in_flight else None
@@ -173,7 +175,11 @@ class PipelineRun:
     ) -> PipelineStatus:
         """The whole picture: state, a page of the stages (all without ``page``), pending inputs,
         result (left out when large, unless ``whole_result``), error."""
-        omit = not whole_result and self._result_bytes > INLINE_RESULT_BYTES
+        omit = (
+            not whole_result
+            and self._inline_bytes is not None
+            and self._result_bytes > self._inline_bytes
+        )
         deadlines = [p.deadline for p in self._parked.values() if p.deadline is not None]
         stages, counts, total = page_stages(self._stages.values(), page)
         return PipelineStatus(
@@ -784,10 +790,13 @@ class PipelineRun:
             self._emit(EventType.STAGE_CANCELLED, stage_id=rec.stage_id, step=rec.step)
             raise
 
-    @staticmethod
-    def _keep_result(rec: StageStatus, result: Any) -> None:
+    def _keep_result(self, rec: StageStatus, result: Any) -> None:
         """Keep a stage's result for status answers, unless it is too large to carry there."""
-        small = result is None or len(_fingerprint(result)) <= INLINE_RESULT_BYTES
+        small = (
+            self._inline_bytes is None
+            or result is None
+            or len(_fingerprint(result)) <= self._inline_bytes
+        )
         rec.result = result if small else None
         rec.result_omitted = not small
 

@@ -10,10 +10,13 @@ from typing import Any
 from temporalio.client import WorkflowFailureError
 
 from pipeline_engine.states import PipelineState, StageState
+from pipeline_engine.steps import StepRegistry
 from tests.support.steps import calls_of
 from tests.support.waiting import wait_for_state
+from workflows.dev_server import TemporalDevServer
 from workflows.engine import TemporalPipelineEngine
 from workflows.messages import RunLimits
+from workflows.worker_factory import build_worker, connect
 
 
 def s(name: str, **kw: Any) -> dict[str, Any]:
@@ -43,23 +46,6 @@ async def test_group_wider_than_the_in_flight_bound_finishes(
     assert status.stage_counts == {"SUCCEEDED": 41}
 
 
-async def test_step_result_over_the_payload_limit_fails_the_stage(
-    engine: TemporalPipelineEngine,
-) -> None:
-    status = await run(engine, {"type": "chain", "steps": [s("t_blob", size=3_000_000)]})
-    assert status.state is PipelineState.FAILED
-    stage = status.stage("t_blob")
-    assert stage.state is StageState.FAILED
-    assert stage.error is not None
-    print(stage.error)
-
-
-async def test_last_step_result_near_the_limit_succeeds(engine: TemporalPipelineEngine) -> None:
-    status = await run(engine, {"type": "chain", "steps": [s("t_blob", size=1_200_000)]})
-    assert status.state is PipelineState.SUCCEEDED, status.error
-    assert len(status.result) == 1_200_000
-
-
 async def test_steps_in_flight_are_bounded(
     engine: TemporalPipelineEngine, task_queue: str, calls_dir: Path
 ) -> None:
@@ -75,15 +61,19 @@ async def test_steps_in_flight_are_bounded(
     assert starts[-1] - starts[0] >= 2 * 0.5 - 0.05
 
 
-async def test_pipeline_result_too_large_for_the_workflow_fails_clearly(
-    engine: TemporalPipelineEngine,
+async def test_without_a_store_a_result_too_large_for_the_workflow_fails_clearly(
+    temporal_server: TemporalDevServer, task_queue: str, registry: StepRegistry
 ) -> None:
-    # under the 2 MiB activity payload limit, over what the workflow's result can carry
-    status = await run(engine, {"type": "chain", "steps": [s("t_blob", size=2_050_000)]})
+    """Payloads inline (no payload store): five results under the activity limit add up to a
+    pipeline result over what the workflow's result can carry."""
+    client = await connect(temporal_server.address)
+    engine = TemporalPipelineEngine(client, task_queue=task_queue, registry=registry)
+    async with build_worker(client, task_queue=task_queue, registry=registry):
+        status = await run(engine, {"type": "group", "steps": [s("t_blob", size=450_000)] * 5})
     assert status.state is PipelineState.FAILED
-    assert status.stage("t_blob").state is StageState.SUCCEEDED
-    assert status.stage("t_blob").result_omitted
     assert status.error is not None and status.error.type == "ResultTooLarge"
+    stage = status.stage("t_blob")
+    assert stage.state is StageState.SUCCEEDED and stage.result_omitted and stage.result is None
 
 
 async def test_history_near_temporals_limit_fails_the_pipeline_for_good(
