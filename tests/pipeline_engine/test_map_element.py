@@ -189,7 +189,7 @@ def test_graph_draws_the_map_as_one_node_for_all_runs() -> None:
     plan = compile_plan(parse_config(doubling(id="twice")).config)
     node = next(n for n in plan_graph(plan).nodes if n.kind == "map")
     assert (node.id, node.run_prefixes) == ("twice", ("t_double",))
-    assert 'n_twice["map"]' in to_mermaid(plan)
+    assert "n_t_items --> n_twice" in to_mermaid(plan)
 
 
 async def test_seed_example_maps_detection_over_the_segments() -> None:
