@@ -23,8 +23,8 @@ from pipeline_engine.cli._failures import EXIT_INVALID, EXIT_PIPELINE_FAILED, Cl
 from pipeline_engine.cli._output import console, err_console, print_json
 from pipeline_engine.cli._render import pipeline_view, print_outcome, progress_table
 from pipeline_engine.errors import TenantNotFound
-from pipeline_engine.states import PipelineState
-from pipeline_engine.status import PipelineStatus
+from pipeline_engine.states import PipelineState, StageState
+from pipeline_engine.status import MAX_STAGE_PAGE, PipelineStatus, StagePage
 
 if TYPE_CHECKING:
     from pipeline_engine.client import PipelineClient
@@ -193,12 +193,19 @@ def follow_pipeline(
 def status(
     pipeline_id: str = PipelineIdArgument,
     as_json: bool = typer.Option(False, "--json", help="Print the whole status as JSON."),
+    stage_offset: int = typer.Option(0, min=0, help="Skip this many stages."),
+    stage_limit: int = typer.Option(
+        MAX_STAGE_PAGE, min=0, max=MAX_STAGE_PAGE, help="Show at most this many stages."
+    ),
+    stage_state: StageState | None = typer.Option(None, help="Only stages in this state."),
     url: str | None = UrlOption,
     token: str | None = TokenOption,
 ) -> None:
-    """Show a pipeline's state, stages (attempts, durations, errors) and waiting inputs."""
+    """Show a pipeline's state, stages (attempts, durations, errors) and waiting inputs (a page
+    of the stages: see --stage-offset)."""
+    page = StagePage(offset=stage_offset, limit=stage_limit, state=stage_state)
     with _client(url, token) as client:
-        current = client.get_pipeline(pipeline_id)
+        current = client.get_pipeline(pipeline_id, page=page)
     if as_json:
         print_json(current)
         return
@@ -252,13 +259,15 @@ def history(
     since: datetime | None = typer.Option(
         None, help="Only events at or after this time (ISO 8601)."
     ),
+    after_id: int | None = typer.Option(None, min=0, help="Only events after this id."),
+    limit: int | None = typer.Option(None, min=1, help="At most this many events."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines."),
     url: str | None = UrlOption,
     token: str | None = TokenOption,
 ) -> None:
     """Show a pipeline's events in order."""
     with _client(url, token) as client:
-        events = client.get_history(pipeline_id, since=since)
+        events = client.get_history(pipeline_id, since=since, after_id=after_id, limit=limit)
     for event in events:
         if as_json:
             typer.echo(event.model_dump_json())
