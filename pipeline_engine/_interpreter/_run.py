@@ -553,7 +553,10 @@ class PipelineRun:
     def _fan_out_running(self) -> bool:
         """Whether a stage still runs beside the failed one: the pipeline shows FAILED only once
         the failing fan-out has drained (new runs; histories recorded before keep their order)."""
-        running = any(s.state is StageState.RUNNING for s in self._stages.values())
+        running = any(
+            s.state is StageState.RUNNING and s.kind != "map"  # a map runs while its items do
+            for s in self._stages.values()
+        )
         return running and self._rt.patched(FAILED_AFTER_DRAIN_PATCH)
 
     # ------------------------------------------------------------------ tree walk
