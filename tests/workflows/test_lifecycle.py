@@ -76,7 +76,12 @@ async def test_input_accepted_and_rejected(engine: TemporalPipelineEngine) -> No
     created = await engine.create_pipeline(
         {
             "name": "approve",
-            "definition": {"type": "chain", "steps": [s("t_add"), APPROVAL, s("t_echo")]},
+            # the last step keeps the run open for a while, so the repeated submission below
+            # reaches a running pipeline however fast the server is
+            "definition": {
+                "type": "chain",
+                "steps": [s("t_add"), APPROVAL, s("t_echo"), s("t_sleep", kwargs={"seconds": 2})],
+            },
         },
         start=True,
     )
@@ -105,7 +110,7 @@ async def test_input_accepted_and_rejected(engine: TemporalPipelineEngine) -> No
     )
     done = await wait_for_state(engine, pid)
     assert done.state is PipelineState.SUCCEEDED
-    assert done.result["previous"] == {"approved": True, "note": "ok"}
+    assert done.stage("t_echo").result["previous"] == {"approved": True, "note": "ok"}
     events = await engine.get_history(pid)
     received = [e for e in events if e.type == "pipeline.input_received"]
     # no caller named: the responder is the Temporal client's identity, "ana" a display name
