@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from api.auth import check_secret
+from api.auth import TokenVerifier, check_secret
 from api.body_limit import BodyLimitMiddleware
 from api.console import install_console
 from api.context import ApiContext, PayloadRefs
@@ -124,6 +124,7 @@ def create_app(
             store=the_store,
             cache=cache,
             metrics=metrics,
+            tokens=TokenVerifier(settings.jwt_secret),
             payload_refs=_payload_refs(settings) if engine is None else None,
         )
         refresher = asyncio.create_task(cache.run_refresher(settings.config_refresh_s))

@@ -7,13 +7,15 @@ implies all.
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 import jwt
+from cachetools import TTLCache
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline_engine.errors import AuthenticationError
@@ -25,6 +27,7 @@ __all__ = [
     "MIN_SECRET_LENGTH",
     "Caller",
     "Role",
+    "TokenVerifier",
     "check_secret",
     "decode_token",
     "dev_admin_token",
@@ -145,6 +148,11 @@ def decode_token(token: str, secret: str, *, leeway_s: float = 0.0) -> Caller:
         AuthenticationError: The token is malformed, forged, of another algorithm, expired, or
             lacks a required claim.
     """
+    return _decode(token, secret, leeway_s=leeway_s)[0]
+
+
+def _decode(token: str, secret: str, *, leeway_s: float) -> tuple[Caller, int]:
+    """The token's caller and expiry (epoch seconds), once its signature and claims verify."""
     try:
         claims = jwt.decode(
             token,
@@ -154,7 +162,7 @@ def decode_token(token: str, secret: str, *, leeway_s: float = 0.0) -> Caller:
             leeway=leeway_s,
         )
     except jwt.ExpiredSignatureError:
-        raise AuthenticationError("token expired: mint a new one") from None
+        raise _expired() from None
     except jwt.InvalidSignatureError:
         raise AuthenticationError(
             "token signature does not verify: it was not signed with this server's secret"
@@ -173,7 +181,65 @@ def decode_token(token: str, secret: str, *, leeway_s: float = 0.0) -> Caller:
             for e in exc.errors()
         ]
         raise AuthenticationError("invalid token claims", details=problems) from None
-    return Caller(sub=parsed.sub, roles=expand_roles(parsed.roles), tenants=tuple(parsed.tenants))
+    caller = Caller(sub=parsed.sub, roles=expand_roles(parsed.roles), tenants=tuple(parsed.tenants))
+    return caller, parsed.exp
+
+
+class TokenVerifier:
+    """Verifies bearer tokens once each: a verified token's caller is kept until it expires.
+
+    A client sends the same token with every request; verifying its signature and claims each
+    time was a large share of a request's CPU. Only tokens that verified are kept (a bad token is
+    checked, and refused, every time), keyed by a digest of the token so that the cache holds no
+    credentials; an entry is dropped at the token's ``exp`` (checked on every hit, so an expired
+    token is refused exactly as :func:`decode_token` refuses it), after ``ttl_s``, or when
+    ``max_tokens`` newer ones pushed it out.
+
+    Args:
+        secret: The HS256 secret.
+        max_tokens: How many verified tokens to keep.
+        ttl_s: The longest a verified token is kept without being verified again.
+        clock: Epoch seconds (tests move it).
+    """
+
+    def __init__(
+        self,
+        secret: str,
+        *,
+        max_tokens: int = 4096,
+        ttl_s: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._secret = secret
+        self._clock = clock
+        self._verified: TTLCache[bytes, tuple[Caller, int]] = TTLCache(
+            maxsize=max_tokens, ttl=ttl_s, timer=time.monotonic
+        )
+
+    def __len__(self) -> int:
+        return len(self._verified)
+
+    def verify(self, token: str) -> Caller:
+        """The token's caller (see :func:`decode_token`).
+
+        Raises:
+            AuthenticationError: The token does not verify or has expired.
+        """
+        key = hashlib.sha256(token.encode()).digest()
+        found = self._verified.get(key)
+        if found is not None:
+            caller, exp = found
+            if self._clock() < exp:
+                return caller
+            self._verified.pop(key, None)
+            raise _expired()
+        caller, exp = _decode(token, self._secret, leeway_s=0.0)
+        self._verified[key] = (caller, exp)
+        return caller
+
+
+def _expired() -> AuthenticationError:
+    return AuthenticationError("token expired: mint a new one")
 
 
 def check_secret(settings: Settings) -> None:

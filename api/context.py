@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from api.auth import TokenVerifier
 from api.observability import ApiMetrics
 from api.tenants import TenantConfigCache, TenantConfigStore
 from pipeline_engine.service import PipelineEngine
@@ -41,6 +42,7 @@ class ApiContext:
         store: Tenant configs in the database.
         cache: Validated tenant configs.
         metrics: Prometheus collectors.
+        tokens: Verifies bearer tokens (once per token).
         payload_refs: Reads the payload store for the codec endpoint (``None``: no store).
     """
 
@@ -50,4 +52,5 @@ class ApiContext:
     store: TenantConfigStore
     cache: TenantConfigCache
     metrics: ApiMetrics
+    tokens: TokenVerifier
     payload_refs: PayloadRefs | None = None

@@ -1,5 +1,8 @@
 """Dependencies, declared once as ``Annotated`` aliases: settings, engine, store, cache, caller.
 
+Every dependency is a coroutine function: FastAPI runs a plain ``def`` dependency in a worker
+thread, a hop that cost more per request than the work of all of them together.
+
 Authorisation is layered here: :func:`require` checks a role, and the ``*Pipeline`` aliases check
 the role and then that the pipeline's tenant (read from the engine, never from the request) is one
 of the caller's, answering 404 otherwise so nothing leaks about other tenants.
@@ -11,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.auth import Caller, Role, decode_token
+from api.auth import Caller, Role
 from api.context import ApiContext
 from api.observability import ApiMetrics
 from api.schemas import TENANT_ID as TENANT_ID_PATTERN
@@ -54,7 +57,7 @@ _MAX_PIPELINE_ID = 255
 _bearer = HTTPBearer(auto_error=False, description="JWT (HS256) with sub, roles, tenants, exp.")
 
 
-def get_context(request: Request) -> ApiContext:
+async def get_context(request: Request) -> ApiContext:
     """The app's shared objects."""
     ctx: ApiContext = request.app.state.ctx
     return ctx
@@ -63,7 +66,7 @@ def get_context(request: Request) -> ApiContext:
 ContextDep = Annotated[ApiContext, Depends(get_context)]
 
 
-def get_metrics(ctx: ContextDep) -> ApiMetrics:
+async def get_metrics(ctx: ContextDep) -> ApiMetrics:
     """The API's Prometheus collectors."""
     return ctx.metrics
 
@@ -71,27 +74,27 @@ def get_metrics(ctx: ContextDep) -> ApiMetrics:
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 
 
-def get_settings(ctx: ContextDep) -> Settings:
+async def get_settings(ctx: ContextDep) -> Settings:
     """Server settings."""
     return ctx.settings
 
 
-def get_engine(ctx: ContextDep) -> PipelineEngine:
+async def get_engine(ctx: ContextDep) -> PipelineEngine:
     """The pipeline engine (Temporal in production, in-memory under the offline fake)."""
     return ctx.engine
 
 
-def get_registry(ctx: ContextDep) -> StepRegistry:
+async def get_registry(ctx: ContextDep) -> StepRegistry:
     """The step registry."""
     return ctx.registry
 
 
-def get_store(ctx: ContextDep) -> TenantConfigStore:
+async def get_store(ctx: ContextDep) -> TenantConfigStore:
     """The tenant config store."""
     return ctx.store
 
 
-def get_cache(ctx: ContextDep) -> TenantConfigCache:
+async def get_cache(ctx: ContextDep) -> TenantConfigCache:
     """The validated tenant config cache."""
     return ctx.cache
 
@@ -103,23 +106,23 @@ StoreDep = Annotated[TenantConfigStore, Depends(get_store)]
 CacheDep = Annotated[TenantConfigCache, Depends(get_cache)]
 
 
-def current_caller(
-    settings: SettingsDep,
+async def current_caller(
+    ctx: ContextDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     """The caller named by the request's bearer token (401 when missing or invalid)."""
     if credentials is None or not credentials.credentials:
         raise AuthenticationError("missing bearer token")
-    return decode_token(credentials.credentials, settings.jwt_secret)
+    return ctx.tokens.verify(credentials.credentials)
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
-def require(role: Role) -> Callable[[Caller], Caller]:
+def require(role: Role) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency giving the caller if it holds ``role`` (403 otherwise)."""
 
-    def check(caller: CallerDep) -> Caller:
+    async def check(caller: CallerDep) -> Caller:
         if not caller.has_role(role):
             raise PermissionDenied(f"this operation needs the {role.value!r} role")
         return caller

@@ -28,21 +28,32 @@ def stage_result_path(pipeline_id: str, stage_id: str) -> str:
     return f"/v1/pipelines/{quote(pipeline_id, safe='')}/stages/{quote(stage_id, safe='')}/result"
 
 
-def _maybe_ref(value: Any, path: str, limit: int) -> Any:
+def _ref(value: Any, limit: int) -> int | None:
+    """The JSON size of ``value`` when it is ``limit`` bytes or more (``None``: it stays)."""
     if value is None or isinstance(value, bool | int | float):
-        return value
+        return None
     size = len(to_json(value))
-    return value if size < limit else {REF_KEY: path, "size_bytes": size}
+    return size if size >= limit else None
 
 
 def with_large_results_by_ref(status: PipelineStatus, *, limit: int) -> PipelineStatus:
-    """``status`` with every result of ``limit`` JSON bytes or more replaced by a reference."""
+    """``status`` with every result of ``limit`` JSON bytes or more replaced by a reference.
+
+    Stages whose result stays are not copied (``status`` itself when nothing is replaced).
+    """
     pid = status.pipeline_id
-    stages = [
-        s.model_copy(
-            update={"result": _maybe_ref(s.result, stage_result_path(pid, s.stage_id), limit)}
-        )
-        for s in status.stages
-    ]
-    result = _maybe_ref(status.result, pipeline_result_path(pid), limit)
+    stages = status.stages
+    for i, s in enumerate(status.stages):
+        size = _ref(s.result, limit)
+        if size is not None:
+            if stages is status.stages:
+                stages = list(stages)
+            ref = {REF_KEY: stage_result_path(pid, s.stage_id), "size_bytes": size}
+            stages[i] = s.model_copy(update={"result": ref})
+    result = status.result
+    size = _ref(result, limit)
+    if size is not None:
+        result = {REF_KEY: pipeline_result_path(pid), "size_bytes": size}
+    if stages is status.stages and result is status.result:
+        return status
     return status.model_copy(update={"stages": stages, "result": result})

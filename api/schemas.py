@@ -7,6 +7,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline_engine.resources import StepInfo, TenantConfig
+from pipeline_engine.service.tenant_configs import (
+    FAIRNESS_WEIGHT_MAX,
+    FAIRNESS_WEIGHT_MIN,
+    PRIORITY_LEVELS,
+)
 
 __all__ = [
     "CancelBody",
@@ -119,6 +124,7 @@ class TenantConfigBody(_Body):
         tenant_id="cultivos-abc",
         pipeline_definition=_SEED_DEFINITION,
         settings={"species": ["tomate", "lechuga"]},
+        priority=2,
         version=3,
     )
 
@@ -127,6 +133,23 @@ class TenantConfigBody(_Body):
     tenant_id: str | None = Field(None, description="If given, must equal the path's tenant.")
     version: int | None = Field(
         None, ge=0, description="Optimistic concurrency: the current version (0: must not exist)."
+    )
+    priority: int | None = Field(
+        None,
+        ge=1,
+        le=PRIORITY_LEVELS,
+        strict=True,
+        description="Temporal priority key of the tenant's pipelines and their steps: 1 runs "
+        f"first, {PRIORITY_LEVELS} last; unset: the server's default (3). Only orders work that "
+        "waits in a task queue.",
+    )
+    fairness_weight: float | None = Field(
+        None,
+        ge=FAIRNESS_WEIGHT_MIN,
+        le=FAIRNESS_WEIGHT_MAX,
+        allow_inf_nan=False,
+        description="The tenant's share of dispatch against other tenants when tasks back up "
+        "(unset: 1.0; 2.0 gets twice the share of a tenant at 1.0).",
     )
 
 

@@ -46,9 +46,12 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-def stack(temporal: str, queue: str, data: Path, port: int) -> list[subprocess.Popen[bytes]]:
+def stack(
+    temporal: str, queue: str, data: Path, port: int, api_workers: int = 1
+) -> list[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
+        "PIPELINE_ENGINE_API_WORKERS": str(api_workers),
         "PIPELINE_ENGINE_ENV": "prod",
         "PIPELINE_ENGINE_JWT_SECRET": SECRET,
         "PIPELINE_ENGINE_TEMPORAL_ADDRESS": temporal,
@@ -224,13 +227,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--block", type=int, default=20, help="starts in a row each way")
     parser.add_argument("--rate", type=float, default=100.0, help="status reads per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of status reads")
+    parser.add_argument("--api-workers", type=int, default=1, help="API processes (uvicorn)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         data = Path(tmp)
         server = TemporalDevServer(port=free_port(), ui_port=None, db_file=data / "temporal.db")
         server.start()
         queue, port = f"bench-api-{uuid.uuid4().hex[:8]}", free_port()
-        procs = stack(server.address, queue, data, port)
+        procs = stack(server.address, queue, data, port, args.api_workers)
         try:
             asyncio.run(measure(server.address, queue, f"http://127.0.0.1:{port}", args))
         finally:

@@ -22,17 +22,31 @@ def canonical_json(value: Any) -> str:
 
 
 def config_fingerprint(
-    config: PipelineConfig, input: Any, settings: dict[str, Any] | None = None
+    config: PipelineConfig,
+    input: Any,
+    settings: dict[str, Any] | None = None,
+    *,
+    canonical_config: str | None = None,
 ) -> str:
     """SHA-256 of the canonical (config, input, tenant settings): what a repeat must match.
 
     Settings count only when there are some, so a pipeline without tenant settings keeps the id
-    it always had.
+    it always had. ``canonical_config`` (the config's canonical JSON, computed once for a stored
+    config) spares serialising ``config`` again: the digest is the same.
     """
-    doc: dict[str, Any] = {"config": config.model_dump(mode="json", by_alias=True), "input": input}
+    if canonical_config is None:
+        canonical_config = canonical_json(config.model_dump(mode="json", by_alias=True))
+    # canonical_json({"config": …, "input": …, "settings": …}) written piece by piece: the keys
+    # in sorted order, the config's text as it is
+    digest = hashlib.sha256(b'{"config":')
+    digest.update(canonical_config.encode())
+    digest.update(b',"input":')
+    digest.update(canonical_json(input).encode())
     if settings:
-        doc["settings"] = settings
-    return hashlib.sha256(canonical_json(doc).encode()).hexdigest()
+        digest.update(b',"settings":')
+        digest.update(canonical_json(settings).encode())
+    digest.update(b"}")
+    return digest.hexdigest()
 
 
 def pipeline_id_for(
@@ -42,6 +56,7 @@ def pipeline_id_for(
     input: Any,
     idempotency_key: str | None,
     settings: dict[str, Any] | None = None,
+    fingerprint: str | None = None,
 ) -> str:
     """The pipeline id for these arguments: same arguments, same id.
 
@@ -51,15 +66,15 @@ def pipeline_id_for(
         input: The pipeline input (any JSON value).
         idempotency_key: When given, the id depends on (tenant, key) only.
         settings: The tenant settings the steps will see (a changed setting is a new pipeline).
+        fingerprint: :func:`config_fingerprint` of these arguments, when already computed.
 
     Returns:
         ``"pl-"`` followed by 24 hex digits.
     """
-    basis = (
-        idempotency_key
-        if idempotency_key is not None
-        else config_fingerprint(config, input, settings)
-    )
+    if idempotency_key is not None:
+        basis = idempotency_key
+    else:
+        basis = fingerprint or config_fingerprint(config, input, settings)
     key = canonical_json([tenant_id, idempotency_key is not None, basis])
     digest = hashlib.sha256(key.encode())
     return "pl-" + digest.hexdigest()[:24]

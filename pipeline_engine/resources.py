@@ -33,6 +33,10 @@ class TenantConfig(_Resource):
         settings: Settings every step of the tenant's pipelines sees.
         version: Incremented on every write (pass it back to update: optimistic concurrency).
         updated_at: Time of the last write (UTC).
+        priority: Temporal priority key of the tenant's pipelines and their steps, 1 (first) to
+            5 (last); ``None``: the server's default (3).
+        fairness_weight: The tenant's share of dispatch when tasks back up, against other
+            tenants (each tenant is a fairness key); ``None``: 1.0.
     """
 
     tenant_id: str
@@ -40,6 +44,8 @@ class TenantConfig(_Resource):
     settings: dict[str, Any]
     version: int
     updated_at: datetime
+    priority: int | None = None
+    fairness_weight: float | None = None
 
 
 class StepInfo(_Resource):

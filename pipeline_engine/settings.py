@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     jwt_secret: str = Field(DEV_JWT_SECRET, description="HS256 secret of bearer tokens.")
     api_host: str = Field("127.0.0.1", description="Address the API binds to.")
     api_port: int = Field(8000, description="Port the API binds to.")
+    api_workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Processes of `pipeline-engine api` (uvicorn workers sharing the port).",
+    )
     max_body_bytes: int = Field(2 * 1024 * 1024, description="Largest request body accepted.")
     max_concurrent_activities: int = Field(
         64, ge=1, description="Activities one worker runs at once."

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -41,7 +42,7 @@ from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 
 from pipeline_engine._finite import refuse_non_finite
 from pipeline_engine._ids import config_fingerprint, pipeline_id_for
-from pipeline_engine.dsl import PipelineConfig, parse_config
+from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.errors import (
     EngineUnavailable,
     InvalidState,
@@ -56,6 +57,8 @@ from pipeline_engine.service import (
     Command,
     CreatedPipeline,
     PipelineChange,
+    PreparedConfig,
+    TaskPriority,
     check_same_request,
     closed_run_verdict,
     decode_page_token,
@@ -109,15 +112,23 @@ _CLOSED = {
 _FAIRNESS_KEY_MAX_BYTES = 64  # Temporal's limit
 
 
-def _priority(tenant_id: str | None) -> Priority:
-    """The tenant is the fairness key of its pipelines' tasks (activities inherit it), so that
-    matching shares dispatch between tenants instead of serving one tenant's backlog first."""
-    if tenant_id is None:
-        return Priority.default
-    key = tenant_id
-    if len(key.encode()) > _FAIRNESS_KEY_MAX_BYTES:  # tenant ids may be longer: a stable digest
-        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:48]
-    return Priority(fairness_key=key)
+def _priority(tenant_id: str | None, priority: TaskPriority | None = None) -> Priority:
+    """The tenant is the fairness key of its pipelines' tasks (activities and child workflows
+    inherit it), so that matching shares dispatch between tenants instead of serving one tenant's
+    backlog first; the tenant config's priority key and fairness weight go with it."""
+    chosen = priority or TaskPriority()
+    key: str | None = None
+    if tenant_id is not None:
+        key = tenant_id
+        if len(key.encode()) > _FAIRNESS_KEY_MAX_BYTES:  # tenant ids may be longer: a digest
+            key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:48]
+    if key is None and chosen.key is None:
+        return Priority.default  # a weight without a fairness key would weigh nothing
+    return Priority(
+        priority_key=chosen.key,
+        fairness_key=key,
+        fairness_weight=chosen.fairness_weight if key is not None else None,
+    )
 
 
 def _payload_problem(exc: BaseException) -> PipelineError | None:
@@ -195,6 +206,9 @@ class TemporalPipelineEngine:
         self._final: TTLCache[str, PipelineStatus] = TTLCache(
             maxsize=_FINAL_STATUS_MAX, ttl=_FINAL_STATUS_TTL_S
         )
+        # the Web UI texts of prepared (tenant) configs, dropped with the config
+        self._texts: weakref.WeakKeyDictionary[PreparedConfig, dict[str | None, tuple[str, str]]]
+        self._texts = weakref.WeakKeyDictionary()
         self._query_timeout_s = query_timeout_s
         self._command_timeout_s = command_timeout_s
         self._liveness = TemporalLiveness(
@@ -259,15 +273,20 @@ class TemporalPipelineEngine:
     # ------------------------------------------------------------------ create & start
     async def create_pipeline(
         self,
-        config: PipelineConfig | dict[str, Any] | str,
+        config: PreparedConfig | PipelineConfig | dict[str, Any] | str,
         *,
         input: Any = None,
         tenant_id: str | None = None,
         idempotency_key: str | None = None,
         settings: dict[str, Any] | None = None,
         start: bool = False,
+        priority: TaskPriority | None = None,
     ) -> CreatedPipeline:
-        """Create a pipeline in PENDING (or RUNNING with ``start``); idempotent."""
+        """Create a pipeline in PENDING (or RUNNING with ``start``); idempotent.
+
+        ``priority`` (the tenant's) goes on the workflow with the tenant as fairness key; its
+        activities and child workflows inherit it.
+        """
         with _tracer.start_as_current_span("CreatePipeline"):
             return await self._create(
                 config,
@@ -276,30 +295,37 @@ class TemporalPipelineEngine:
                 idempotency_key=idempotency_key,
                 settings=settings,
                 start=start,
+                priority=priority,
             )
 
     async def _create(
         self,
-        config: PipelineConfig | dict[str, Any] | str,
+        config: PreparedConfig | PipelineConfig | dict[str, Any] | str,
         *,
         input: Any,
         tenant_id: str | None,
         idempotency_key: str | None,
         settings: dict[str, Any] | None,
         start: bool,
+        priority: TaskPriority | None,
     ) -> CreatedPipeline:
         refuse_non_finite(input=input, settings=settings)
         await self._liveness.gate()
-        plan = parse_config(config, registry=self._registry)
+        prepared = PreparedConfig.of(config, registry=self._registry)
+        plan = prepared.plan
         parsed = plan.config
+        fingerprint = config_fingerprint(
+            parsed, input, settings, canonical_config=prepared.canonical
+        )
         pid = pipeline_id_for(
             tenant_id=tenant_id,
             config=parsed,
             input=input,
             idempotency_key=idempotency_key,
             settings=settings,
+            fingerprint=fingerprint,
         )
-        fingerprint = config_fingerprint(parsed, input, settings)
+        summary, details = self._web_ui_texts(prepared, tenant_id)
         params = PipelineWorkflowInput(
             config=parsed,
             tenant_id=tenant_id,
@@ -326,12 +352,12 @@ class TemporalPipelineEngine:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 search_attributes=TypedSearchAttributes(attrs),
                 memo={names.MEMO_FINGERPRINT: fingerprint},
-                static_summary=web_ui.static_summary(plan, tenant_id),
-                static_details=web_ui.static_details(plan, tenant_id),
+                static_summary=summary,
+                static_details=details,
                 # the first workflow task comes back in the start response when a worker of this
                 # queue runs in this process (`pipeline-engine dev`); elsewhere it is a no-op
                 request_eager_start=True,
-                priority=_priority(tenant_id),
+                priority=_priority(tenant_id, priority),
             )
         except WorkflowAlreadyStartedError:
             existing = await self._call(lambda: self._handle(pid).describe())
@@ -348,6 +374,20 @@ class TemporalPipelineEngine:
                 raise
             raise mapped from None
         return CreatedPipeline(pid, state, created=True)
+
+    def _web_ui_texts(self, prepared: PreparedConfig, tenant_id: str | None) -> tuple[str, str]:
+        """The Web UI's summary and graph of a pipeline: computed once per (config, tenant)."""
+        texts = self._texts.get(prepared)
+        if texts is None:
+            texts = self._texts[prepared] = {}
+        found = texts.get(tenant_id)
+        if found is None:
+            plan = prepared.plan
+            found = texts[tenant_id] = (
+                web_ui.static_summary(plan, tenant_id),
+                web_ui.static_details(plan, tenant_id),
+            )
+        return found
 
     async def _update(
         self,

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.auth import ALL_TENANTS, Caller, Role, decode_token, mint_token
+from api.auth import ALL_TENANTS, Caller, Role, mint_token
 from api.context import PayloadRefs
-from api.deps import ContextDep, SettingsDep, Viewer
+from api.deps import ContextDep, Viewer
 from api.errors import ERROR_RESPONSES
 from pipeline_engine.errors import InvalidInput, PermissionDenied, PipelineError, Problem
 
@@ -102,10 +102,10 @@ def _encode(ctx: ContextDep, body: CodecPayloads) -> CodecPayloads:
     return body
 
 
-def _path_caller(
-    settings: SettingsDep, token: Annotated[str, Path(description="A viewer's bearer token.")]
+async def _path_caller(
+    ctx: ContextDep, token: Annotated[str, Path(description="A viewer's bearer token.")]
 ) -> Caller:
-    caller = decode_token(token, settings.jwt_secret)
+    caller = ctx.tokens.verify(token)
     if not caller.has_role(Role.VIEWER):
         raise PermissionDenied("this operation needs the 'viewer' role")
     return caller

@@ -19,7 +19,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-def pipeline_where(
+async def pipeline_where(
     name: Annotated[
         str | None, Query(max_length=200, description="Only pipelines whose name starts with this.")
     ] = None,

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Response
 
 from api.deps import (
     ApprovablePipeline,
+    CacheDep,
     CallerDep,
     EngineDep,
     MetricsDep,
@@ -63,14 +64,22 @@ async def create_pipeline(
     caller: Operator,
     engine: EngineDep,
     registry: RegistryDep,
+    cache: CacheDep,
     metrics: MetricsDep,
     response: Response,
 ) -> PipelineRef:
-    """Create a pipeline in PENDING; the same arguments give the same id (200 on a repeat)."""
+    """Create a pipeline in PENDING; the same arguments give the same id (200 on a repeat).
+
+    It runs at its tenant's priority when the tenant has a config that sets one.
+    """
     check_tenant(caller, body.tenant_id)
     config = _config_of(body.config, registry, "$.config")
     created = await engine.create_pipeline(
-        config, input=body.input, tenant_id=body.tenant_id, idempotency_key=body.idempotency_key
+        config,
+        input=body.input,
+        tenant_id=body.tenant_id,
+        idempotency_key=body.idempotency_key,
+        priority=cache.priority_of(body.tenant_id),
     )
     if created.created:
         metrics.pipeline_created(route="create_pipeline", tenant_id=body.tenant_id)

@@ -33,7 +33,7 @@ async def process(
     is invalid (it is not served).
     """
     check_tenant(caller, body.tenant_id)
-    cached = cache.get(body.tenant_id)
+    cached = await cache.lookup(body.tenant_id)
     created = await engine.create_pipeline(
         cached.config,
         input=body.input,
@@ -41,6 +41,7 @@ async def process(
         idempotency_key=body.idempotency_key,
         settings=cached.settings,
         start=True,
+        priority=cached.priority,
     )
     if created.created:
         metrics.pipeline_created(route="process", tenant_id=body.tenant_id)

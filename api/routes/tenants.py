@@ -66,6 +66,8 @@ async def put_tenant_config(
 ) -> TenantConfig:
     """Create or replace the tenant's config; validated exactly like pipeline creation.
 
+    ``priority`` and ``fairness_weight`` (optional) order the tenant's pipelines and steps when
+    tasks back up in Temporal; omitted, they are unset (a PUT replaces the whole config).
     ``version`` in the body (or ``If-Match``) must equal the stored version, else 409.
     """
     check_tenant(caller, tenant_id)
@@ -76,12 +78,21 @@ async def put_tenant_config(
         )
     expected = body.version if body.version is not None else _if_match(if_match)
     settings = body.settings or {}
-    validate_tenant_config(tenant_id, body.pipeline_definition, settings, registry=registry)
+    validate_tenant_config(
+        tenant_id,
+        body.pipeline_definition,
+        settings,
+        registry=registry,
+        priority=body.priority,
+        fairness_weight=body.fairness_weight,
+    )
     row = await store.put(
         tenant_id,
         pipeline_definition=body.pipeline_definition,
         settings=settings,
         expected_version=expected,
+        priority=body.priority,
+        fairness_weight=body.fairness_weight,
     )
     cache.apply(row)
     return _out(row, response)

@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any
 
 from api.tenants.store import TenantConfigRow, TenantConfigStore
-from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.errors import InvalidConfig, PipelineError
+from pipeline_engine.service.engine import TaskPriority
+from pipeline_engine.service.prepared import PreparedConfig
 from pipeline_engine.service.tenant_configs import no_tenant_config, validate_tenant_config
 from pipeline_engine.steps import StepRegistry
 
@@ -31,17 +32,20 @@ class CachedConfig:
 
     Attributes:
         tenant_id: The tenant.
-        config: The pipeline config built from the tenant's definition.
+        config: The pipeline config built from the tenant's definition, compiled (the plan and
+            canonical JSON every pipeline created from it uses: see :class:`PreparedConfig`).
         settings: The tenant's settings.
         version: The row version it was loaded from.
         updated_at: The row's last write.
+        priority: How the tenant's tasks are ordered when they back up.
     """
 
     tenant_id: str
-    config: PipelineConfig
+    config: PreparedConfig
     settings: dict[str, Any]
     version: int
     updated_at: datetime
+    priority: TaskPriority = field(default_factory=TaskPriority)
 
 
 @dataclass(frozen=True)
@@ -89,9 +93,21 @@ class TenantConfigCache:
     def validate(self, row: TenantConfigRow) -> CachedConfig:
         """Validate one row (raises ``InvalidConfig``)."""
         config = validate_tenant_config(
-            row.tenant_id, row.pipeline_definition, row.settings, registry=self._registry
+            row.tenant_id,
+            row.pipeline_definition,
+            row.settings,
+            registry=self._registry,
+            priority=row.priority,
+            fairness_weight=row.fairness_weight,
         )
-        return CachedConfig(row.tenant_id, config, dict(row.settings), row.version, row.updated_at)
+        return CachedConfig(
+            row.tenant_id,
+            PreparedConfig.of(config, registry=self._registry),
+            dict(row.settings),
+            row.version,
+            row.updated_at,
+            TaskPriority(row.priority, row.fairness_weight),
+        )
 
     def apply(self, row: TenantConfigRow) -> None:
         """Put one row in the cache (or in the invalid list when it does not validate)."""
@@ -190,6 +206,28 @@ class TenantConfigCache:
                 details=bad.problems,
             )
         raise no_tenant_config(tenant_id)
+
+    def priority_of(self, tenant_id: str | None) -> TaskPriority | None:
+        """The tenant's priority when it has a valid config (``None`` otherwise: the default)."""
+        found = self._valid.get(tenant_id) if tenant_id is not None else None
+        return found.priority if found is not None else None
+
+    async def lookup(self, tenant_id: str) -> CachedConfig:
+        """The tenant's validated config, read from the store when this cache has never seen it.
+
+        A config just written through another API process (or replica) is then served at once
+        instead of after the next refresh; a change to a config already cached still waits for
+        the refresh (``PIPELINE_ENGINE_CONFIG_REFRESH_S``).
+
+        Raises:
+            TenantNotFound: No config is stored for the tenant.
+            InvalidConfig: The stored config is invalid.
+        """
+        if self._stamp(tenant_id) is None:
+            row = await self._store.get(tenant_id)
+            if row is not None and self._stamp(tenant_id) is None:  # no refresh came first
+                self.apply(row)
+        return self.get(tenant_id)
 
     def counts(self) -> tuple[int, int]:
         """(valid, invalid) configs in the cache."""

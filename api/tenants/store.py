@@ -38,6 +38,8 @@ def _row(r: Any) -> TenantConfigRow:
         settings=settings,
         version=int(r.version),
         updated_at=_aware(r.updated_at),
+        priority=r.priority,
+        fairness_weight=r.fairness_weight,
     )
 
 
@@ -141,6 +143,8 @@ class TenantConfigStore:
         pipeline_definition: Any,
         settings: dict[str, Any],
         expected_version: int | None = None,
+        priority: int | None = None,
+        fairness_weight: float | None = None,
     ) -> TenantConfigRow:
         """Create or replace the tenant's config.
 
@@ -148,21 +152,29 @@ class TenantConfigStore:
             tenant_id: The tenant.
             pipeline_definition: The (already validated) DSL tree.
             settings: The tenant's settings.
+            priority: The tenant's priority key (``None``: the server's default).
+            fairness_weight: The tenant's fairness weight (``None``: 1.0).
             expected_version: When given, the write only happens if the stored version is this
                 one (``0`` means "must not exist yet").
 
         Raises:
             Conflict: ``expected_version`` does not match the stored version.
         """
-        now = datetime.now(UTC)
+        written = TenantConfig(
+            tenant_id=tenant_id,
+            pipeline_definition=pipeline_definition,
+            settings=settings,
+            version=0,  # set by the write
+            updated_at=datetime.now(UTC),
+            priority=priority,
+            fairness_weight=fairness_weight,
+        )
 
         def put() -> TenantConfigRow:
             for _ in range(3):
                 try:
                     with self._engine.begin() as conn:
-                        return _put(
-                            conn, tenant_id, pipeline_definition, settings, expected_version, now
-                        )
+                        return _put(conn, written, expected_version)
                 except IntegrityError:
                     continue  # a concurrent insert won; re-read and update
             raise Conflict("tenant config changed concurrently; retry")
@@ -191,21 +203,18 @@ class TenantConfigStore:
         await self._run(delete)
 
 
-def _put(
-    conn: Connection,
-    tenant_id: str,
-    definition: Any,
-    settings: dict[str, Any],
-    expected: int | None,
-    now: datetime,
-) -> TenantConfigRow:
+def _put(conn: Connection, row: TenantConfigRow, expected: int | None) -> TenantConfigRow:
+    """Write ``row`` (its version: the stored one plus one) and return what was stored."""
     t = tenant_config
+    tenant_id = row.tenant_id
     current = conn.execute(sa.select(t.c.version).where(t.c.tenant_id == tenant_id)).scalar()
     check_version(tenant_id, current=current or 0, expected=expected)
-    values = {"pipeline_definition": definition, "settings": settings, "updated_at": now}
+    values = row.model_dump(
+        include={"pipeline_definition", "settings", "updated_at", "priority", "fairness_weight"}
+    )
     if current is None:
         conn.execute(sa.insert(t).values(tenant_id=tenant_id, version=1, **values))
-        return _stored(tenant_id, definition, settings, 1, now)
+        return row.model_copy(update={"version": 1})
     result = conn.execute(
         sa.update(t)
         .where(t.c.tenant_id == tenant_id, t.c.version == current)
@@ -213,16 +222,4 @@ def _put(
     )
     if result.rowcount != 1:
         raise Conflict("tenant config changed concurrently; retry")
-    return _stored(tenant_id, definition, settings, current + 1, now)
-
-
-def _stored(
-    tenant_id: str, definition: Any, settings: dict[str, Any], version: int, now: datetime
-) -> TenantConfig:
-    return TenantConfig(
-        tenant_id=tenant_id,
-        pipeline_definition=definition,
-        settings=settings,
-        version=version,
-        updated_at=now,
-    )
+    return row.model_copy(update={"version": current + 1})

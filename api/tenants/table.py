@@ -18,6 +18,8 @@ tenant_config = sa.Table(
     sa.Column("pipeline_definition", JSON_TYPE, nullable=False),
     sa.Column("settings", JSON_TYPE, nullable=True),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("priority", sa.Integer, nullable=True),
+    sa.Column("fairness_weight", sa.Float, nullable=True),
     sa.Column(
         "updated_at",
         sa.DateTime(timezone=True),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import typer
 
 from pipeline_engine.cli._failures import EXIT_INVALID, CliFailure
@@ -45,19 +43,27 @@ def api(
     port: int | None = typer.Option(
         None, "--port", help="Port (default: PIPELINE_ENGINE_API_PORT)."
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        max=64,
+        help="Worker processes sharing the port (default: PIPELINE_ENGINE_API_WORKERS, 1).",
+    ),
 ) -> None:
     """Run the REST API alone until Ctrl-C (settings from PIPELINE_ENGINE_* variables)."""
-    from api.serve import serve_api
+    from api.serve import run_api
     from pipeline_engine.settings import Settings
 
     settings = Settings()
-    updates = {k: v for k, v in {"api_host": host, "api_port": port}.items() if v is not None}
+    options = {"api_host": host, "api_port": port, "api_workers": workers}
+    updates = {k: v for k, v in options.items() if v is not None}
     if updates:
         settings = settings.model_copy(update=updates)
     load_steps(settings.step_modules)
     check_ports([Port(settings.api_port, "API", "--port", host=settings.api_host)])
     try:
-        asyncio.run(serve_api(settings))
+        run_api(settings)
     except KeyboardInterrupt:
         return
     except RuntimeError as exc:  # e.g. the JWT secret check outside dev

@@ -564,12 +564,15 @@ class AsyncPipelineClient(BaseClient):
             tenant_id: The tenant.
             config: The tenant config document, or a :class:`TenantConfig` read earlier (its
                 ``version`` makes the write conditional: a stale one raises ``Conflict``).
+                Optional ``priority`` (1 first .. 5 last) and ``fairness_weight`` order the
+                tenant's pipelines when tasks back up in Temporal.
 
         Returns:
             The stored config (with its new ``version``).
 
         Raises:
             InvalidConfig: The definition is not valid.
+            InvalidInput: ``priority`` or ``fairness_weight`` is out of range.
             Conflict: ``version`` in ``config`` is not the stored one.
         """
         data = await self._request(

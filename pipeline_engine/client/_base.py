@@ -136,9 +136,12 @@ def stream_error(data: str) -> PipelineError:
 def tenant_config_body(config: TenantConfig | Mapping[str, Any]) -> dict[str, Any]:
     """The body of ``PUT /v1/tenants/{id}/config`` (of a config read earlier: its writable part)."""
     if isinstance(config, TenantConfig):
-        return config.model_dump(
-            mode="json", include={"pipeline_definition", "settings", "version"}
+        body = config.model_dump(
+            mode="json",
+            include={"pipeline_definition", "settings", "version", "priority", "fairness_weight"},
         )
+        # unset scheduling fields stay out of the body (a server before them refuses them)
+        return {k: v for k, v in body.items() if v is not None or k == "version"}
     return dict(config)
 
 

@@ -5,9 +5,15 @@ validation, idempotency and closed-run verdicts, paging, metric points and event
 written once here and used by every engine.
 """
 
-from pipeline_engine.service.engine import CreatedPipeline, PipelineChange, PipelineEngine
+from pipeline_engine.service.engine import (
+    CreatedPipeline,
+    PipelineChange,
+    PipelineEngine,
+    TaskPriority,
+)
 from pipeline_engine.service.follow import follow_events
 from pipeline_engine.service.metrics import elapsed_point, metric_points
+from pipeline_engine.service.prepared import PreparedConfig
 from pipeline_engine.service.rules import (
     Command,
     check_same_request,
@@ -28,6 +34,8 @@ __all__ = [
     "CreatedPipeline",
     "PipelineChange",
     "PipelineEngine",
+    "PreparedConfig",
+    "TaskPriority",
     "check_same_request",
     "check_version",
     "closed_run_verdict",

@@ -16,10 +16,11 @@ from typing import Any, Protocol
 from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.events import Event
 from pipeline_engine.pages import PipelinePage, PipelineWhere
+from pipeline_engine.service.prepared import PreparedConfig
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus, StagePage
 
-__all__ = ["CreatedPipeline", "PipelineChange", "PipelineEngine"]
+__all__ = ["CreatedPipeline", "PipelineChange", "PipelineEngine", "TaskPriority"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,20 @@ class CreatedPipeline:
     pipeline_id: str
     state: PipelineState
     created: bool
+
+
+@dataclass(frozen=True)
+class TaskPriority:
+    """How the engine orders a tenant's work when it backs up (from the tenant's config).
+
+    Attributes:
+        key: Priority key, 1 (first) to 5 (last); ``None``: the server's default (3).
+        fairness_weight: The tenant's share of dispatch against other tenants (1.0 when
+            ``None``): a tenant of weight 2 gets twice the dispatches of a tenant of weight 1.
+    """
+
+    key: int | None = None
+    fairness_weight: float | None = None
 
 
 @dataclass(frozen=True)
@@ -59,15 +74,21 @@ class PipelineEngine(Protocol):
 
     async def create_pipeline(
         self,
-        config: PipelineConfig | dict[str, Any] | str,
+        config: PreparedConfig | PipelineConfig | dict[str, Any] | str,
         *,
         input: Any = None,
         tenant_id: str | None = None,
         idempotency_key: str | None = None,
         settings: dict[str, Any] | None = None,
         start: bool = False,
+        priority: TaskPriority | None = None,
     ) -> CreatedPipeline:
-        """Create a pipeline in PENDING (RUNNING with ``start``); the same request, the same id."""
+        """Create a pipeline in PENDING (RUNNING with ``start``); the same request, the same id.
+
+        ``config`` may come prepared (a tenant's stored config, compiled once when loaded).
+        ``priority`` (the tenant's, from its config) orders its tasks when they back up; it is
+        not part of the request's identity.
+        """
         ...
 
     # ``actor`` on a command: who sends it (the caller's token subject), recorded in its event.

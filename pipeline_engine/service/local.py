@@ -19,11 +19,12 @@ from pipeline_engine._finite import refuse_non_finite
 from pipeline_engine._ids import config_fingerprint, pipeline_id_for
 from pipeline_engine._interpreter import LocalRuntime, PipelineRun
 from pipeline_engine._interpreter._local import BeforeAttempt
-from pipeline_engine.dsl import PipelineConfig, parse_config
+from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.errors import PipelineNotFound
 from pipeline_engine.events import Event
 from pipeline_engine.pages import PipelinePage, PipelineSummary, PipelineWhere
-from pipeline_engine.service.engine import CreatedPipeline, PipelineChange
+from pipeline_engine.service.engine import CreatedPipeline, PipelineChange, TaskPriority
+from pipeline_engine.service.prepared import PreparedConfig
 from pipeline_engine.service.rules import Command, check_same_request, closed_run_verdict, page_of
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus, StagePage
@@ -103,26 +104,34 @@ class LocalPipelineEngine:
     # ------------------------------------------------------------------ create & commands
     async def create_pipeline(
         self,
-        config: PipelineConfig | dict[str, Any] | str,
+        config: PreparedConfig | PipelineConfig | dict[str, Any] | str,
         *,
         input: Any = None,
         tenant_id: str | None = None,
         idempotency_key: str | None = None,
         settings: dict[str, Any] | None = None,
         start: bool = False,
+        priority: TaskPriority | None = None,
     ) -> CreatedPipeline:
-        """Create a pipeline in PENDING (RUNNING with ``start``); the same request, the same id."""
+        """Create a pipeline in PENDING (RUNNING with ``start``); the same request, the same id.
+
+        ``priority`` is accepted and has no effect: nothing waits in a queue in this process.
+        """
         refuse_non_finite(input=input, settings=settings)
-        plan = parse_config(config, registry=self._registry)
+        prepared = PreparedConfig.of(config, registry=self._registry)
+        plan = prepared.plan
         settings = settings or {}
+        fingerprint = config_fingerprint(
+            plan.config, input, settings, canonical_config=prepared.canonical
+        )
         pid = pipeline_id_for(
             tenant_id=tenant_id,
             config=plan.config,
             input=input,
             idempotency_key=idempotency_key,
             settings=settings,
+            fingerprint=fingerprint,
         )
-        fingerprint = config_fingerprint(plan.config, input, settings)
         existing = self._pipelines.get(pid)
         if existing is not None:
             check_same_request(

@@ -10,11 +10,22 @@ from pipeline_engine.errors import Conflict, InvalidConfig, Problem, TenantNotFo
 from pipeline_engine.steps import StepRegistry
 
 __all__ = [
+    "FAIRNESS_WEIGHT_MAX",
+    "FAIRNESS_WEIGHT_MIN",
+    "PRIORITY_LEVELS",
     "check_version",
     "definition_config",
     "no_tenant_config",
+    "scheduling_problems",
     "validate_tenant_config",
 ]
+
+PRIORITY_LEVELS = 5
+"""Priority keys run from 1 (first) to this (last): Temporal's ``matching.priorityLevels``."""
+FAIRNESS_WEIGHT_MIN = 0.001
+"""The smallest fairness weight Temporal honours (it clamps below)."""
+FAIRNESS_WEIGHT_MAX = 1000.0
+"""The largest fairness weight Temporal honours (it clamps above)."""
 
 
 def definition_config(tenant_id: str, definition: Any) -> dict[str, Any]:
@@ -31,6 +42,31 @@ def _reroot(problem: Problem, root: str) -> Problem:
     return Problem(path, problem.message)
 
 
+def scheduling_problems(priority: Any, fairness_weight: Any, root: str = "$") -> list[Problem]:
+    """What is wrong with a tenant's ``priority`` and ``fairness_weight`` (both optional)."""
+    problems: list[Problem] = []
+    if priority is not None and (
+        isinstance(priority, bool)
+        or not isinstance(priority, int)
+        or not 1 <= priority <= PRIORITY_LEVELS
+    ):
+        problems.append(
+            Problem(f"{root}.priority", f"must be an integer from 1 (first) to {PRIORITY_LEVELS}")
+        )
+    if fairness_weight is not None and (
+        isinstance(fairness_weight, bool)
+        or not isinstance(fairness_weight, int | float)
+        or not FAIRNESS_WEIGHT_MIN <= fairness_weight <= FAIRNESS_WEIGHT_MAX
+    ):
+        problems.append(
+            Problem(
+                f"{root}.fairness_weight",
+                f"must be a number from {FAIRNESS_WEIGHT_MIN:g} to {FAIRNESS_WEIGHT_MAX:g}",
+            )
+        )
+    return problems
+
+
 def validate_tenant_config(
     tenant_id: str,
     definition: Any,
@@ -38,6 +74,8 @@ def validate_tenant_config(
     *,
     registry: StepRegistry | None,
     root: str = "$",
+    priority: Any = None,
+    fairness_weight: Any = None,
 ) -> PipelineConfig:
     """Validate a tenant config (pydantic, then the step registry) and return its pipeline config.
 
@@ -47,6 +85,8 @@ def validate_tenant_config(
         settings: The tenant's settings (a JSON object or ``None``).
         registry: Steps to check names and ``kwargs`` against.
         root: JSON path of the config document, for problem paths (``$`` for a request body).
+        priority: The tenant's priority key (``None``, or 1 to :data:`PRIORITY_LEVELS`).
+        fairness_weight: The tenant's fairness weight (``None``, or a positive number).
 
     Raises:
         InvalidConfig: listing every problem, with paths like
@@ -56,6 +96,7 @@ def validate_tenant_config(
     if settings is not None and not isinstance(settings, dict):
         problems.append(Problem(f"{root}.settings", "must be a JSON object"))
     problems += non_finite_problems(settings, f"{root}.settings")
+    problems += scheduling_problems(priority, fairness_weight, root)
     if definition is None:
         problems.append(Problem(f"{root}.pipeline_definition", "required field missing"))
     elif not isinstance(definition, dict):

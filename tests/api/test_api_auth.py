@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import statistics
@@ -258,3 +259,49 @@ async def test_wildcard_tenant_sees_everything(
     r = await http.get(f"/v1/pipelines/{world.pid}", headers=bearer(token(["viewer"], ["*"])))
     assert r.status_code == 200
     assert r.json()["tenant_id"] == world.tenant
+
+
+# ---------------------------------------------------------------- verified once per token
+
+
+def test_a_token_is_verified_once_and_refused_from_its_expiry() -> None:
+    from api.auth import TokenVerifier, mint_token
+    from pipeline_engine.errors import AuthenticationError
+
+    now = [time.time()]
+    verifier = TokenVerifier(SECRET, max_tokens=2, clock=lambda: now[0])
+    token = mint_token(SECRET, sub="a", roles=["operator"], tenants=["t"], ttl_s=60, now=now[0])
+    first = verifier.verify(token)
+    assert first.sub == "a" and first.tenants == ("t",) and len(verifier) == 1
+    with pytest.MonkeyPatch.context() as mp:  # a hit does not verify the signature again
+        mp.setattr(jwt, "decode", lambda *a, **k: pytest.fail("verified twice"))
+        assert verifier.verify(token) is first
+    now[0] += 60  # exp reached: refused as PyJWT refuses it, and forgotten
+    with pytest.raises(AuthenticationError, match="token expired"):
+        verifier.verify(token)
+    assert len(verifier) == 0
+
+
+def test_bad_tokens_are_not_kept_and_the_cache_is_bounded() -> None:
+    from api.auth import TokenVerifier, mint_token
+    from pipeline_engine.errors import AuthenticationError
+
+    verifier = TokenVerifier(SECRET, max_tokens=2)
+    forged = mint_token("another-secret-" + "y" * 40, sub="x", roles=["admin"], tenants=["*"])
+    for _ in range(2):
+        with pytest.raises(AuthenticationError, match="signature"):
+            verifier.verify(forged)
+    assert len(verifier) == 0
+    for i in range(5):
+        verifier.verify(mint_token(SECRET, sub=f"s{i}", roles=["viewer"], tenants=["t"]))
+    assert len(verifier) == 2
+
+
+async def test_a_cached_token_is_refused_once_expired(
+    http: httpx.AsyncClient, token: Any, world: World
+) -> None:
+    short = bearer(token(["viewer"], [world.tenant], ttl_s=2))
+    assert (await http.get(f"/v1/pipelines/{world.pid}", headers=short)).status_code == 200
+    await asyncio.sleep(2.1)  # exp is in whole seconds: at most 2 s from now
+    r = await http.get(f"/v1/pipelines/{world.pid}", headers=short)
+    assert r.status_code == 401 and "expired" in r.json()["message"]

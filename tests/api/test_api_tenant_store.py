@@ -16,6 +16,7 @@ from api.tenants import TenantConfigCache, TenantConfigStore
 from api.tenants.migrate import downgrade, upgrade
 from api.tenants.table import tenant_config
 from pipeline_engine.errors import Conflict, InvalidConfig, TenantNotFound
+from pipeline_engine.service import TaskPriority
 from pipeline_engine.steps import StepRegistry
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -121,6 +122,46 @@ async def test_crud_and_optimistic_concurrency(store: TenantConfigStore) -> None
     assert list(await store.versions()) == ["beta"]
 
 
+async def test_priority_is_stored_and_checked_at_load(
+    store: TenantConfigStore, registry: StepRegistry
+) -> None:
+    row = await store.put(
+        "fast", pipeline_definition=SEED_TREE, settings={}, priority=1, fairness_weight=2.5
+    )
+    assert (row.priority, row.fairness_weight, row.version) == (1, 2.5, 1)
+    got = await store.get("fast")
+    assert got is not None and (got.priority, got.fairness_weight) == (1, 2.5)
+    # written elsewhere out of range (not through the API): reported, not served
+    await store.put("odd", pipeline_definition=SEED_TREE, settings={}, priority=9)
+    cache = TenantConfigCache(store, registry)
+    await cache.load_all()
+    assert cache.get("fast").priority == TaskPriority(1, 2.5)
+    assert cache.priority_of("fast") == TaskPriority(1, 2.5)
+    assert cache.priority_of("odd") is None and cache.priority_of("nobody") is None
+    with pytest.raises(InvalidConfig) as err:
+        cache.get("odd")
+    assert [d["path"] for d in err.value.details] == ["$.priority"]
+    # a write without them unsets them
+    row = await store.put("fast", pipeline_definition=SEED_TREE, settings={})
+    assert (row.priority, row.fairness_weight, row.version) == (None, None, 2)
+
+
+async def test_lookup_reads_a_tenant_the_cache_has_not_seen(
+    store: TenantConfigStore, registry: StepRegistry
+) -> None:
+    """Written through another API process: served at once, not after the next refresh."""
+    cache = TenantConfigCache(store, registry)
+    await cache.load_all()
+    await store.put("late", pipeline_definition=SEED_TREE, settings={"n": 1})
+    with pytest.raises(TenantNotFound):
+        cache.get("late")
+    found = await cache.lookup("late")
+    assert found.settings == {"n": 1} and found.config.config.name == "late"
+    assert cache.get("late") is found
+    with pytest.raises(TenantNotFound):
+        await cache.lookup("nobody")
+
+
 async def test_concurrent_writers_never_lose_an_update(store: TenantConfigStore) -> None:
     await store.put("race", pipeline_definition=SEED_TREE, settings={})
     results = await asyncio.gather(
@@ -149,7 +190,7 @@ async def test_cache_reports_invalid_rows_and_serves_the_rest(
     await cache.load_all()
     assert cache.counts() == (1, 2)
     good = cache.get("good")
-    assert good.settings == {"species": ["tomate"]} and good.config.name == "good"
+    assert good.settings == {"species": ["tomate"]} and good.config.config.name == "good"
     with pytest.raises(InvalidConfig) as err:
         cache.get("bad")
     assert err.value.details[0]["path"] == "$.pipeline_definition.steps[0].name"
@@ -180,8 +221,17 @@ async def test_column_types(store: TenantConfigStore, db_url: str) -> None:
             return {c["name"]: c for c in sa.inspect(conn).get_columns("tenant_config")}
 
     cols = await asyncio.to_thread(columns)
-    assert set(cols) == {"tenant_id", "pipeline_definition", "settings", "version", "updated_at"}
+    assert set(cols) == {
+        "tenant_id",
+        "pipeline_definition",
+        "settings",
+        "version",
+        "updated_at",
+        "priority",
+        "fairness_weight",
+    }
     assert not cols["pipeline_definition"]["nullable"]
+    assert cols["priority"]["nullable"] and cols["fairness_weight"]["nullable"]
     kind = type(cols["pipeline_definition"]["type"]).__name__
     assert kind == ("JSONB" if db_url.startswith("postgresql") else "JSON")
     # the table model used by the store matches the migrated table

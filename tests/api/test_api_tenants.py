@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from temporalio.client import Client
 
 from api.app import create_app
 from api.tenants.table import tenant_config
@@ -150,6 +151,84 @@ async def test_process_gives_settings_to_every_step(
         "/v1/process", json={"tenant_id": tenant}, headers=bearer(token(["viewer"], [tenant]))
     )
     assert denied.status_code == 403
+
+
+async def _priority_of(client: Client, pipeline_id: str) -> tuple[int, str, float]:
+    info = (await client.get_workflow_handle(pipeline_id).describe()).raw_description
+    p = info.workflow_execution_info.priority
+    return p.priority_key, p.fairness_key, p.fairness_weight
+
+
+async def test_tenant_priority_goes_on_its_workflows_and_their_steps(
+    http: httpx.AsyncClient, token: Any, tenant: str, client: Client
+) -> None:
+    admin = bearer(token(["admin"], [tenant]))
+    url = f"/v1/tenants/{tenant}/config"
+    definition = {"type": "chain", "steps": [step("t_add")]}
+    body = {"pipeline_definition": definition, "priority": 1, "fairness_weight": 2.5}
+    r = await http.put(url, json=body, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["priority"] == 1 and r.json()["fairness_weight"] == 2.5
+    got = (await http.get(url, headers=admin)).json()
+    assert got["priority"] == 1 and got["fairness_weight"] == 2.5
+    r = await http.post("/v1/process", json={"tenant_id": tenant, "input": {}}, headers=admin)
+    assert r.status_code == 201, r.text
+    pid = r.json()["pipeline_id"]
+    assert await _priority_of(client, pid) == (1, tenant, 2.5)
+    # its activities inherit it in matching (their own info shows only what a workflow sets
+    # explicitly: nothing), as the fairness test shows for the fairness key
+    status = await wait_state(http, pid, admin, "SUCCEEDED", "FAILED")
+    assert status["state"] == "SUCCEEDED", status
+    # any pipeline of the tenant runs at its priority, not only /v1/process's
+    r = await http.post(
+        "/v1/pipelines",
+        json={"config": {"name": "any", "definition": definition}, "tenant_id": tenant},
+        headers=admin,
+    )
+    assert r.status_code == 201, r.text
+    assert await _priority_of(client, r.json()["pipeline_id"]) == (1, tenant, 2.5)
+    # a PUT without them unsets them (it replaces the config): the server's defaults again
+    r = await http.put(url, json={"pipeline_definition": definition}, headers=admin)
+    assert r.json()["priority"] is None and r.json()["fairness_weight"] is None
+    r = await http.post("/v1/process", json={"tenant_id": tenant, "input": {"n": 2}}, headers=admin)
+    assert await _priority_of(client, r.json()["pipeline_id"]) == (0, tenant, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("priority", 0),
+        ("priority", 6),
+        ("priority", 1.5),
+        ("priority", "2"),
+        ("priority", True),
+        ("fairness_weight", 0),
+        ("fairness_weight", -1.0),
+        ("fairness_weight", 1e9),
+        ("fairness_weight", "heavy"),
+    ],
+)
+async def test_bad_priority_or_weight_is_a_422_naming_the_field(
+    http: httpx.AsyncClient, token: Any, tenant: str, field: str, value: Any
+) -> None:
+    admin = bearer(token(["admin"], [tenant]))
+    url = f"/v1/tenants/{tenant}/config"
+    r = await http.put(url, json={"pipeline_definition": CHAIN, field: value}, headers=admin)
+    assert r.status_code == 422, r.text
+    assert [d["path"] for d in r.json()["details"]] == [f"$.{field}"]
+    assert (await http.get(url, headers=admin)).status_code == 404
+
+
+async def test_non_finite_weight_is_a_422(http: httpx.AsyncClient, token: Any, tenant: str) -> None:
+    admin = bearer(token(["admin"], [tenant]))
+    body = b'{"pipeline_definition": {"type": "step", "name": "t_add"}, "fairness_weight": NaN}'
+    r = await http.put(
+        f"/v1/tenants/{tenant}/config",
+        content=body,
+        headers={**admin, "content-type": "application/json"},
+    )
+    assert r.status_code == 422, r.text
+    assert "$.fairness_weight" in [d["path"] for d in r.json()["details"]]
 
 
 async def _sql(engine: sa.Engine, stmt: Any) -> None:

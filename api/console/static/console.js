@@ -169,6 +169,7 @@ async function tenantPage(tenantId) {
     try {
       row = await api("PUT", `/tenants/${encodeURIComponent(tenantId)}/config`, {
         pipeline_definition: JSON.parse(source.value), settings: row ? row.settings : {}, version: row ? row.version : null,
+        priority: row ? row.priority : null, fairness_weight: row ? row.fairness_weight : null,
       });
       fill(status, notice(`saved as version ${row.version}`));
       await check();

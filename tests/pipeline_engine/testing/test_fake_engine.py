@@ -151,6 +151,25 @@ async def test_process_uses_the_tenant_config_and_settings() -> None:
             await engine.get_tenant_config("acme")
 
 
+async def test_tenant_priority_is_accepted_kept_and_checked() -> None:
+    async with AsyncFakePipelineEngine() as engine:
+        definition = {"type": "step", "name": "t_echo"}
+        stored = await engine.put_tenant_config(
+            "acme", {"pipeline_definition": definition, "priority": 1, "fairness_weight": 0.5}
+        )
+        assert stored.priority == 1 and stored.fairness_weight == 0.5
+        # written back from what was read, it keeps them (and its version makes it conditional)
+        again = await engine.put_tenant_config("acme", stored.model_copy(update={"settings": {}}))
+        assert again.priority == 1 and again.fairness_weight == 0.5
+        pid = await engine.process("acme", {"x": 1})
+        assert (await engine.wait_for(pid, timeout=5)).state is PipelineState.SUCCEEDED
+        with pytest.raises(InvalidInput) as err:
+            await engine.put_tenant_config(
+                "acme", {"pipeline_definition": definition, "priority": 9}
+            )
+        assert [p.path for p in err.value.problems] == ["$.priority"]
+
+
 def test_sync_twin_controls_and_subscription() -> None:
     with FakePipelineEngine() as engine:
         hold = engine.hold_step("t_add-3")
