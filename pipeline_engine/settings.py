@@ -124,6 +124,20 @@ class Settings(BaseSettings):
     payload_sweep_interval_s: float = Field(
         3600.0, gt=0, description="How often a worker deletes the payloads of expired pipelines."
     )
+    shard_width: int = Field(
+        1000,
+        ge=2,
+        le=1900,
+        description="Fan-outs wider than this run in child workflows (shards) of at most this "
+        "many members.",
+    )
+    continue_as_new_events: int = Field(
+        8000,
+        ge=10,
+        le=40_000,
+        description="A pipeline's workflow continues as new past this many history events (or "
+        "when Temporal suggests it), keeping its whole state.",
+    )
     s3_endpoint: str | None = Field(
         None, description="S3-compatible endpoint URL (default: AWS, or AWS_ENDPOINT_URL)."
     )

@@ -237,12 +237,20 @@ class TemporalPipelineEngine:
             lazy=True,
             retry_config=RetryConfig(max_elapsed_time_millis=1000, max_retries=3),
         )
+        stored = client.data_converter.external_storage is not None
+        limits = (STORE_LIMITS if stored else NO_STORE_LIMITS).model_copy(
+            update={
+                "shard_width": settings.shard_width,
+                "continue_as_new_events": settings.continue_as_new_events,
+            }
+        )
         return cls(
             client,
             task_queue=settings.task_queue,
             registry=registry,
             query_timeout_s=settings.status_query_timeout_s,
             command_timeout_s=settings.command_timeout_s,
+            limits=limits,
         )
 
     @property

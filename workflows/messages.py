@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from activities.messages import StepActivityInput, StepActivityResult, StepErrorDetails
-from pipeline_engine.dsl import PipelineConfig
+from pipeline_engine._interpreter import RunSnapshot, ShardCall
+from pipeline_engine.dsl import Defaults, PipelineConfig
 
 __all__ = [
     "CancelRequest",
     "HistoryQuery",
     "PipelineWorkflowInput",
     "RetryStageRequest",
+    "ShardWorkflowInput",
     "StartRequest",
     "StepActivityInput",  # the activities' own messages, defined below both in activities/
     "StepActivityResult",
@@ -69,11 +72,33 @@ class RunLimits(_Message):
         description="Largest status left as the workflow's result; over it the stages are left "
         "out and read page by page from the status query.",
     )
+    shard_width: int | None = Field(
+        None,
+        ge=2,
+        le=1900,
+        description="Fan-outs (groups, maps) wider than this run in child workflows of at most "
+        "this many members each (shards of shards past width squared). None: never (runs "
+        "recorded before shards existed).",
+    )
+    shards_in_flight: int = Field(4, ge=1, le=100, description="Shards of one fan-out at once.")
+    continue_as_new_events: int | None = Field(
+        None,
+        ge=10,
+        le=51_200,
+        description="Past this many history events (or when Temporal suggests it), the run "
+        "stops starting steps, lets the running ones finish and continues as new with its whole "
+        "state. None: never (runs recorded before continue-as-new existed).",
+    )
+    progress_every_s: float = Field(
+        2.0, gt=0, le=3600, description="How often a shard reports its stages to the pipeline."
+    )
 
 
-NO_STORE_LIMITS = RunLimits()
+NO_STORE_LIMITS = RunLimits(shard_width=1000, continue_as_new_events=8000)
 """Payloads inline in the history: results are bounded by Temporal's payload limit."""
-STORE_LIMITS = RunLimits(max_result_bytes=None, inline_result_bytes=None)
+STORE_LIMITS = NO_STORE_LIMITS.model_copy(
+    update={"max_result_bytes": None, "inline_result_bytes": None}
+)
 """Large payloads travel by reference (a payload store): only the history's own limits apply."""
 
 
@@ -89,6 +114,8 @@ class PipelineWorkflowInput(_Message):
     local_steps: list[str] = Field(default_factory=list)
     """Steps of ``config`` registered as local (``@step(local=True)``) when it was created."""
     limits: RunLimits | None = None
+    resume: RunSnapshot | None = None
+    """Set when a run continues as new: the state to go on from (``autostart`` is then unset)."""
 
     @field_serializer("config")
     def _only_what_was_set(self, config: PipelineConfig) -> dict[str, Any]:
@@ -135,3 +162,40 @@ class HistoryQuery(_Message):
     since: datetime | None = None
     after_id: int | None = None
     limit: int | None = Field(None, ge=1, description="At most this many events.")
+
+
+class ShardWorkflowInput(_Message):
+    """A slice of a pipeline's fan-out (``PipelineShard``): what its steps need, and the slice."""
+
+    pipeline_id: str
+    name: str
+    tenant_id: str | None = None
+    trace_id: str
+    input: Any = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    defaults: Defaults = Field(default_factory=Defaults)
+    failure_hold_s: float
+    limits: RunLimits
+    call: ShardCall
+
+    @classmethod
+    def for_pipeline(
+        cls, params: PipelineWorkflowInput, pipeline_id: str, limits: RunLimits
+    ) -> Callable[[ShardCall], ShardWorkflowInput]:
+        """What the shards of this pipeline's fan-outs get, given their slice."""
+
+        def make(call: ShardCall) -> ShardWorkflowInput:
+            return cls(
+                pipeline_id=pipeline_id,
+                name=params.config.name,
+                tenant_id=params.tenant_id,
+                trace_id=params.trace_id,
+                input=params.input,
+                settings=params.settings,
+                defaults=params.config.defaults,
+                failure_hold_s=params.config.failure_hold_s,
+                limits=limits,
+                call=call,
+            )
+
+        return make

@@ -3,6 +3,10 @@
 from temporalio.common import SearchAttributeKey
 
 WORKFLOW_TYPE = "PipelineWorkflow"
+SHARD_WORKFLOW_TYPE = "PipelineShard"
+"""A slice of a wide fan-out, run as a child of its pipeline's workflow (never listed as one)."""
+SIGNAL_SHARD_PROGRESS = "shard_progress"
+"""Internal: a shard reports its stages and events to the workflow that started it."""
 DEFAULT_TASK_QUEUE = "pipelines"
 
 UPDATE_START = "start"

@@ -12,7 +12,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pipeline_engine._interpreter import PipelineRun
+    from pipeline_engine._interpreter import PipelineRun, ShardProgress
     from pipeline_engine.dsl import compile_plan, pydantic_problems
     from pipeline_engine.errors import InvalidInput, PipelineError
     from pipeline_engine.events import Event
@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         PipelineWorkflowInput,
         RetryStageRequest,
         RunLimits,
+        ShardWorkflowInput,
         StartRequest,
         SubmitInputRequest,
     )
@@ -42,6 +43,9 @@ ACTORS_PATCH = "command-actors"
 
 
 _PATCH_LIMITS = "run-limits"
+_SUGGESTED_MIN_EVENTS = 1000
+"""Temporal's suggestion alone continues a run only past this many events: a run whose input is
+already large (no payload store) would otherwise continue as new for ever."""
 
 
 def _rejection(exc: PipelineError) -> ApplicationError:
@@ -71,6 +75,11 @@ class PipelineWorkflow:
             tenant_id=params.tenant_id,
             trace_id=params.trace_id,
             history_bound=(limits.max_history_events, limits.max_history_bytes) if limits else None,
+            shard_width=limits.shard_width if limits else None,
+            shards_in_flight=limits.shards_in_flight if limits else 1,
+            shard_input=ShardWorkflowInput.for_pipeline(params, workflow.info().workflow_id, limits)
+            if limits
+            else None,
         )
         self._run = PipelineRun(
             plan=compile_plan(params.config, local_defaults=frozenset(params.local_steps)),
@@ -83,6 +92,7 @@ class PipelineWorkflow:
             max_in_flight=limits.max_in_flight if limits else None,
             max_result_bytes=limits.max_result_bytes if limits else None,
             inline_result_bytes=limits.inline_result_bytes if limits else None,
+            resume=params.resume,
         )
 
     def _final(self) -> PipelineStatus:
@@ -92,12 +102,17 @@ class PipelineWorkflow:
 
     @workflow.run
     async def run(self, params: PipelineWorkflowInput) -> PipelineStatus:
-        if params.autostart:
+        if params.autostart and params.resume is None:
             self._run.start()
         details = asyncio.create_task(self._show_details())
+        walk = asyncio.create_task(self._run.run())
         try:
-            await self._run.run()
+            await self._continue_as_new_when_due(walk, params)
+            await walk
         except asyncio.CancelledError:
+            if not walk.done():  # cancelled through Temporal: the walk ends the pipeline
+                walk.cancel()
+                await workflow.wait([walk])
             await workflow.wait_condition(workflow.all_handlers_finished)
             details.cancel()
             workflow.set_current_details(current_details(self._run.status()))
@@ -117,6 +132,49 @@ class PipelineWorkflow:
                 non_retryable=True,
             )
         return status
+
+    async def _continue_as_new_when_due(
+        self, walk: asyncio.Task[PipelineState], params: PipelineWorkflowInput
+    ) -> None:
+        """Continue as new once the history is long (or Temporal suggests it): start no more
+        steps, let the running ones (and shards) finish, then go on in a new run from a
+        snapshot of the whole state. Returns when the walk is over instead."""
+        limits = self._limits
+        if limits is None or limits.continue_as_new_events is None:
+            return
+        threshold = limits.continue_as_new_events
+
+        def due() -> bool:
+            info = workflow.info()
+            length = info.get_current_history_length()
+            return length >= threshold or (
+                info.is_continue_as_new_suggested() and length >= _SUGGESTED_MIN_EVENTS
+            )
+
+        await workflow.wait_condition(lambda: walk.done() or due())
+        if walk.done():
+            return
+        self._run.pause()
+        await workflow.wait_condition(
+            lambda: walk.done() or (self._run.idle and workflow.all_handlers_finished())
+        )
+        if walk.done():
+            return
+        snapshot = self._run.snapshot()
+        if limits.max_result_bytes is not None and (
+            len(snapshot.model_dump_json()) > limits.max_status_bytes
+        ):
+            # No payload store: the state would not fit in the new run's input. Go on in this
+            # run; HistoryTooLarge ends the pipeline clearly if the history's limits come.
+            self._run.unpause()
+            return
+        workflow.logger.info("continuing as new (run %d)", snapshot.runs)
+        workflow.continue_as_new(params.model_copy(update={"resume": snapshot, "autostart": False}))
+
+    @workflow.signal(name=names.SIGNAL_SHARD_PROGRESS)
+    def shard_progress(self, progress: ShardProgress) -> None:
+        """A shard of one of this pipeline's fan-outs reports its stages and events."""
+        self._run.apply_progress(progress)
 
     async def _show_details(self) -> None:
         """Keep the Web UI's *current details* true, with no commands: redrawn at every state

@@ -7,22 +7,36 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError, RetryState
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    FailureError,
+    RetryState,
+)
 from temporalio.exceptions import CancelledError as TemporalCancelledError
 from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from pipeline_engine._interpreter import StepCall, StepFailed, StepOutcome
+    from pipeline_engine._interpreter import (
+        ShardCall,
+        ShardResult,
+        StepCall,
+        StepFailed,
+        StepOutcome,
+    )
     from pipeline_engine.observability.metric_labels import pipeline_labels
     from pipeline_engine.states import PipelineState
     from pipeline_engine.status import ErrorInfo
-    from workflows.messages import StepActivityInput, StepActivityResult
-    from workflows.names import SA_PIPELINE_STATE
+    from workflows.messages import ShardWorkflowInput, StepActivityInput, StepActivityResult
+    from workflows.names import SA_PIPELINE_STATE, SA_TENANT_ID, SHARD_WORKFLOW_TYPE
 
 
 HISTORY_TOO_LARGE = "HistoryTooLarge"
 """Error type of a stage not started because the workflow's history is near Temporal's limits."""
+SHARD_FAILED = "ShardFailed"
+"""Error type of a fan-out whose shard (child workflow) ended without an outcome (terminated)."""
 PAYLOADS_TOO_LARGE = "PayloadsTooLarge"
 """Error type of a step whose result exceeds Temporal's payload size limit (2 MiB)."""
 
@@ -70,9 +84,19 @@ class TemporalRuntime:
         tenant_id: str | None = None,
         trace_id: str = "",
         history_bound: tuple[int, int] | None = None,
+        shard_width: int | None = None,
+        shards_in_flight: int = 1,
+        shard_input: Callable[[ShardCall], ShardWorkflowInput] | None = None,
+        is_shard: bool = False,
     ) -> None:
-        """``history_bound``: (events, bytes) of history past which no more stages start."""
+        """``history_bound``: (events, bytes) of history past which no more stages start;
+        ``shard_width``: fan-outs wider than this run in ``PipelineShard`` children, whose input
+        ``shard_input`` makes; ``is_shard``: this runs a shard (it has no pipeline state)."""
         self._history_bound = history_bound
+        self.shard_width = shard_width if shard_input is not None else None
+        self.shards_in_flight = shards_in_flight
+        self._shard_input = shard_input
+        self._is_shard = is_shard
         self._tenant = tenant_id or ""
         self._log_fields = {
             "pipeline_id": workflow.info().workflow_id,
@@ -152,6 +176,37 @@ class TemporalRuntime:
             raise _failure(call, err) from None
         return StepOutcome(result=out.result, attempts=out.attempt)
 
+    async def run_shard(self, call: ShardCall) -> ShardResult:
+        assert self._shard_input is not None
+        self._check_history()
+        params = self._shard_input(call)
+        size = len(call.members or call.items or [])
+        first = _first_stage_id(call)
+        try:
+            result: ShardResult = await workflow.execute_child_workflow(
+                SHARD_WORKFLOW_TYPE,
+                params,
+                id=f"{workflow.info().workflow_id}~{first}+{size}",
+                result_type=ShardResult,
+                cancellation_type=workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
+                search_attributes=TypedSearchAttributes(
+                    [SearchAttributePair(SA_TENANT_ID, self._tenant)]
+                )
+                if self._tenant
+                else None,
+                static_summary=f"shard: {size} members from {first}",
+            )
+        except ChildWorkflowError as err:
+            if isinstance(err.cause, TemporalCancelledError):
+                raise asyncio.CancelledError(str(err.cause)) from None
+            # Terminated, timed out, or failed in a way nothing in the pipeline can undo.
+            error = ErrorInfo(
+                type=SHARD_FAILED,
+                message=f"the shard running {size} members from {first} ended: {err.cause or err}",
+            )
+            raise StepFailed(error, 0, ends_pipeline=True) from None
+        return result
+
     async def wait_condition(
         self, predicate: Callable[[], bool], *, timeout: float | None, summary: str | None = None
     ) -> bool:
@@ -168,9 +223,22 @@ class TemporalRuntime:
         return workflow.patched(patch_id)
 
     def state_changed(self, state: PipelineState) -> None:
+        if self._is_shard:
+            return  # a shard is part of its pipeline: it has no state of its own
         workflow.upsert_search_attributes([SA_PIPELINE_STATE.value_set(state.value)])
         workflow.logger.info("pipeline state %s", state.value, extra=self._log_fields)
         if state.is_terminal or state is PipelineState.RUNNING:
             workflow.metric_meter().create_counter(
                 "pipeline_engine_pipeline_transitions", "Pipelines entering a state"
             ).add(1, pipeline_labels(self._tenant, state=state.value))
+
+
+def _first_stage_id(call: ShardCall) -> str:
+    """The first stage of a shard (with its size, it tells a pipeline's shards apart)."""
+    node = call.template if call.template is not None else (call.members or [{}])[0]
+    while "stage_id" not in node:
+        children = node.get("children") or ([node["group"]] if "group" in node else [])
+        if not children:
+            return "-"
+        node = children[0]
+    return f"{node['stage_id']}[{call.offset}]" if call.template is not None else node["stage_id"]

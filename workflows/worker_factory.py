@@ -18,6 +18,7 @@ from workflows.connection import TemporalSecurity
 from workflows.payload_refs import data_converter
 from workflows.payload_store import PayloadStore
 from workflows.pipeline_workflow import PipelineWorkflow
+from workflows.shard_workflow import PipelineShardWorkflow
 
 INLINE_RESULT_LIMIT = 512 * 1024
 """Largest step result without a payload store: the pipeline's status carries it (at least) twice,
@@ -120,7 +121,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[] if activities_only else [PipelineWorkflow],
+        workflows=[] if activities_only else [PipelineWorkflow, PipelineShardWorkflow],
         activities=build_step_activities(
             registry, executor=executor, max_result_bytes=max_result_bytes
         ),

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pipeline_engine._interpreter._handoff import ShardCall, ShardResult
 from pipeline_engine._interpreter._runtime import StepCall, StepFailed, StepOutcome
 from pipeline_engine.dsl import RetryPolicy
 from pipeline_engine.states import PipelineState
@@ -132,6 +133,13 @@ class LocalRuntime:
         self.notify()
         if self._on_state is not None:
             self._on_state(state)
+
+    shard_width: int | None = None
+    """In one process there is no history to keep small: fan-outs never run in shards."""
+    shards_in_flight = 1
+
+    async def run_shard(self, call: ShardCall) -> ShardResult:
+        raise NotImplementedError("an in-process run never shards a fan-out")
 
     def patched(self, patch_id: str) -> bool:
         return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -17,6 +18,14 @@ from typing import Any, TypeVar
 from jsonschema import validators
 
 from pipeline_engine._interpreter._gate import Gate
+from pipeline_engine._interpreter._handoff import (
+    HeldStage,
+    RunSnapshot,
+    ShardCall,
+    ShardFailure,
+    ShardProgress,
+    ShardResult,
+)
 from pipeline_engine._interpreter._pointer import resolve_items
 from pipeline_engine._interpreter._runtime import Runtime, StepCall, StepFailed, utc_minute
 from pipeline_engine.dsl import (
@@ -32,6 +41,7 @@ from pipeline_engine.dsl import (
     merge_retry,
 )
 from pipeline_engine.dsl._plan import DEFAULT_HEARTBEAT_TIMEOUT_S, DEFAULT_STEP_TIMEOUT_S
+from pipeline_engine.dsl._plan_wire import node_from_wire, node_to_wire
 from pipeline_engine.errors import (
     InvalidInput,
     InvalidState,
@@ -61,10 +71,11 @@ T = TypeVar("T")
 class _StageFailure(Exception):
     """A stage failed for good and nothing absorbs it: the branch (and maybe the pipeline) fails."""
 
-    def __init__(self, stage_id: str, error: ErrorInfo) -> None:
+    def __init__(self, stage_id: str, error: ErrorInfo, *, fatal: bool = False) -> None:
         super().__init__(error.message)
         self.stage_id = stage_id
         self.error = error
+        self.fatal = fatal
 
 
 @dataclass
@@ -93,6 +104,25 @@ def _fingerprint(*parts: Any) -> str:
     return json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def _first_stage(node: Node) -> str:
+    """The id of the first stage of a tree node (every node holds at least one)."""
+    while True:
+        if isinstance(node, StepPlan | InputPlan | MapPlan):
+            return node.stage_id
+        if isinstance(node, ChordPlan):
+            node = node.group
+        elif isinstance(node, ChainPlan | GroupPlan) and node.children:
+            node = node.children[0]
+        else:
+            return node.path
+
+
+def _member_key(node: Node) -> str:
+    """Key of a fan-out member's result among the run's values: unique in a pipeline (paths differ
+    between nesting levels, first stage ids between runs of a map)."""
+    return f"{node.path}|{_first_stage(node)}"
+
+
 def _json_path(path: Any) -> str:
     out = "$.payload"
     for part in path:
@@ -116,12 +146,17 @@ class PipelineRun:
         max_in_flight: int | None = None,
         max_result_bytes: int | None = None,
         inline_result_bytes: int | None = None,
+        resume: RunSnapshot | None = None,
+        shard: bool = False,
     ) -> None:
         """Args beyond the pipeline's own: ``max_in_flight`` caps the steps running at once in
         this run, whatever the config says (Temporal allows 2,000 pending activities per
         workflow); ``max_result_bytes`` fails a pipeline whose result would not fit in the
         workflow's result payload (``ResultTooLarge``) instead of letting it loop;
-        ``inline_result_bytes`` leaves larger results out of status answers (``result_omitted``)."""
+        ``inline_result_bytes`` leaves larger results out of status answers (``result_omitted``);
+        ``resume`` goes on from a run's :meth:`snapshot`; ``shard`` runs a slice of a fan-out
+        (:meth:`run_shard`) whose stages and events are reported to the pipeline
+        (:meth:`progress`)."""
         self._inline_bytes = inline_result_bytes
         self._plan = plan
         self._max_result_bytes = max_result_bytes
@@ -157,12 +192,88 @@ class PipelineRun:
             if isinstance(s, StepPlan) and s.max_concurrency:
                 caps[s.step] = min(caps.get(s.step, s.max_concurrency), s.max_concurrency)
         self._limits = {step: Gate(cap) for step, cap in caps.items()}
-        self._emit(
-            EventType.PIPELINE_CREATED,
-            name=self._config.name,
-            tenant_id=tenant_id,
-            state=PipelineState.PENDING.value,
+        self._values: dict[str, Any] = {}
+        """What each stage (by id) and each fan-out member (by :func:`_member_key`) produced in
+        the walk: a resumed walk returns these instead of running them again."""
+        self._held: dict[str, HeldStage] = {}
+        """Stages that failed for good elsewhere (an earlier run, a shard): held, not re-run."""
+        self._resume_wait: dict[str, datetime | None] = {}
+        self._paused = False
+        self._running = 0
+        self._runs = 1
+        self._shard = shard
+        self._reported = 0  # events already reported (a shard's progress)
+        self._everything_reported = False
+        self._resumed_started = False
+        if resume is not None:
+            self._restore(resume)
+        elif not shard:
+            self._emit(
+                EventType.PIPELINE_CREATED,
+                name=self._config.name,
+                tenant_id=tenant_id,
+                state=PipelineState.PENDING.value,
+            )
+
+    # ------------------------------------------------------------------ continue-as-new
+    def snapshot(self) -> RunSnapshot:
+        """The run's whole state, for :class:`PipelineRun` ``(resume=...)`` in a new run; take it
+        while :attr:`idle` (no step running)."""
+        return RunSnapshot(
+            events=list(self._events),
+            stages=list(self._stages.values()),
+            values=dict(self._values),
+            state=self._state,
+            created_at=self._created_at,
+            started_at=self._started_at,
+            held={
+                sid: HeldStage(
+                    error=self._stages[sid].error or ErrorInfo(type="", message=""),
+                    deadline=p.deadline,
+                )
+                for sid, p in self._parked.items()
+            }
+            | self._held,
+            waiting={sid: w.deadline for sid, w in self._waiting.items() if not w.received}
+            | self._resume_wait,
+            retried=sorted(self._retried),
+            inputs_done=dict(self._inputs_done),
+            runs=self._runs + 1,
         )
+
+    def _restore(self, snap: RunSnapshot) -> None:
+        self._events = list(snap.events)
+        self._stages.update((s.stage_id, s) for s in snap.stages)
+        self._values = dict(snap.values)
+        self._state = snap.state
+        self._created_at = snap.created_at
+        self._started_at = snap.started_at
+        self._started = snap.started_at is not None
+        self._held = dict(snap.held)
+        self._resume_wait = dict(snap.waiting)
+        self._retried = set(snap.retried)
+        self._inputs_done = dict(snap.inputs_done)
+        self._runs = snap.runs
+        self._resumed_started = self._started
+
+    @property
+    def runs(self) -> int:
+        """Workflow runs this pipeline has had, this one included."""
+        return self._runs
+
+    @property
+    def idle(self) -> bool:
+        """No step (nor shard) is running: the run can be snapshot."""
+        return self._running == 0
+
+    def pause(self) -> None:
+        """Start nothing more (steps wait) until the run is continued elsewhere."""
+        self._paused = True
+
+    def unpause(self) -> None:
+        """Start steps again (the run was not continued after all)."""
+        self._paused = False
+        self._rt.notify()
 
     # ------------------------------------------------------------------ read side
     @property
@@ -334,7 +445,7 @@ class PipelineRun:
         """Raise if ``retry_stage`` would not apply (nothing is written when it raises)."""
         if stage_id not in self._stages:
             raise StageNotFound(f"pipeline has no stage {stage_id!r}")
-        if stage_id in self._parked or stage_id in self._retried:
+        if stage_id in self._parked or stage_id in self._retried or stage_id in self._held:
             return
         rec = self._stages[stage_id]
         if self._final is not None:
@@ -348,9 +459,10 @@ class PipelineRun:
         """Re-run a stage that failed for good; what already succeeded never runs again."""
         self.validate_retry_stage(stage_id, reason)
         parked = self._parked.pop(stage_id, None)
-        if parked is None:
+        if parked is None and self._held.pop(stage_id, None) is None:
             return self._state  # repeat of a retry already applied
-        parked.retry_requested = True
+        if parked is not None:
+            parked.retry_requested = True
         self._retried.add(stage_id)
         rec = self._stages[stage_id]
         rec.state = StageState.PENDING
@@ -398,19 +510,25 @@ class PipelineRun:
         Re-raises ``CancelledError`` after a native cancellation.
         """
         try:
+            resumed = self._resumed_started  # an earlier run started it (and ran on_start)
             await self._rt.wait_condition(
                 lambda: self._started or self._cancel_reason is not None, timeout=None
             )
             if self._cancel_reason is not None:
                 await self._finish_cancelled(run_hook=False)
                 return self._state
-            await self._run_hook("on_start", None)
+            if not resumed:
+                await self._run_hook("on_start", None)
             if self._cancel_reason is not None:
                 await self._finish_cancelled(run_hook=True)
                 return self._state
             self._root = asyncio.create_task(self._node(self._plan.root, self._initial_previous()))
             if self._config.timeout_s is not None:
-                result = await asyncio.wait_for(self._root, self._config.timeout_s)
+                timeout = self._config.timeout_s
+                if resumed and self._started_at is not None:
+                    elapsed = (self._rt.now() - self._started_at).total_seconds()
+                    timeout = max(timeout - elapsed, 0.001)
+                result = await asyncio.wait_for(self._root, timeout)
             else:
                 result = await self._root
         except asyncio.CancelledError:
@@ -528,6 +646,8 @@ class PipelineRun:
     def _refresh_state(self) -> None:
         if self._final is not None or not self._started:
             return
+        if self._held and self._state is PipelineState.FAILED:
+            return  # a resumed walk is on its way to the held stage
         before = self._state
         if self._parked and not self._fan_out_running():
             state = PipelineState.FAILED
@@ -586,31 +706,49 @@ class PipelineRun:
     async def _group(
         self, node: GroupPlan, previous: Any, soft: bool, *, absorb: bool
     ) -> list[Any]:
+        if self._shardable(len(node.children), node.children):
+            fan = _FanOut(members=node.children, previous=previous)
+            return await self._sharded(fan, node.max_concurrency, soft, absorb=absorb)
         runs = [(child, previous) for child in node.children]
         return await self._fan_out(runs, node.max_concurrency, soft, absorb=absorb)
 
     async def _fan_out(
-        self, runs: list[tuple[Node, Any]], cap: int | None, soft: bool, *, absorb: bool
+        self,
+        runs: list[tuple[Node, Any]],
+        cap: int | None,
+        soft: bool,
+        *,
+        absorb: bool,
+        failures: list[ShardFailure] | None = None,
     ) -> list[Any]:
         """Run each (node, previous) at once (at most ``cap`` at a time): the ordered results.
 
         Bounded runs start no more than ``max_in_flight`` members at a time (in order), so a fan-out
-        of any width costs the workflow a bounded amount of work per activation.
+        of any width costs the workflow a bounded amount of work per activation. With
+        ``failures``, a member that fails for good is listed there (its result ``None``).
         """
         window = min(cap or self._window, self._window) if self._window else None
         if window is not None and len(runs) > window:
-            return await self._windowed(runs, window, soft, absorb=absorb)
+            return await self._windowed(runs, window, soft, absorb=absorb, failures=failures)
         gate = Gate(cap) if cap else None
 
         async def member(child: Node, previous: Any) -> Any:
             if gate is None:
-                return await self._member(child, previous, soft, absorb=absorb)
-            return await gate.run(lambda: self._member(child, previous, soft, absorb=absorb))
+                return await self._member(child, previous, soft, absorb=absorb, failures=failures)
+            return await gate.run(
+                lambda: self._member(child, previous, soft, absorb=absorb, failures=failures)
+            )
 
         return await _all([member(child, previous) for child, previous in runs])
 
     async def _windowed(
-        self, runs: list[tuple[Node, Any]], window: int, soft: bool, *, absorb: bool
+        self,
+        runs: list[tuple[Node, Any]],
+        window: int,
+        soft: bool,
+        *,
+        absorb: bool,
+        failures: list[ShardFailure] | None,
     ) -> list[Any]:
         results: list[Any] = [None] * len(runs)
         indexes = iter(range(len(runs)))
@@ -618,32 +756,225 @@ class PipelineRun:
         async def worker() -> None:
             for i in indexes:
                 child, previous = runs[i]
-                results[i] = await self._member(child, previous, soft, absorb=absorb)
+                results[i] = await self._member(
+                    child, previous, soft, absorb=absorb, failures=failures
+                )
 
         await _all([worker() for _ in range(window)])
         return results
 
-    async def _member(self, child: Node, previous: Any, soft: bool, *, absorb: bool) -> Any:
-        if not absorb:
-            return await self._node(child, previous, soft)
+    async def _member(
+        self,
+        child: Node,
+        previous: Any,
+        soft: bool,
+        *,
+        absorb: bool,
+        failures: list[ShardFailure] | None = None,
+    ) -> Any:
+        key = _member_key(child)
+        if key in self._values:
+            return self._values[key]
         try:
-            return await self._node(child, previous, True)
+            value = await self._node(child, previous, soft or absorb or failures is not None)
         except _StageFailure as failure:
-            return {
+            if failures is not None:
+                failures.append(
+                    ShardFailure(
+                        member=key,
+                        stage_id=failure.stage_id,
+                        error=failure.error,
+                        fatal=failure.fatal,
+                    )
+                )
+                return None
+            if not absorb or failure.fatal:
+                raise
+            value = {
                 FAILURE_MARKER: True,
                 "stage_id": failure.stage_id,
                 "error": failure.error.model_dump(),
             }
+        self._values[key] = value
+        return value
+
+    # ------------------------------------------------------------------ shards
+    def _shardable(self, width: int, members: tuple[Node, ...] | list[Node]) -> bool:
+        """Whether a fan-out this wide runs in shards: past the runtime's shard width, and with
+        no input element in its members (a human's answer goes to the pipeline itself)."""
+        limit = self._rt.shard_width
+        return limit is not None and width > limit and not any(map(_has_input, members))
+
+    async def _sharded(
+        self,
+        fan: _FanOut,
+        cap: int | None,
+        soft: bool,
+        *,
+        absorb: bool,
+        failures: list[ShardFailure] | None = None,
+    ) -> list[Any]:
+        """Run a wide fan-out in shards (other workflows), a few at a time; their stages and
+        events are merged into this run's as they report (:meth:`apply_progress`).
+
+        A member that failed for good in a shard is held here, as if it had failed here: its
+        retry re-runs it in this run, skipping the stages that already succeeded.
+        """
+        width = self._rt.shard_width or 1
+        n = len(fan)
+        size = max(width, math.ceil(n / width))  # so that no run has more than `width` shards
+        chunks = [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+        fail_fast = not absorb and failures is None and (soft or self._config.failure_hold_s <= 0)
+        # Per-step caps are counted per workflow: shards of capped steps go one at a time.
+        at_once = 1 if self._limits else max(1, min(self._rt.shards_in_flight, len(chunks)))
+        shard_cap = None if cap is None else max(1, cap // at_once)
+        results: list[Any] = [None] * n
+        gate = Gate(at_once)
+        captured: set[str] = set()
+
+        async def chunk(lo: int, hi: int) -> None:
+            keys = [fan.key(i) for i in range(lo, hi)]
+            done = f"shard:{keys[0]}:{hi - lo}"
+            if done not in self._values:
+                call = fan.call(lo, hi).model_copy(
+                    update={
+                        "cap": shard_cap,
+                        "absorb": absorb,
+                        "fail_fast": fail_fast,
+                        "values": {k: self._values[k] for k in keys if k in self._values},
+                    }
+                )
+                first = keys[0].rsplit("|", 1)[-1]
+                out = await gate.run(lambda: self._run_shard(call, first))
+                self._values.update(out.values)
+                failed = {f.member for f in out.failures}
+                for key, result in zip(keys, out.results, strict=False):
+                    if key not in failed:
+                        self._values[key] = result
+                self._values[done] = True
+                for f in out.failures:
+                    if f.fatal or fail_fast:
+                        raise _StageFailure(f.stage_id, f.error, fatal=f.fatal)
+                    if failures is not None:
+                        failures.append(f)
+                        captured.add(f.member)
+                    else:
+                        self._held[f.stage_id] = HeldStage(error=f.error)
+                self._refresh_state()
+            # What did not end well in its shard (or was not over when this run began) goes on
+            # in this run.
+            rest = [lo + i for i, k in enumerate(keys) if k not in self._values]
+            rest = [i for i in rest if fan.key(i) not in captured]
+            if rest:
+                await _all(
+                    [
+                        self._member(*fan.member(self, i), soft, absorb=absorb, failures=failures)
+                        for i in rest
+                    ]
+                )
+            for i, key in enumerate(keys):
+                results[lo + i] = self._values.get(key)
+
+        await _all([chunk(lo, hi) for lo, hi in chunks])
+        return results
+
+    async def _run_shard(self, call: ShardCall, first_stage: str) -> ShardResult:
+        await self._unpaused()
+        try:
+            return await self._counted(lambda: self._rt.run_shard(call))
+        except StepFailed as failed:  # a limit reached, or the shard ended without an outcome
+            raise _StageFailure(first_stage, failed.error, fatal=True) from None
+
+    async def run_shard(self, call: ShardCall) -> ShardResult:
+        """Run a shard of a pipeline's fan-out (this run was made with ``shard=True``)."""
+        self._started = True
+        self._started_at = self._rt.now()
+        self._state = PipelineState.RUNNING
+        self._values.update(call.values)
+        if call.template is not None:
+            fan = _FanOut(
+                template=node_from_wire(call.template), items=call.items or [], offset=call.offset
+            )
+        else:
+            fan = _FanOut(
+                members=tuple(node_from_wire(m) for m in call.members or []),
+                previous=call.previous,
+            )
+        capture: list[ShardFailure] | None = None if call.absorb or call.fail_fast else []
+        try:
+            if self._shardable(len(fan), fan.nodes):
+                results = await self._sharded(
+                    fan, call.cap, True, absorb=call.absorb, failures=capture
+                )
+            else:
+                runs = [fan.member(self, i) for i in range(len(fan))]
+                results = await self._fan_out(
+                    runs, call.cap, True, absorb=call.absorb, failures=capture
+                )
+        except _StageFailure as failure:
+            first = ShardFailure(
+                member="-", stage_id=failure.stage_id, error=failure.error, fatal=failure.fatal
+            )
+            return ShardResult(results=[], failures=[first])
+        return ShardResult(
+            results=results,
+            failures=capture or [],
+            values=dict(self._values) if capture else {},
+        )
+
+    def progress(self) -> ShardProgress | None:
+        """A shard's stages and events since its last report (every stage in the first one);
+        ``None`` when nothing changed."""
+        new = self._events[self._reported :]
+        if not new and self._everything_reported:
+            return None
+        if self._everything_reported:
+            touched = {e.payload.get("stage_id") for e in new}
+            stages = [self._stages[sid] for sid in touched if sid in self._stages]
+        else:
+            stages = list(self._stages.values())
+            self._everything_reported = True
+        self._reported = len(self._events)
+        return ShardProgress(events=new, stages=stages)
+
+    def apply_progress(self, progress: ShardProgress) -> None:
+        """Merge a shard's report: its stages become this run's, its events join the log."""
+        if self._final is not None:
+            return
+        for rec in progress.stages:
+            self._stages[rec.stage_id] = rec
+        for event in progress.events:
+            self._events.append(
+                event.model_copy(update={"id": len(self._events) + 1, "trace_id": self._trace_id})
+            )
+        self._refresh_state()
+        self._rt.notify()
 
     async def _map(self, node: MapPlan, previous: Any, soft: bool) -> Any:
+        if node.stage_id in self._values:
+            return self._values[node.stage_id]
+        value = await self._run_map(node, previous, soft)
+        self._values[node.stage_id] = value
+        return value
+
+    async def _run_map(self, node: MapPlan, previous: Any, soft: bool) -> Any:
         rec = self._stages[node.stage_id]
+        held = self._held.pop(node.stage_id, None)
+        if held is not None:
+            await self._hold(rec, held, soft)
+        resumed = rec.state is StageState.RUNNING  # it was running in an earlier run
         while True:
-            rec.state = StageState.RUNNING
-            rec.scheduled_at = self._rt.now()
-            rec.attempts += 1
-            self._emit(
-                EventType.STAGE_SCHEDULED, stage_id=rec.stage_id, step="map", attempt=rec.attempts
-            )
+            if not resumed:
+                rec.state = StageState.RUNNING
+                rec.scheduled_at = self._rt.now()
+                rec.attempts += 1
+                self._emit(
+                    EventType.STAGE_SCHEDULED,
+                    stage_id=rec.stage_id,
+                    step="map",
+                    attempt=rec.attempts,
+                )
+            resumed = False
             try:
                 items = resolve_items(previous, node.items)
             except ValueError as exc:
@@ -653,12 +984,16 @@ class PipelineRun:
                     continue
                 return verdict
             break
-        runs = [(self._expand(node.element, f"[{i}]"), item) for i, item in enumerate(items)]
+        absorb = node.on_error == "continue"
+        if self._shardable(len(items), (node.element,)):
+            fan = _FanOut(template=node.element, items=items)
+            work = self._sharded(fan, node.max_concurrency, soft, absorb=absorb)
+        else:
+            runs = [(self._expand(node.element, f"[{i}]"), item) for i, item in enumerate(items)]
+            work = self._fan_out(runs, node.max_concurrency, soft, absorb=absorb)
         self._refresh_state()
         try:
-            results = await self._fan_out(
-                runs, node.max_concurrency, soft, absorb=node.on_error == "continue"
-            )
+            results = await work
         except asyncio.CancelledError:
             rec.state = StageState.CANCELLED
             rec.finished_at = self._rt.now()
@@ -755,7 +1090,17 @@ class PipelineRun:
         return await self._in_flight.run(work)
 
     async def _step_stage(self, plan: StepPlan, previous: Any, soft: bool) -> Any:
+        if plan.stage_id in self._values:
+            return self._values[plan.stage_id]
+        value = await self._run_step_stage(plan, previous, soft)
+        self._values[plan.stage_id] = value
+        return value
+
+    async def _run_step_stage(self, plan: StepPlan, previous: Any, soft: bool) -> Any:
         rec = self._stages[plan.stage_id]
+        held = self._held.pop(plan.stage_id, None)
+        if held is not None:
+            await self._hold(rec, held, soft)  # raises, or returns when asked to retry
         while True:
             try:
                 outcome = await self._limited(
@@ -774,7 +1119,21 @@ class PipelineRun:
             self._succeed(rec, outcome.result)
             return outcome.result
 
+    async def _unpaused(self) -> None:
+        if self._paused:
+            await self._rt.wait_condition(lambda: not self._paused, timeout=None)
+
+    async def _counted(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` (a step or a shard) counted as running (see :attr:`idle`)."""
+        self._running += 1
+        try:
+            return await work()
+        finally:
+            self._running -= 1
+            self._rt.notify()
+
     async def _attempt(self, rec: StageStatus, call: StepCall) -> Any:
+        await self._unpaused()
         rec.state = StageState.RUNNING
         rec.scheduled_at = self._rt.now()
         rec.finished_at = None
@@ -786,7 +1145,7 @@ class PipelineRun:
         )
         self._refresh_state()
         try:
-            return await self._rt.run_step(call)
+            return await self._counted(lambda: self._rt.run_step(call))
         except asyncio.CancelledError:
             rec.state = StageState.CANCELLED
             rec.finished_at = self._rt.now()
@@ -821,25 +1180,41 @@ class PipelineRun:
         self._refresh_state()
 
     async def _input_stage(self, plan: InputPlan, previous: Any, soft: bool) -> Any:
+        if plan.stage_id in self._values:
+            return self._values[plan.stage_id]
+        value = await self._run_input_stage(plan, previous, soft)
+        self._values[plan.stage_id] = value
+        return value
+
+    async def _run_input_stage(self, plan: InputPlan, previous: Any, soft: bool) -> Any:
         rec = self._stages[plan.stage_id]
+        held = self._held.pop(plan.stage_id, None)
+        if held is not None:
+            await self._hold(rec, held, soft)
         while True:
             now = self._rt.now()
-            deadline = now + timedelta(seconds=plan.timeout_s) if plan.timeout_s else None
+            timeout = plan.timeout_s
+            if plan.stage_id in self._resume_wait:  # waiting since an earlier run
+                deadline = self._resume_wait.pop(plan.stage_id)
+                if deadline is not None:
+                    timeout = max((deadline - now).total_seconds(), 0.001)
+            else:
+                deadline = now + timedelta(seconds=plan.timeout_s) if plan.timeout_s else None
+                rec.state = StageState.WAITING_INPUT
+                rec.scheduled_at = now
+                self._emit(
+                    EventType.PIPELINE_WAITING_INPUT,
+                    stage_id=plan.stage_id,
+                    prompt=plan.prompt,
+                    schema=plan.schema,
+                )
             waiting = _Waiting(plan, deadline)
             self._waiting[plan.stage_id] = waiting
-            rec.state = StageState.WAITING_INPUT
-            rec.scheduled_at = now
-            self._emit(
-                EventType.PIPELINE_WAITING_INPUT,
-                stage_id=plan.stage_id,
-                prompt=plan.prompt,
-                schema=plan.schema,
-            )
             self._refresh_state()
             try:
                 received = await self._rt.wait_condition(
                     lambda w=waiting: w.received,  # type: ignore[misc]
-                    timeout=plan.timeout_s,
+                    timeout=timeout,
                     summary=f"waiting for input {plan.stage_id} — submit_input to answer",
                 )
             except asyncio.CancelledError:
@@ -888,16 +1263,29 @@ class PipelineRun:
             raise _StageFailure(rec.stage_id, error)
         return await self._park(rec, error)
 
-    async def _park(self, rec: StageStatus, error: ErrorInfo) -> Any:
+    async def _hold(self, rec: StageStatus, held: HeldStage, soft: bool) -> None:
+        """Hold a stage that failed for good elsewhere (a shard, an earlier run) as if it had
+        failed here; return when a retry is asked for, raise if none comes."""
+        if soft or self._config.failure_hold_s <= 0:
+            self._refresh_state()
+            raise _StageFailure(rec.stage_id, held.error)
+        await self._park(rec, held.error, deadline=held.deadline)
+
+    async def _park(
+        self, rec: StageStatus, error: ErrorInfo, *, deadline: datetime | None = None
+    ) -> Any:
         hold = self._config.failure_hold_s
-        parked = _Parked(self._rt.now() + timedelta(seconds=hold))
+        wait: float = hold
+        if deadline is not None:  # held since an earlier run
+            wait = max((deadline - self._rt.now()).total_seconds(), 0.001)
+        parked = _Parked(deadline or self._rt.now() + timedelta(seconds=hold))
         self._parked[rec.stage_id] = parked
         self._refresh_state()
-        deadline = utc_minute(parked.deadline) if parked.deadline else ""
+        shown = utc_minute(parked.deadline) if parked.deadline else ""
         retried = await self._rt.wait_condition(
             lambda: parked.retry_requested,
-            timeout=hold,
-            summary=f"held in FAILED until {deadline} — retry_stage to resume",
+            timeout=wait,
+            summary=f"held in FAILED until {shown} — retry_stage to resume",
         )
         if retried or parked.retry_requested:
             return _RETRY
@@ -961,12 +1349,69 @@ class PipelineRun:
         if step is None:
             return
         plan = self._hook_plan(f"hook.{hook}", step)
+        await self._unpaused()
         try:
-            outcome = await self._rt.run_step(self._call(plan, previous, 0))
+            outcome = await self._counted(lambda: self._rt.run_step(self._call(plan, previous, 0)))
         except StepFailed as failed:
             self._emit(EventType.HOOK_FAILED, hook=hook, step=step, error=failed.error.model_dump())
             return
         self._emit(EventType.HOOK_SUCCEEDED, hook=hook, step=step, attempt=outcome.attempts)
+
+
+def _has_input(node: Node) -> bool:
+    if isinstance(node, InputPlan):
+        return True
+    if isinstance(node, ChainPlan | GroupPlan):
+        return any(map(_has_input, node.children))
+    if isinstance(node, ChordPlan):
+        return _has_input(node.group)
+    if isinstance(node, MapPlan):
+        return _has_input(node.element)
+    return False
+
+
+@dataclass
+class _FanOut:
+    """The members of a fan-out: a group's (each gets ``previous``), or the runs of a map's
+    element over ``items`` (run ``i`` is numbered ``offset + i``)."""
+
+    members: tuple[Node, ...] = ()
+    previous: Any = None
+    template: Node | None = None
+    items: list[Any] | None = None
+    offset: int = 0
+
+    def __len__(self) -> int:
+        return len(self.items) if self.template is not None and self.items else len(self.members)
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        return (self.template,) if self.template is not None else self.members
+
+    def key(self, i: int) -> str:
+        """:func:`_member_key` of member ``i``, without making it."""
+        if self.template is None:
+            return _member_key(self.members[i])
+        return f"{self.template.path}|{_first_stage(self.template)}[{self.offset + i}]"
+
+    def member(self, run: PipelineRun, i: int) -> tuple[Node, Any]:
+        """Member ``i`` and its previous value (a map's run gets its status records)."""
+        if self.template is None:
+            return self.members[i], self.previous
+        assert self.items is not None
+        return run._expand(self.template, f"[{self.offset + i}]"), self.items[i]
+
+    def call(self, lo: int, hi: int) -> ShardCall:
+        """Members ``lo`` to ``hi`` as a shard."""
+        if self.template is None:
+            members = [node_to_wire(m) for m in self.members[lo:hi]]
+            return ShardCall(members=members, previous=self.previous)
+        assert self.items is not None
+        return ShardCall(
+            template=node_to_wire(self.template),
+            items=self.items[lo:hi],
+            offset=self.offset + lo,
+        )
 
 
 class _RetrySentinel:

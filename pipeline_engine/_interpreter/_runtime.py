@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from pipeline_engine._interpreter._handoff import ShardCall, ShardResult
 from pipeline_engine.dsl import RetryPolicy
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import ErrorInfo
@@ -88,6 +89,20 @@ class Runtime(Protocol):
 
     def state_changed(self, state: PipelineState) -> None:
         """The pipeline state changed (search attributes, metrics)."""
+        ...
+
+    @property
+    def shard_width(self) -> int | None:
+        """Fan-outs wider than this run in shards (:meth:`run_shard`); ``None``: never."""
+        ...
+
+    @property
+    def shards_in_flight(self) -> int:
+        """How many shards of one fan-out run at once."""
+        ...
+
+    async def run_shard(self, call: ShardCall) -> ShardResult:
+        """Run a slice of a fan-out elsewhere (another workflow) and wait for its outcome."""
         ...
 
     def patched(self, patch_id: str) -> bool:

@@ -28,10 +28,12 @@ from pipeline_engine.dsl._plan import (
     MapPlan,
     Node,
     Plan,
+    StagePlan,
     StepPlan,
     compile_plan,
     merge_retry,
 )
+from pipeline_engine.dsl._plan_wire import node_from_wire, node_to_wire, stages_of
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -58,13 +60,17 @@ __all__ = [
     "Resources",
     "RetryPolicy",
     "StageConfig",
+    "StagePlan",
     "Step",
     "StepPlan",
     "compile_plan",
     "merge_retry",
+    "node_from_wire",
+    "node_to_wire",
     "parse_config",
     "pipeline_config_schema",
     "plan_graph",
     "pydantic_problems",
+    "stages_of",
     "to_mermaid",
 ]

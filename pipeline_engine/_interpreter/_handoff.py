@@ -1,0 +1,99 @@
+"""What one run of the interpreter hands another: a slice of a fan-out (a shard), the shard's
+progress and outcome, and the whole state of a run continued in a new one.
+
+Pure data: the Temporal workflows send these as workflow inputs, results and signals.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline_engine.events import Event
+from pipeline_engine.states import PipelineState
+from pipeline_engine.status import ErrorInfo, StageStatus
+
+__all__ = ["HeldStage", "RunSnapshot", "ShardCall", "ShardFailure", "ShardProgress", "ShardResult"]
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ShardCall(_Data):
+    """A slice of a fan-out run by another workflow: group members, or runs of a map's element.
+
+    Members travel as compiled plan nodes (``pipeline_engine.dsl.node_to_wire``), stage ids
+    resolved, so the shard's stages are the pipeline's own.
+    """
+
+    members: list[dict[str, Any]] | None = None
+    """Group members (each receives ``previous``)."""
+    previous: Any = None
+    template: dict[str, Any] | None = None
+    """A map's element: run ``offset + i`` gets ``items[i]``, its stage ids end in
+    ``[offset + i]``."""
+    items: list[Any] | None = None
+    offset: int = Field(0, ge=0)
+    cap: int | None = Field(None, ge=1, description="At most this many members at once.")
+    absorb: bool = False
+    """``on_error: continue``: a failed member's result is a failure marker."""
+    fail_fast: bool = False
+    """A failed member cancels the others and ends the shard (nothing may hold the pipeline)."""
+    values: dict[str, Any] = Field(default_factory=dict)
+    """Results of stages and members that already ran (they are not run again)."""
+
+
+class ShardFailure(_Data):
+    """A member of a shard that failed for good."""
+
+    member: str
+    """The member's key (``-`` when the shard failed fast)."""
+    stage_id: str
+    error: ErrorInfo
+    fatal: bool = False
+    """A limit was reached: nothing can resume it (no hold, no retry)."""
+
+
+class ShardResult(_Data):
+    """How a shard ended: every member's result in order (``None`` where one failed)."""
+
+    results: list[Any]
+    failures: list[ShardFailure] = Field(default_factory=list)
+    values: dict[str, Any] = Field(default_factory=dict)
+    """With failures: what the shard's stages produced, so a failed member resumes where it
+    stopped."""
+
+
+class ShardProgress(_Data):
+    """Stages and events of a shard since its last report, merged into the pipeline's own."""
+
+    events: list[Event] = Field(default_factory=list)
+    stages: list[StageStatus] = Field(default_factory=list)
+
+
+class HeldStage(_Data):
+    """A stage held in FAILED, waiting for ``retry_stage`` until ``deadline``."""
+
+    error: ErrorInfo
+    deadline: datetime | None = None
+
+
+class RunSnapshot(_Data):
+    """Everything a pipeline run knows, to go on in a new run (continue-as-new) as if it had not
+    stopped: what already ran is not run again, the log and the stages stay whole."""
+
+    events: list[Event]
+    stages: list[StageStatus]
+    values: dict[str, Any]
+    state: PipelineState
+    created_at: datetime
+    started_at: datetime | None = None
+    held: dict[str, HeldStage] = Field(default_factory=dict)
+    waiting: dict[str, datetime | None] = Field(default_factory=dict)
+    """Input stages waiting, with their deadlines."""
+    retried: list[str] = Field(default_factory=list)
+    inputs_done: dict[str, str] = Field(default_factory=dict)
+    runs: int = Field(1, ge=1, description="Workflow runs so far, this one included.")

@@ -1,0 +1,110 @@
+"""Plan nodes as JSON, so a part of a plan can be handed to another run (a shard) as it is.
+
+The stage ids travel resolved (suffixes of map runs included) and so do the policies: the receiver
+runs exactly the nodes the sender compiled, without the config they came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from pipeline_engine.dsl._models import RetryPolicy
+from pipeline_engine.dsl._plan import (
+    ChainPlan,
+    ChordPlan,
+    GroupPlan,
+    InputPlan,
+    MapPlan,
+    Node,
+    StagePlan,
+    StepPlan,
+)
+
+__all__ = ["node_from_wire", "node_to_wire", "stages_of"]
+
+
+def node_to_wire(node: Node) -> dict[str, Any]:
+    """A JSON-ready form of a node of a tree (a DAG is never handed on)."""
+    if isinstance(node, StepPlan):
+        out = asdict(node)
+        out["retry"] = node.retry.model_dump(mode="json", exclude_unset=True)
+        return {"kind": "step", **out}
+    if isinstance(node, InputPlan):
+        return {"kind": "input", **asdict(node)}
+    if isinstance(node, ChainPlan | GroupPlan):
+        kind = "chain" if isinstance(node, ChainPlan) else "group"
+        out = {"kind": kind, "children": [node_to_wire(c) for c in node.children]}
+        out["path"] = node.path
+        if isinstance(node, GroupPlan):
+            out["max_concurrency"] = node.max_concurrency
+        return out
+    if isinstance(node, ChordPlan):
+        return {
+            "kind": "chord",
+            "group": node_to_wire(node.group),
+            "callback": node_to_wire(node.callback) if node.callback else None,
+            "on_error": node.on_error,
+            "path": node.path,
+        }
+    if isinstance(node, MapPlan):
+        return {
+            "kind": "map",
+            "stage_id": node.stage_id,
+            "items": node.items,
+            "element": node_to_wire(node.element),
+            "max_concurrency": node.max_concurrency,
+            "on_error": node.on_error,
+            "path": node.path,
+            "on_failure": node.on_failure,
+        }
+    raise TypeError(f"a {type(node).__name__} cannot be handed on")
+
+
+def node_from_wire(data: dict[str, Any]) -> Node:
+    """The node :func:`node_to_wire` wrote."""
+    fields = {k: v for k, v in data.items() if k != "kind"}
+    kind = data["kind"]
+    if kind == "step":
+        fields["retry"] = RetryPolicy.model_validate(fields["retry"])
+        return StepPlan(**fields)
+    if kind == "input":
+        return InputPlan(**fields)
+    if kind in ("chain", "group"):
+        children = tuple(node_from_wire(c) for c in fields.pop("children"))
+        if kind == "chain":
+            return ChainPlan(children, fields["path"])
+        return GroupPlan(children, fields["max_concurrency"], fields["path"])
+    if kind == "chord":
+        group = node_from_wire(fields["group"])
+        callback = node_from_wire(fields["callback"]) if fields["callback"] else None
+        assert isinstance(group, GroupPlan)
+        assert callback is None or isinstance(callback, StepPlan)
+        return ChordPlan(group, callback, fields["on_error"], fields["path"])
+    if kind == "map":
+        fields["element"] = node_from_wire(fields["element"])
+        return MapPlan(**fields)
+    raise ValueError(f"unknown plan node kind {kind!r}")
+
+
+def stages_of(node: Node) -> tuple[list[StagePlan], list[StagePlan]]:
+    """(the stages of ``node`` known before it runs, the stages inside its maps' elements)."""
+    stages: list[StagePlan] = []
+    templates: list[StagePlan] = []
+
+    def walk(n: Node, into: list[StagePlan]) -> None:
+        if isinstance(n, StepPlan | InputPlan):
+            into.append(n)
+        elif isinstance(n, MapPlan):
+            into.append(n)
+            walk(n.element, templates)
+        elif isinstance(n, ChainPlan | GroupPlan):
+            for c in n.children:
+                walk(c, into)
+        elif isinstance(n, ChordPlan):
+            walk(n.group, into)
+            if n.callback is not None:
+                into.append(n.callback)
+
+    walk(node, stages)
+    return stages, templates
