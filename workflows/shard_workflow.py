@@ -60,6 +60,7 @@ class PipelineShardWorkflow:
 
     @workflow.init
     def __init__(self, params: ShardWorkflowInput) -> None:
+        self._over = False
         limits = params.limits
         self._runtime = TemporalRuntime(
             tenant_id=params.tenant_id,
@@ -96,13 +97,18 @@ class PipelineShardWorkflow:
         try:
             return await self._run.run_shard(params.call)
         finally:
-            reporter.cancel()
-            await self._report()  # the last word before the parent sees the result
+            # Never cut a report short (what it carried would be lost): let it finish, then
+            # give the last word before the parent sees the result.
+            self._over = True
+            await reporter
+            await self._report()
 
     async def _report_every(self, seconds: float) -> None:
-        while True:
-            await workflow.sleep(seconds)
-            await self._report()
+        while not self._over:
+            try:
+                await workflow.wait_condition(lambda: self._over, timeout=seconds)
+            except TimeoutError:
+                await self._report()
 
     async def _report(self) -> None:
         progress = self._run.progress()

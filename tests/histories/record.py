@@ -8,6 +8,7 @@ pipelines (and then version the workflow instead, if any pipeline may still be r
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import uuid
 from pathlib import Path
@@ -20,10 +21,12 @@ from pipeline_engine.states import PipelineState, StageState
 from pipeline_engine.steps import default_registry
 from workflows.dev_server import TemporalDevServer, free_port
 from workflows.engine import TemporalPipelineEngine
-from workflows.messages import RunLimits
+from workflows.messages import NO_STORE_LIMITS, RunLimits
 from workflows.worker_factory import build_worker, connect
 
 HERE = Path(__file__).parent
+IDS = HERE / "_workflow_ids.json"
+"""The workflow id of each recording (a shard's id is made from its pipeline's: replay needs it)."""
 
 
 def s(name: str, **extra: Any) -> dict[str, Any]:
@@ -36,6 +39,19 @@ async def _until(engine: TemporalPipelineEngine, pid: str, *states: PipelineStat
             return
         await asyncio.sleep(0.05)
     raise RuntimeError(f"{pid} stuck")
+
+
+async def _retry_each_failed(engine: TemporalPipelineEngine, pid: str) -> None:
+    """Every item fails once: retry each alone, until the pipeline succeeds."""
+    for _ in range(600):
+        status = await engine.get_pipeline(pid)
+        if status.state is PipelineState.SUCCEEDED:
+            return
+        for stage in status.stages:
+            if stage.state is StageState.FAILED and status.state is PipelineState.FAILED:
+                await engine.retry_stage(pid, stage.stage_id, "recorded")
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"{pid} did not succeed")
 
 
 async def record(only: set[str]) -> None:
@@ -193,7 +209,10 @@ async def record(only: set[str]) -> None:
             runs["failed_after_fan_out_drains"] = drain.pipeline_id
 
             bounded = TemporalPipelineEngine(
-                client, task_queue=queue, registry=default_registry, limits=RunLimits(max_in_flight=4)
+                client,
+                task_queue=queue,
+                registry=default_registry,
+                limits=RunLimits(max_in_flight=4),
             )
             mapped = await bounded.create_pipeline(
                 {
@@ -221,14 +240,53 @@ async def record(only: set[str]) -> None:
                 start=True,
             )
             runs["bounded_group"] = wide.pipeline_id
-            for _ in range(600):  # every item fails once: retry each alone
-                status = await engine.get_pipeline(mapped.pipeline_id)
-                if status.state is PipelineState.SUCCEEDED:
-                    break
-                for stage in status.stages:
-                    if stage.state is StageState.FAILED and status.state is PipelineState.FAILED:
-                        await engine.retry_stage(mapped.pipeline_id, stage.stage_id, "recorded")
-                await asyncio.sleep(0.1)
+            sharding = TemporalPipelineEngine(
+                client,
+                task_queue=queue,
+                registry=default_registry,
+                limits=NO_STORE_LIMITS.model_copy(
+                    update={"shard_width": 4, "progress_every_s": 0.2}
+                ),
+            )
+            sharded_group = await sharding.create_pipeline(
+                {"name": "sharded", "definition": {"type": "group", "steps": [s("t_add")] * 9}},
+                start=True,
+            )
+            runs["sharded_group"] = sharded_group.pipeline_id
+            sharded_map = await sharding.create_pipeline(
+                {
+                    "name": "sharded-map",
+                    "definition": {
+                        "type": "chain",
+                        "steps": [
+                            s("t_items", kwargs={"count": 10}),
+                            {
+                                "type": "map",
+                                "id": "each",
+                                "items": "/items",
+                                "element": s(
+                                    "t_flaky", kwargs={"fail_times": 1}, retry={"max_attempts": 1}
+                                ),
+                            },
+                        ],
+                    },
+                },
+                start=True,
+            )
+            runs["sharded_map_retry"] = sharded_map.pipeline_id
+            continuing = TemporalPipelineEngine(
+                client,
+                task_queue=queue,
+                registry=default_registry,
+                limits=NO_STORE_LIMITS.model_copy(update={"continue_as_new_events": 40}),
+            )
+            chain = await continuing.create_pipeline(
+                {"name": "long", "definition": {"type": "chain", "steps": [s("t_add")] * 15}},
+                start=True,
+            )
+            runs["continued_chain"] = chain.pipeline_id
+            for pid in (mapped.pipeline_id, sharded_map.pipeline_id):
+                await _retry_each_failed(engine, pid)
 
             await _until(engine, inp.pipeline_id, PipelineState.WAITING_INPUT)
             await engine.submit_input(inp.pipeline_id, {"approved": True}, "ana")
@@ -243,12 +301,30 @@ async def record(only: set[str]) -> None:
             ended = (PipelineState.SUCCEEDED, PipelineState.CANCELLED)
             for pid in runs.values():
                 await _until(engine, pid, *ended)
-            for name, pid in runs.items():
+            histories: dict[str, tuple[str, str | None]] = {
+                name: (pid, None) for name, pid in runs.items()
+            }
+            shards = [
+                w.id
+                async for w in client.list_workflows(
+                    f"WorkflowId STARTS_WITH '{sharded_group.pipeline_id}~'"
+                )
+            ]
+            histories["sharded_group_shard"] = shards[0], None
+            chain_runs = [
+                w.run_id async for w in client.list_workflows(f"WorkflowId = '{chain.pipeline_id}'")
+            ]  # newest first
+            histories["continued_chain_first_run"] = chain.pipeline_id, chain_runs[-1]
+            histories["continued_chain"] = chain.pipeline_id, chain_runs[0]
+            ids = json.loads(IDS.read_text()) if IDS.exists() else {}
+            for name, (wid, run_id) in histories.items():
                 if only and name not in only:
                     continue
-                history = await client.get_workflow_handle(pid).fetch_history()
+                history = await client.get_workflow_handle(wid, run_id=run_id).fetch_history()
                 (HERE / f"{name}.json").write_text(history.to_json())
+                ids[name] = wid
                 print(f"recorded {name}: {len(history.events)} events")
+            IDS.write_text(json.dumps(ids, indent=1, sort_keys=True) + "\n")
     finally:
         server.stop()
 

@@ -6,15 +6,18 @@ shapes of a 100,000-wide map or a 20,000-step chain show in seconds; bench/scale
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from pipeline_engine.states import PipelineState, StageState
+from tests.support.processes import signal_and_wait, start_worker
 from tests.support.steps import calls_of
 from tests.support.waiting import wait_for_state, wait_until
 from workflows import names
+from workflows.dev_server import TemporalDevServer
 from workflows.engine import TemporalPipelineEngine
 from workflows.messages import STORE_LIMITS, RunLimits
 
@@ -231,3 +234,53 @@ async def test_retry_stage_held_since_an_earlier_run(
     assert status.result == [8, 30]
     bad_runs = [sid for sid, _, _ in calls_of(calls_dir, pid) if sid == "bad"]
     assert len(bad_runs) == 2
+
+
+async def test_sigkill_of_the_worker_in_the_middle_of_a_sharded_fan_out(
+    client: Client,
+    temporal_server: TemporalDevServer,
+    task_queue: str,
+    calls_dir: Path,
+    tmp_path: Path,
+) -> None:
+    sharded = TemporalPipelineEngine(client, task_queue=task_queue, limits=SHARDED)
+    log = tmp_path / "worker.log"
+    worker = start_worker(temporal_server.address, task_queue, calls_dir=calls_dir, log=log)
+    try:
+        members = [
+            {
+                "type": "chain",
+                "steps": [
+                    {**s("t_add", n=i), "id": f"a{i}"},
+                    {**s("t_sleep_sync", seconds=0.4), "id": f"z{i}"},
+                ],
+            }
+            for i in range(30)
+        ]
+        config = {
+            "name": "wide-crash",
+            "defaults": {"heartbeat_timeout_s": 2, "retry": {"initial_interval_s": 0.2}},
+            "definition": {"type": "group", "steps": members, "max_concurrency": 6},
+        }
+        created = await sharded.create_pipeline(config, start=True)
+        pid = created.pipeline_id
+
+        async def halfway() -> bool:
+            status = await sharded.get_pipeline(pid)
+            return status.stage_counts.get("SUCCEEDED", 0) >= 16
+
+        await wait_until(halfway, timeout=90, interval=0.2)
+        before = await sharded.get_pipeline(pid)
+        signal_and_wait(worker, signal.SIGKILL, timeout=10)
+        done_before = {st.stage_id for st in before.stages if st.state is StageState.SUCCEEDED}
+
+        worker = start_worker(temporal_server.address, task_queue, calls_dir=calls_dir, log=log)
+        status = await wait_for_state(sharded, pid, timeout=120)
+        assert status.state is PipelineState.SUCCEEDED, log.read_text()[-3000:]
+        assert status.result == [0.4] * 30
+        assert status.stage_counts == {"SUCCEEDED": 60}
+        runs = [sid for sid, _, _ in calls_of(calls_dir, pid)]
+        assert all(runs.count(sid) == 1 for sid in done_before)  # nothing finished runs again
+        assert set(runs) == {f"{p}{i}" for p in "az" for i in range(30)}
+    finally:
+        signal_and_wait(worker, signal.SIGTERM, timeout=10)
