@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from pipeline_engine.settings import Settings
+from workflows.names import SHARD_ID_SEPARATOR
 from workflows.payload_store import UNSCOPED, Folder, PayloadStore
 
 __all__ = ["SweepReport", "run_payload_sweeper", "start_payload_sweeper", "sweep_payloads"]
@@ -35,9 +36,13 @@ class SweepReport:
 
 
 async def _ended_at(client: Client, folder: Folder) -> datetime | None:
-    """When the folder's workflow closed; ``None`` while it is open; ``datetime.min`` if gone."""
+    """When the folder's pipeline closed; ``None`` while it is open; ``datetime.min`` if gone.
+
+    A shard's folder (``<pipeline id>~…``) goes with its pipeline: the pipeline's history refers
+    to what its shards reported, and it may end long after them (held in FAILED)."""
+    pipeline_id = folder.workflow_id.split(SHARD_ID_SEPARATOR, 1)[0]
     try:
-        described = await client.get_workflow_handle(folder.workflow_id).describe()
+        described = await client.get_workflow_handle(pipeline_id).describe()
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             return datetime.min.replace(tzinfo=UTC)

@@ -30,7 +30,12 @@ with workflow.unsafe.imports_passed_through():
     from pipeline_engine.states import PipelineState
     from pipeline_engine.status import ErrorInfo
     from workflows.messages import ShardWorkflowInput, StepActivityInput, StepActivityResult
-    from workflows.names import SA_PIPELINE_STATE, SA_TENANT_ID, SHARD_WORKFLOW_TYPE
+    from workflows.names import (
+        SA_PIPELINE_STATE,
+        SA_TENANT_ID,
+        SHARD_ID_SEPARATOR,
+        SHARD_WORKFLOW_TYPE,
+    )
 
 
 HISTORY_TOO_LARGE = "HistoryTooLarge"
@@ -186,7 +191,7 @@ class TemporalRuntime:
             result: ShardResult = await workflow.execute_child_workflow(
                 SHARD_WORKFLOW_TYPE,
                 params,
-                id=f"{workflow.info().workflow_id}~{first}+{size}",
+                id=f"{workflow.info().workflow_id}{SHARD_ID_SEPARATOR}{first}+{size}",
                 result_type=ShardResult,
                 cancellation_type=workflow.ChildWorkflowCancellationType.WAIT_CANCELLATION_COMPLETED,
                 search_attributes=TypedSearchAttributes(

@@ -175,6 +175,7 @@ class _Compiler:
         self.used: set[str] = set()
         self.explicit: set[str] = set()
         self.next_suffix: dict[str, int] = {}
+        self.retries: dict[tuple[int, int], RetryPolicy] = {}
 
     def run(self) -> Plan:
         cfg = self.config
@@ -239,7 +240,7 @@ class _Compiler:
             stage_id=stage_id,
             step=name,
             kwargs=dict(el.kwargs),
-            retry=merge_retry(d.retry, el.retry),
+            retry=self._retry(d.retry, el.retry),
             timeout_s=el.timeout_s or DEFAULT_LOCAL_TIMEOUT_S
             if local
             else el.timeout_s or d.timeout_s or DEFAULT_STEP_TIMEOUT_S,
@@ -256,6 +257,13 @@ class _Compiler:
         )
         self.stages.append(plan)
         return plan
+
+    def _retry(self, default: RetryPolicy | None, own: RetryPolicy | None) -> RetryPolicy:
+        """:func:`merge_retry`, once per pair of policies (a group of 100,000 steps has one)."""
+        key = (id(default), id(own))  # both live as long as the config
+        if key not in self.retries:
+            self.retries[key] = merge_retry(default, own)
+        return self.retries[key]
 
     def _check_local(self, el: Step | StageConfig, name: str, path: str) -> None:
         """What a local activity cannot do: run long, heartbeat, or go to another queue."""

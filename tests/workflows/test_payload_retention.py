@@ -15,6 +15,7 @@ from pipeline_engine.errors import InvalidState
 from pipeline_engine.states import PipelineState
 from tests.support.waiting import wait_for_state, wait_until
 from workflows.engine import TemporalPipelineEngine
+from workflows.messages import STORE_LIMITS
 from workflows.payload_refs import PayloadStoreDriver
 from workflows.payload_retention import run_payload_sweeper, sweep_payloads
 from workflows.payload_store import UNSCOPED, Folder, PayloadStore, open_payload_store
@@ -117,3 +118,39 @@ async def test_the_sweeper_runs_periodically(client: Client, tmp_path: Path) -> 
         await wait_until(swept, timeout=30)
     finally:
         sweeper.cancel()
+
+
+async def test_shard_payloads_stay_while_their_pipeline_is_open(
+    engine: TemporalPipelineEngine, client: Client, payload_store: PayloadStore, task_queue: str
+) -> None:
+    """Shards end before their pipeline, whose history refers to what they reported: their
+    payloads go with the pipeline's, not before."""
+    sharded = TemporalPipelineEngine(
+        client,
+        task_queue=task_queue,
+        limits=STORE_LIMITS.model_copy(update={"shard_width": 4, "progress_every_s": 0.5}),
+    )
+    blobs = [{"type": "step", "name": "t_blob", "kwargs": {"size": 40_000 + i}} for i in range(9)]
+    config = {
+        "name": "sharded-open",
+        "definition": {
+            "type": "chain",
+            "steps": [{"type": "group", "steps": blobs}, WAIT_FOR_INPUT],
+        },
+    }
+    created = await sharded.create_pipeline(config, start=True)
+    pid = created.pipeline_id
+    await wait_for_state(sharded, pid, PipelineState.WAITING_INPUT, timeout=60)
+
+    def shard_folders(folders: list[Folder]) -> set[Folder]:
+        return {f for f in folders if f.workflow_id.startswith(f"{pid}~")}
+
+    assert len(shard_folders(await payload_store.folders())) == 3  # the shards' own results
+    later = datetime.now(UTC) + timedelta(days=30)
+    await sweep_payloads(payload_store, client, retention_s=3600, now=later)
+    assert len(shard_folders(await payload_store.folders())) == 3  # the pipeline is still open
+    await sharded.submit_input(pid, {}, "ana")
+    status = await wait_for_state(sharded, pid)
+    assert status.state is PipelineState.SUCCEEDED
+    await sweep_payloads(payload_store, client, retention_s=3600, now=later)
+    assert not shard_folders(await payload_store.folders())
