@@ -43,6 +43,11 @@ ACTORS_PATCH = "command-actors"
 
 
 _PATCH_LIMITS = "run-limits"
+_MOVABLE_SIZE = 90_000
+"""A state of more events and stages than this does not continue as new: decoding it would keep
+the new run's first task past the SDK's 2 s deadlock detector (about 0.7 s per 60,000 events
+measured). Such a run goes on until the history bound (HistoryTooLarge). A chain of 30,000
+steps still continues; a fan-out that wide runs in shards, whose own states are small."""
 _SUGGESTED_MIN_EVENTS = 1000
 """Temporal's suggestion alone continues a run only past this many events: a run whose input is
 already large (no payload store) would otherwise continue as new for ever."""
@@ -145,6 +150,8 @@ class PipelineWorkflow:
         threshold = limits.continue_as_new_events
 
         def due() -> bool:
+            if self._run.size > _MOVABLE_SIZE:
+                return False
             info = workflow.info()
             length = info.get_current_history_length()
             return length >= threshold or (

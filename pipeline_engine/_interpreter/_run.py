@@ -262,6 +262,11 @@ class PipelineRun:
         return self._runs
 
     @property
+    def size(self) -> int:
+        """Events in the log plus stages: what a :meth:`snapshot` carries, roughly."""
+        return len(self._events) + len(self._stages)
+
+    @property
     def idle(self) -> bool:
         """No step (nor shard) is running: the run can be snapshot."""
         return self._running == 0
