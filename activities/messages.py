@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,15 @@ class StepActivityInput(_Message):
     settings: dict[str, Any] = Field(default_factory=dict)
     trace_id: str = ""
     attempt_offset: int = 0
+    parts: list[Literal["input", "settings", "previous"]] = Field(default_factory=list)
+    """These fields come as the activity's next arguments, in this order, each a payload of its
+    own (a large one is then stored once, not once per activity)."""
+
+    def with_parts(self, *values: Any) -> StepActivityInput:
+        """This input with the fields named in ``parts`` taken from ``values``."""
+        if not self.parts:
+            return self
+        return self.model_copy(update=dict(zip(self.parts, values, strict=False)) | {"parts": []})
 
 
 class StepActivityResult(_Message):

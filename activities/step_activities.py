@@ -71,8 +71,12 @@ def _check_size(step: str, result: Any, max_result_bytes: int, attempt: int) -> 
 
 def _make_activity(
     definition: StepDefinition, executor: Executor | None, max_result_bytes: int
-) -> Callable[[StepActivityInput], Any]:
-    async def run_step(params: StepActivityInput) -> StepActivityResult:
+) -> Callable[..., Any]:
+    async def run_step(
+        raw: Any, first: Any = None, second: Any = None, third: Any = None
+    ) -> StepActivityResult:
+        # One to four payloads: the SDK only applies type hints when their count matches.
+        params = StepActivityInput.model_validate(raw).with_parts(first, second, third)
         info = activity.info()
         heartbeater = _Heartbeater(asyncio.get_running_loop())
         ctx = StepContext(

@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
         SubmitInputRequest,
     )
     from workflows.runtime import TemporalRuntime
-    from workflows.web_ui import current_details
+    from workflows.web_ui import RUNNING_PAGE, current_details
 
 R = TypeVar("R", bound=CommandRequest)
 _REDRAW_EVERY = timedelta(seconds=1)
@@ -120,12 +120,12 @@ class PipelineWorkflow:
                 await workflow.wait([walk])
             await workflow.wait_condition(workflow.all_handlers_finished)
             details.cancel()
-            workflow.set_current_details(current_details(self._run.status()))
+            workflow.set_current_details(current_details(self._run.status(RUNNING_PAGE)))
             raise
         await workflow.wait_condition(workflow.all_handlers_finished)
         details.cancel()
         status = self._final()
-        workflow.set_current_details(current_details(self._run.status()))
+        workflow.set_current_details(current_details(self._run.status(RUNNING_PAGE)))
         if status.state is PipelineState.FAILED:
             error = status.error
             where = f"stage {error.stage_id}: " if error and error.stage_id else ""
@@ -195,7 +195,7 @@ class PipelineWorkflow:
             if drawn and drawn[0] is state and now - drawn[1] < _REDRAW_EVERY:
                 continue
             drawn = (state, now)
-            workflow.set_current_details(current_details(self._run.status()))
+            workflow.set_current_details(current_details(self._run.status(RUNNING_PAGE)))
 
     def _actor(self, request: CommandRequest | None) -> str | None:
         """Who sent a command: the REST caller's token subject, else whoever used Temporal."""

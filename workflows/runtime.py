@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
@@ -42,6 +43,8 @@ HISTORY_TOO_LARGE = "HistoryTooLarge"
 """Error type of a stage not started because the workflow's history is near Temporal's limits."""
 SHARD_FAILED = "ShardFailed"
 """Error type of a fan-out whose shard (child workflow) ended without an outcome (terminated)."""
+ACTIVITY_PARTS_PATCH = "activity-input-parts"
+"""Patch id: the pipeline input, settings and previous result travel as payloads of their own."""
 PAYLOADS_TOO_LARGE = "PayloadsTooLarge"
 """Error type of a step whose result exceeds Temporal's payload size limit (2 MiB)."""
 
@@ -131,26 +134,40 @@ class TemporalRuntime:
             )
             raise StepFailed(error, 0, ends_pipeline=True)
 
-    async def run_step(self, call: StepCall) -> StepOutcome:
-        self._check_history()
+    def _activity_args(self, call: StepCall) -> list[Any]:
+        """The activity's arguments: its input, then the pipeline input, the settings and the
+        previous result each as a payload of its own (those that are set). Every activity of a
+        pipeline shares the first two, and the previous result was a stage's result: a large
+        one is then stored once in the payload store (keys are content hashes), not copied
+        into every activity's input. Runs recorded before carry all in one."""
+        shared = {"input": call.input, "settings": call.settings, "previous": call.previous}
+        parts: list[str] = []
+        if workflow.patched(ACTIVITY_PARTS_PATCH):
+            parts = [name for name, value in shared.items() if value is not None and value != {}]
         params = StepActivityInput(
             pipeline_id=call.pipeline_id,
             tenant_id=call.tenant_id,
             stage_id=call.stage_id,
             kwargs=call.kwargs,
-            previous=call.previous,
-            input=call.input,
-            settings=call.settings,
+            previous=None if "previous" in parts else call.previous,
+            input=None if "input" in parts else call.input,
+            settings={} if "settings" in parts else call.settings,
             trace_id=call.trace_id,
             attempt_offset=call.attempt_offset,
+            parts=parts,
         )
+        return [params, *(shared[name] for name in parts)]
+
+    async def run_step(self, call: StepCall) -> StepOutcome:
+        self._check_history()
+        args = self._activity_args(call)
         try:
             if call.local:
                 # Only configs that say `local` (a field newer than every recorded history) reach
                 # this branch, so histories recorded before it replay the same commands.
                 out = await workflow.execute_local_activity(
                     call.step,
-                    params,
+                    args=args,
                     result_type=StepActivityResult,
                     activity_id=call.stage_id,
                     summary=call.stage_id,
@@ -160,7 +177,7 @@ class TemporalRuntime:
             else:
                 out = await workflow.execute_activity(
                     call.step,
-                    params,
+                    args=args,
                     result_type=StepActivityResult,
                     activity_id=call.stage_id,
                     summary=call.stage_id,

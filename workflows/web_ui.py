@@ -12,7 +12,7 @@ import json
 from pipeline_engine._interpreter import utc_minute as when
 from pipeline_engine.dsl import Plan, to_mermaid
 from pipeline_engine.states import PipelineState, StageState
-from pipeline_engine.status import PipelineStatus
+from pipeline_engine.status import PipelineStatus, StagePage
 from workflows import names
 
 __all__ = ["current_details", "static_details", "static_summary"]
@@ -48,22 +48,37 @@ def _command(pipeline_id: str, kind: str, name: str, payload: dict[str, object])
     )
 
 
-def _stages(ids: list[str]) -> str:
+def _stages(ids: list[str], more: int = 0) -> str:
     shown = ", ".join(f"`{sid}`" for sid in ids[:_SHOWN])
-    return shown + (f" and {len(ids) - _SHOWN} more" if len(ids) > _SHOWN else "")
+    hidden = len(ids) - len(ids[:_SHOWN]) + more
+    return shown + (f" and {hidden} more" if hidden > 0 else "")
+
+
+RUNNING_PAGE = StagePage(state=StageState.RUNNING, limit=_SHOWN)
+"""The page of stages :func:`current_details` needs: a few running ones (and the counts)."""
 
 
 def current_details(status: PipelineStatus) -> str:
-    """State, progress, what it waits for and how to move it on, as Temporal markdown."""
-    stages = [s for s in status.stages if s.kind != "handler"]
-    done = sum(1 for s in stages if s.state in _DONE)
-    lines = [f"**{status.state.value}** · {done}/{len(stages)} stages done"]
+    """State, progress, what it waits for and how to move it on, as Temporal markdown.
+
+    ``status`` holds every stage, or :data:`RUNNING_PAGE` of them (a wide pipeline's counts are
+    then read from ``stage_counts``, failure handlers included)."""
+    if status.complete:
+        stages = [s for s in status.stages if s.kind != "handler"]
+        done, total = sum(1 for s in stages if s.state in _DONE), len(stages)
+        running = [s.stage_id for s in stages if s.state is StageState.RUNNING]
+        more = 0
+    else:
+        counts = status.stage_counts
+        done, total = sum(counts.get(s.value, 0) for s in _DONE), sum(counts.values())
+        running = [s.stage_id for s in status.stages if s.state is StageState.RUNNING]
+        more = (status.stages_total or 0) - len(running)
+    lines = [f"**{status.state.value}** · {done}/{total} stages done"]
     pid = status.pipeline_id
     if status.state is PipelineState.PENDING:
         lines.append(f"Created, not started: {_command(pid, 'signal', 'start', {})}")
-    running = [s.stage_id for s in stages if s.state is StageState.RUNNING]
     if running and status.state in (PipelineState.RUNNING, PipelineState.WAITING_INPUT):
-        lines.append(f"Running: {_stages(running)}")
+        lines.append(f"Running: {_stages(running, more)}")
     for waiting in status.waiting_inputs:
         until = f" until {when(waiting.deadline)}" if waiting.deadline else ""
         prompt = f": {waiting.prompt}" if waiting.prompt else ""

@@ -285,6 +285,16 @@ async def record(only: set[str]) -> None:
                 start=True,
             )
             runs["continued_chain"] = chain.pipeline_id
+            parts = await engine.create_pipeline(
+                {
+                    "name": "parts",
+                    "definition": {"type": "chain", "steps": [s("t_add"), s("t_measure")]},
+                },
+                input={"field": "x" * 64},
+                settings={"species": ["tomate"]},
+                start=True,
+            )
+            runs["activity_input_parts"] = parts.pipeline_id
             for pid in (mapped.pipeline_id, sharded_map.pipeline_id):
                 await _retry_each_failed(engine, pid)
 

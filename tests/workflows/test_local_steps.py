@@ -53,7 +53,7 @@ async def test_local_and_regular_steps_share_data_flow_status_and_events(
         assert ("stage.scheduled", sid) in events and ("stage.succeeded", sid) in events
     types = await event_types(engine, created.pipeline_id)
     assert types.count("ACTIVITY_TASK_SCHEDULED") == 1  # only c; a and b are markers
-    assert types.count("MARKER_RECORDED") == 4  # h, a, b; and the run-limits patch marker
+    assert types.count("MARKER_RECORDED") == 5  # h, a, b; the run-limits and input-parts patches
 
 
 async def test_local_step_retries_inside_the_workflow_and_counts_attempts(

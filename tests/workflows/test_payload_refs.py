@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
@@ -12,7 +13,7 @@ from tests.support.waiting import wait_for_state
 from workflows.dev_server import TemporalDevServer
 from workflows.engine import TemporalPipelineEngine
 from workflows.payload_refs import DRIVER_NAME
-from workflows.payload_store import PayloadStore
+from workflows.payload_store import PayloadStore, folder_path
 from workflows.worker_factory import INLINE_RESULT_LIMIT, build_worker, connect
 
 MB = 1024 * 1024
@@ -121,3 +122,21 @@ async def test_a_large_result_of_a_local_step_passes_by_reference(
     assert status.state is PipelineState.SUCCEEDED, status.error
     assert status.result["previous_size"] == 3 * MB
     assert await history_bytes(client, created.pipeline_id) < 100_000
+
+
+async def test_a_large_input_is_stored_once_not_once_per_activity(
+    engine: TemporalPipelineEngine, payload_store: PayloadStore
+) -> None:
+    """Every step receives the pipeline input: it travels as a payload of its own, so the store
+    keeps one copy (content-addressed), not one inside each of the group's activity inputs."""
+    big_input = {"rows": ["r" * 100] * 2000}  # ~200 KB
+    config = {"name": "shared", "definition": {"type": "group", "steps": [s("t_measure")] * 8}}
+    created = await engine.create_pipeline(config, input=big_input, start=True)
+    status = await wait_for_state(engine, created.pipeline_id, timeout=120)
+    assert status.state is PipelineState.SUCCEEDED, status.error
+    assert all(r["input_bytes"] > 200_000 for r in status.result)  # every step saw all of it
+    folder = Path(payload_store.location) / folder_path("default", created.pipeline_id)
+    stored = [p.stat().st_size for p in folder.rglob("*") if p.is_file()]
+    # the workflow's own input (config and input) and the input once for all eight activities
+    assert len(stored) <= 3, stored
+    assert sum(stored) < 3 * 220_000, stored
