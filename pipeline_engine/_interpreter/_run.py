@@ -837,35 +837,41 @@ class PipelineRun:
         gate = Gate(at_once)
         captured: set[str] = set()
 
-        async def chunk(lo: int, hi: int) -> None:
+        async def run_chunk(lo: int, hi: int) -> list[str]:
+            """Members ``lo`` to ``hi`` in a shard (made only once a slot is free: a fan-out of
+            100,000 writes no more than a few shards' members per workflow task)."""
             keys = [fan.key(i) for i in range(lo, hi)]
             done = f"shard:{keys[0]}:{hi - lo}"
-            if done not in self._values:
-                call = fan.call(lo, hi).model_copy(
-                    update={
-                        "cap": shard_cap,
-                        "absorb": absorb,
-                        "fail_fast": fail_fast,
-                        "values": {k: self._values[k] for k in keys if k in self._values},
-                    }
-                )
-                first = keys[0].rsplit("|", 1)[-1]
-                out = await gate.run(lambda: self._run_shard(call, first))
-                self._values.update(out.values)
-                failed = {f.member for f in out.failures}
-                for key, result in zip(keys, out.results, strict=False):
-                    if key not in failed:
-                        self._values[key] = result
-                self._values[done] = True
-                for f in out.failures:
-                    if f.fatal or fail_fast:
-                        raise _StageFailure(f.stage_id, f.error, fatal=f.fatal)
-                    if failures is not None:
-                        failures.append(f)
-                        captured.add(f.member)
-                    else:
-                        self._held[f.stage_id] = HeldStage(error=f.error)
-                self._refresh_state()
+            if done in self._values:
+                return keys
+            call = fan.call(lo, hi).model_copy(
+                update={
+                    "cap": shard_cap,
+                    "absorb": absorb,
+                    "fail_fast": fail_fast,
+                    "values": {k: self._values[k] for k in keys if k in self._values},
+                }
+            )
+            out = await self._run_shard(call, keys[0].rsplit("|", 1)[-1])
+            self._values.update(out.values)
+            failed = {f.member for f in out.failures}
+            for key, result in zip(keys, out.results, strict=False):
+                if key not in failed:
+                    self._values[key] = result
+            self._values[done] = True
+            for f in out.failures:
+                if f.fatal or fail_fast:
+                    raise _StageFailure(f.stage_id, f.error, fatal=f.fatal)
+                if failures is not None:
+                    failures.append(f)
+                    captured.add(f.member)
+                else:
+                    self._held[f.stage_id] = HeldStage(error=f.error)
+            self._refresh_state()
+            return keys
+
+        async def chunk(lo: int, hi: int) -> None:
+            keys = await gate.run(lambda: run_chunk(lo, hi))
             # What did not end well in its shard (or was not over when this run began) goes on
             # in this run.
             rest = [lo + i for i, k in enumerate(keys) if k not in self._values]
