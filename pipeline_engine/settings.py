@@ -85,6 +85,14 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a status read waits for a worker (then Temporal's records answer).",
     )
+    status_cache_s: float = Field(
+        0.5,
+        ge=0,
+        description=(
+            "How long an API process keeps a status answer of a running pipeline for the next "
+            "reads (0: not kept); commands through the same process forget it at once."
+        ),
+    )
     command_timeout_s: float = Field(
         10.0,
         gt=0,

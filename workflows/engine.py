@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from cachetools import TTLCache
 from opentelemetry import trace
 from pydantic import BaseModel
 from temporalio.client import (
@@ -87,15 +86,11 @@ from workflows.messages import (
 from workflows.payload_refs import data_converter
 from workflows.payload_store import PayloadMissing, PayloadStoreUnavailable, store_from_settings
 from workflows.recorded_status import recorded_status
+from workflows.status_cache import Read, StatusCache
 
 __all__ = ["TemporalPipelineEngine", "pipeline_id_for"]
 
 T = TypeVar("T")
-# Ended pipelines' statuses never change: keep them for a short while so that repeated reads of a
-# finished pipeline make no Temporal call. Keyed by pipeline id only; every caller still checks the
-# status's tenant against its own (api/deps.py), so a cached entry is never shown to another tenant.
-_FINAL_STATUS_TTL_S = 60.0
-_FINAL_STATUS_MAX = 10_000
 _tracer = trace.get_tracer("pipeline_engine")
 
 _WORKERLESS_MEMORY_S = 5.0
@@ -184,6 +179,10 @@ class TemporalPipelineEngine:
             worker to apply it (see :meth:`cancel_pipeline` for what happens then).
         limits: Bounds of each new pipeline's workflow (default: :data:`STORE_LIMITS` when the
             client stores large payloads by reference, else :data:`NO_STORE_LIMITS`).
+        status_cache_s: How long a status read of a pipeline that may still change is kept for
+            the next reads of the same page (``0``, the default here: not kept; the API uses
+            ``PIPELINE_ENGINE_STATUS_CACHE_S``). Ended pipelines are kept for 60 s regardless,
+            and concurrent reads always share one Temporal call (see :meth:`get_pipeline`).
     """
 
     def __init__(
@@ -195,6 +194,7 @@ class TemporalPipelineEngine:
         query_timeout_s: float = 3.0,
         command_timeout_s: float = 10.0,
         limits: RunLimits | None = None,
+        status_cache_s: float = 0.0,
     ) -> None:
         self._client = client
         if limits is None:
@@ -203,9 +203,7 @@ class TemporalPipelineEngine:
         self._limits = limits
         self._task_queue = task_queue
         self._registry = registry
-        self._final: TTLCache[str, PipelineStatus] = TTLCache(
-            maxsize=_FINAL_STATUS_MAX, ttl=_FINAL_STATUS_TTL_S
-        )
+        self._statuses = StatusCache(ttl_s=status_cache_s)
         # the Web UI texts of prepared (tenant) configs, dropped with the config
         self._texts: weakref.WeakKeyDictionary[PreparedConfig, dict[str | None, tuple[str, str]]]
         self._texts = weakref.WeakKeyDictionary()
@@ -251,6 +249,7 @@ class TemporalPipelineEngine:
             query_timeout_s=settings.status_query_timeout_s,
             command_timeout_s=settings.command_timeout_s,
             limits=limits,
+            status_cache_s=settings.status_cache_s,
         )
 
     @property
@@ -405,6 +404,18 @@ class TemporalPipelineEngine:
         *,
         command: Command,
     ) -> PipelineState:
+        """Every command goes through here. It forgets the statuses kept of the pipeline before
+        (a verdict read inside it is fresh) and after (its caller never reads one from before it,
+        even from a read in flight meanwhile)."""
+        self._statuses.forget(pipeline_id)
+        try:
+            return await self._execute_update(pipeline_id, update, arg, command=command)
+        finally:
+            self._statuses.forget(pipeline_id)
+
+    async def _execute_update(
+        self, pipeline_id: str, update: str, arg: BaseModel, *, command: Command
+    ) -> PipelineState:
         await self._liveness.gate()
         handle = self._handle(pipeline_id)
         try:
@@ -538,19 +549,24 @@ class TemporalPipelineEngine:
 
         One Temporal round trip while it runs: the ``status`` query, which the server rejects at
         once (without a worker) when the workflow has closed. An ended pipeline is then read from
-        its workflow's result (or failure), which needs no worker and no replay, and kept for a
-        short while: repeated reads of it make no Temporal call. Only when that result left the
-        stages out (a large pipeline) does the query page them from the closed workflow. The
-        status names its tenant, so callers check ownership on the same read.
+        its workflow's result (or failure), which needs no worker and no replay. Only when that
+        result left the stages out (a large pipeline) does the query page them from the closed
+        workflow. The status names its tenant, so callers check ownership on the same read (on
+        every read: answers are kept by pipeline, never by caller).
+
+        Concurrent reads of the same pipeline and page share one such read. An ended pipeline's
+        status is kept for 60 s; with ``status_cache_s`` any other answer is kept that long for
+        the next reads of the same page; every command through this engine, and every change
+        :meth:`watch_changes` sees, forgets them (:mod:`workflows.status_cache`).
 
         When no worker answers the query within the query timeout, the answer is what Temporal
         recorded (state, running stages), with ``note`` saying so: a read never waits for a
         worker to come back.
         """
         page = page or StagePage()
-        final = self._final.get(pipeline_id)
-        if final is not None:
-            return final.paged(page)
+        return await self._statuses.read(pipeline_id, page, lambda: self._read(pipeline_id, page))
+
+    async def _read(self, pipeline_id: str, page: StagePage) -> Read:
         handle = self._handle(pipeline_id)
         try:
             status: PipelineStatus | None = await self._query(
@@ -569,27 +585,27 @@ class TemporalPipelineEngine:
             raise
         else:
             if status is not None:
-                return status
+                return Read(status)
             desc = await self._call(handle.describe)  # no worker answered: Temporal's records
             ended = desc.status if desc.status in _CLOSED else None
             if ended is None:
-                return recorded_status(desc, why=self._unanswered())
+                return Read(recorded_status(desc, why=self._unanswered()))
+        final: PipelineStatus | None = None
         if ended in (WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.FAILED):
             typed = self._client.get_workflow_handle(pipeline_id, result_type=PipelineStatus)
             final = await self._call(lambda: _final_status(typed))
             if final is not None and final.complete:
-                self._final[pipeline_id] = final
-                return final.paged(page)
+                return Read(final, ended=True)
         # cancelled or terminated through Temporal (the last state is the workflow's to tell), or
         # too large for the result to keep its stages
         status = await self._query(
             lambda: handle.query(names.QUERY_STATUS, page, result_type=PipelineStatus)
         )
         if status is None:
-            return recorded_status(await self._call(handle.describe), why=self._unanswered())
+            return Read(recorded_status(await self._call(handle.describe), why=self._unanswered()))
         if final is not None and status.result_omitted:
             status = status.model_copy(update={"result": final.result, "result_omitted": False})
-        return status
+        return Read(status)
 
     async def get_status(self, pipeline_id: str) -> PipelineState:
         """The pipeline's state."""
@@ -701,12 +717,17 @@ class TemporalPipelineEngine:
         return {state.value: n for state, n in zip(states, found, strict=True) if n}
 
     async def watch_changes(self, pipeline_id: str) -> AsyncIterator[PipelineChange]:
-        """Long-polls the workflow's history: a change per completed workflow task, or closing."""
+        """Long-polls the workflow's history: a change per completed workflow task, or closing.
+
+        Each change also forgets the statuses kept of the pipeline, so that a stream reading the
+        status on a change reads it as of that change or later.
+        """
         queue = QueueTimes()
         first = True
         batches = history_batches(self._client, pipeline_id)
         try:
             async for batch in batches:
+                self._statuses.forget(pipeline_id)
                 queue.add(batch.events)
                 if first or batch.changes_pipeline:
                     first = False

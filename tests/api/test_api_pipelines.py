@@ -172,6 +172,31 @@ async def test_human_input(http: httpx.AsyncClient, token: Any, tenant: str) -> 
     assert received["responder"] == "ana@example.com" and received["display_name"] == "root"
 
 
+async def test_a_status_kept_for_its_tenant_is_404_for_another(
+    http: httpx.AsyncClient, token: Any, tenant: str
+) -> None:
+    """Running pipelines' statuses are kept for a moment (PIPELINE_ENGINE_STATUS_CACHE_S), by
+    pipeline: the caller's tenants are checked on every read, kept or not."""
+    owner = _headers(token, tenant, "operator")
+    wait = {"type": "input", "id": "approve", "schema": {"type": "object"}}
+    body = {"config": pipeline_config("kept", wait), "tenant_id": tenant}
+    pid = (await http.post("/v1/pipelines", json=body, headers=owner)).json()["pipeline_id"]
+    await http.post(f"/v1/pipelines/{pid}/start", headers=owner)
+    await wait_state(http, pid, owner, "WAITING_INPUT")
+    stranger = _headers(token, f"tn-{uuid.uuid4().hex[:10]}", "admin")
+    for _ in range(3):  # the owner's read keeps it; the stranger's comes right after
+        mine = await http.get(f"/v1/pipelines/{pid}", headers=owner)
+        theirs = await http.get(f"/v1/pipelines/{pid}", headers=stranger)
+        missing = await http.get(f"/v1/pipelines/pl-{'0' * (len(pid) - 3)}", headers=stranger)
+        assert mine.status_code == 200 and mine.json()["tenant_id"] == tenant
+        assert theirs.status_code == missing.status_code == 404, theirs.text
+        assert theirs.content == missing.content
+    cancelled = await http.post(f"/v1/pipelines/{pid}/cancel", json={"reason": "x"}, headers=owner)
+    assert cancelled.status_code == 200, cancelled.text
+    # read-your-writes: the next read through the same process shows the command
+    assert (await http.get(f"/v1/pipelines/{pid}", headers=owner)).json()["state"] == "CANCELLED"
+
+
 async def test_actor_of_retry_and_cancel_is_the_caller(
     http: httpx.AsyncClient, token: Any, tenant: str
 ) -> None:
