@@ -6,7 +6,7 @@ runs exactly the nodes the sender compiled, without the config they came from.
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from pipeline_engine.dsl._models import RetryPolicy
@@ -23,15 +23,19 @@ from pipeline_engine.dsl._plan import (
 
 __all__ = ["node_from_wire", "node_to_wire", "stages_of"]
 
+_STEP_FIELDS = fields(StepPlan)
+_INPUT_FIELDS = fields(InputPlan)
+
 
 def node_to_wire(node: Node) -> dict[str, Any]:
     """A JSON-ready form of a node of a tree (a DAG is never handed on)."""
     if isinstance(node, StepPlan):
-        out = asdict(node)
+        # shallow (asdict deep-copies every field): written out at once, never kept
+        out = {f.name: getattr(node, f.name) for f in _STEP_FIELDS}
         out["retry"] = node.retry.model_dump(mode="json", exclude_unset=True)
         return {"kind": "step", **out}
     if isinstance(node, InputPlan):
-        return {"kind": "input", **asdict(node)}
+        return {"kind": "input", **{f.name: getattr(node, f.name) for f in _INPUT_FIELDS}}
     if isinstance(node, ChainPlan | GroupPlan):
         kind = "chain" if isinstance(node, ChainPlan) else "group"
         out = {"kind": kind, "children": [node_to_wire(c) for c in node.children]}
