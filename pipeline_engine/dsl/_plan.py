@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_LOCAL_TIMEOUT_S",
     "DEFAULT_STEP_TIMEOUT_S",
     "MAX_DEPTH",
+    "MAX_STAGES",
     "MAX_LOCAL_TIMEOUT_S",
     "ChainPlan",
     "ChordPlan",
@@ -48,6 +49,8 @@ DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
 DEFAULT_LOCAL_TIMEOUT_S = 10.0
 MAX_LOCAL_TIMEOUT_S = 60.0
 MAX_DEPTH = 32
+MAX_STAGES = 100_000
+"""Stages written out in one config (a map's runs are not counted: they are made at run time)."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +187,17 @@ class _Compiler:
             root: Node = self._node(cfg.definition, "$.definition", depth=1)
         else:
             root = self._dag(cfg.stages or [], "$.stages")
+        written = len(self.stages) + len(self.templates)
+        if written > MAX_STAGES:
+            where = "$.definition" if cfg.definition is not None else "$.stages"
+            self.problems.append(
+                (
+                    where,
+                    f"the config has {written:,} stages, over the limit of {MAX_STAGES:,} (the "
+                    "pipeline's first workflow task decodes and compiles them all); fan out over "
+                    "a list produced at run time with a map instead",
+                )
+            )
         return Plan(
             cfg,
             root,

@@ -425,3 +425,23 @@ def test_registered_local_default_and_its_override(reg: StepRegistry) -> None:
     plan = parse_config(config, registry=reg)
     assert [s.local for s in plan.stages] == [True, False]  # type: ignore[union-attr]
     assert plan.local_defaults == frozenset({"quick"})
+
+
+def test_a_config_with_more_stages_than_the_limit_is_refused_with_a_way_out() -> None:
+    from pipeline_engine.dsl import PipelineConfig, compile_plan
+    from pipeline_engine.dsl._plan import MAX_STAGES
+
+    wide = {"type": "group", "steps": [{"type": "step", "name": "t"}] * (MAX_STAGES + 1)}
+    plan = compile_plan(PipelineConfig.model_validate({"name": "w", "definition": wide}))
+    assert plan.problems == (
+        (
+            "$.definition",
+            "the config has 100,001 stages, over the limit of 100,000 (the pipeline's first "
+            "workflow task decodes and compiles them all); fan out over a list produced at run "
+            "time with a map instead",
+        ),
+    )
+    at_limit = {"type": "group", "steps": [{"type": "step", "name": "t"}] * MAX_STAGES}
+    assert not compile_plan(
+        PipelineConfig.model_validate({"name": "w", "definition": at_limit})
+    ).problems
