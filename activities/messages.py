@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 __all__ = ["StepActivityInput", "StepActivityResult", "StepErrorDetails"]
 
@@ -29,11 +29,25 @@ class StepActivityInput(_Message):
     """These fields come as the activity's next arguments, in this order, each a payload of its
     own (a large one is then stored once, not once per activity)."""
 
+    @model_serializer(mode="wrap")
+    def _without_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Every activity's input is written into the history: leave out what the receiver
+        # restores anyway (about 95 bytes of 400 per scheduled activity).
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if k in _REQUIRED or v != _DEFAULTS[k]}
+
     def with_parts(self, *values: Any) -> StepActivityInput:
         """This input with the fields named in ``parts`` taken from ``values``."""
         if not self.parts:
             return self
         return self.model_copy(update=dict(zip(self.parts, values, strict=False)) | {"parts": []})
+
+
+_DEFAULTS = {
+    name: field.get_default(call_default_factory=True)
+    for name, field in StepActivityInput.model_fields.items()
+}
+_REQUIRED = {name for name, field in StepActivityInput.model_fields.items() if field.is_required()}
 
 
 class StepActivityResult(_Message):
