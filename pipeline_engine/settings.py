@@ -132,6 +132,12 @@ class Settings(BaseSettings):
     payload_sweep_interval_s: float = Field(
         3600.0, gt=0, description="How often a worker deletes the payloads of expired pipelines."
     )
+    workflow_sandbox: bool = Field(
+        False,
+        description="Run the pipeline workflows in the Temporal SDK's sandbox (about a third "
+        "slower per workflow task; the interpreter is the only workflow code, and CI replays "
+        "its recorded histories in the sandbox).",
+    )
     shard_width: int = Field(
         1000,
         ge=2,

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import build_step_activities
@@ -103,6 +103,7 @@ def build_worker(
     activities_only: bool = False,
     drain_s: float = 0.0,
     max_result_bytes: int = Settings.model_fields["payload_max_bytes"].default,
+    sandboxed: bool = Settings.model_fields["workflow_sandbox"].default,
 ) -> Worker:
     """A worker polling ``task_queue`` for pipelines and for the steps in ``registry``.
 
@@ -112,6 +113,7 @@ def build_worker(
 
     A step result over ``max_result_bytes`` of JSON fails its stage; without a payload store on
     the client, the limit is :data:`INLINE_RESULT_LIMIT` (results then travel in the history).
+    ``sandboxed`` runs the workflows in the SDK's sandbox (``PIPELINE_ENGINE_WORKFLOW_SANDBOX``).
     """
     if client.data_converter.external_storage is None:
         max_result_bytes = min(max_result_bytes, INLINE_RESULT_LIMIT)
@@ -126,6 +128,9 @@ def build_worker(
             registry, executor=executor, max_result_bytes=max_result_bytes
         ),
         max_concurrent_activities=max_concurrent_activities,
-        workflow_runner=sandbox_runner(),
+        # The workflows are the interpreter alone (no user code: steps are activities), and the
+        # recorded histories replay in the sandbox in CI; outside it, a workflow task costs about
+        # a third less (docs/benchmarks.md).
+        workflow_runner=sandbox_runner() if sandboxed else UnsandboxedWorkflowRunner(),
         graceful_shutdown_timeout=timedelta(seconds=drain_s),
     )

@@ -96,6 +96,7 @@ async def _run_worker(settings: Settings, *, task_queue: str | None, activities_
         max_concurrent_activities=settings.max_concurrent_activities,
         activities_only=activities_only,
         drain_s=settings.worker_drain_s,
+        sandboxed=settings.workflow_sandbox,
     )
     log = logging.getLogger("pipeline_engine.worker")
     sweeper = start_payload_sweeper(store, client, settings)
@@ -224,6 +225,7 @@ async def _serve(
         task_queue=settings.task_queue,
         registry=default_registry,
         max_result_bytes=settings.payload_max_bytes,
+        sandboxed=settings.workflow_sandbox,
     )
     sweeper = start_payload_sweeper(store, client, settings)
     async with worker:

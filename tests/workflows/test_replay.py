@@ -6,16 +6,18 @@ import json
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowHistory
+from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from pipeline_engine.states import PipelineState
+from pipeline_engine.steps import StepRegistry
 from tests.support.waiting import wait_for_state
 from workflows.engine import TemporalPipelineEngine
+from workflows.messages import STORE_LIMITS
 from workflows.pipeline_workflow import PipelineWorkflow
 from workflows.shard_workflow import PipelineShardWorkflow
-from workflows.worker_factory import sandbox_runner
+from workflows.worker_factory import build_worker, sandbox_runner
 
 HERE = Path(__file__).parents[1] / "histories"
 HISTORIES = sorted(p for p in HERE.glob("*.json") if not p.name.startswith("_"))
@@ -75,3 +77,19 @@ def test_a_recorded_history_holds_signals_and_a_rejection() -> None:
     text = path.read_text()
     assert text.count("EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED") == 5
     assert '"markerName": "core_patch"' in text  # the signals-beside-updates patch
+
+
+async def test_a_sandboxed_worker_runs_the_same_pipelines(
+    client: Client, registry: StepRegistry, task_queue: str
+) -> None:
+    """PIPELINE_ENGINE_WORKFLOW_SANDBOX=true: the workflows (a shard too) run in the sandbox."""
+    limits = STORE_LIMITS.model_copy(update={"shard_width": 4, "progress_every_s": 0.2})
+    engine = TemporalPipelineEngine(client, task_queue=task_queue, limits=limits)
+    items = {"type": "step", "name": "t_items", "kwargs": {"count": 9}}
+    mapped = {"type": "map", "items": "/items", "element": {"type": "step", "name": "t_double"}}
+    config = {"name": "sandboxed", "definition": {"type": "chain", "steps": [items, mapped]}}
+    async with build_worker(client, task_queue=task_queue, registry=registry, sandboxed=True):
+        created = await engine.create_pipeline(config, start=True)
+        status = await wait_for_state(engine, created.pipeline_id, timeout=60)
+    assert status.state is PipelineState.SUCCEEDED, status.error
+    assert status.result == [2 * i for i in range(9)]
