@@ -639,6 +639,10 @@ class TemporalPipelineEngine:
                 f"{self._unanswered()}; the pipeline's events can be read when one is back",
                 retry_after_s=self._query_timeout_s,
             )
+        if events:
+            # Whoever read these events reads a status at least as new next (a client following
+            # a stream reads the status once it saw the pipeline end).
+            self._statuses.forget(pipeline_id)
         return events
 
     async def get_config(self, pipeline_id: str) -> PipelineConfig:

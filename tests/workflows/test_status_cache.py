@@ -219,6 +219,22 @@ async def test_a_command_elsewhere_shows_within_the_ttl_or_on_a_stream_change(
     assert (await engine.get_pipeline(pid)).state is PipelineState.SUCCEEDED
 
 
+async def test_a_history_read_that_saw_events_is_followed_by_a_fresh_status(
+    counted: Counted,
+) -> None:
+    """A client following the events (`pipeline-engine run --follow`, the console) reads the
+    status once it saw the pipeline end: never the answer kept from before."""
+    engine = counted.engine(status_cache_s=60)
+    other = counted.engine(status_cache_s=0)
+    pid = await waiting_for_input(other, counted.tenant, {"type": "step", "name": "t_add"})
+    assert (await engine.get_pipeline(pid)).state is PipelineState.WAITING_INPUT
+    await other.submit_input(pid, {"approved": True}, "ana")
+    await wait_for_state(other, pid)
+    events = await engine.get_history(pid)
+    assert events[-1].type == "pipeline.succeeded"
+    assert (await engine.get_pipeline(pid)).state is PipelineState.SUCCEEDED
+
+
 async def test_history_is_never_kept(counted: Counted) -> None:
     engine = counted.engine(status_cache_s=60)
     other = counted.engine(status_cache_s=0)
