@@ -6,7 +6,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
-__all__ = ["StepActivityInput", "StepActivityResult", "StepErrorDetails"]
+__all__ = ["SHARD_ID_SEPARATOR", "StepActivityInput", "StepActivityResult", "StepErrorDetails"]
+
+SHARD_ID_SEPARATOR = "~"
+"""A shard's workflow id is its pipeline's id, this, and its first stage and size."""
 
 
 class _Message(BaseModel):
@@ -16,9 +19,11 @@ class _Message(BaseModel):
 class StepActivityInput(_Message):
     """What a step activity receives."""
 
-    pipeline_id: str
+    pipeline_id: str = ""
+    """Empty: the activity's workflow id (a shard's id begins with its pipeline's)."""
     tenant_id: str | None = None
-    stage_id: str
+    stage_id: str = ""
+    """Empty: the activity's id, which is the stage id."""
     kwargs: dict[str, Any] = Field(default_factory=dict)
     previous: Any = None
     input: Any = None
@@ -35,6 +40,17 @@ class StepActivityInput(_Message):
         # restores anyway (about 95 bytes of 400 per scheduled activity).
         data: dict[str, Any] = handler(self)
         return {k: v for k, v in data.items() if k in _REQUIRED or v != _DEFAULTS[k]}
+
+    def with_ids(self, workflow_id: str, activity_id: str) -> StepActivityInput:
+        """This input with the ids it left out (they are the activity's own) filled in."""
+        if self.pipeline_id and self.stage_id:
+            return self
+        return self.model_copy(
+            update={
+                "pipeline_id": self.pipeline_id or workflow_id.split(SHARD_ID_SEPARATOR, 1)[0],
+                "stage_id": self.stage_id or activity_id,
+            }
+        )
 
     def with_parts(self, *values: Any) -> StepActivityInput:
         """This input with the fields named in ``parts`` taken from ``values``."""

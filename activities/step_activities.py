@@ -76,8 +76,12 @@ def _make_activity(
         raw: Any, first: Any = None, second: Any = None, third: Any = None
     ) -> StepActivityResult:
         # One to four payloads: the SDK only applies type hints when their count matches.
-        params = StepActivityInput.model_validate(raw).with_parts(first, second, third)
         info = activity.info()
+        params = (
+            StepActivityInput.model_validate(raw)
+            .with_parts(first, second, third)
+            .with_ids(info.workflow_id or "", info.activity_id)
+        )
         heartbeater = _Heartbeater(asyncio.get_running_loop())
         ctx = StepContext(
             previous=params.previous,

@@ -2,11 +2,11 @@
 
 from temporalio.common import SearchAttributeKey
 
+from activities.messages import SHARD_ID_SEPARATOR as SHARD_ID_SEPARATOR  # defined for both
+
 WORKFLOW_TYPE = "PipelineWorkflow"
 SHARD_WORKFLOW_TYPE = "PipelineShard"
 """A slice of a wide fan-out, run as a child of its pipeline's workflow (never listed as one)."""
-SHARD_ID_SEPARATOR = "~"
-"""A shard's workflow id is its parent's id, this, and its first stage and size."""
 SIGNAL_SHARD_PROGRESS = "shard_progress"
 """Internal: a shard reports its stages and events to the workflow that started it."""
 DEFAULT_TASK_QUEUE = "pipelines"

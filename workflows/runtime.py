@@ -142,12 +142,17 @@ class TemporalRuntime:
         into every activity's input. Runs recorded before carry all in one."""
         shared = {"input": call.input, "settings": call.settings, "previous": call.previous}
         parts: list[str] = []
-        if workflow.patched(ACTIVITY_PARTS_PATCH):
+        split = workflow.patched(ACTIVITY_PARTS_PATCH)
+        if split:
             parts = [name for name, value in shared.items() if value is not None and value != {}]
+        pipeline_id = call.pipeline_id
+        if split and workflow.info().workflow_id.split(SHARD_ID_SEPARATOR, 1)[0] == pipeline_id:
+            pipeline_id = ""  # the activity reads it from its workflow id (and the stage id from
+            # its activity id): about 70 bytes less per scheduled activity in the history
         params = StepActivityInput(
-            pipeline_id=call.pipeline_id,
+            pipeline_id=pipeline_id,
             tenant_id=call.tenant_id,
-            stage_id=call.stage_id,
+            stage_id="" if pipeline_id == "" else call.stage_id,
             kwargs=call.kwargs,
             previous=None if "previous" in parts else call.previous,
             input=None if "input" in parts else call.input,
