@@ -9,7 +9,7 @@ TEMPORAL_PORT ?= 7233
 UI_PORT ?= 8233
 DATA_DIR ?= .data
 
-.PHONY: install run test lint bench bench-latency bench-fairness clean vendor-console
+.PHONY: install run test lint bench bench-latency bench-fairness bench-throughput clean vendor-console
 
 install: $(STAMP)
 
@@ -51,6 +51,10 @@ bench-latency: install $(CELERY_VENV)/.installed
 
 bench-fairness: install
 	$(PY) -m bench.fairness
+
+## Many seed pipelines at once and wide groups: project vs hand-written Temporal vs Celery.
+bench-throughput: install $(CELERY_VENV)/.installed
+	$(PY) -m bench.throughput
 
 ## Re-vendor the console's and /docs' browser assets (npm, pinned versions; see the script).
 vendor-console:
