@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     temporal_api_key: SecretStr | None = Field(
         None, description="Temporal API key (Temporal Cloud), sent as a bearer token."
     )
+    register_search_attributes: bool = Field(
+        True,
+        description="The worker and the API add the search attributes the engine needs to the "
+        "namespace when they are missing (and the cluster allows it).",
+    )
     temporal_ui_url: str | None = Field(
         None, description="Temporal Web UI address; the console links each pipeline to it."
     )

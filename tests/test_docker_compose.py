@@ -16,6 +16,7 @@ from pipeline_engine.cli import app
 from pipeline_engine.settings import Settings
 from workflows.dev_server import temporal_cli
 from workflows.names import SEARCH_ATTRIBUTES
+from workflows.search_attributes import type_name
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,9 +101,9 @@ def test_schema_then_namespace_then_search_attributes(compose: dict[str, Any]) -
         assert db in schema
     script = " ".join(compose["services"]["temporal-setup"]["command"])
     assert "namespace create -n default" in script
-    assert "search-attribute create" in script and "--type Keyword" in script
-    for key in SEARCH_ATTRIBUTES:
-        assert key.name in script
+    assert "search-attribute create" in script and '--type "$${sa#*:}"' in script
+    for key in SEARCH_ATTRIBUTES:  # the one list, each with its type
+        assert f"{key.name}:{type_name(key)}" in script
 
 
 def test_engine_wiring(compose: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from workflows.names import SEARCH_ATTRIBUTES
+from workflows.search_attributes import dev_server_flags
 
 __all__ = ["DYNAMIC_CONFIG", "SQLITE_PRAGMAS", "TemporalDevServer", "free_port", "temporal_cli"]
 
@@ -81,6 +81,8 @@ class TemporalDevServer:
         dynamic_config: Dynamic config values (default: :data:`DYNAMIC_CONFIG`); the benchmarks
             pass a variant to measure what one value changes.
         ui_codec_endpoint: The Web UI's remote codec (the API's ``/v1/codec``), if any.
+        search_attributes: Register the engine's search attributes at start (``False``: a bare
+            ``temporal server start-dev``, as a cluster of one's own starts).
     """
 
     def __init__(
@@ -92,8 +94,10 @@ class TemporalDevServer:
         log_file: Path | None = None,
         dynamic_config: dict[str, object] | None = None,
         ui_codec_endpoint: str | None = None,
+        search_attributes: bool = True,
     ) -> None:
         self.port = port
+        self.search_attributes = search_attributes
         self.ui_codec_endpoint = ui_codec_endpoint
         self.ui_port = ui_port
         self.db_file = db_file
@@ -121,8 +125,8 @@ class TemporalDevServer:
             "--log-level",
             "error",
         ]
-        for key in SEARCH_ATTRIBUTES:
-            cmd += ["--search-attribute", f"{key.name}=Keyword"]
+        if self.search_attributes:
+            cmd += dev_server_flags()
         for name, value in self.dynamic_config.items():
             cmd += ["--dynamic-config-value", f"{name}={json.dumps(value)}"]
         if self.ui_port is None:

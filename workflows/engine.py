@@ -67,7 +67,7 @@ from pipeline_engine.settings import Settings
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus, StagePage
 from pipeline_engine.steps import StepRegistry
-from workflows import names, web_ui
+from workflows import names, search_attributes, web_ui
 from workflows.connection import TemporalSecurity
 from workflows.definition import pipeline_config
 from workflows.event_watch import QueueTimes, history_batches
@@ -86,6 +86,7 @@ from workflows.messages import (
 from workflows.payload_refs import data_converter
 from workflows.payload_store import PayloadMissing, PayloadStoreUnavailable, store_from_settings
 from workflows.recorded_status import recorded_status
+from workflows.search_attributes import SearchAttributesMissing
 from workflows.status_cache import Read, StatusCache
 
 __all__ = ["TemporalPipelineEngine", "pipeline_id_for"]
@@ -141,9 +142,12 @@ def _payload_problem(exc: BaseException) -> PipelineError | None:
     return None
 
 
-def _translate(exc: BaseException) -> PipelineError | None:
+def _translate(exc: BaseException, namespace: str = "default") -> PipelineError | None:
     if isinstance(exc, PipelineError):
         return exc
+    unset = search_attributes.missing_from_error(exc, namespace)
+    if unset is not None:
+        return unset
     payload_problem = _payload_problem(exc)
     if payload_problem is not None:
         return payload_problem
@@ -183,6 +187,8 @@ class TemporalPipelineEngine:
             the next reads of the same page (``0``, the default here: not kept; the API uses
             ``PIPELINE_ENGINE_STATUS_CACHE_S``). Ended pipelines are kept for 60 s regardless,
             and concurrent reads always share one Temporal call (see :meth:`get_pipeline`).
+        register_search_attributes: The first health check adds the search attributes missing
+            from the namespace (:mod:`workflows.search_attributes`), when the cluster allows it.
     """
 
     def __init__(
@@ -195,8 +201,11 @@ class TemporalPipelineEngine:
         command_timeout_s: float = 10.0,
         limits: RunLimits | None = None,
         status_cache_s: float = 0.0,
+        register_search_attributes: bool = True,
     ) -> None:
         self._client = client
+        self._attributes_ok = False  # until a health check saw them all (they are not removed)
+        self._register_attributes = register_search_attributes
         if limits is None:
             stored = client.data_converter.external_storage is not None
             limits = STORE_LIMITS if stored else NO_STORE_LIMITS
@@ -250,6 +259,7 @@ class TemporalPipelineEngine:
             command_timeout_s=settings.command_timeout_s,
             limits=limits,
             status_cache_s=settings.status_cache_s,
+            register_search_attributes=settings.register_search_attributes,
         )
 
     @property
@@ -269,8 +279,10 @@ class TemporalPipelineEngine:
 
     def _mapped(self, exc: BaseException) -> PipelineError | None:
         """The project error for ``exc``; an unreachable Temporal makes the next calls fail fast."""
-        mapped = _translate(exc)
-        if isinstance(mapped, EngineUnavailable):
+        mapped = _translate(exc, self._client.namespace)
+        if isinstance(mapped, SearchAttributesMissing):
+            self._attributes_ok = False
+        elif isinstance(mapped, EngineUnavailable):
             self._liveness.mark_down()
         return mapped
 
@@ -742,10 +754,24 @@ class TemporalPipelineEngine:
             await batches.aclose()
 
     async def check_health(self, *, timeout_s: float) -> None:
-        """Ask Temporal's health check."""
+        """Ask Temporal's health check, then whether the namespace has the search attributes the
+        engine needs (registering the missing ones once, when allowed).
+
+        Raises:
+            SearchAttributesMissing: Some are missing (named in the message).
+        """
         await self._call(
             lambda: self._client.service_client.check_health(timeout=timedelta(seconds=timeout_s))
         )
+        if self._attributes_ok:
+            return
+        register, self._register_attributes = self._register_attributes, False
+        missing = await self._call(
+            lambda: search_attributes.ensure_search_attributes(self._client, register=register)
+        )
+        if missing:
+            raise SearchAttributesMissing(self._client.namespace, missing)
+        self._attributes_ok = True
 
 
 async def _final_status(handle: WorkflowHandle[Any, PipelineStatus]) -> PipelineStatus | None:

@@ -1,5 +1,7 @@
 """Temporal names operators see in the CLI and Web UI (DESIGN §4)."""
 
+from typing import Any
+
 from temporalio.common import SearchAttributeKey
 
 from activities.messages import SHARD_ID_SEPARATOR as SHARD_ID_SEPARATOR  # defined for both
@@ -25,6 +27,14 @@ QUERY_HISTORY = "history"
 SA_PIPELINE_STATE = SearchAttributeKey.for_keyword("PipelineState")
 SA_TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
 SA_PIPELINE_NAME = SearchAttributeKey.for_keyword("PipelineName")
-SEARCH_ATTRIBUTES = (SA_PIPELINE_STATE, SA_TENANT_ID, SA_PIPELINE_NAME)
+SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
+    SA_PIPELINE_STATE,
+    SA_TENANT_ID,
+    SA_PIPELINE_NAME,
+)
+"""THE list of the search attributes the engine needs, each with its type (its key's
+``indexed_value_type``). Add a new one here and only here: ``pipeline-engine dev`` and
+``pipeline-engine setup`` register it, the worker and the API register it at start when they may,
+and ``/readyz`` is not ready until it exists (:mod:`workflows.search_attributes`)."""
 
 MEMO_FINGERPRINT = "fingerprint"

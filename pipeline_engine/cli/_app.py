@@ -11,12 +11,18 @@ from __future__ import annotations
 import typer
 
 from pipeline_engine._version import __version__
-from pipeline_engine.cli import _dev, _local, _pipelines, _server
+from pipeline_engine.cli import _dev, _local, _pipelines, _server, _setup
 from pipeline_engine.cli._failures import DEBUG_ENV, guarded, set_debug
 
 __all__ = ["build_app"]
 
-_GROUPS = (_pipelines.COMMANDS, _local.COMMANDS, _server.COMMANDS, _dev.COMMANDS)
+_GROUPS = (
+    _pipelines.COMMANDS,
+    _local.COMMANDS,
+    _server.COMMANDS,
+    _dev.COMMANDS,
+    _setup.COMMANDS,
+)
 
 
 def _show_version(value: bool) -> None:

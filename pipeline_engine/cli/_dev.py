@@ -53,6 +53,7 @@ def worker(
 
 async def _run_worker(settings: Settings, *, task_queue: str | None, activities_only: bool) -> None:
     import pipeline_engine.builtin_steps  # noqa: F401  (registers the built-in steps)
+    from pipeline_engine.cli._setup import check_search_attributes
     from pipeline_engine.observability import configure_logging, configure_tracing
     from pipeline_engine.observability.metric_labels import set_tenant_label
     from pipeline_engine.steps import default_registry
@@ -88,6 +89,7 @@ async def _run_worker(settings: Settings, *, task_queue: str | None, activities_
         payload_threshold_bytes=settings.payload_threshold_bytes,
         security=TemporalSecurity.from_settings(settings),
     )
+    await check_search_attributes(client, settings, who="worker")
     queue = task_queue or settings.task_queue
     worker = build_worker(
         client,

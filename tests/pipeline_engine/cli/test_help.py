@@ -16,7 +16,7 @@ NAMES = sorted(COMMAND.commands)  # type: ignore[attr-defined]
 def test_every_expected_command_is_registered() -> None:
     assert set(NAMES) == {
         "run", "list", "status", "history", "cancel", "retry", "input",
-        "validate", "graph", "steps", "token", "api", "dev", "worker",
+        "validate", "graph", "steps", "token", "api", "dev", "worker", "setup",
     }  # fmt: skip
 
 
