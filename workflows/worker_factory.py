@@ -25,6 +25,7 @@ INLINE_RESULT_LIMIT = 512 * 1024
 and Temporal refuses payloads over 2 MiB."""
 
 PASSTHROUGH_MODULES = (
+    "cel",
     "opentelemetry",
     "pipeline_engine",
     "jsonschema",
