@@ -12,7 +12,8 @@ waits, shards), so both share every rule. One module per job:
 - ``_fanout``: fan-out as a strategy (in this run, or ``_shards``: in shard workflows);
   ``_members``: a fan-out's members; ``_progress``: shards' reports merged.
 - ``_memo``: what already ran (one memo for stages, members, shards); ``_snapshot``:
-  continue-as-new; ``_context``: the parts every module shares, and one stage attempt.
+  continue-as-new; ``_context``: the parts every module shares, and one stage attempt;
+  ``_tree``: a plan tree's shape (first stage, inputs inside, a map run's copy).
 
 A step's path: ``Walk.run`` (memo, dispatch) → ``StepStage`` (gates, retry on request) →
 ``RunContext.attempt`` (records, pause, counted) → ``Runtime.run_step``.
@@ -23,7 +24,9 @@ returns the node's value (run child nodes with ``walk.run(child, value, policy)`
 ``policy.after_failure``), and register it for its plan type in ``PipelineRun.__init__``
 (``self._walk.register(WhenPlan, When(self._ctx, self._walk))``). A node with a ``stage_id`` is a
 stage: the walk memoizes its value, so a resumed run does not run it again; give it a record in
-``_records.record`` and handle it in ``_members.expand`` if it may sit in a map's element.
+``_records.record``. An element that holds other nodes is taught to ``_tree`` (its first stage,
+whether it holds an input, its copy in a map's run). Test it in tests/pipeline_engine/_interpreter
+(``harness.run_config`` runs a config on the in-process runtime).
 """
 
 from pipeline_engine._interpreter._handoff import (

@@ -15,7 +15,8 @@ from pipeline_engine._interpreter._members import Members
 from pipeline_engine._interpreter._memo import member_key
 from pipeline_engine._interpreter._shards import Sharded
 from pipeline_engine._interpreter._tasks import run_all
-from pipeline_engine.dsl import ChainPlan, ChordPlan, GroupPlan, InputPlan, MapPlan, Node
+from pipeline_engine._interpreter._tree import has_input
+from pipeline_engine.dsl import Node
 
 __all__ = ["FanOut", "InProcess", "Walker"]
 
@@ -28,19 +29,6 @@ class Walker(Protocol):
     async def run(self, node: Node, previous: Any, policy: FailurePolicy) -> Any:
         """The value of ``node`` run on ``previous``."""
         ...
-
-
-def has_input(node: Node) -> bool:
-    """Whether ``node`` holds an input element (a human's answer goes to the pipeline itself)."""
-    if isinstance(node, InputPlan):
-        return True
-    if isinstance(node, ChainPlan | GroupPlan):
-        return any(map(has_input, node.children))
-    if isinstance(node, ChordPlan):
-        return has_input(node.group)
-    if isinstance(node, MapPlan):
-        return has_input(node.element)
-    return False
 
 
 class InProcess:

@@ -4,41 +4,17 @@ a map's element over its items (run ``i`` is the element with ``[i]`` appended t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from pipeline_engine._interpreter._handoff import ShardCall
 from pipeline_engine._interpreter._memo import member_key, template_key
-from pipeline_engine._interpreter._records import record
-from pipeline_engine.dsl import ChainPlan, ChordPlan, GroupPlan, InputPlan, MapPlan, Node, StepPlan
+from pipeline_engine._interpreter._tree import expand
+from pipeline_engine.dsl import Node
 from pipeline_engine.dsl._plan_wire import node_from_wire, node_to_wire
 from pipeline_engine.status import StageStatus
 
-__all__ = ["Members", "expand"]
-
-
-def expand(node: Node, suffix: str, stages: dict[str, StageStatus] | None) -> Node:
-    """A run of a map element: its stage ids with ``suffix`` appended (and, given ``stages``,
-    their status records made there; a nested map's element stays a template)."""
-    if isinstance(node, StepPlan | InputPlan | MapPlan):
-        sid = node.stage_id + suffix
-        run: StepPlan | InputPlan | MapPlan = (
-            replace(node, stage_id=sid, element=expand(node.element, suffix, None))
-            if isinstance(node, MapPlan)
-            else replace(node, stage_id=sid)
-        )
-        if stages is not None and sid not in stages:
-            stages[sid] = record(run)
-        return run
-    if isinstance(node, ChainPlan | GroupPlan):
-        return replace(node, children=tuple(expand(c, suffix, stages) for c in node.children))
-    if isinstance(node, ChordPlan):
-        group = expand(node.group, suffix, stages)
-        assert isinstance(group, GroupPlan)
-        callback = node.callback and expand(node.callback, suffix, stages)
-        assert callback is None or isinstance(callback, StepPlan)
-        return replace(node, group=group, callback=callback)
-    raise TypeError(f"a map element cannot hold {type(node).__name__}")
+__all__ = ["Members"]
 
 
 @dataclass

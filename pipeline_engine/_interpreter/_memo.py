@@ -11,22 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline_engine.dsl import ChainPlan, ChordPlan, GroupPlan, InputPlan, MapPlan, Node, StepPlan
+from pipeline_engine._interpreter._tree import first_stage
+from pipeline_engine.dsl import Node
 
-__all__ = ["Memo", "first_stage", "member_key", "shard_key", "template_key"]
-
-
-def first_stage(node: Node) -> str:
-    """The id of the first stage of a tree node (every node holds at least one)."""
-    while True:
-        if isinstance(node, StepPlan | InputPlan | MapPlan):
-            return node.stage_id
-        if isinstance(node, ChordPlan):
-            node = node.group
-        elif isinstance(node, ChainPlan | GroupPlan) and node.children:
-            node = node.children[0]
-        else:
-            return node.path
+__all__ = ["Memo", "member_key", "shard_key", "template_key"]
 
 
 def member_key(node: Node) -> str:

@@ -3,10 +3,15 @@ DAG and map, and that a fan-out keeps its members' order."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
+from pipeline_engine._interpreter._failure import FailurePolicy
+from pipeline_engine._interpreter._walk import Walk
+from pipeline_engine.dsl import Node
 from pipeline_engine.states import PipelineState, StageState
-from tests.pipeline_engine._interpreter.harness import CALLS, run_config, stage_states
+from tests.pipeline_engine._interpreter.harness import CALLS, make_run, run_config, stage_states
 
 
 def step(name: str, sid: str, **kwargs: Any) -> dict[str, Any]:
@@ -115,3 +120,28 @@ async def test_group_max_concurrency_keeps_the_results_in_order() -> None:
     run = await run_config({"definition": group})
     assert run.status().result == [0, 1, 2, 3]
     assert [sid for sid, _ in CALLS] == ["g0", "g1", "g2", "g3"]
+
+
+@dataclass(frozen=True)
+class _WrapPlan:
+    """A toy element for the test below: its child's value, wrapped in an object."""
+
+    child: Node
+    path: str
+
+
+async def test_a_new_element_is_one_class_registered_with_the_walk() -> None:
+    class Wrap:
+        def __init__(self, walk: Walk) -> None:
+            self._walk = walk
+
+        async def __call__(self, node: _WrapPlan, previous: Any, policy: FailurePolicy) -> Any:
+            return {"wrapped": await self._walk.run(node.child, previous, policy)}
+
+    run = make_run({"definition": {"type": "chain", "steps": [step("add", "a", n=3)]}})
+    plan = run._plan
+    run._plan = replace(plan, root=cast(Node, _WrapPlan(child=plan.root, path="$.wrap")))
+    run._walk.register(_WrapPlan, Wrap(run._walk))
+    await asyncio.wait_for(run.run(), 10)
+    assert run.status().result == {"wrapped": 3}
+    assert run.status().stages[0].state is StageState.SUCCEEDED
