@@ -7,8 +7,14 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pipeline_engine._interpreter import LocalRuntime, PipelineRun, StepCall
-from pipeline_engine.dsl import parse_config
+from pipeline_engine._interpreter import (
+    LocalRuntime,
+    PipelineRun,
+    ShardCall,
+    ShardResult,
+    StepCall,
+)
+from pipeline_engine.dsl import GroupPlan, Plan, StagePlan, node_from_wire, parse_config, stages_of
 from pipeline_engine.states import PipelineState, StageState
 from pipeline_engine.steps import StepContext, StepRegistry, step
 
@@ -72,11 +78,52 @@ async def _record_call(call: StepCall, attempt: int) -> None:
     CALLS.append((call.stage_id, attempt))
 
 
-def make_run(config: dict[str, Any], *, max_in_flight: int | None = None) -> PipelineRun:
-    """A started run of ``config`` (its ``name`` filled in), not yet walking."""
-    plan = parse_config({"name": "unit", **config}, registry=REGISTRY)
-    runtime = LocalRuntime(REGISTRY, time_scale=0, before_attempt=_record_call)
-    run = PipelineRun(
+def _shard_plan(plan: Plan, call: ShardCall) -> Plan:
+    """The plan a shard workflow makes: its members' stages (as workflows/shard_workflow.py)."""
+    known: list[StagePlan] = []
+    templates: list[StagePlan] = []
+    if call.template is not None:
+        inner, nested = stages_of(node_from_wire(call.template))
+        templates = [*inner, *nested]
+    for member in call.members or []:
+        s, t = stages_of(node_from_wire(member))
+        known.extend(s)
+        templates.extend(t)
+    return Plan(plan.config, GroupPlan((), None, "$"), tuple(known), templates=tuple(templates))
+
+
+class ShardingRuntime(LocalRuntime):
+    """The in-process runtime, but fan-outs wider than ``shard_width`` run in shards: each a
+    shard run of the interpreter in this process, reporting to the pipeline when it ends."""
+
+    def __init__(self, plan: Plan, shard_width: int) -> None:
+        super().__init__(REGISTRY, time_scale=0, before_attempt=_record_call)
+        self._plan = plan
+        self._width = shard_width
+        self.parent: PipelineRun | None = None
+        self.shards: list[ShardCall] = []
+
+    @property
+    def shard_width(self) -> int | None:  # type: ignore[override]
+        return self._width
+
+    shards_in_flight = 2
+
+    async def run_shard(self, call: ShardCall) -> ShardResult:
+        self.shards.append(call)
+        runtime = LocalRuntime(REGISTRY, time_scale=0, before_attempt=_record_call)
+        shard = _new_run(_shard_plan(self._plan, call), runtime, None, shard=True)
+        result = await shard.run_shard(call)
+        progress = shard.progress()
+        if progress is not None and self.parent is not None:
+            self.parent.apply_progress(progress)
+        return result
+
+
+def _new_run(
+    plan: Plan, runtime: LocalRuntime, max_in_flight: int | None, *, shard: bool = False
+) -> PipelineRun:
+    return PipelineRun(
         plan=plan,
         pipeline_id="unit-1",
         tenant_id=None,
@@ -85,7 +132,23 @@ def make_run(config: dict[str, Any], *, max_in_flight: int | None = None) -> Pip
         trace_id="trace-unit",
         runtime=runtime,
         max_in_flight=max_in_flight,
+        shard=shard,
     )
+
+
+def make_run(
+    config: dict[str, Any], *, max_in_flight: int | None = None, shard_width: int | None = None
+) -> PipelineRun:
+    """A started run of ``config`` (its ``name`` filled in), not yet walking; with
+    ``shard_width``, on a :class:`ShardingRuntime`."""
+    plan = parse_config({"name": "unit", **config}, registry=REGISTRY)
+    if shard_width is None:
+        run = _new_run(
+            plan, LocalRuntime(REGISTRY, time_scale=0, before_attempt=_record_call), max_in_flight
+        )
+    else:
+        runtime = ShardingRuntime(plan, shard_width)
+        run = runtime.parent = _new_run(plan, runtime, max_in_flight)
     run.start()
     return run
 
@@ -94,11 +157,12 @@ async def run_config(
     config: dict[str, Any],
     *,
     max_in_flight: int | None = None,
+    shard_width: int | None = None,
     drive: Callable[[PipelineRun], Awaitable[None]] | None = None,
 ) -> PipelineRun:
     """Run ``config`` to its end (``drive`` acts on the run while it walks)."""
     CALLS.clear()
-    run = make_run(config, max_in_flight=max_in_flight)
+    run = make_run(config, max_in_flight=max_in_flight, shard_width=shard_width)
     walk = asyncio.create_task(run.run())
     if drive is not None:
         await drive(run)
@@ -126,3 +190,18 @@ def stage_states(run: PipelineRun) -> dict[str, StageState]:
 def event_types(run: PipelineRun, stage_id: str) -> list[str]:
     """Types of the events of one stage, in order."""
     return [e.type for e in run.history() if e.payload.get("stage_id") == stage_id]
+
+
+def continued(run: PipelineRun) -> PipelineRun:
+    """A new run of the same pipeline going on from ``run``'s snapshot (continue-as-new)."""
+    runtime = LocalRuntime(REGISTRY, time_scale=0, before_attempt=_record_call)
+    return PipelineRun(
+        plan=run._plan,
+        pipeline_id="unit-1",
+        tenant_id=None,
+        input={"given": True},
+        settings={},
+        trace_id="trace-unit",
+        runtime=runtime,
+        resume=run.snapshot(),
+    )
