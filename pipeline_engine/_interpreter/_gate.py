@@ -12,14 +12,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-__all__ = ["NO_GATE", "Gate", "Slot"]
+__all__ = ["Gate"]
 
 T = TypeVar("T")
 
 
 class Gate:
-    """At most ``limit`` holders at once; the others wait in arrival order (``async with`` holds
-    a slot for the block)."""
+    """At most ``limit`` holders at once; the others wait in arrival order."""
 
     def __init__(self, limit: int) -> None:
         self._free = limit
@@ -53,23 +52,3 @@ class Gate:
                 fut.set_result(None)  # the slot goes to this waiter as is
                 return
         self._free += 1
-
-    async def __aenter__(self) -> None:
-        await self._acquire()
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._release()
-
-
-class _NoGate:
-    """A gate without a limit: it never waits."""
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-
-Slot = Gate | _NoGate
-NO_GATE = _NoGate()

@@ -1,4 +1,5 @@
-"""A fresh virtualenv holding only what ``pip install pipeline-engine`` (no extras) installs.
+"""A fresh virtualenv holding only what ``pip install pipeline-engine`` (no extras, or the extras
+given) installs.
 
 Built in a second, offline: the core requirement closure of this checkout's distribution is linked
 from the test environment's site-packages into a new ``venv --without-pip``, and the checkout is
@@ -15,30 +16,38 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-__all__ = ["core_only_venv"]
+__all__ = ["core_only_venv", "extras_only_venv"]
 
 ROOT = Path(__file__).parents[2]
 
 
-def _core_closure(root: str) -> list[metadata.Distribution]:
+def _core_closure(root: str, extras: tuple[str, ...] = ()) -> list[metadata.Distribution]:
+    """The distributions ``root[extras]`` needs (``root`` left out), extras of theirs included."""
     seen: dict[str, metadata.Distribution] = {}
-    todo = [(root, "")]
+    walked: set[tuple[str, str]] = set()
+    todo = [(root, extra) for extra in ("", *extras)]
     while todo:
         name, extra = todo.pop()
         key = canonicalize_name(name)
-        if key in seen:
+        if (key, extra) in walked:
             continue
-        dist = metadata.distribution(name)
-        seen[key] = dist
+        walked.add((key, extra))
+        dist = seen.setdefault(key, metadata.distribution(name))
         for text in dist.requires or []:
             req = Requirement(text)
             if req.marker is None or req.marker.evaluate({"extra": extra}):
-                todo.append((req.name, ""))
+                todo += [(req.name, sub) for sub in ("", *req.extras)]
     return [d for k, d in seen.items() if k != canonicalize_name(root)]
 
 
 def core_only_venv(target: Path) -> Path:
     """Create the venv at ``target``; its python."""
+    return extras_only_venv(target, ())
+
+
+def extras_only_venv(target: Path, extras: tuple[str, ...]) -> Path:
+    """Create the venv at ``target`` with the core and ``extras`` (e.g. ``("server",)``, what
+    ``make run`` installs); its python."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(target)], check=True)
     python = target / "bin" / "python"
     site = Path(
@@ -49,7 +58,7 @@ def core_only_venv(target: Path) -> Path:
             check=True,
         ).stdout.strip()
     )
-    for dist in _core_closure("pipeline-engine"):
+    for dist in _core_closure("pipeline-engine", extras):
         tops = {f.parts[0] for f in dist.files or [] if f.parts and f.parts[0] != ".."}
         for top in tops:
             link = site / top
