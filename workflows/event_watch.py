@@ -11,15 +11,19 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType as TemporalEventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
+from temporalio.api.workflowservice.v1 import (
+    GetWorkflowExecutionHistoryRequest,
+    GetWorkflowExecutionHistoryResponse,
+)
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from pipeline_engine.errors import EngineUnavailable, PipelineError, PipelineNotFound
+from workflows.temporal_calls import TemporalCalls
 
 __all__ = ["HistoryBatch", "QueueTimes", "history_batches"]
 
@@ -82,19 +86,28 @@ class QueueTimes:
                     self.seconds[activity_id] = max(0.0, waited)
 
 
-def _translate(exc: RPCError) -> PipelineError | RPCError:
-    if exc.status == RPCStatusCode.NOT_FOUND:
-        return PipelineNotFound("pipeline not found")
-    if exc.status == RPCStatusCode.UNAVAILABLE:
-        return EngineUnavailable(f"Temporal is unavailable: {exc.message}")
-    return exc
+async def _poll(
+    client: Client, request: GetWorkflowExecutionHistoryRequest
+) -> GetWorkflowExecutionHistoryResponse | None:
+    """One long poll of the history (``None``: it outlived its deadline empty; ask again)."""
+    try:
+        return await client.workflow_service.get_workflow_execution_history(
+            request, retry=True, timeout=_POLL_TIMEOUT
+        )
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
+            return None
+        raise
 
 
-async def history_batches(client: Client, workflow_id: str) -> AsyncGenerator[HistoryBatch, None]:
+async def history_batches(
+    client: Client, workflow_id: str, calls: TemporalCalls
+) -> AsyncGenerator[HistoryBatch, None]:
     """Yield the workflow's history as it grows, long-polling; ends once the workflow closed.
 
     The first batch is the history so far (page by page); later ones arrive as soon as Temporal
-    records new events. A long poll that times out empty is retried silently.
+    records new events. A long poll that times out empty is retried silently. Every poll goes
+    through ``calls`` (the engine's Temporal call wrapper), which translates its errors.
 
     Raises:
         PipelineNotFound: No such workflow.
@@ -109,14 +122,10 @@ async def history_batches(client: Client, workflow_id: str) -> AsyncGenerator[Hi
             wait_new_event=True,
             skip_archival=True,
         )
-        try:
-            response = await client.workflow_service.get_workflow_execution_history(
-                request, retry=True, timeout=_POLL_TIMEOUT
-            )
-        except RPCError as exc:
-            if exc.status == RPCStatusCode.DEADLINE_EXCEEDED:
-                continue  # the long poll outlived its deadline; ask again
-            raise _translate(exc) from None
+
+        response = await calls(partial(_poll, client, request))
+        if response is None:
+            continue
         events = list(response.history.events)
         closed = not response.next_page_token
         if events or closed:

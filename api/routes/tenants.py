@@ -93,6 +93,7 @@ async def put_tenant_config(
         expected_version=expected,
         priority=body.priority,
         fairness_weight=body.fairness_weight,
+        actor=caller.sub,
     )
     cache.apply(row)
     return _out(row, response)
@@ -115,6 +116,6 @@ async def delete_tenant_config(
     """Delete the tenant's config."""
     check_tenant(caller, tenant_id)
     expected = version if version is not None else _if_match(if_match)
-    await store.delete(tenant_id, expected_version=expected)
+    await store.delete(tenant_id, expected_version=expected, actor=caller.sub)
     cache.forget(tenant_id)
     return Response(status_code=204)

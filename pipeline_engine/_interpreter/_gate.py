@@ -12,13 +12,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-__all__ = ["Gate"]
+__all__ = ["NO_GATE", "Gate", "Slot"]
 
 T = TypeVar("T")
 
 
 class Gate:
-    """At most ``limit`` holders at once; the others wait in arrival order."""
+    """At most ``limit`` holders at once; the others wait in arrival order (``async with`` holds
+    a slot for the block)."""
 
     def __init__(self, limit: int) -> None:
         self._free = limit
@@ -52,3 +53,23 @@ class Gate:
                 fut.set_result(None)  # the slot goes to this waiter as is
                 return
         self._free += 1
+
+    async def __aenter__(self) -> None:
+        await self._acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._release()
+
+
+class _NoGate:
+    """A gate without a limit: it never waits."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+Slot = Gate | _NoGate
+NO_GATE = _NoGate()

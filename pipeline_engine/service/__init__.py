@@ -1,8 +1,8 @@
 """What every pipeline engine shares: the :class:`PipelineEngine` contract and the service rules.
 
 Below both the REST API (``api/``) and the Temporal engine (``workflows/``): tenant-config
-validation, idempotency and closed-run verdicts, paging, metric points and event following are
-written once here and used by every engine.
+validation, a create request's identity, idempotency and closed-run verdicts, paging, metric
+points and event following are written once here and used by every engine.
 """
 
 from pipeline_engine.service.engine import (
@@ -12,6 +12,7 @@ from pipeline_engine.service.engine import (
     TaskPriority,
 )
 from pipeline_engine.service.follow import follow_events
+from pipeline_engine.service.identity import CreateIdentity, identify_create
 from pipeline_engine.service.metrics import elapsed_point, metric_points
 from pipeline_engine.service.prepared import PreparedConfig
 from pipeline_engine.service.rules import (
@@ -31,6 +32,7 @@ from pipeline_engine.service.tenant_configs import (
 
 __all__ = [
     "Command",
+    "CreateIdentity",
     "CreatedPipeline",
     "PipelineChange",
     "PipelineEngine",
@@ -43,6 +45,7 @@ __all__ = [
     "definition_config",
     "elapsed_point",
     "follow_events",
+    "identify_create",
     "invalid_page_token",
     "metric_points",
     "no_tenant_config",

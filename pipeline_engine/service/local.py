@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline_engine._finite import refuse_non_finite
-from pipeline_engine._ids import config_fingerprint, pipeline_id_for
 from pipeline_engine._interpreter import LocalRuntime, PipelineRun
 from pipeline_engine._interpreter._local import BeforeAttempt
 from pipeline_engine.dsl import PipelineConfig
@@ -24,8 +23,9 @@ from pipeline_engine.errors import PipelineNotFound
 from pipeline_engine.events import Event
 from pipeline_engine.pages import PipelinePage, PipelineSummary, PipelineWhere
 from pipeline_engine.service.engine import CreatedPipeline, PipelineChange, TaskPriority
+from pipeline_engine.service.identity import identify_create
 from pipeline_engine.service.prepared import PreparedConfig
-from pipeline_engine.service.rules import Command, check_same_request, closed_run_verdict, page_of
+from pipeline_engine.service.rules import Command, closed_run_verdict, page_of
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus, StagePage
 from pipeline_engine.steps import StepRegistry
@@ -117,29 +117,19 @@ class LocalPipelineEngine:
 
         ``priority`` is accepted and has no effect: nothing waits in a queue in this process.
         """
-        refuse_non_finite(input=input, settings=settings)
-        prepared = PreparedConfig.of(config, registry=self._registry)
-        plan = prepared.plan
-        settings = settings or {}
-        fingerprint = config_fingerprint(
-            plan.config, input, settings, canonical_config=prepared.canonical
-        )
-        pid = pipeline_id_for(
+        identity = identify_create(
+            config,
+            registry=self._registry,
             tenant_id=tenant_id,
-            config=plan.config,
             input=input,
-            idempotency_key=idempotency_key,
             settings=settings,
-            fingerprint=fingerprint,
+            idempotency_key=idempotency_key,
         )
+        plan, pid = identity.plan, identity.pipeline_id
+        settings = settings or {}
         existing = self._pipelines.get(pid)
         if existing is not None:
-            check_same_request(
-                pid,
-                fingerprint=fingerprint,
-                stored=existing.fingerprint,
-                idempotency_key=idempotency_key,
-            )
+            identity.check_repeat(existing.fingerprint)
             if start:
                 await self.start_pipeline(pid)
             return CreatedPipeline(pid, existing.run.state, created=False)
@@ -163,7 +153,13 @@ class LocalPipelineEngine:
         task = asyncio.get_running_loop().create_task(run.run(), name=f"pipeline-{pid}")
         task.add_done_callback(lambda _t: self._signal())
         self._pipelines[pid] = _Entry(
-            run, task, tenant_id, plan.config, fingerprint, datetime.now(UTC), len(self._pipelines)
+            run,
+            task,
+            tenant_id,
+            plan.config,
+            identity.fingerprint,
+            datetime.now(UTC),
+            len(self._pipelines),
         )
         self._signal()
         return CreatedPipeline(pid, run.state, created=True)

@@ -8,16 +8,20 @@ the API's own task queue. Each test uses its own tenant ids.
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from temporalio.client import Client
 
 from api.app import create_app
 from api.auth import mint_token
+from api.tenants import TenantConfigStore
+from api.tenants.migrate import downgrade, upgrade
 from pipeline_engine.steps import StepRegistry
 from tests.api._support import SECRET, ApiServer, bearer, make_settings, start_uvicorn
 from workflows.dev_server import TemporalDevServer, free_port
@@ -86,3 +90,60 @@ def tenant() -> str:
 def admin(token: TokenFactory) -> dict[str, str]:
     """Headers of an admin of every tenant."""
     return bearer(token(["admin"], ["*"]))
+
+
+# ---------------------------------------------------------------- tenant store databases
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _pg_reason() -> str | None:
+    try:
+        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # pragma: no cover - depends on the machine
+        return f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}"
+    return None
+
+
+@pytest.fixture(scope="module")
+def pg_database() -> Iterator[str]:
+    """A throw-away database on the local PostgreSQL.
+
+    Skipped, with the reason, when PostgreSQL is unreachable on a developer's machine; under CI
+    (``CI=true``) an unreachable PostgreSQL fails the run instead, because CI must exercise it.
+    """
+    reason = _pg_reason()
+    if reason:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
+        pytest.skip(reason)
+    name = f"pe_api_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'sub' / 'tenants.db'}"
+    base: str = request.getfixturevalue("pg_database")
+    # a fresh schema state per test: downgrade to nothing first
+    downgrade(base, "base")
+    return base
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[TenantConfigStore]:
+    await asyncio.to_thread(upgrade, db_url)
+    s = TenantConfigStore(db_url)
+    yield s
+    await s.close()

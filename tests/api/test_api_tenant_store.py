@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,12 +10,11 @@ import sqlalchemy as sa
 
 from api.tenants import TenantConfigCache, TenantConfigStore
 from api.tenants.migrate import downgrade, upgrade
-from api.tenants.table import tenant_config
+from api.tenants.table import metadata
 from pipeline_engine.errors import Conflict, InvalidConfig, TenantNotFound
 from pipeline_engine.service import TaskPriority
 from pipeline_engine.steps import StepRegistry
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SEED_TREE = {
     "type": "chain",
     "steps": [
@@ -41,59 +36,6 @@ SEED_TREE = {
         },
     ],
 }
-
-
-def _pg_reason() -> str | None:
-    try:
-        engine = sa.create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:  # pragma: no cover - depends on the machine
-        return f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}"
-    return None
-
-
-@pytest.fixture(scope="module")
-def pg_database() -> Iterator[str]:
-    """A throw-away database on the local PostgreSQL.
-
-    Skipped, with the reason, when PostgreSQL is unreachable on a developer's machine; under CI
-    (``CI=true``) an unreachable PostgreSQL fails the run instead, because CI must exercise it.
-    """
-    reason = _pg_reason()
-    if reason:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(f"CI must run the PostgreSQL tests: {reason}")
-        pytest.skip(reason)
-    name = f"pe_api_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'sub' / 'tenants.db'}"
-    base: str = request.getfixturevalue("pg_database")
-    # a fresh schema state per test: downgrade to nothing first
-    downgrade(base, "base")
-    return base
-
-
-@pytest.fixture
-async def store(db_url: str) -> AsyncIterator[TenantConfigStore]:
-    await asyncio.to_thread(upgrade, db_url)
-    s = TenantConfigStore(db_url)
-    yield s
-    await s.close()
 
 
 async def test_crud_and_optimistic_concurrency(store: TenantConfigStore) -> None:
@@ -216,26 +158,28 @@ async def test_cache_reports_invalid_rows_and_serves_the_rest(
 
 
 async def test_column_types(store: TenantConfigStore, db_url: str) -> None:
-    def columns() -> dict[str, Any]:
+    def columns(table: str) -> dict[str, Any]:
         with store.engine.connect() as conn:
-            return {c["name"]: c for c in sa.inspect(conn).get_columns("tenant_config")}
+            return {c["name"]: c for c in sa.inspect(conn).get_columns(table)}
 
-    cols = await asyncio.to_thread(columns)
+    cols = await asyncio.to_thread(columns, "tenant_config")
     assert set(cols) == {
         "tenant_id",
-        "pipeline_definition",
         "settings",
         "version",
         "updated_at",
         "priority",
         "fairness_weight",
     }
-    assert not cols["pipeline_definition"]["nullable"]
     assert cols["priority"]["nullable"] and cols["fairness_weight"]["nullable"]
-    kind = type(cols["pipeline_definition"]["type"]).__name__
+    versions = await asyncio.to_thread(columns, "pipeline_version")
+    assert not versions["document"]["nullable"]
+    kind = type(versions["document"]["type"]).__name__
     assert kind == ("JSONB" if db_url.startswith("postgresql") else "JSON")
-    # the table model used by the store matches the migrated table
-    assert set(cols) == {c.name for c in tenant_config.columns}
+    # the table models used by the store match the migrated tables
+    for table in metadata.sorted_tables:
+        migrated = await asyncio.to_thread(columns, table.name)
+        assert set(migrated) == {c.name for c in table.columns}, table.name
 
 
 def test_migration_replaces_pipeline_steps(db_url: str) -> None:
@@ -258,7 +202,7 @@ def test_migration_replaces_pipeline_steps(db_url: str) -> None:
     upgrade(db_url, "head")
     with engine.connect() as conn:
         cols = {c["name"] for c in sa.inspect(conn).get_columns("tenant_config")}
-    assert "pipeline_steps" not in cols and "pipeline_definition" in cols
+    assert "pipeline_steps" not in cols and "pipeline_definition" not in cols
     downgrade(db_url, "0001")
     upgrade(db_url, "head")
     engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,7 +14,7 @@ import sqlalchemy as sa
 from temporalio.client import Client
 
 from api.app import create_app
-from api.tenants.table import tenant_config
+from api.tenants.table import pipeline, pipeline_version, tenant_config
 from pipeline_engine.steps import StepRegistry
 from tests.api._support import ApiServer, bearer, make_settings, step, wait_state
 from workflows.dev_server import TemporalDevServer
@@ -231,10 +232,11 @@ async def test_non_finite_weight_is_a_422(http: httpx.AsyncClient, token: Any, t
     assert "$.fairness_weight" in [d["path"] for d in r.json()["details"]]
 
 
-async def _sql(engine: sa.Engine, stmt: Any) -> None:
+async def _sql(engine: sa.Engine, *stmts: Any) -> None:
     def run() -> None:
         with engine.begin() as conn:
-            conn.execute(stmt)
+            for stmt in stmts:
+                conn.execute(stmt)
 
     await asyncio.to_thread(run)
 
@@ -251,14 +253,22 @@ async def test_invalid_row_is_reported_not_served(
     assert r.status_code == 200
     engine = sa.create_engine(api_server.settings.database_url)
     bad_tree = {"type": "chain", "steps": [{"type": "step", "name": "vanished_step"}]}
+    now = datetime.now(UTC)
     await _sql(
         engine,
-        sa.insert(tenant_config).values(
+        sa.insert(tenant_config).values(tenant_id=tenant, settings={}, version=1, updated_at=now),
+        sa.insert(pipeline).values(
+            tenant_id=tenant, name="default", latest_version=1, updated_at=now
+        ),
+        sa.insert(pipeline_version).values(
             tenant_id=tenant,
-            pipeline_definition=bad_tree,
-            settings={},
+            name="default",
             version=1,
-            updated_at=sa.func.current_timestamp(),
+            field="pipeline_definition",
+            document=bad_tree,
+            schema_version="1",
+            digest="0" * 64,
+            created_at=now,
         ),
     )
     engine.dispose()

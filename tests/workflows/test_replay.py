@@ -58,15 +58,15 @@ async def test_fresh_history_replays(engine: TemporalPipelineEngine) -> None:
 
 async def test_replay_detects_a_changed_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
     """The guard itself: replaying with different stage commands must fail."""
-    from pipeline_engine._interpreter import _run
+    from pipeline_engine._interpreter import _context
 
-    original = _run.PipelineRun._call
+    original = _context.RunContext.step_call
 
     def renamed(self, plan, previous, attempt_offset):  # type: ignore[no-untyped-def]
         call = original(self, plan, previous, attempt_offset)
         return type(call)(**{**call.__dict__, "step": "t_noop"})
 
-    monkeypatch.setattr(_run.PipelineRun, "_call", renamed)
+    monkeypatch.setattr(_context.RunContext, "step_call", renamed)
     path = next(p for p in HISTORIES if p.stem == "dag_with_retry")
     with pytest.raises(Exception, match=r"(?i)nondetermin"):
         await replayer().replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))

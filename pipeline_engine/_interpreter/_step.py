@@ -1,0 +1,44 @@
+"""The step stage: run a step (within its ``max_concurrency`` and the run's ``max_in_flight``),
+its failures to the :class:`FailurePolicy`, again when a retry is asked for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline_engine._interpreter._context import RunContext
+from pipeline_engine._interpreter._failure import RETRY, FailurePolicy
+from pipeline_engine._interpreter._runtime import StepFailed
+from pipeline_engine.dsl import StepPlan
+
+__all__ = ["StepStage"]
+
+
+class StepStage:
+    """The element of :class:`StepPlan` nodes."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self._ctx = ctx
+
+    async def __call__(self, plan: StepPlan, previous: Any, policy: FailurePolicy) -> Any:
+        """The step's result on ``previous`` (or what ``on_failure`` makes of its failure)."""
+        ctx = self._ctx
+        rec = ctx.records.stages[plan.stage_id]
+        held = ctx.records.held.pop(plan.stage_id, None)
+        if held is not None:
+            await policy.hold(rec, held)  # raises, or returns when asked to retry
+        while True:
+            try:
+                async with ctx.limit(plan.step), ctx.in_flight:
+                    outcome = await ctx.attempt(rec, ctx.step_call(plan, previous, rec.attempts))
+            except StepFailed as failed:
+                rec.attempts += failed.attempts
+                error = failed.error.model_copy(update={"stage_id": plan.stage_id})
+                if failed.ends_pipeline:  # no handler, no hold: raises
+                    await policy.ends_pipeline(rec, error, previous)
+                verdict = await policy.after_failure(rec, plan.on_failure, error, previous)
+                if verdict is RETRY:
+                    continue
+                return verdict
+            rec.attempts += outcome.attempts
+            ctx.records.succeed(rec, outcome.result)
+            return outcome.result

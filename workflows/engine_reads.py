@@ -1,0 +1,257 @@
+"""Reads of one pipeline: status, history, config, owner, and the changes a stream follows.
+
+A running pipeline is read with a workflow query (answered by a worker, within the query
+timeout); an ended one from its workflow's result; without a worker, from what Temporal recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowQueryRejectedError,
+)
+from temporalio.common import QueryRejectCondition
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from pipeline_engine.dsl import PipelineConfig
+from pipeline_engine.errors import EngineUnavailable, PipelineError, PipelineNotFound
+from pipeline_engine.events import Event
+from pipeline_engine.service import PipelineChange
+from pipeline_engine.states import PipelineState
+from pipeline_engine.status import PipelineStatus, StagePage
+from workflows import names, search_attributes
+from workflows.definition import pipeline_config
+from workflows.engine_core import EngineCore
+from workflows.event_watch import QueueTimes, history_batches
+from workflows.messages import HistoryQuery
+from workflows.recorded_status import recorded_status
+from workflows.search_attributes import SearchAttributesMissing
+from workflows.status_cache import Read
+from workflows.temporal_calls import Overrides
+
+__all__ = ["EngineReads"]
+
+T = TypeVar("T")
+
+_WORKERLESS_MEMORY_S = 5.0
+
+_CLOSED = {
+    WorkflowExecutionStatus.COMPLETED,
+    WorkflowExecutionStatus.FAILED,
+    WorkflowExecutionStatus.CANCELED,
+    WorkflowExecutionStatus.TERMINATED,
+    WorkflowExecutionStatus.TIMED_OUT,
+}
+
+
+def _no_such_id(exc: RPCError) -> PipelineError:
+    return PipelineNotFound("pipeline not found")  # not a valid workflow id
+
+
+_BY_ID: Overrides = {RPCStatusCode.INVALID_ARGUMENT: _no_such_id}
+"""A read by pipeline id that Temporal refuses as an argument names no pipeline: 404."""
+
+
+class EngineReads(EngineCore):
+    """The engine's reads of one pipeline."""
+
+    async def get_pipeline(
+        self, pipeline_id: str, *, page: StagePage | None = None
+    ) -> PipelineStatus:
+        """The whole picture of a pipeline, with a page of its stages (default: the first).
+
+        One Temporal round trip while it runs: the ``status`` query, which the server rejects at
+        once (without a worker) when the workflow has closed. An ended pipeline is then read from
+        its workflow's result (or failure), which needs no worker and no replay. Only when that
+        result left the stages out (a large pipeline) does the query page them from the closed
+        workflow. The status names its tenant, so callers check ownership on the same read (on
+        every read: answers are kept by pipeline, never by caller).
+
+        Concurrent reads of the same pipeline and page share one such read. An ended pipeline's
+        status is kept for 60 s; with ``status_cache_s`` any other answer is kept that long for
+        the next reads of the same page; every command through this engine, and every change
+        :meth:`watch_changes` sees, forgets them (:mod:`workflows.status_cache`).
+
+        When no worker answers the query within the query timeout, the answer is what Temporal
+        recorded (state, running stages), with ``note`` saying so: a read never waits for a
+        worker to come back.
+        """
+        page = page or StagePage()
+        return await self._statuses.read(pipeline_id, page, lambda: self._read(pipeline_id, page))
+
+    async def _read(self, pipeline_id: str, page: StagePage) -> Read:
+        handle = self._handle(pipeline_id)
+        try:
+            status: PipelineStatus | None = await self._query(
+                lambda: handle.query(
+                    names.QUERY_STATUS,
+                    page,
+                    result_type=PipelineStatus,
+                    reject_condition=QueryRejectCondition.NOT_OPEN,
+                ),
+                overrides=_BY_ID,
+            )
+        except WorkflowQueryRejectedError as rejected:
+            ended: WorkflowExecutionStatus | None = rejected.status
+        else:
+            if status is not None:
+                return Read(status)
+            desc = await self._calls(handle.describe)  # no worker answered: Temporal's records
+            ended = desc.status if desc.status in _CLOSED else None
+            if ended is None:
+                return Read(recorded_status(desc, why=self._unanswered()))
+        final: PipelineStatus | None = None
+        if ended in (WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.FAILED):
+            typed = self._client.get_workflow_handle(pipeline_id, result_type=PipelineStatus)
+            final = await self._calls(lambda: _final_status(typed))
+            if final is not None and final.complete:
+                return Read(final, ended=True)
+        # cancelled or terminated through Temporal (the last state is the workflow's to tell), or
+        # too large for the result to keep its stages
+        status = await self._query(
+            lambda: handle.query(names.QUERY_STATUS, page, result_type=PipelineStatus)
+        )
+        if status is None:
+            return Read(recorded_status(await self._calls(handle.describe), why=self._unanswered()))
+        if final is not None and status.result_omitted:
+            status = status.model_copy(update={"result": final.result, "result_omitted": False})
+        return Read(status)
+
+    async def _query(
+        self, query: Callable[[], Awaitable[T]], *, overrides: Overrides | None = None
+    ) -> T | None:
+        """A query's answer, or ``None`` if no worker answered within the query timeout.
+
+        After a query went unanswered, queries are not tried for a few seconds, so repeated
+        reads answer at once while no worker runs.
+        """
+        last = self._unanswered_at
+        if last is not None and time.monotonic() - last < _WORKERLESS_MEMORY_S:
+            return None
+        try:
+            answer = await self._calls(
+                lambda: asyncio.wait_for(query(), self._query_timeout_s),
+                overrides=overrides,
+                passing=(WorkflowQueryRejectedError,),
+            )
+        except TimeoutError:
+            self._unanswered_at = time.monotonic()
+            return None
+        self._unanswered_at = None
+        return answer
+
+    def _unanswered(self) -> str:
+        return f"no worker answered within {self._query_timeout_s:g} s"
+
+    async def get_status(self, pipeline_id: str) -> PipelineState:
+        """The pipeline's state."""
+        return (await self.get_pipeline(pipeline_id)).state
+
+    async def get_history(
+        self,
+        pipeline_id: str,
+        *,
+        since: datetime | None = None,
+        after_id: int | None = None,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """The pipeline's events, in order (``since``: at or after a time; ``after_id``: after
+        an event id; ``limit``: at most this many).
+
+        Raises:
+            EngineUnavailable: No worker answered within the query timeout (the events are kept
+                by the workflow; they can be read when a worker is back).
+        """
+        handle = self._handle(pipeline_id)
+        events: list[Event] | None = await self._query(
+            lambda: handle.query(
+                names.QUERY_HISTORY,
+                HistoryQuery(since=since, after_id=after_id, limit=limit),
+                result_type=list[Event],
+            ),
+        )
+        if events is None:
+            raise EngineUnavailable(
+                f"{self._unanswered()}; the pipeline's events can be read when one is back",
+                retry_after_s=self._query_timeout_s,
+            )
+        if events:
+            # Whoever read these events reads a status at least as new next (a client following
+            # a stream reads the status once it saw the pipeline end).
+            self._statuses.forget(pipeline_id)
+        return events
+
+    async def get_config(self, pipeline_id: str) -> PipelineConfig:
+        """The config the pipeline runs (read from its workflow history; needs no worker)."""
+        return await self._calls(lambda: pipeline_config(self._client, pipeline_id))
+
+    async def tenant_of(self, pipeline_id: str) -> str | None:
+        """The owning tenant, read from the workflow's ``TenantId`` search attribute."""
+        desc = await self._calls(self._handle(pipeline_id).describe, overrides=_BY_ID)
+        return desc.typed_search_attributes.get(names.SA_TENANT_ID)
+
+    async def is_closed(self, pipeline_id: str) -> bool:
+        """Whether the workflow behind the pipeline has closed."""
+        desc = await self._calls(self._handle(pipeline_id).describe)
+        return desc.status in _CLOSED
+
+    async def watch_changes(self, pipeline_id: str) -> AsyncIterator[PipelineChange]:
+        """Long-polls the workflow's history: a change per completed workflow task, or closing.
+
+        Each change also forgets the statuses kept of the pipeline, so that a stream reading the
+        status on a change reads it as of that change or later.
+        """
+        queue = QueueTimes()
+        first = True
+        batches = history_batches(self._client, pipeline_id, self._calls)
+        try:
+            async for batch in batches:
+                self._statuses.forget(pipeline_id)
+                queue.add(batch.events)
+                if first or batch.changes_pipeline:
+                    first = False
+                    yield PipelineChange(closed=batch.closed, queue_times=dict(queue.seconds))
+        finally:
+            await batches.aclose()
+
+    async def check_health(self, *, timeout_s: float) -> None:
+        """Ask Temporal's health check, then whether the namespace has the search attributes the
+        engine needs (registering the missing ones once, when allowed).
+
+        Raises:
+            SearchAttributesMissing: Some are missing (named in the message).
+        """
+        await self._calls(
+            lambda: self._client.service_client.check_health(timeout=timedelta(seconds=timeout_s))
+        )
+        if self._attributes_ok:
+            return
+        register, self._register_attributes = self._register_attributes, False
+        missing = await self._calls(
+            lambda: search_attributes.ensure_search_attributes(self._client, register=register)
+        )
+        if missing:
+            raise SearchAttributesMissing(self._client.namespace, missing)
+        self._attributes_ok = True
+
+
+async def _final_status(handle: WorkflowHandle[Any, PipelineStatus]) -> PipelineStatus | None:
+    """The status an ended workflow left: its result, or the details of its failure."""
+    try:
+        return await handle.result(follow_runs=False)
+    except WorkflowFailureError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == "PipelineFailed" and cause.details:
+            detail = cause.details[0]
+            if isinstance(detail, dict) and "state" in detail:
+                return PipelineStatus.model_validate(detail)
+    return None

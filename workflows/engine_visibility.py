@@ -1,0 +1,97 @@
+"""Lists and counts of pipelines, from Temporal visibility (search attributes)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio.service import RPCError, RPCStatusCode
+
+from pipeline_engine.errors import PipelineError
+from pipeline_engine.pages import PipelinePage, PipelineSummary, PipelineWhere
+from pipeline_engine.service import decode_page_token, invalid_page_token
+from pipeline_engine.states import PipelineState
+from workflows import names
+from workflows.engine_core import EngineCore
+
+__all__ = ["EngineVisibility"]
+
+
+def _token_refused(exc: RPCError) -> PipelineError:
+    return invalid_page_token(exc.message)  # a token Temporal cannot use
+
+
+class EngineVisibility(EngineCore):
+    """The engine's visibility reads (lists and counts)."""
+
+    async def list_pipelines(
+        self,
+        *,
+        tenant_ids: list[str] | None = None,
+        state: PipelineState | None = None,
+        page_size: int = 50,
+        next_page_token: str | None = None,
+        where: PipelineWhere | None = None,
+    ) -> PipelinePage:
+        """Pipelines from Temporal visibility, newest first; ``tenant_ids=None`` means all."""
+        if tenant_ids is not None and not tenant_ids:
+            return PipelinePage(items=[], next_page_token=None)
+        query = _visibility_query(tenant_ids, state, where or PipelineWhere())
+        token = decode_page_token(next_page_token)
+
+        async def fetch() -> PipelinePage:
+            it = self._client.list_workflows(query, page_size=page_size, next_page_token=token)
+            await it.fetch_next_page(page_size=page_size)
+            items = [
+                PipelineSummary(
+                    pipeline_id=w.id,
+                    name=w.typed_search_attributes.get(names.SA_PIPELINE_NAME),
+                    tenant_id=w.typed_search_attributes.get(names.SA_TENANT_ID),
+                    state=w.typed_search_attributes.get(names.SA_PIPELINE_STATE),
+                    started_at=w.start_time,
+                    closed_at=w.close_time,
+                )
+                for w in it.current_page or []
+            ]
+            nxt = it.next_page_token.hex() if it.next_page_token else None
+            return PipelinePage(items=items, next_page_token=nxt)
+
+        return await self._calls(fetch, overrides={RPCStatusCode.INVALID_ARGUMENT: _token_refused})
+
+    async def count_pipelines(
+        self, *, tenant_ids: list[str] | None = None, where: PipelineWhere | None = None
+    ) -> dict[str, int]:
+        """How many pipelines are in each state (one visibility count per state, at once)."""
+        if tenant_ids is not None and not tenant_ids:
+            return {}
+        filters = where or PipelineWhere()
+        states = list(PipelineState)
+
+        async def count(state: PipelineState) -> int:
+            query = _visibility_query(tenant_ids, state, filters)
+            return (await self._calls(lambda: self._client.count_workflows(query))).count
+
+        # Temporal groups counts by ExecutionStatus only, not by a custom search attribute.
+        found = await asyncio.gather(*(count(state) for state in states))
+        return {state.value: n for state, n in zip(states, found, strict=True) if n}
+
+
+def _visibility_query(
+    tenant_ids: list[str] | None, state: PipelineState | None, where: PipelineWhere
+) -> str:
+    clauses = [f"WorkflowType = '{names.WORKFLOW_TYPE}'"]
+    if tenant_ids is not None:
+        quoted = ", ".join(_quote(t) for t in tenant_ids)
+        clauses.append(f"{names.SA_TENANT_ID.name} IN ({quoted})")
+    if state is not None:
+        clauses.append(f"{names.SA_PIPELINE_STATE.name} = {_quote(state.value)}")
+    if where.name_prefix:
+        clauses.append(f"{names.SA_PIPELINE_NAME.name} STARTS_WITH {_quote(where.name_prefix)}")
+    if where.started_after is not None:
+        clauses.append(f"StartTime >= {_quote(where.started_after.isoformat())}")
+    if where.started_before is not None:
+        clauses.append(f"StartTime < {_quote(where.started_before.isoformat())}")
+    return " AND ".join(clauses)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
