@@ -79,6 +79,13 @@ class PipelineRef(BaseModel):
 
     pipeline_id: str = Field(description="The pipeline (also its Temporal workflow id).")
     state: str = Field(description="PENDING, RUNNING, WAITING_INPUT, SUCCEEDED, FAILED, CANCELLED.")
+    reused: bool = Field(
+        False,
+        description="Only in a create's answer: true when nothing was created because a pipeline "
+        "with the same arguments (tenant, config, input, idempotency key) exists: its id and "
+        "current state are returned (status 200 instead of 201). Send another idempotency_key "
+        "to run again.",
+    )
 
 
 class CancelBody(_Body):

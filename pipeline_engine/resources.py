@@ -1,6 +1,7 @@
 """Wire types of the API's other resources, one home for the REST API and the SDK.
 
-:class:`TenantConfig` (``/v1/tenants/{id}/config``) and :class:`StepInfo` (``/v1/steps``). They
+:class:`TenantConfig` (``/v1/tenants/{id}/config``), :class:`StepInfo` (``/v1/steps``) and
+:class:`PipelineCreated` (the answer of a create or ``/v1/process``). They
 also read like the JSON documents they were before (``config["version"]``), for compatibility.
 """
 
@@ -11,7 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["StepInfo", "TenantConfig"]
+from pipeline_engine.states import PipelineState
+
+__all__ = ["PipelineCreated", "StepInfo", "TenantConfig"]
 
 
 class _Resource(BaseModel):
@@ -62,3 +65,19 @@ class StepInfo(_Resource):
     description: str | None = None
     is_async: bool
     parameters: dict[str, Any]
+
+
+class PipelineCreated(_Resource):
+    """The answer to a create (``POST /v1/pipelines``) or a run (``POST /v1/process``).
+
+    Attributes:
+        pipeline_id: The pipeline.
+        state: Its state after the call.
+        reused: ``True`` when nothing was created: a pipeline with the same arguments (tenant,
+            config, input, idempotency key) exists, and this is its id and current state. Pass
+            another ``idempotency_key`` to run again.
+    """
+
+    pipeline_id: str
+    state: PipelineState
+    reused: bool = False

@@ -55,7 +55,10 @@ def _config_of(document: dict[str, Any], registry: RegistryDep, root: str) -> Pi
     status_code=201,
     response_model=PipelineRef,
     responses={
-        200: {"model": PipelineRef, "description": "Already created with these arguments"},
+        200: {
+            "model": PipelineRef,
+            "description": "Already created with these arguments: nothing new, `reused: true`",
+        },
         **CONFLICT_RESPONSES,
     },
 )
@@ -85,7 +88,9 @@ async def create_pipeline(
         metrics.pipeline_created(route="create_pipeline", tenant_id=body.tenant_id)
     else:
         response.status_code = 200
-    return PipelineRef(pipeline_id=created.pipeline_id, state=created.state.value)
+    return PipelineRef(
+        pipeline_id=created.pipeline_id, state=created.state.value, reused=not created.created
+    )
 
 
 _ACCEPTED: dict[int | str, dict[str, Any]] = {

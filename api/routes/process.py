@@ -15,7 +15,10 @@ router = APIRouter(tags=["process"], responses=ERROR_RESPONSES)
     status_code=201,
     response_model=PipelineRef,
     responses={
-        200: {"model": PipelineRef, "description": "Already created with these arguments"},
+        200: {
+            "model": PipelineRef,
+            "description": "Already created with these arguments: nothing new, `reused: true`",
+        },
         **CONFLICT_RESPONSES,
     },
 )
@@ -47,4 +50,6 @@ async def process(
         metrics.pipeline_created(route="process", tenant_id=body.tenant_id)
     else:
         response.status_code = 200
-    return PipelineRef(pipeline_id=created.pipeline_id, state=created.state.value)
+    return PipelineRef(
+        pipeline_id=created.pipeline_id, state=created.state.value, reused=not created.created
+    )

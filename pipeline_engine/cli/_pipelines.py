@@ -118,10 +118,11 @@ def run(
     with _client(url, token) as client:
         if tenant is not None:
             _check_tenant(client, tenant)
-        pid = client.create_pipeline(config, input=payload, tenant_id=tenant, idempotency_key=key)
-        before = client.get_status(pid)
+        created = client.create_pipeline_detailed(
+            config, input=payload, tenant_id=tenant, idempotency_key=key
+        )
+        pid, reused = created.pipeline_id, created.reused
         state = client.start_pipeline(pid)
-        reused = before is not PipelineState.PENDING
         if not as_json:
             if reused:
                 console.print(

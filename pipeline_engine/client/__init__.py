@@ -11,7 +11,7 @@ from pipeline_engine.client._subscription import (
 )
 from pipeline_engine.client._sync import PipelineClient
 from pipeline_engine.pages import PipelinePage, PipelineSummary
-from pipeline_engine.resources import StepInfo, TenantConfig
+from pipeline_engine.resources import PipelineCreated, StepInfo, TenantConfig
 
 __all__ = [
     "TOKEN_ENV",
@@ -23,6 +23,7 @@ __all__ = [
     "ConfigLike",
     "EventCallback",
     "PipelineClient",
+    "PipelineCreated",
     "PipelinePage",
     "PipelineSummary",
     "StepInfo",

@@ -37,7 +37,7 @@ from pipeline_engine.client._subscription import EventCallback, Subscription
 from pipeline_engine.errors import EngineUnavailable, PipelineError
 from pipeline_engine.events import Event, MetricPoint
 from pipeline_engine.pages import PipelinePage
-from pipeline_engine.resources import StepInfo, TenantConfig
+from pipeline_engine.resources import PipelineCreated, StepInfo, TenantConfig
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus, StagePage
 
@@ -150,7 +150,7 @@ class PipelineClient(BaseClient):
         """Create a pipeline (in ``PENDING``); idempotent.
 
         The id is derived from (tenant, config, input, idempotency key): repeating a call returns
-        the same id and creates nothing.
+        the same id and creates nothing (:meth:`create_pipeline_detailed` says when).
 
         Args:
             config: A :class:`PipelineConfig` (e.g. from :func:`pipeline_engine.pipeline`), a
@@ -167,6 +167,32 @@ class PipelineClient(BaseClient):
             Conflict: The idempotency key was used with another config or input.
             PermissionDenied: The caller is not an operator of the tenant.
         """
+        created = self.create_pipeline_detailed(
+            config,
+            input=input,
+            tenant_id=tenant_id,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
+            retry_policy=retry_policy,
+        )
+        return created.pipeline_id
+
+    def create_pipeline_detailed(
+        self,
+        config: ConfigLike,
+        *,
+        input: Any = None,
+        tenant_id: str | None = None,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> PipelineCreated:
+        """:meth:`create_pipeline`, answering the id, the state and whether it was reused.
+
+        Returns:
+            ``reused`` is ``True`` when a pipeline with the same arguments existed: nothing was
+            created, and ``state`` is that pipeline's current state.
+        """
         body = {
             "config": config_to_wire(config),
             "input": input,
@@ -175,7 +201,7 @@ class PipelineClient(BaseClient):
         data = self._request(
             "POST", self._url("pipelines"), json=body, timeout=timeout, retry_policy=retry_policy
         )
-        return str(data["pipeline_id"])
+        return PipelineCreated.model_validate(data)
 
     def start_pipeline(
         self,
@@ -320,6 +346,9 @@ class PipelineClient(BaseClient):
     ) -> str:
         """Create and start a pipeline from the tenant's stored config.
 
+        The same tenant, input and key give the same pipeline (:meth:`process_detailed` says
+        when an existing one was returned).
+
         Args:
             tenant_id: The tenant whose config runs.
             input: The pipeline's input.
@@ -330,6 +359,30 @@ class PipelineClient(BaseClient):
 
         Raises:
             TenantNotFound: The tenant has no config.
+        """
+        created = self.process_detailed(
+            tenant_id,
+            input,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
+            retry_policy=retry_policy,
+        )
+        return created.pipeline_id
+
+    def process_detailed(
+        self,
+        tenant_id: str,
+        input: Any = None,
+        *,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> PipelineCreated:
+        """:meth:`process`, answering the id, the state and whether it was reused.
+
+        Returns:
+            ``reused`` is ``True`` when the same run existed (same tenant, config, input and key):
+            nothing new ran; pass another ``idempotency_key`` to run again.
         """
         data = self._request(
             "POST",
@@ -342,7 +395,7 @@ class PipelineClient(BaseClient):
             timeout=timeout,
             retry_policy=retry_policy,
         )
-        return str(data["pipeline_id"])
+        return PipelineCreated.model_validate(data)
 
     # ------------------------------------------------------------------ reads
     def get_pipeline(

@@ -43,6 +43,7 @@ TOP_LEVEL = [
     "PermissionDenied",
     "PipelineClient",
     "PipelineConfig",
+    "PipelineCreated",
     "PipelineError",
     "PipelineNotFound",
     "PipelinePage",
@@ -90,6 +91,7 @@ CLIENT = [
     "ConfigLike",
     "EventCallback",
     "PipelineClient",
+    "PipelineCreated",
     "PipelinePage",
     "PipelineSummary",
     "StepInfo",
@@ -101,6 +103,8 @@ TESTING = ["AsyncFakePipelineEngine", "FakePipelineEngine", "Hold", "RecordedCal
 
 CLIENT_METHODS = [
     "create_pipeline",
+    "create_pipeline_detailed",
+    "process_detailed",
     "start_pipeline",
     "get_status",
     "get_pipeline",

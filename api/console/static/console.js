@@ -129,16 +129,45 @@ function runCard() {
     el("strong", {}, "Run a tenant's stored pipeline"), tenant, input,
     el("button", { class: "primary", type: "submit" }, "Run"),
   ]);
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
+  const status = el("div", { id: "run-status" });
+  const open = (id) => location.assign(`/ui/pipelines/${encodeURIComponent(id)}`);
+  async function run(key) {
+    fill(status); // one answer at a time: the previous error or notice goes
     try {
-      const ref = await api("POST", "/process", { tenant_id: tenant.value, input: JSON.parse(input.value) });
-      location.assign(`/ui/pipelines/${encodeURIComponent(ref.pipeline_id)}`);
+      const body = { tenant_id: tenant.value, input: JSON.parse(input.value) };
+      if (key) body.idempotency_key = key;
+      const ref = await api("POST", "/process", body);
+      if (ref.reused) await sameRun(ref);
+      else open(ref.pipeline_id);
     } catch (error) {
-      showError(error, form);
+      showError(error, status);
     }
+  }
+  async function sameRun(ref) {
+    // the same tenant and input made this pipeline before: say so, and offer both ways on
+    let since = "";
+    try {
+      const found = await api("GET", `/pipelines/${encodeURIComponent(ref.pipeline_id)}?stage_limit=1`);
+      since = `, ${when(found.created_at || found.started_at)}`;
+    } catch {
+      since = "";
+    }
+    fill(status, el("div", { class: "notice", role: "status", id: "run-reused" }, [
+      `An identical run exists (${ref.state}${since}): `,
+      el("a", { href: `/ui/pipelines/${encodeURIComponent(ref.pipeline_id)}`, id: "run-open" }, "open it"),
+      ", or ",
+      el("button", { type: "button", id: "run-again", onclick: () => run(freshKey()) }, "run again"),
+    ]));
+  }
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    run(null);
   });
-  return form;
+  return el("div", {}, [form, status]);
+}
+
+function freshKey() {
+  return `console-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 }
 
 async function tenantPage(tenantId) {
