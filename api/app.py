@@ -17,6 +17,7 @@ from api.body_limit import BodyLimitMiddleware
 from api.console import install_console
 from api.context import ApiContext, PayloadRefs
 from api.errors import install_error_handlers
+from api.ndjson import streamed_upload
 from api.observability import ApiMetrics, RequestContextMiddleware, instrument
 from api.routes import api_router, ops_router
 from api.tenants import TenantConfigCache, TenantConfigStore
@@ -24,6 +25,7 @@ from api.tenants.migrate import upgrade
 from pipeline_engine._version import __version__
 from pipeline_engine.errors import PipelineError
 from pipeline_engine.service import PipelineEngine
+from pipeline_engine.service.batches import BatchEngine
 from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry, default_registry, load_step_modules
 
@@ -56,6 +58,17 @@ async def _connect(settings: Settings, registry: StepRegistry) -> PipelineEngine
     from workflows.engine import TemporalPipelineEngine  # the default engine; only wired here
 
     return await TemporalPipelineEngine.connect(settings, registry=registry)
+
+
+def _batches(engine: PipelineEngine) -> BatchEngine | None:
+    """Batches run on Temporal: a Temporal engine gets them (with its client's payload store)."""
+    from workflows.batch_engine import TemporalBatchEngine
+    from workflows.engine import TemporalPipelineEngine
+    from workflows.payload_refs import store_of
+
+    if not isinstance(engine, TemporalPipelineEngine):
+        return None
+    return TemporalBatchEngine(engine, store_of(engine.client.data_converter))
 
 
 def _origin(url: str) -> str:
@@ -126,6 +139,7 @@ def create_app(
             metrics=metrics,
             tokens=TokenVerifier(settings.jwt_secret),
             payload_refs=_payload_refs(settings) if engine is None else None,
+            batches=_batches(the_engine),
         )
         refresher = asyncio.create_task(cache.run_refresher(settings.config_refresh_s))
         try:
@@ -149,7 +163,9 @@ def create_app(
     app.include_router(api_router)
     app.include_router(ops_router)
     install_console(app, settings)
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, streamed=streamed_upload
+    )
     if settings.temporal_ui_url:  # the Web UI calls the codec endpoint from its own origin
         app.add_middleware(
             CORSMiddleware,

@@ -9,6 +9,7 @@ from api.auth import TokenVerifier
 from api.observability import ApiMetrics
 from api.tenants import TenantConfigCache, TenantConfigStore
 from pipeline_engine.service import PipelineEngine
+from pipeline_engine.service.batches import BatchEngine
 from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry
 
@@ -44,6 +45,7 @@ class ApiContext:
         metrics: Prometheus collectors.
         tokens: Verifies bearer tokens (once per token).
         payload_refs: Reads the payload store for the codec endpoint (``None``: no store).
+        batches: Batch operations (``None``: the engine runs no batches).
     """
 
     settings: Settings
@@ -54,3 +56,4 @@ class ApiContext:
     metrics: ApiMetrics
     tokens: TokenVerifier
     payload_refs: PayloadRefs | None = None
+    batches: BatchEngine | None = None

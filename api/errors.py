@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.auth import decode_token
 from pipeline_engine.errors import (
     AuthenticationError,
+    BatchNotFound,
     EngineUnavailable,
     InvalidInput,
     NotFound,
@@ -122,6 +123,7 @@ CONFLICT_RESPONSES: dict[int | str, dict[str, Any]] = {
 _UNIFORM_404: tuple[tuple[type[NotFound], str], ...] = (
     (PipelineNotFound, "pipeline not found"),
     (TenantNotFound, "tenant not found"),
+    (BatchNotFound, "batch not found"),
 )
 """The one body of each kind of 404: another tenant's pipeline (or tenant) and one that does not
 exist must answer byte for byte alike, whatever raised it, so the body names no id."""

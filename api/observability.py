@@ -60,6 +60,27 @@ class ApiMetrics:
             registry=self.registry,
         )
 
+        self.batches_submitted = Counter(
+            "pipeline_engine_batches_submitted",
+            "Batches submitted (repeats of an idempotent call not counted).",
+            ["tenant"] if tenant_label else [],
+            registry=self.registry,
+        )
+        self.batch_inputs = Counter(
+            "pipeline_engine_batch_inputs",
+            "Inputs (one pipeline each) of the batches submitted.",
+            ["tenant"] if tenant_label else [],
+            registry=self.registry,
+        )
+
+    def batch_submitted(self, *, tenant_id: str, total: int) -> None:
+        """Count a batch submitted with ``total`` inputs."""
+        submitted, inputs = self.batches_submitted, self.batch_inputs
+        if self.tenant_label:
+            submitted, inputs = submitted.labels(tenant_id), inputs.labels(tenant_id)
+        submitted.inc()
+        inputs.inc(total)
+
     def pipeline_created(self, *, route: str, tenant_id: str | None) -> None:
         """Count a pipeline created by ``route`` (an operation id)."""
         if self.tenant_label:

@@ -15,6 +15,7 @@ from pipeline_engine.service.tenant_configs import (
 
 __all__ = [
     "CancelBody",
+    "CreateBatchBody",
     "CreatePipelineBody",
     "InputBody",
     "PipelineRef",
@@ -174,4 +175,39 @@ class ProcessBody(_Body):
         min_length=1,
         max_length=200,
         description="The same key gives the same pipeline; with another input it is a 409.",
+    )
+
+
+class CreateBatchBody(_Body):
+    """``POST /v1/batches`` (JSON): one pipeline of the tenant's config per input.
+
+    For more inputs than a JSON body takes, send them as ``application/x-ndjson`` (one input a
+    line) with ``tenant_id`` and the other fields in the query string.
+    """
+
+    model_config = _example(
+        tenant_id="cultivos-abc",
+        inputs=[{"image_path": "/data/a.png"}, {"image_path": "/data/b.png"}],
+        max_running=50,
+    )
+
+    tenant_id: str = Field(pattern=TENANT_ID, description="One of the caller's tenants.")
+    pipeline: str | None = Field(
+        None, max_length=200, description="The tenant's pipeline to run (default: `default`)."
+    )
+    version: int | None = Field(
+        None, ge=1, description="That pipeline's version (default: latest)."
+    )
+    inputs: list[Any] = Field(
+        max_length=100_000, description="One input per pipeline (at most 100,000)."
+    )
+    max_running: int | None = Field(
+        None, ge=1, le=10_000, description="At most this many of its pipelines run at once (100)."
+    )
+    idempotency_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="The same key (for the same tenant) gives the same batch; with other "
+        "arguments it is a 409.",
     )

@@ -13,7 +13,13 @@ from typing import Any
 
 from pipeline_engine.dsl import PipelineConfig
 
-__all__ = ["canonical_json", "config_fingerprint", "pipeline_id_for"]
+__all__ = [
+    "batch_member_key",
+    "canonical_json",
+    "config_fingerprint",
+    "keyed_id",
+    "pipeline_id_for",
+]
 
 
 def canonical_json(value: Any) -> str:
@@ -72,9 +78,20 @@ def pipeline_id_for(
         ``"pl-"`` followed by 24 hex digits.
     """
     if idempotency_key is not None:
-        basis = idempotency_key
-    else:
-        basis = fingerprint or config_fingerprint(config, input, settings)
-    key = canonical_json([tenant_id, idempotency_key is not None, basis])
-    digest = hashlib.sha256(key.encode())
-    return "pl-" + digest.hexdigest()[:24]
+        return keyed_id(tenant_id, idempotency_key)
+    basis = fingerprint or config_fingerprint(config, input, settings)
+    return _derived("pl-", [tenant_id, False, basis])
+
+
+def _derived(prefix: str, parts: list[Any]) -> str:
+    return prefix + hashlib.sha256(canonical_json(parts).encode()).hexdigest()[:24]
+
+
+def keyed_id(tenant_id: str | None, idempotency_key: str, *, prefix: str = "pl-") -> str:
+    """The id of what a tenant created with ``idempotency_key`` (a pipeline by default)."""
+    return _derived(prefix, [tenant_id, True, idempotency_key])
+
+
+def batch_member_key(batch_id: str, index: int) -> str:
+    """The idempotency key of a batch's pipeline: its id follows from the batch id and index."""
+    return f"batch:{batch_id}:{index}"

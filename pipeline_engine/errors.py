@@ -6,7 +6,8 @@
     ├── NotFound               404
     │   ├── PipelineNotFound   404  no such pipeline (or not one of the caller's tenants)
     │   ├── StageNotFound      404  no such stage in the pipeline
-    │   └── TenantNotFound     404  no such tenant config (or not one of the caller's tenants)
+    │   ├── TenantNotFound     404  no such tenant config (or not one of the caller's tenants)
+    │   └── BatchNotFound      404  no such batch (or not one of the caller's tenants)
     ├── InvalidState           409  the operation does not apply in the pipeline's current state
     ├── Conflict               409  the idempotency key was used with other arguments; stale version
     ├── AuthenticationError    401  missing, expired or forged credentials
@@ -30,6 +31,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AuthenticationError",
+    "BatchNotFound",
     "Conflict",
     "EngineUnavailable",
     "InvalidConfig",
@@ -166,6 +168,12 @@ class TenantNotFound(NotFound):
     """No tenant configuration exists for this tenant among the caller's tenants."""
 
     code = "tenant_not_found"
+
+
+class BatchNotFound(NotFound):
+    """No batch with this id exists among the caller's tenants."""
+
+    code = "batch_not_found"
 
 
 class InvalidState(PipelineError):

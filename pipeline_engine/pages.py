@@ -52,6 +52,7 @@ class PipelineWhere(BaseModel):
         name_prefix: Only pipelines whose name starts with this.
         started_after: Only pipelines created at or after this time.
         started_before: Only pipelines created before this time.
+        batch_id: Only the pipelines of this batch.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -59,3 +60,4 @@ class PipelineWhere(BaseModel):
     name_prefix: str | None = None
     started_after: datetime | None = None
     started_before: datetime | None = None
+    batch_id: str | None = None

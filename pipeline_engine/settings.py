@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         description="Processes of `pipeline-engine api` (uvicorn workers sharing the port).",
     )
     max_body_bytes: int = Field(2 * 1024 * 1024, description="Largest request body accepted.")
+    batch_max_body_bytes: int = Field(
+        512 * 1024 * 1024,
+        ge=1,
+        description="Largest NDJSON body of `POST /v1/batches` (streamed to the payload store, "
+        "never held whole).",
+    )
     max_concurrent_activities: int = Field(
         64, ge=1, description="Activities one worker runs at once."
     )

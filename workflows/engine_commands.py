@@ -30,6 +30,7 @@ from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.errors import EngineUnavailable, PipelineError, PipelineNotFound
 from pipeline_engine.observability.tracing import current_trace_id
 from pipeline_engine.service import (
+    BatchMember,
     Command,
     CreatedPipeline,
     CreateIdentity,
@@ -97,11 +98,13 @@ class EngineCommands(EngineReads):
         settings: dict[str, Any] | None = None,
         start: bool = False,
         priority: TaskPriority | None = None,
+        batch: BatchMember | None = None,
     ) -> CreatedPipeline:
         """Create a pipeline in PENDING (or RUNNING with ``start``); idempotent.
 
         ``priority`` (the tenant's) goes on the workflow with the tenant as fairness key; its
-        activities and child workflows inherit it.
+        activities and child workflows inherit it. ``batch`` marks it as one of a batch's
+        pipelines (search attribute ``BatchId``, its input's index in the memo).
         """
         with _tracer.start_as_current_span("CreatePipeline"):
             identity = identify_create(
@@ -119,6 +122,7 @@ class EngineCommands(EngineReads):
                 settings=settings,
                 start=start,
                 priority=priority,
+                batch=batch,
             )
 
     async def _create(
@@ -130,6 +134,7 @@ class EngineCommands(EngineReads):
         settings: dict[str, Any] | None,
         start: bool,
         priority: TaskPriority | None,
+        batch: BatchMember | None = None,
     ) -> CreatedPipeline:
         plan, pid = identity.plan, identity.pipeline_id
         parsed = plan.config
@@ -151,6 +156,10 @@ class EngineCommands(EngineReads):
         ]
         if tenant_id is not None:
             attrs.append(SearchAttributePair(names.SA_TENANT_ID, tenant_id))
+        memo: dict[str, Any] = {names.MEMO_FINGERPRINT: identity.fingerprint}
+        if batch is not None:
+            attrs.append(SearchAttributePair(names.SA_BATCH_ID, batch.batch_id))
+            memo[names.MEMO_BATCH_INDEX] = batch.index
         try:
             await self._calls(
                 lambda: self._client.start_workflow(
@@ -160,7 +169,7 @@ class EngineCommands(EngineReads):
                     task_queue=self._task_queue,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     search_attributes=TypedSearchAttributes(attrs),
-                    memo={names.MEMO_FINGERPRINT: identity.fingerprint},
+                    memo=memo,
                     static_summary=summary,
                     static_details=details,
                     # the first workflow task comes back in the start response when a worker of

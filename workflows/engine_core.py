@@ -64,5 +64,15 @@ class EngineCore:
         """The Temporal client."""
         return self._client
 
+    @property
+    def calls(self) -> TemporalCalls:
+        """The one call wrapper (for the other engines on this client: batches, schedules)."""
+        return self._calls
+
+    @property
+    def task_queue(self) -> str:
+        """The task queue of the pipelines' workflows."""
+        return self._task_queue
+
     def _handle(self, pipeline_id: str) -> WorkflowHandle[Any, Any]:
         return self._client.get_workflow_handle(pipeline_id)

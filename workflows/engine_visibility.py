@@ -13,7 +13,7 @@ from pipeline_engine.states import PipelineState
 from workflows import names
 from workflows.engine_core import EngineCore
 
-__all__ = ["EngineVisibility"]
+__all__ = ["EngineVisibility", "quote_value"]
 
 
 def _token_refused(exc: RPCError) -> PipelineError:
@@ -80,18 +80,23 @@ def _visibility_query(
 ) -> str:
     clauses = [f"WorkflowType = '{names.WORKFLOW_TYPE}'"]
     if tenant_ids is not None:
-        quoted = ", ".join(_quote(t) for t in tenant_ids)
+        quoted = ", ".join(quote_value(t) for t in tenant_ids)
         clauses.append(f"{names.SA_TENANT_ID.name} IN ({quoted})")
     if state is not None:
-        clauses.append(f"{names.SA_PIPELINE_STATE.name} = {_quote(state.value)}")
+        clauses.append(f"{names.SA_PIPELINE_STATE.name} = {quote_value(state.value)}")
     if where.name_prefix:
-        clauses.append(f"{names.SA_PIPELINE_NAME.name} STARTS_WITH {_quote(where.name_prefix)}")
+        clauses.append(
+            f"{names.SA_PIPELINE_NAME.name} STARTS_WITH {quote_value(where.name_prefix)}"
+        )
     if where.started_after is not None:
-        clauses.append(f"StartTime >= {_quote(where.started_after.isoformat())}")
+        clauses.append(f"StartTime >= {quote_value(where.started_after.isoformat())}")
     if where.started_before is not None:
-        clauses.append(f"StartTime < {_quote(where.started_before.isoformat())}")
+        clauses.append(f"StartTime < {quote_value(where.started_before.isoformat())}")
+    if where.batch_id is not None:
+        clauses.append(f"{names.SA_BATCH_ID.name} = {quote_value(where.batch_id)}")
     return " AND ".join(clauses)
 
 
-def _quote(value: str) -> str:
+def quote_value(value: str) -> str:
+    """``value`` as a string literal of a Temporal visibility query."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

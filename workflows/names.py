@@ -11,6 +11,16 @@ SHARD_WORKFLOW_TYPE = "PipelineShard"
 """A slice of a wide fan-out, run as a child of its pipeline's workflow (never listed as one)."""
 SIGNAL_SHARD_PROGRESS = "shard_progress"
 """Internal: a shard reports its stages and events to the workflow that started it."""
+BATCH_WORKFLOW_TYPE = "BatchWorkflow"
+"""A batch: starts one pipeline per input, at most ``max_running`` at once (id = batch id)."""
+UPDATE_BATCH_CANCEL = "cancel"
+"""Cancel a batch (an update, and a signal of the same name): no new pipeline starts, and the
+running ones are cancelled."""
+ACTIVITY_BATCH_START = "BatchStartPipelines"
+ACTIVITY_BATCH_COUNT = "BatchCountPipelines"
+ACTIVITY_BATCH_CANCEL = "BatchCancelPipelines"
+QUERY_BATCH_PROGRESS = "progress"
+"""How far a batch's workflow got (how many pipelines it started, whether it is cancelled)."""
 DEFAULT_TASK_QUEUE = "pipelines"
 
 UPDATE_START = "start"
@@ -27,10 +37,13 @@ QUERY_HISTORY = "history"
 SA_PIPELINE_STATE = SearchAttributeKey.for_keyword("PipelineState")
 SA_TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
 SA_PIPELINE_NAME = SearchAttributeKey.for_keyword("PipelineName")
+SA_BATCH_ID = SearchAttributeKey.for_keyword("BatchId")
+"""The batch a pipeline belongs to (``temporal workflow list --query "BatchId = 'bt-…'"``)."""
 SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
     SA_PIPELINE_STATE,
     SA_TENANT_ID,
     SA_PIPELINE_NAME,
+    SA_BATCH_ID,
 )
 """THE list of the search attributes the engine needs, each with its type (its key's
 ``indexed_value_type``). Add a new one here and only here: ``pipeline-engine dev`` and
@@ -38,3 +51,7 @@ SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
 and ``/readyz`` is not ready until it exists (:mod:`workflows.search_attributes`)."""
 
 MEMO_FINGERPRINT = "fingerprint"
+MEMO_BATCH_INDEX = "batch_index"
+"""A batch's pipeline: the position of its input in the batch."""
+MEMO_BATCH = "batch"
+"""A batch's workflow: ``{total, max_running, pipeline}`` (read by the batch list)."""

@@ -49,6 +49,11 @@ class PayloadStoreDriver(StorageDriver):
     def __init__(self, store: PayloadStore) -> None:
         self._store = store
 
+    @property
+    def payload_store(self) -> PayloadStore:
+        """The store it writes to."""
+        return self._store
+
     def name(self) -> str:
         return DRIVER_NAME
 
@@ -83,6 +88,15 @@ class PayloadStoreDriver(StorageDriver):
             payload.ParseFromString(data)
             out.append(payload)
         return out
+
+
+def store_of(converter: DataConverter) -> PayloadStore | None:
+    """The payload store behind ``converter`` (``None`` when payloads travel inline)."""
+    storage = converter.external_storage
+    for driver in storage.drivers if storage is not None else []:
+        if isinstance(driver, PayloadStoreDriver):
+            return driver.payload_store
+    return None
 
 
 def data_converter(store: PayloadStore | None, *, threshold_bytes: int) -> DataConverter:

@@ -14,8 +14,11 @@ from activities import build_step_activities
 from pipeline_engine.observability.tracing import tracing_interceptors
 from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry
+from workflows.batch_activities import build_batch_activities
+from workflows.batch_workflow import BatchWorkflow
 from workflows.connection import TemporalSecurity
-from workflows.payload_refs import data_converter
+from workflows.engine import TemporalPipelineEngine
+from workflows.payload_refs import data_converter, store_of
 from workflows.payload_store import PayloadStore
 from workflows.pipeline_workflow import PipelineWorkflow
 from workflows.shard_workflow import PipelineShardWorkflow
@@ -124,10 +127,21 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[] if activities_only else [PipelineWorkflow, PipelineShardWorkflow],
-        activities=build_step_activities(
-            registry, executor=executor, max_result_bytes=max_result_bytes
-        ),
+        workflows=[]
+        if activities_only
+        else [PipelineWorkflow, PipelineShardWorkflow, BatchWorkflow],
+        activities=[
+            *build_step_activities(registry, executor=executor, max_result_bytes=max_result_bytes),
+            *(
+                []
+                if activities_only
+                else build_batch_activities(
+                    TemporalPipelineEngine(client, task_queue=task_queue, registry=registry),
+                    registry,
+                    store_of(client.data_converter),
+                )
+            ),
+        ],
         max_concurrent_activities=max_concurrent_activities,
         # The workflows are the interpreter alone (no user code: steps are activities), and the
         # recorded histories replay in the sandbox in CI; outside it, a workflow task costs about

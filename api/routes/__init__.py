@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from api.routes import (
+    batches,
     codec,
     counts,
     graphs,
@@ -26,6 +27,7 @@ api_router.include_router(steps.router)
 api_router.include_router(schema.router)
 api_router.include_router(graphs.router)
 api_router.include_router(counts.router)
+api_router.include_router(batches.router)
 api_router.include_router(codec.router)
 
 ops_router = ops.router

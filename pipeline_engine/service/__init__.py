@@ -6,6 +6,7 @@ points and event following are written once here and used by every engine.
 """
 
 from pipeline_engine.service.engine import (
+    BatchMember,
     CreatedPipeline,
     PipelineChange,
     PipelineEngine,
@@ -31,6 +32,7 @@ from pipeline_engine.service.tenant_configs import (
 )
 
 __all__ = [
+    "BatchMember",
     "Command",
     "CreateIdentity",
     "CreatedPipeline",

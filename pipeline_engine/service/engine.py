@@ -20,7 +20,7 @@ from pipeline_engine.service.prepared import PreparedConfig
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus, StagePage
 
-__all__ = ["CreatedPipeline", "PipelineChange", "PipelineEngine", "TaskPriority"]
+__all__ = ["BatchMember", "CreatedPipeline", "PipelineChange", "PipelineEngine", "TaskPriority"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,19 @@ class CreatedPipeline:
     pipeline_id: str
     state: PipelineState
     created: bool
+
+
+@dataclass(frozen=True)
+class BatchMember:
+    """A pipeline created as one of a batch's.
+
+    Attributes:
+        batch_id: The batch.
+        index: The position of its input in the batch (from 0).
+    """
+
+    batch_id: str
+    index: int
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,9 @@ CHANGING = {
     "process",
     "put_tenant_config",
     "delete_tenant_config",
+    "submit_batch",
+    "cancel_batch",
+    "retry_failed_batch",
 }
 
 

@@ -200,3 +200,21 @@ def t_double(ctx: StepContext, fail_on: int | None = None) -> int:
     if fail_on is not None and ctx.previous == fail_on and not fixed:
         raise ValueError(f"item {ctx.previous} is bad")
     return int(ctx.previous) * 2
+
+
+@step
+def t_batch_item(ctx: StepContext, seconds: float = 0.0) -> dict[str, Any]:
+    """A batch's pipeline: doubles ``input["n"]``; fails while ``input["fail"]`` is set and the
+    test's ``<fix>.fixed`` file (``input["fix"]``) does not exist. Records its start and end in
+    ``batch-<fix>.spans`` under ``$PIPELINE_ENGINE_TEST_CALLS``."""
+    _record(ctx)
+    folder = Path(os.environ.get("PIPELINE_ENGINE_TEST_CALLS", "."))
+    data = ctx.input if isinstance(ctx.input, dict) else {}
+    fix = str(data.get("fix", "none"))
+    started = time.time()
+    time.sleep(seconds)
+    with (folder / f"batch-{fix}.spans").open("a") as fh:
+        fh.write(f"{ctx.pipeline_id} {started:.6f} {time.time():.6f}\n")
+    if data.get("fail") and not (folder / f"{fix}.fixed").exists():
+        raise RuntimeError(f"input {data.get('n')} fails until fixed")
+    return {"n": data.get("n"), "double": 2 * int(data.get("n", 0))}

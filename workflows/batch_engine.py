@@ -1,0 +1,559 @@
+"""Batch operations over Temporal (:class:`TemporalBatchEngine`): a batch is a ``BatchWorkflow``.
+
+A batch's inputs go to the payload store page by page (:mod:`workflows.batch_inputs`); its
+workflow starts the pipelines; every read comes from Temporal (the batch workflow's description
+and memo, visibility counts of the pipelines carrying its ``BatchId``), through the pipeline
+engine's one error translation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import (
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from pipeline_engine._ids import batch_member_key, canonical_json, keyed_id
+from pipeline_engine.batches import (
+    BatchPage,
+    BatchPipeline,
+    BatchPipelinePage,
+    BatchRef,
+    BatchResultLine,
+    BatchStatus,
+    BatchSummary,
+    RetriedBatch,
+    batch_state,
+)
+from pipeline_engine.errors import (
+    BatchNotFound,
+    InvalidInput,
+    InvalidState,
+    PipelineError,
+    PipelineNotFound,
+    Problem,
+)
+from pipeline_engine.pages import PipelineWhere
+from pipeline_engine.service import check_same_request, decode_page_token, invalid_page_token
+from pipeline_engine.service.batches import BatchRequest, SubmittedBatch
+from pipeline_engine.states import PipelineState, StageState
+from pipeline_engine.status import MAX_STAGE_PAGE, StagePage
+from workflows import names
+from workflows.batch_inputs import InputPages
+from workflows.batch_messages import BatchCancelRequest, BatchProgress, BatchWorkflowInput
+from workflows.engine import TemporalPipelineEngine
+from workflows.engine_commands import _priority
+from workflows.engine_visibility import quote_value
+from workflows.payload_store import PayloadStore
+
+__all__ = ["TemporalBatchEngine"]
+
+_READ_AHEAD = 16
+"""Pipelines whose status a results stream reads at once (ahead of the line it writes)."""
+_CLOSED = frozenset(
+    {
+        WorkflowExecutionStatus.COMPLETED,
+        WorkflowExecutionStatus.FAILED,
+        WorkflowExecutionStatus.CANCELED,
+        WorkflowExecutionStatus.TERMINATED,
+        WorkflowExecutionStatus.TIMED_OUT,
+    }
+)
+
+
+def _no_batch(exc: RPCError) -> PipelineError:
+    return BatchNotFound("batch not found")
+
+
+def _token_refused(exc: RPCError) -> PipelineError:
+    return invalid_page_token(exc.message)  # a token Temporal cannot use
+
+
+_NOT_A_BATCH = {RPCStatusCode.NOT_FOUND: _no_batch, RPCStatusCode.INVALID_ARGUMENT: _no_batch}
+_TOKEN = {RPCStatusCode.INVALID_ARGUMENT: _token_refused}
+
+
+class _Fingerprint:
+    """SHA-256 of what a batch runs: config, settings, max_running, and every input in order."""
+
+    def __init__(self, request: BatchRequest) -> None:
+        self._digest = hashlib.sha256(request.config.canonical.encode())
+        self._digest.update(canonical_json([request.settings or {}, request.max_running]).encode())
+
+    def add(self, value: Any) -> None:
+        self._digest.update(b"\n" + canonical_json(value).encode())
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+
+def _no_inputs() -> InvalidInput:
+    return InvalidInput(
+        "a batch needs at least one input", problems=[Problem("$.inputs", "no inputs")]
+    )
+
+
+class TemporalBatchEngine:
+    """Batches over Temporal (implements :class:`~pipeline_engine.service.batches.BatchEngine`).
+
+    Args:
+        engine: The pipeline engine (its client, task queue and error translation).
+        store: Where inputs go (``None``: small batches only, their inputs inline).
+    """
+
+    def __init__(self, engine: TemporalPipelineEngine, store: PayloadStore | None) -> None:
+        self._engine = engine
+        self._client = engine.client
+        self._calls = engine.calls
+        self._store = store
+
+    # ------------------------------------------------------------------ submit
+    async def submit_batch(
+        self, request: BatchRequest, inputs: Iterable[Any] | AsyncIterator[Any]
+    ) -> SubmittedBatch:
+        """Store the inputs page by page, then start the batch's workflow (idempotent)."""
+        fingerprint = _Fingerprint(request)
+        if request.idempotency_key is not None:
+            batch_id = keyed_id(request.tenant_id, request.idempotency_key, prefix="bt-")
+        elif isinstance(inputs, AsyncIterator):
+            batch_id = "bt-" + uuid.uuid4().hex[:24]  # a stream is read once: no digest first
+        else:
+            inputs = list(inputs)
+            probe = _Fingerprint(request)
+            for value in inputs:
+                probe.add(value)
+            batch_id = keyed_id(request.tenant_id, probe.hexdigest(), prefix="bt-")
+        existing = await self._describe_or_none(batch_id)
+        pages = InputPages(self._store, namespace=self._client.namespace, batch_id=batch_id)
+        if isinstance(inputs, AsyncIterator):
+            async for value in inputs:
+                fingerprint.add(value)
+                if existing is None:
+                    await pages.add(value)
+                else:
+                    pages.total += 1
+        else:
+            for value in inputs:
+                fingerprint.add(value)
+                if existing is None:
+                    await pages.add(value)
+                else:
+                    pages.total += 1
+        if pages.total == 0:
+            raise _no_inputs()
+        digest = fingerprint.hexdigest()
+        if existing is not None:
+            return await self._repeat(batch_id, existing, digest, request)
+        await pages.finish()
+        return await self._start(batch_id, request, pages, digest)
+
+    async def _start(
+        self, batch_id: str, request: BatchRequest, pages: InputPages, digest: str
+    ) -> SubmittedBatch:
+        params = BatchWorkflowInput(
+            batch_id=batch_id,
+            tenant_id=request.tenant_id,
+            config=request.config.plan.config,
+            settings=request.settings or {},
+            priority_key=request.priority.key if request.priority else None,
+            fairness_weight=request.priority.fairness_weight if request.priority else None,
+            total=pages.total,
+            max_running=request.max_running,
+            inline_inputs=pages.inline,
+        )
+        attrs = TypedSearchAttributes(
+            [
+                SearchAttributePair(names.SA_PIPELINE_STATE, PipelineState.RUNNING.value),
+                SearchAttributePair(names.SA_TENANT_ID, request.tenant_id),
+                SearchAttributePair(names.SA_PIPELINE_NAME, request.pipeline),
+            ]
+        )
+        memo = {
+            names.MEMO_FINGERPRINT: digest,
+            names.MEMO_BATCH: {
+                "total": pages.total,
+                "max_running": request.max_running,
+                "pipeline": request.pipeline,
+            },
+        }
+
+        async def start() -> None:
+            await self._client.start_workflow(
+                names.BATCH_WORKFLOW_TYPE,
+                params,
+                id=batch_id,
+                task_queue=self._engine.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=attrs,
+                memo=memo,
+                static_summary=f"batch of {pages.total} {request.pipeline!r} pipelines "
+                f"(tenant {request.tenant_id})",
+                priority=_priority(request.tenant_id, request.priority),
+            )
+
+        try:
+            await self._calls(start, passing=(WorkflowAlreadyStartedError,))
+        except WorkflowAlreadyStartedError:  # the same request, at the same moment
+            existing = await self._describe(batch_id)
+            return await self._repeat(batch_id, existing, digest, request)
+        ref = BatchRef(batch_id=batch_id, total=pages.total, state=PipelineState.RUNNING.value)
+        return SubmittedBatch(ref, created=True)
+
+    async def _repeat(
+        self,
+        batch_id: str,
+        existing: WorkflowExecutionDescription,
+        digest: str,
+        request: BatchRequest,
+    ) -> SubmittedBatch:
+        stored = await existing.memo_value(names.MEMO_FINGERPRINT, default=None)
+        check_same_request(
+            batch_id, fingerprint=digest, stored=stored, idempotency_key=request.idempotency_key
+        )
+        status = await self._status(batch_id, existing)
+        ref = BatchRef(batch_id=batch_id, total=status.total, state=status.state)
+        return SubmittedBatch(ref, created=False)
+
+    # ------------------------------------------------------------------ reads
+    async def _describe_or_none(self, batch_id: str) -> WorkflowExecutionDescription | None:
+        try:
+            return await self._describe(batch_id)
+        except BatchNotFound:
+            return None
+
+    async def _describe(self, batch_id: str) -> WorkflowExecutionDescription:
+        handle = self._client.get_workflow_handle(batch_id)
+        desc = await self._calls(handle.describe, overrides=_NOT_A_BATCH)
+        if desc.workflow_type != names.BATCH_WORKFLOW_TYPE:
+            raise BatchNotFound("batch not found")
+        return desc
+
+    async def tenant_of(self, batch_id: str) -> str | None:
+        """The batch's tenant (``BatchNotFound`` when there is no such batch)."""
+        desc = await self._describe(batch_id)
+        return desc.typed_search_attributes.get(names.SA_TENANT_ID)
+
+    async def get_batch(self, batch_id: str) -> BatchStatus:
+        """The batch's state and counts (visibility counts of its pipelines)."""
+        return await self._status(batch_id, await self._describe(batch_id))
+
+    async def _status(self, batch_id: str, desc: WorkflowExecutionDescription) -> BatchStatus:
+        info: dict[str, Any] = await desc.memo_value(names.MEMO_BATCH, default={})
+        total = int(info.get("total", 0))
+        recorded = desc.typed_search_attributes.get(names.SA_PIPELINE_STATE)
+        cancelled = recorded == PipelineState.CANCELLED.value
+        counts = await self._engine.count_pipelines(where=PipelineWhere(batch_id=batch_id))
+        unstarted = total - sum(counts.values())
+        if unstarted > 0:
+            closed = desc.status in _CLOSED
+            key = PipelineState.CANCELLED if cancelled or closed else PipelineState.PENDING
+            counts[key.value] = counts.get(key.value, 0) + unstarted
+        # RUNNING while the workflow watches its pipelines (it ends a few seconds after the last
+        # one), so that a batch seen ended has its finish time; then what the counts say (a
+        # retried pipeline makes it RUNNING again at once)
+        open_ = desc.status not in _CLOSED
+        state = PipelineState.RUNNING if open_ else batch_state(counts, cancelled=cancelled)
+        return BatchStatus(
+            batch_id=batch_id,
+            tenant_id=desc.typed_search_attributes.get(names.SA_TENANT_ID),
+            pipeline=info.get("pipeline"),
+            state=state.value,
+            total=total,
+            counts=counts,
+            max_running=info.get("max_running"),
+            started_at=desc.start_time,
+            finished_at=desc.close_time if state is not PipelineState.RUNNING else None,
+            cancel_reason=await self._cancel_reason(batch_id, desc) if cancelled else None,
+        )
+
+    async def _cancel_reason(self, batch_id: str, desc: WorkflowExecutionDescription) -> str | None:
+        if desc.status in _CLOSED:
+            return None
+        handle = self._client.get_workflow_handle(batch_id)
+        try:
+            progress = await asyncio.wait_for(
+                handle.query(names.QUERY_BATCH_PROGRESS, result_type=BatchProgress), 2.0
+            )
+        except Exception:  # no worker answered: the reason is only a nicety
+            return None
+        return progress.cancel.reason if progress.cancel else None
+
+    async def list_batches(
+        self, *, tenant_ids: list[str] | None, page_size: int = 50, next_page_token: str | None
+    ) -> BatchPage:
+        """Batches newest first, from Temporal visibility (state: as last recorded)."""
+        if tenant_ids is not None and not tenant_ids:
+            return BatchPage()
+        query = f"WorkflowType = '{names.BATCH_WORKFLOW_TYPE}'"
+        if tenant_ids is not None:
+            query += (
+                f" AND {names.SA_TENANT_ID.name} IN ({', '.join(map(quote_value, tenant_ids))})"
+            )
+        token = decode_page_token(next_page_token)
+
+        async def fetch() -> BatchPage:
+            it = self._client.list_workflows(query, page_size=page_size, next_page_token=token)
+            await it.fetch_next_page(page_size=page_size)
+            items = []
+            for w in it.current_page or []:
+                info = (await w.memo()).get(names.MEMO_BATCH, {})
+                items.append(
+                    BatchSummary(
+                        batch_id=w.id,
+                        tenant_id=w.typed_search_attributes.get(names.SA_TENANT_ID),
+                        pipeline=info.get("pipeline"),
+                        state=w.typed_search_attributes.get(names.SA_PIPELINE_STATE),
+                        total=info.get("total"),
+                        started_at=w.start_time,
+                        finished_at=w.close_time,
+                    )
+                )
+            nxt = it.next_page_token.hex() if it.next_page_token else None
+            return BatchPage(items=items, next_page_token=nxt)
+
+        return await self._calls(fetch, overrides=_TOKEN)
+
+    async def batch_pipelines(
+        self,
+        batch_id: str,
+        *,
+        tenant_id: str | None,
+        state: PipelineState | None = None,
+        page_size: int = 100,
+        next_page_token: str | None = None,
+    ) -> BatchPipelinePage:
+        """A page of the batch's pipelines: input order, or those in ``state`` (as listed)."""
+        status = await self.get_batch(batch_id)
+        if state is not None:
+            return await self._pipelines_in(batch_id, state, page_size, next_page_token)
+        raw = decode_page_token(next_page_token)
+        start = int.from_bytes(raw, "big") if raw else 0
+        end = min(status.total, start + page_size)
+        ids = {keyed_id(tenant_id, batch_member_key(batch_id, i)): i for i in range(start, end)}
+        found: dict[str, str] = {}
+        if ids:
+            query = (
+                f"WorkflowType = '{names.WORKFLOW_TYPE}' AND "
+                f"{names.SA_BATCH_ID.name} = {quote_value(batch_id)} AND "
+                f"WorkflowId IN ({', '.join(map(quote_value, ids))})"
+            )
+
+            async def fetch() -> None:
+                async for w in self._client.list_workflows(query, page_size=len(ids)):
+                    found[w.id] = w.typed_search_attributes.get(names.SA_PIPELINE_STATE) or ""
+
+            await self._calls(fetch)
+        unstarted = (
+            PipelineState.PENDING
+            if status.state == "RUNNING" and status.cancel_reason is None
+            else PipelineState.CANCELLED
+        )
+        items = [
+            BatchPipeline(index=i, pipeline_id=pid, state=found.get(pid) or unstarted.value)
+            for pid, i in ids.items()
+        ]
+        more = end < status.total
+        return BatchPipelinePage(
+            items=items, next_page_token=end.to_bytes(8, "big").hex() if more else None
+        )
+
+    async def _pipelines_in(
+        self, batch_id: str, state: PipelineState, page_size: int, next_page_token: str | None
+    ) -> BatchPipelinePage:
+        query = (
+            f"WorkflowType = '{names.WORKFLOW_TYPE}' AND "
+            f"{names.SA_BATCH_ID.name} = {quote_value(batch_id)} AND "
+            f"{names.SA_PIPELINE_STATE.name} = {quote_value(state.value)}"
+        )
+        token = decode_page_token(next_page_token)
+
+        async def fetch() -> BatchPipelinePage:
+            it = self._client.list_workflows(query, page_size=page_size, next_page_token=token)
+            await it.fetch_next_page(page_size=page_size)
+            items = []
+            for w in it.current_page or []:
+                index = (await w.memo()).get(names.MEMO_BATCH_INDEX, -1)
+                items.append(BatchPipeline(index=index, pipeline_id=w.id, state=state.value))
+            items.sort(key=lambda p: p.index)
+            nxt = it.next_page_token.hex() if it.next_page_token else None
+            return BatchPipelinePage(items=items, next_page_token=nxt)
+
+        return await self._calls(fetch, overrides=_TOKEN)
+
+    # ------------------------------------------------------------------ commands
+    async def cancel_batch(self, batch_id: str, reason: str, *, actor: str | None) -> BatchStatus:
+        """Ask the batch's workflow to stop starting pipelines and cancel the running ones."""
+        desc = await self._describe(batch_id)
+        if desc.status not in _CLOSED:
+            handle = self._client.get_workflow_handle(batch_id)
+            request = BatchCancelRequest(reason=reason, actor=actor)
+            try:
+                await self._calls(
+                    lambda: asyncio.wait_for(
+                        handle.execute_update(
+                            names.UPDATE_BATCH_CANCEL, request, result_type=BatchProgress
+                        ),
+                        10.0,
+                    )
+                )
+            except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+                # no worker applied it in time: the signal is recorded and applied later
+                await self._calls(lambda: handle.signal(names.UPDATE_BATCH_CANCEL, request))
+            desc = await self._describe(batch_id)
+        return await self._status(batch_id, desc)
+
+    async def retry_failed(self, batch_id: str, reason: str, *, actor: str | None) -> RetriedBatch:
+        """Retry every failed stage of every FAILED pipeline of the batch; a batch whose
+        workflow had ended is watched again by a new run of it, until they end once more."""
+        desc = await self._describe(batch_id)
+        failed: list[str] = []
+        token: str | None = None
+        where = PipelineWhere(batch_id=batch_id)
+        while True:
+            page = await self._engine.list_pipelines(
+                state=PipelineState.FAILED, where=where, page_size=500, next_page_token=token
+            )
+            failed.extend(item.pipeline_id for item in page.items)
+            token = page.next_page_token
+            if token is None:
+                break
+        gate = asyncio.Semaphore(_READ_AHEAD)
+        stages = 0
+        pipelines = 0
+
+        async def retry(pipeline_id: str) -> None:
+            nonlocal stages, pipelines
+            async with gate:
+                n = await self._retry_pipeline(pipeline_id, reason, actor)
+            if n:
+                pipelines += 1
+                stages += n
+
+        await asyncio.gather(*(retry(pid) for pid in failed))
+        if pipelines and desc.status in _CLOSED:
+            await self._watch_again(batch_id, desc)
+        return RetriedBatch(retried_pipelines=pipelines, retried_stages=stages)
+
+    async def _retry_pipeline(self, pipeline_id: str, reason: str, actor: str | None) -> int:
+        """Retry each failed stage of one pipeline; how many were retried."""
+        page = StagePage(limit=MAX_STAGE_PAGE, state=StageState.FAILED)
+        try:
+            status = await self._engine.get_pipeline(pipeline_id, page=page)
+        except PipelineNotFound:
+            return 0
+        if status.state is not PipelineState.FAILED:
+            return 0
+        retried = 0
+        for stage in status.stages:
+            try:
+                await self._engine.retry_stage(pipeline_id, stage.stage_id, reason, actor=actor)
+            except InvalidState:  # it is no longer held in FAILED (retried meanwhile)
+                continue
+            retried += 1
+        return retried
+
+    async def _watch_again(self, batch_id: str, desc: WorkflowExecutionDescription) -> None:
+        """Start a new run of an ended batch's workflow that starts nothing and waits."""
+        params = await self._first_input(batch_id)
+        if params is None:
+            return
+        memo = {
+            names.MEMO_FINGERPRINT: await desc.memo_value(names.MEMO_FINGERPRINT, default=None),
+            names.MEMO_BATCH: await desc.memo_value(names.MEMO_BATCH, default={}),
+        }
+        attrs = TypedSearchAttributes(
+            [
+                SearchAttributePair(names.SA_PIPELINE_STATE, PipelineState.RUNNING.value),
+                SearchAttributePair(
+                    names.SA_TENANT_ID, desc.typed_search_attributes.get(names.SA_TENANT_ID) or ""
+                ),
+                SearchAttributePair(
+                    names.SA_PIPELINE_NAME,
+                    desc.typed_search_attributes.get(names.SA_PIPELINE_NAME) or "",
+                ),
+            ]
+        )
+        watch = params.model_copy(update={"started": params.total, "cancel": None})
+
+        async def start() -> None:
+            await self._client.start_workflow(
+                names.BATCH_WORKFLOW_TYPE,
+                watch,
+                id=batch_id,
+                task_queue=self._engine.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                search_attributes=attrs,
+                memo=memo,
+                static_summary=f"batch {batch_id}: watching retried pipelines",
+            )
+
+        with contextlib.suppress(WorkflowAlreadyStartedError):  # another retry watches it
+            await self._calls(start, passing=(WorkflowAlreadyStartedError,))
+
+    async def _first_input(self, batch_id: str) -> BatchWorkflowInput | None:
+        handle = self._client.get_workflow_handle(batch_id)
+
+        async def read() -> BatchWorkflowInput | None:
+            async for event in handle.fetch_history_events(page_size=1):
+                if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+                    payloads = event.workflow_execution_started_event_attributes.input.payloads
+                    decoded = await self._client.data_converter.decode(
+                        payloads, [BatchWorkflowInput]
+                    )
+                    found: BatchWorkflowInput = decoded[0]
+                    return found
+                break
+            return None
+
+        return await self._calls(read)
+
+    # ------------------------------------------------------------------ results
+    async def batch_results(
+        self, batch_id: str, *, tenant_id: str | None
+    ) -> AsyncIterator[BatchResultLine]:
+        """One line per input in input order, reading a few pipelines ahead of the one written."""
+        status = await self.get_batch(batch_id)
+        unstarted = (
+            PipelineState.CANCELLED.value
+            if status.state != PipelineState.RUNNING.value or status.cancel_reason is not None
+            else PipelineState.PENDING.value
+        )
+
+        async def line(index: int) -> BatchResultLine:
+            pid = keyed_id(tenant_id, batch_member_key(batch_id, index))
+            try:
+                found = await self._engine.get_pipeline(pid, page=StagePage(limit=0))
+            except PipelineNotFound:
+                return BatchResultLine(index=index, pipeline_id=pid, state=unstarted)
+            error = found.error.model_dump(mode="json") if found.error is not None else None
+            return BatchResultLine(
+                index=index,
+                pipeline_id=pid,
+                state=found.state.value,
+                result=found.result,
+                error=error,
+            )
+
+        pending: list[asyncio.Task[BatchResultLine]] = []
+        next_index = 0
+        try:
+            while next_index < status.total or pending:
+                while next_index < status.total and len(pending) < _READ_AHEAD:
+                    pending.append(asyncio.ensure_future(line(next_index)))
+                    next_index += 1
+                yield await pending.pop(0)
+        finally:
+            for task in pending:
+                task.cancel()
