@@ -1,4 +1,6 @@
-"""Dependencies, declared once as ``Annotated`` aliases: settings, engine, store, cache, caller.
+"""Dependencies, declared once as ``Annotated`` aliases: settings, engine, store, cache, caller,
+and the path, header and query parameters several routes share (tenant, ``If-Match``, list
+filters).
 
 Every dependency is a coroutine function: FastAPI runs a plain ``def`` dependency in a worker
 thread, a hop that cost more per request than the work of all of them together.
@@ -9,10 +11,14 @@ of the caller's, answering 404 otherwise so nothing leaks about other tenants.
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from api.auth import Caller, Role
 from api.context import ApiContext
@@ -25,6 +31,7 @@ from pipeline_engine.errors import (
     PipelineNotFound,
     TenantNotFound,
 )
+from pipeline_engine.pages import PipelineWhere
 from pipeline_engine.service import PipelineEngine
 from pipeline_engine.settings import Settings
 from pipeline_engine.states import StageState
@@ -40,15 +47,23 @@ __all__ = [
     "CallerDep",
     "ContextDep",
     "EngineDep",
+    "IfMatch",
     "MetricsDep",
     "OperablePipeline",
     "Operator",
+    "PathViewer",
     "RegistryDep",
     "SettingsDep",
     "StoreDep",
+    "TenantPath",
     "ViewablePipeline",
     "Viewer",
+    "WhereDep",
     "check_tenant",
+    "listed_tenants",
+    "path_token_viewer",
+    "pipeline_where",
+    "refused_credentials",
     "require",
 ]
 
@@ -106,17 +121,88 @@ StoreDep = Annotated[TenantConfigStore, Depends(get_store)]
 CacheDep = Annotated[TenantConfigCache, Depends(get_cache)]
 
 
+def _caller_of(ctx: ApiContext, token: str | None) -> Caller:
+    """The caller a token names: how every route authenticates (401 when missing or invalid)."""
+    if not token:
+        raise AuthenticationError("missing bearer token")
+    return ctx.tokens.verify(token)
+
+
 async def current_caller(
     ctx: ContextDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     """The caller named by the request's bearer token (401 when missing or invalid)."""
-    if credentials is None or not credentials.credentials:
-        raise AuthenticationError("missing bearer token")
-    return ctx.tokens.verify(credentials.credentials)
+    return _caller_of(ctx, credentials.credentials if credentials is not None else None)
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+async def path_token_viewer(
+    ctx: ContextDep, token: Annotated[str, Path(description="A viewer's bearer token.")]
+) -> Caller:
+    """The caller named by a token in the path (for clients that cannot send a header: the
+    Temporal Web UI's codec endpoint); needs the viewer role."""
+    caller = _caller_of(ctx, token)
+    if not caller.has_role(Role.VIEWER):
+        raise PermissionDenied("this operation needs the 'viewer' role")
+    return caller
+
+
+PathViewer = Annotated[Caller, Depends(path_token_viewer)]
+
+
+def _header_token(request: Request) -> str | None:
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def _path_token(request: Request) -> str | None:
+    token = request.path_params.get("token")
+    return token if isinstance(token, str) else None
+
+
+_TOKEN_SOURCES: dict[Callable[..., Any], Callable[[Request], str | None]] = {
+    current_caller: _header_token,
+    path_token_viewer: _path_token,
+}
+"""Where each authenticating dependency finds its token."""
+
+
+def _token_source(route: APIRoute) -> Callable[[Request], str | None] | None:
+    """How ``route`` authenticates its caller (``None``: it needs no token, e.g. the schema).
+
+    A walk of its dependencies, asked only on the error path (a body that did not decode)."""
+    pending: list[Dependant] = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        source = _TOKEN_SOURCES.get(dependant.call) if dependant.call is not None else None
+        if source is not None:
+            return source
+        pending.extend(dependant.dependencies)
+    return None
+
+
+def refused_credentials(request: Request) -> AuthenticationError | None:
+    """Why the request's token does not authenticate it for its route (``None``: it does, or the
+    route needs none): the route's own authentication, asked before its body is looked at.
+
+    For the error handlers: FastAPI decodes a JSON body before it runs dependencies, so a
+    malformed body would otherwise be answered 422 to a caller that has not authenticated.
+    """
+    route = request.scope.get("route")
+    ctx: ApiContext | None = getattr(request.app.state, "ctx", None)
+    if not isinstance(route, APIRoute) or ctx is None:
+        return None
+    source = _token_source(route)
+    if source is None:
+        return None
+    try:
+        _caller_of(ctx, source(request))
+    except AuthenticationError as err:
+        return err
+    return None
 
 
 def require(role: Role) -> Callable[[Caller], Awaitable[Caller]]:
@@ -194,3 +280,44 @@ OperablePipeline = Annotated[str, Depends(_pipeline_for(Role.OPERATOR))]
 """A pipeline id the caller may operate (operator role, one of its tenants)."""
 ApprovablePipeline = Annotated[str, Depends(_pipeline_for(Role.APPROVER))]
 """A pipeline id the caller may give input to (approver role, one of its tenants)."""
+
+
+TenantPath = Annotated[str, Path(pattern=TENANT_ID_PATTERN, description="The tenant.")]
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", max_length=64, description="The current version (optimistic lock)."),
+]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+async def pipeline_where(
+    name: Annotated[
+        str | None, Query(max_length=200, description="Only pipelines whose name starts with this.")
+    ] = None,
+    started_after: Annotated[
+        datetime | None, Query(description="Created at or after (ISO 8601; UTC without a zone).")
+    ] = None,
+    started_before: Annotated[
+        datetime | None, Query(description="Created before (ISO 8601; UTC without a zone).")
+    ] = None,
+) -> PipelineWhere:
+    """The list filters of the query string."""
+    return PipelineWhere(
+        name_prefix=name or None,
+        started_after=_utc(started_after),
+        started_before=_utc(started_before),
+    )
+
+
+WhereDep = Annotated[PipelineWhere, Depends(pipeline_where)]
+
+
+def listed_tenants(caller: Caller, tenant_id: str | None) -> list[str] | None:
+    """The tenants a listing covers: ``tenant_id`` (if the caller's) or all of the caller's."""
+    if tenant_id is not None:
+        check_tenant(caller, tenant_id)
+        return [tenant_id]
+    return caller.tenant_filter()

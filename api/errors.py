@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.auth import decode_token
+from api.deps import refused_credentials
 from pipeline_engine.errors import (
     AuthenticationError,
     BatchNotFound,
@@ -210,31 +210,9 @@ async def _on_pipeline_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc)
 
 
-def _unauthenticated(request: Request) -> AuthenticationError | None:
-    """Why the request's bearer token is not valid, for a protected route (else ``None``).
-
-    FastAPI decodes a JSON body before it runs dependencies, so a malformed body would otherwise
-    be answered 422 to a caller that has not authenticated.
-    """
-    path = request.url.path
-    if not path.startswith("/v1/") or path.startswith("/v1/schema/"):
-        return None
-    ctx = getattr(request.app.state, "ctx", None)
-    if ctx is None:
-        return None
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return AuthenticationError("missing bearer token")
-    try:
-        decode_token(token.strip(), ctx.settings.jwt_secret)
-    except AuthenticationError as err:
-        return err
-    return None
-
-
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    auth = _unauthenticated(request)
+    auth = refused_credentials(request)
     if auth is not None:
         return error_response(auth)
     problems = problems_from_request_errors(exc.errors())
@@ -246,7 +224,7 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:  # FastAPI could not decode the body (e.g. not UTF-8)
-        auth = _unauthenticated(request)
+        auth = refused_credentials(request)
         if auth is not None:
             return error_response(auth)
         problem = Problem("$", f"body cannot be parsed: {exc.detail}")

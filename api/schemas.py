@@ -1,4 +1,4 @@
-"""Request and response bodies of the REST API (unknown fields are rejected)."""
+"""Request and response bodies of the REST API (unknown fields of a request are rejected)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,15 @@ from pipeline_engine.service.tenant_configs import (
 
 __all__ = [
     "CancelBody",
+    "CodecPayloads",
     "CreateBatchBody",
     "CreatePipelineBody",
+    "GraphEdgeOut",
+    "GraphNodeOut",
+    "GraphOut",
+    "GraphProblemOut",
     "InputBody",
+    "PipelineCounts",
     "PipelineRef",
     "ProcessBody",
     "RetryBody",
@@ -210,4 +216,73 @@ class CreateBatchBody(_Body):
         max_length=200,
         description="The same key (for the same tenant) gives the same batch; with other "
         "arguments it is a 409.",
+    )
+
+
+class PipelineCounts(BaseModel):
+    """How many pipelines match, in total and per state."""
+
+    total: int
+    by_state: dict[str, int] = Field(description="State -> count (states with none are left out).")
+
+
+class GraphNodeOut(BaseModel):
+    """One node: a stage, or a fan-out standing for many stages."""
+
+    id: str
+    kind: str = Field(description="step, input, group (a wide group) or map (run-time fan-out).")
+    label: str
+    path: str = Field(description="JSON path of the element in the config.")
+    step: str | None = None
+    stages: list[str] = Field(description="Stage ids this node stands for.")
+    run_prefixes: list[str] = Field(
+        default_factory=list, description="Its stages' run-time copies are ``<prefix>[<i>]``."
+    )
+
+
+class GraphEdgeOut(BaseModel):
+    """Data flows from ``source`` to ``target``."""
+
+    source: str
+    target: str
+
+
+class GraphProblemOut(BaseModel):
+    """A validation problem and the node it concerns (``None``: the config as a whole)."""
+
+    path: str
+    message: str
+    node: str | None = None
+
+
+class GraphOut(BaseModel):
+    """A pipeline or config drawn as a graph."""
+
+    name: str
+    nodes: list[GraphNodeOut]
+    edges: list[GraphEdgeOut]
+    problems: list[GraphProblemOut] = Field(default_factory=list)
+
+
+class CodecPayloads(BaseModel):
+    """Payloads as the Temporal Web UI's codec protocol carries them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "payloads": [
+                        {
+                            "metadata": {"encoding": "anNvbi9wbGFpbg=="},
+                            "data": "eyJuIjogNDJ9",
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    payloads: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Protobuf JSON of temporal.api.common.v1.Payload (base64 metadata and data).",
     )

@@ -13,11 +13,20 @@ from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 
 from api.auth import Caller, Role
-from api.deps import CacheDep, CallerDep, ContextDep, SettingsDep, Viewer, check_tenant, require
+from api.deps import (
+    CacheDep,
+    CallerDep,
+    ContextDep,
+    Operator,
+    SettingsDep,
+    Viewer,
+    check_tenant,
+    listed_tenants,
+    require,
+)
 from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
 from api.ndjson import NDJSON, ndjson_inputs
 from api.page_tokens import open_page_token, seal_page_token
-from api.routes.counts import listed_tenants
 from api.schemas import TENANT_ID, CancelBody, CreateBatchBody, RetryBody
 from pipeline_engine._finite import refuse_non_finite
 from pipeline_engine.batches import (
@@ -76,7 +85,6 @@ ViewableBatch = Annotated[BatchStatus, Depends(_batch_for(Role.VIEWER))]
 """A batch the caller may read (its status, read once)."""
 OperableBatch = Annotated[BatchStatus, Depends(_batch_for(Role.OPERATOR))]
 """A batch the caller may cancel or retry."""
-Operator = Annotated[Caller, Depends(require(Role.OPERATOR))]
 
 _NDJSON_BODY = {
     "requestBody": {

@@ -9,16 +9,14 @@ sends a bearer token only behind its own OIDC login, so ``pipeline-engine dev`` 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from fastapi import APIRouter, Depends, Path
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter
 
 from api.auth import ALL_TENANTS, Caller, Role, mint_token
 from api.context import PayloadRefs
-from api.deps import ContextDep, Viewer
+from api.deps import ContextDep, PathViewer, Viewer
 from api.errors import ERROR_RESPONSES
-from pipeline_engine.errors import InvalidInput, PermissionDenied, PipelineError, Problem
+from api.schemas import CodecPayloads
+from pipeline_engine.errors import InvalidInput, PipelineError, Problem
 
 router = APIRouter(prefix="/codec", tags=["codec"], responses=ERROR_RESPONSES)
 
@@ -36,30 +34,6 @@ def ui_codec_endpoint(api_url: str, secret: str) -> str:
         ttl_s=UI_TOKEN_TTL_S,
     )
     return f"{api_url}/v1/codec/t/{token}"
-
-
-class CodecPayloads(BaseModel):
-    """Payloads as the Temporal Web UI's codec protocol carries them."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "payloads": [
-                        {
-                            "metadata": {"encoding": "anNvbi9wbGFpbg=="},
-                            "data": "eyJuIjogNDJ9",
-                        }
-                    ]
-                }
-            ]
-        }
-    )
-
-    payloads: list[dict[str, Any]] = Field(
-        default_factory=list,
-        description="Protobuf JSON of temporal.api.common.v1.Payload (base64 metadata and data).",
-    )
 
 
 def _owners(refs: PayloadRefs | None, body: CodecPayloads) -> list[str | None]:
@@ -100,18 +74,6 @@ async def _decode(ctx: ContextDep, caller: Caller, body: CodecPayloads) -> Codec
 def _encode(ctx: ContextDep, body: CodecPayloads) -> CodecPayloads:
     _owners(ctx.payload_refs, body)  # 422 on a payload that is not one
     return body
-
-
-async def _path_caller(
-    ctx: ContextDep, token: Annotated[str, Path(description="A viewer's bearer token.")]
-) -> Caller:
-    caller = ctx.tokens.verify(token)
-    if not caller.has_role(Role.VIEWER):
-        raise PermissionDenied("this operation needs the 'viewer' role")
-    return caller
-
-
-PathViewer = Annotated[Caller, Depends(_path_caller)]
 
 
 @router.post("/decode", operation_id="codec_decode", response_model=CodecPayloads)

@@ -7,54 +7,23 @@ data-flow edges; for configs, each validation problem names the node it concerns
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
-from pydantic import BaseModel, Field
 
-from api.deps import EngineDep, RegistryDep, StoreDep, ViewablePipeline, Viewer, check_tenant
+from api.deps import (
+    EngineDep,
+    RegistryDep,
+    StoreDep,
+    TenantPath,
+    ViewablePipeline,
+    Viewer,
+    check_tenant,
+)
 from api.errors import ERROR_RESPONSES
-from api.routes.tenants import TenantPath
+from api.schemas import GraphEdgeOut, GraphNodeOut, GraphOut, GraphProblemOut
 from pipeline_engine.dsl import GraphNode, Plan, PlanGraph, compile_plan, parse_config, plan_graph
 from pipeline_engine.errors import InvalidConfig, Problem, TenantNotFound
 from pipeline_engine.service.tenant_configs import definition_config
 
 router = APIRouter(tags=["graphs"], responses=ERROR_RESPONSES)
-
-
-class GraphNodeOut(BaseModel):
-    """One node: a stage, or a fan-out standing for many stages."""
-
-    id: str
-    kind: str = Field(description="step, input, group (a wide group) or map (run-time fan-out).")
-    label: str
-    path: str = Field(description="JSON path of the element in the config.")
-    step: str | None = None
-    stages: list[str] = Field(description="Stage ids this node stands for.")
-    run_prefixes: list[str] = Field(
-        default_factory=list, description="Its stages' run-time copies are ``<prefix>[<i>]``."
-    )
-
-
-class GraphEdgeOut(BaseModel):
-    """Data flows from ``source`` to ``target``."""
-
-    source: str
-    target: str
-
-
-class GraphProblemOut(BaseModel):
-    """A validation problem and the node it concerns (``None``: the config as a whole)."""
-
-    path: str
-    message: str
-    node: str | None = None
-
-
-class GraphOut(BaseModel):
-    """A pipeline or config drawn as a graph."""
-
-    name: str
-    nodes: list[GraphNodeOut]
-    edges: list[GraphEdgeOut]
-    problems: list[GraphProblemOut] = Field(default_factory=list)
 
 
 def _node_out(node: GraphNode) -> GraphNodeOut:

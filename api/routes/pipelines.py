@@ -18,12 +18,13 @@ from api.deps import (
     ViewablePipeline,
     ViewablePipelineStatus,
     Viewer,
+    WhereDep,
     check_tenant,
+    listed_tenants,
 )
 from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
 from api.page_tokens import open_page_token, seal_page_token
 from api.result_refs import with_large_results_by_ref
-from api.routes.counts import WhereDep, listed_tenants
 from api.schemas import (
     CancelBody,
     CreatePipelineBody,

@@ -2,21 +2,24 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from api.deps import Admin, CacheDep, RegistryDep, StoreDep, Viewer, check_tenant
+from api.deps import (
+    Admin,
+    CacheDep,
+    IfMatch,
+    RegistryDep,
+    StoreDep,
+    TenantPath,
+    Viewer,
+    check_tenant,
+)
 from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
-from api.schemas import TENANT_ID, TenantConfig, TenantConfigBody
+from api.schemas import TenantConfig, TenantConfigBody
 from pipeline_engine.errors import InvalidInput, Problem
 from pipeline_engine.service.tenant_configs import no_tenant_config, validate_tenant_config
 
 router = APIRouter(prefix="/tenants", tags=["tenants"], responses=ERROR_RESPONSES)
-
-TenantPath = Annotated[str, Path(pattern=TENANT_ID, description="The tenant.")]
-IfMatch = Annotated[
-    str | None,
-    Header(alias="If-Match", max_length=64, description="The current version (optimistic lock)."),
-]
 
 
 def _out(row: TenantConfig, response: Response) -> TenantConfig:
