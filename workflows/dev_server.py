@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from workflows.search_attributes import dev_server_flags
@@ -62,6 +65,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _die_with_parent(parent_pid: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking the kernel to send SIGTERM to the child when its parent dies (even
+    by SIGKILL); the child exits at once if the parent is already gone. ``None`` off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here, not in the child
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
 
 
 def _port_open(port: int) -> bool:
@@ -144,6 +165,16 @@ class TemporalDevServer:
 
     def start(self, *, timeout_s: float = 60.0) -> None:
         """Start the server and wait until its frontend accepts connections."""
+        self.launch()
+        self.wait_ready(timeout_s=timeout_s)
+
+    def launch(self) -> None:
+        """Start the server process and return at once (:meth:`wait_ready` waits for it).
+
+        The server dies with the thread that launched it, however that ends (``kill -9``
+        included: ``PR_SET_PDEATHSIG`` on Linux), so no server outlives its ``dev``, test session
+        or benchmark; launch it from a thread that lives as long as the server should.
+        """
         if _port_open(self.port):
             raise RuntimeError(f"port {self.port} is already in use on 127.0.0.1")
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
@@ -154,11 +185,18 @@ class TemporalDevServer:
             env=dict(os.environ),
             # not in the terminal's process group: Ctrl-C stops our workers first, then us it
             start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid()),
         )
+
+    def wait_ready(self, *, timeout_s: float = 60.0) -> None:
+        """Wait until the launched server's frontend serves; stop it and raise if it does not."""
+        proc = self._proc
+        if proc is None:
+            raise RuntimeError("the temporal dev server was not launched")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"temporal dev server exited with code {self._proc.returncode}")
+            if proc.poll() is not None:
+                raise RuntimeError(f"temporal dev server exited with code {proc.returncode}")
             if _port_open(self.port) and self._healthy():
                 return
             time.sleep(0.1)

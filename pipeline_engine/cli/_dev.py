@@ -193,14 +193,29 @@ def _ui_codec_endpoint(settings: Settings) -> str:
 
 
 def _start_temporal(server: TemporalDevServer, log_file: Path) -> None:
+    """Launch the server (it dies with this process, however it dies), import what serving needs
+    while it starts, and wait until it serves."""
     try:
-        server.start()
+        server.launch()
+        preload = threading.Thread(target=_import_the_stack, name="dev-preload", daemon=True)
+        preload.start()
+        server.wait_ready()
+        preload.join()
     except RuntimeError as exc:
         last = ""
         with contextlib.suppress(OSError):
             lines = [line for line in log_file.read_text(errors="replace").splitlines() if line]
             last = f": {lines[-1][:300]}" if lines else ""
         raise CliFailure(f"{exc}{last} (full log: {log_file})", exit_code=EXIT_UNAVAILABLE) from exc
+
+
+def _import_the_stack() -> None:
+    """Import the worker's and the API's modules (a second or more on a fresh install, while the
+    Temporal server starts on the other core); an error shows when :func:`_serve` imports them."""
+    with contextlib.suppress(Exception):
+        import api.serve  # noqa: F401
+        import pipeline_engine.builtin_steps  # noqa: F401
+        import workflows.worker_factory  # noqa: F401
 
 
 async def _serve(

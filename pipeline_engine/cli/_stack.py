@@ -27,6 +27,7 @@ __all__ = [
     "connect_temporal",
     "data_dir_lock",
     "exit_without_finalizing",
+    "listener_of",
     "load_steps",
 ]
 
@@ -110,11 +111,42 @@ def check_ports(ports: list[Port]) -> None:
         seen[port.number] = port
         if _in_use(port.host, port.number):
             make = f" (make run {port.make_variable}=<free port>)" if port.make_variable else ""
+            owner = listener_of(port.number)
+            by = stop = ""
+            if owner is not None:
+                by = f" by pid {owner[0]} ({owner[1]})"
+                stop = f"stop it (kill {owner[0]}) or "
             raise CliFailure(
-                f"port {port.number} ({port.what}) is already in use on {port.host}: "
-                f"set {port.flag} to a free port{make}",
+                f"port {port.number} ({port.what}) is already in use on {port.host}{by}: "
+                f"{stop}set {port.flag} to a free port{make}",
                 exit_code=EXIT_INVALID,
             )
+
+
+def listener_of(port: int) -> tuple[int, str] | None:
+    """The pid and command line of the process listening on TCP ``port`` (Linux ``/proc``);
+    ``None`` when it cannot be told (another OS, or another user's process)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                # local address "0100007F:1C91", state 0A = LISTEN, inode in column 10
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return None
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            for fd in (proc / "fd").iterdir():
+                if os.readlink(fd) in inodes:
+                    raw = (proc / "cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+                    words = [Path(raw[0].decode(errors="replace")).name]
+                    words += [w.decode(errors="replace") for w in raw[1:4]]
+                    return int(proc.name), " ".join(" ".join(words).split())[:100]
+    return None
 
 
 @contextmanager

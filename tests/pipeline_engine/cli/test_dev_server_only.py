@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -83,3 +84,64 @@ def test_dev_demo_runs_the_seed_with_the_server_extra_alone(
         rest, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, rest
     assert "Traceback" not in rest, rest
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_kill_9_of_dev_frees_its_three_ports_within_5_s(
+    server_python: Path, tmp_path: Path
+) -> None:
+    """The Temporal server (and its Web UI) runs in a session of its own; SIGKILL of ``dev``
+    alone (not its group) must still end it: the kernel sends it SIGTERM (PR_SET_PDEATHSIG)."""
+    with running_dev(server_python, tmp_path) as proc:
+        text = read_until(proc, "press Ctrl-C to stop")
+        assert "press Ctrl-C to stop" in text, text
+        ports = list(proc.ports.values())  # type: ignore[attr-defined]
+        assert not any(port_free(port) for port in ports), "the stack should be serving"
+        os.kill(proc.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        proc.wait(timeout=10)
+        while not all(port_free(port) for port in ports) and time.monotonic() - killed < 30:
+            time.sleep(0.05)
+        took = time.monotonic() - killed
+    print(f"ports free {took:.2f} s after kill -9 of dev")
+    assert all(port_free(port) for port in ports) and took <= 5, f"{took:.1f} s: {ports}"
+
+
+def test_a_stale_server_on_a_port_is_named_with_its_pid(tmp_path: Path) -> None:
+    """A server left from before (here: a process listening on the frontend port) is named."""
+    stale = subprocess.Popen(
+        [sys.executable, "-c", STALE_LISTENER], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert stale.stdout is not None
+        port = int(stale.stdout.readline())
+        ports = ["--temporal-port", str(port), "--api-port", str(free_port())]
+        ports += ["--ui-port", str(free_port()), "--data-dir", str(tmp_path)]
+        done = subprocess.run(
+            [sys.executable, "-m", "pipeline_engine.cli", "dev", *ports],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        stale.kill()
+        stale.wait()
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (
+        f"port {port} (Temporal frontend) is already in use on 127.0.0.1 by pid {stale.pid} "
+        f"(python -c" in done.stderr
+    ), done.stderr
+    assert f"stop it (kill {stale.pid}) or set --temporal-port" in done.stderr
+
+
+STALE_LISTENER = """
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); time.sleep(120)
+"""
