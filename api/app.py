@@ -26,6 +26,7 @@ from pipeline_engine._version import __version__
 from pipeline_engine.errors import PipelineError
 from pipeline_engine.service import PipelineEngine
 from pipeline_engine.service.batches import BatchEngine
+from pipeline_engine.service.schedules import ScheduleEngine
 from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry, default_registry, load_step_modules
 
@@ -60,15 +61,18 @@ async def _connect(settings: Settings, registry: StepRegistry) -> PipelineEngine
     return await TemporalPipelineEngine.connect(settings, registry=registry)
 
 
-def _batches(engine: PipelineEngine) -> BatchEngine | None:
-    """Batches run on Temporal: a Temporal engine gets them (with its client's payload store)."""
+def _volume(engine: PipelineEngine) -> tuple[BatchEngine | None, ScheduleEngine | None]:
+    """Batches and schedules run on Temporal: a Temporal engine gets them (batches with its
+    client's payload store)."""
     from workflows.batch_engine import TemporalBatchEngine
     from workflows.engine import TemporalPipelineEngine
     from workflows.payload_refs import store_of
+    from workflows.schedule_engine import TemporalScheduleEngine
 
     if not isinstance(engine, TemporalPipelineEngine):
-        return None
-    return TemporalBatchEngine(engine, store_of(engine.client.data_converter))
+        return None, None
+    store = store_of(engine.client.data_converter)
+    return TemporalBatchEngine(engine, store), TemporalScheduleEngine(engine)
 
 
 def _origin(url: str) -> str:
@@ -130,6 +134,7 @@ def create_app(
             await cache.load_all()
         except PipelineError as exc:
             log.error("tenant configs not loaded yet: %s", exc.message)
+        batches, schedules = _volume(the_engine)
         app.state.ctx = ApiContext(
             settings=settings,
             engine=the_engine,
@@ -139,7 +144,8 @@ def create_app(
             metrics=metrics,
             tokens=TokenVerifier(settings.jwt_secret),
             payload_refs=_payload_refs(settings) if engine is None else None,
-            batches=_batches(the_engine),
+            batches=batches,
+            schedules=schedules,
         )
         refresher = asyncio.create_task(cache.run_refresher(settings.config_refresh_s))
         try:

@@ -10,6 +10,7 @@ from api.observability import ApiMetrics
 from api.tenants import TenantConfigCache, TenantConfigStore
 from pipeline_engine.service import PipelineEngine
 from pipeline_engine.service.batches import BatchEngine
+from pipeline_engine.service.schedules import ScheduleEngine
 from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry
 
@@ -46,6 +47,7 @@ class ApiContext:
         tokens: Verifies bearer tokens (once per token).
         payload_refs: Reads the payload store for the codec endpoint (``None``: no store).
         batches: Batch operations (``None``: the engine runs no batches).
+        schedules: Schedule operations (``None``: the engine runs no schedules).
     """
 
     settings: Settings
@@ -57,3 +59,4 @@ class ApiContext:
     tokens: TokenVerifier
     payload_refs: PayloadRefs | None = None
     batches: BatchEngine | None = None
+    schedules: ScheduleEngine | None = None

@@ -22,6 +22,7 @@ from pipeline_engine.errors import (
     PipelineError,
     PipelineNotFound,
     Problem,
+    ScheduleNotFound,
     TenantNotFound,
 )
 
@@ -124,6 +125,7 @@ _UNIFORM_404: tuple[tuple[type[NotFound], str], ...] = (
     (PipelineNotFound, "pipeline not found"),
     (TenantNotFound, "tenant not found"),
     (BatchNotFound, "batch not found"),
+    (ScheduleNotFound, "schedule not found"),
 )
 """The one body of each kind of 404: another tenant's pipeline (or tenant) and one that does not
 exist must answer byte for byte alike, whatever raised it, so the body names no id."""

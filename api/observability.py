@@ -66,12 +66,21 @@ class ApiMetrics:
             ["tenant"] if tenant_label else [],
             registry=self.registry,
         )
+        self.schedules_created = Counter(
+            "pipeline_engine_schedules_created",
+            "Schedules created (the same definition again not counted).",
+            registry=self.registry,
+        )
         self.batch_inputs = Counter(
             "pipeline_engine_batch_inputs",
             "Inputs (one pipeline each) of the batches submitted.",
             ["tenant"] if tenant_label else [],
             registry=self.registry,
         )
+
+    def schedule_created(self) -> None:
+        """Count a schedule created."""
+        self.schedules_created.inc()
 
     def batch_submitted(self, *, tenant_id: str, total: int) -> None:
         """Count a batch submitted with ``total`` inputs."""

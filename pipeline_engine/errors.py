@@ -7,7 +7,8 @@
     │   ├── PipelineNotFound   404  no such pipeline (or not one of the caller's tenants)
     │   ├── StageNotFound      404  no such stage in the pipeline
     │   ├── TenantNotFound     404  no such tenant config (or not one of the caller's tenants)
-    │   └── BatchNotFound      404  no such batch (or not one of the caller's tenants)
+    │   ├── BatchNotFound      404  no such batch (or not one of the caller's tenants)
+    │   └── ScheduleNotFound   404  no such schedule (or not one of the caller's tenants)
     ├── InvalidState           409  the operation does not apply in the pipeline's current state
     ├── Conflict               409  the idempotency key was used with other arguments; stale version
     ├── AuthenticationError    401  missing, expired or forged credentials
@@ -43,6 +44,7 @@ __all__ = [
     "PipelineError",
     "PipelineNotFound",
     "Problem",
+    "ScheduleNotFound",
     "StageNotFound",
     "TenantNotFound",
     "TimeoutError",
@@ -174,6 +176,12 @@ class BatchNotFound(NotFound):
     """No batch with this id exists among the caller's tenants."""
 
     code = "batch_not_found"
+
+
+class ScheduleNotFound(NotFound):
+    """No schedule with this id exists among the caller's tenants."""
+
+    code = "schedule_not_found"
 
 
 class InvalidState(PipelineError):

@@ -139,15 +139,8 @@ class EngineCommands(EngineReads):
         plan, pid = identity.plan, identity.pipeline_id
         parsed = plan.config
         summary, details = self._web_ui_texts(identity.prepared, tenant_id)
-        params = PipelineWorkflowInput(
-            config=parsed,
-            tenant_id=tenant_id,
-            input=input,
-            settings=settings or {},
-            trace_id=current_trace_id() or uuid.uuid4().hex,
-            autostart=start,
-            local_steps=sorted(plan.local_defaults),
-            limits=self._limits,
+        params = self.workflow_input(
+            identity.prepared, input=input, tenant_id=tenant_id, settings=settings, start=start
         )
         state = PipelineState.RUNNING if start else PipelineState.PENDING
         attrs = [  # started: RUNNING from the first moment, so the list agrees with the answer
@@ -186,6 +179,32 @@ class EngineCommands(EngineReads):
                 await self.start_pipeline(pid)
             return CreatedPipeline(pid, await self.get_status(pid), created=False)
         return CreatedPipeline(pid, state, created=True)
+
+    def workflow_input(
+        self,
+        prepared: PreparedConfig,
+        *,
+        input: Any,
+        tenant_id: str | None,
+        settings: dict[str, Any] | None,
+        start: bool,
+    ) -> PipelineWorkflowInput:
+        """The input of a new pipeline's workflow (also what a schedule starts each run with)."""
+        plan = prepared.plan
+        return PipelineWorkflowInput(
+            config=plan.config,
+            tenant_id=tenant_id,
+            input=input,
+            settings=settings or {},
+            trace_id=current_trace_id() or uuid.uuid4().hex,
+            autostart=start,
+            local_steps=sorted(plan.local_defaults),
+            limits=self._limits,
+        )
+
+    def web_ui_texts(self, prepared: PreparedConfig, tenant_id: str | None) -> tuple[str, str]:
+        """The Web UI's summary and graph of a pipeline of ``prepared`` (kept per config)."""
+        return self._web_ui_texts(prepared, tenant_id)
 
     def _web_ui_texts(self, prepared: PreparedConfig, tenant_id: str | None) -> tuple[str, str]:
         """The Web UI's summary and graph of a pipeline: computed once per (config, tenant)."""

@@ -10,6 +10,7 @@ from api.routes import (
     ops,
     pipelines,
     process,
+    schedules,
     schema,
     steps,
     streams,
@@ -28,6 +29,7 @@ api_router.include_router(schema.router)
 api_router.include_router(graphs.router)
 api_router.include_router(counts.router)
 api_router.include_router(batches.router)
+api_router.include_router(schedules.router)
 api_router.include_router(codec.router)
 
 ops_router = ops.router

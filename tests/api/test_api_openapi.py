@@ -24,6 +24,12 @@ CHANGING = {
     "submit_batch",
     "cancel_batch",
     "retry_failed_batch",
+    "create_schedule",
+    "delete_schedule",
+    "pause_schedule",
+    "unpause_schedule",
+    "trigger_schedule",
+    "backfill_schedule",
 }
 
 
