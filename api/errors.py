@@ -10,9 +10,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.body_hints import content_type_problem, malformed_json_problem
 from api.deps import refused_credentials
+from pipeline_engine._suggest import unknown_field_hint
 from pipeline_engine.errors import (
     AuthenticationError,
     BatchNotFound,
@@ -123,7 +126,11 @@ CONFLICT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 _UNIFORM_404: tuple[tuple[type[NotFound], str], ...] = (
     (PipelineNotFound, "pipeline not found"),
-    (TenantNotFound, "tenant not found"),
+    (
+        TenantNotFound,
+        "tenant not found: no config is stored for it among your tenants "
+        "(an admin stores one with PUT /v1/tenants/{tenant_id}/config)",
+    ),
     (BatchNotFound, "batch not found"),
     (ScheduleNotFound, "schedule not found"),
 )
@@ -147,8 +154,15 @@ def error_response(exc: PipelineError) -> JSONResponse:
     body = exc.to_dict() if status != 500 else _internal_body()
     for kind, message in _UNIFORM_404:
         if isinstance(exc, kind):
-            body = {"error": kind.code, "message": message, "details": []}
+            # a suggestion is among the caller's own tenants only: it says nothing of others
+            hint = next((d["did_you_mean"] for d in exc.details if _suggests(d)), None)
+            suffix = f"; did you mean {hint!r}?" if hint else ""
+            body = {"error": kind.code, "message": message + suffix, "details": []}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _suggests(detail: Any) -> bool:
+    return isinstance(detail, dict) and isinstance(detail.get("did_you_mean"), str)
 
 
 def _internal_body() -> dict[str, Any]:
@@ -179,10 +193,12 @@ def _path(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _message(err: dict[str, Any]) -> str:
+def _message(err: dict[str, Any], body_model: type[BaseModel] | None = None) -> str:
     kind = err.get("type")
     if kind == "extra_forbidden":
-        return "unknown field"
+        loc = tuple(err.get("loc", ()))
+        hint = unknown_field_hint(body_model, loc[1:]) if loc[:1] == ("body",) else ""
+        return "unknown field" + hint
     if kind == "missing":
         return "required field missing"
     if kind == "json_invalid":
@@ -191,14 +207,17 @@ def _message(err: dict[str, Any]) -> str:
     return str(err.get("msg", "invalid value")).removeprefix("Value error, ")
 
 
-def problems_from_request_errors(errors: Any) -> list[Problem]:
-    """Problems (JSON path + message) from FastAPI's request validation errors."""
+def problems_from_request_errors(
+    errors: Any, *, body_model: type[BaseModel] | None = None
+) -> list[Problem]:
+    """Problems (JSON path + message) from FastAPI's request validation errors (an unknown field
+    of ``body_model`` with the closest known one)."""
     seen: set[tuple[str, str]] = set()
     out: list[Problem] = []
     for err in errors:
         if not isinstance(err, dict):
             continue
-        item = (_path(tuple(err.get("loc", ()))), _message(err))
+        item = (_path(tuple(err.get("loc", ()))), _message(err, body_model))
         if item not in seen:
             seen.add(item)
             out.append(Problem(*item))
@@ -212,12 +231,27 @@ async def _on_pipeline_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc)
 
 
+def _body_model(request: Request) -> type[BaseModel] | None:
+    """The pydantic model of the route's JSON body, if it has one."""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    model = getattr(getattr(field, "field_info", None), "annotation", None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     auth = refused_credentials(request)
     if auth is not None:
         return error_response(auth)
-    problems = problems_from_request_errors(exc.errors())
+    errors = list(exc.errors())
+    hint = content_type_problem(request, errors)
+    if hint is not None:
+        return error_response(InvalidInput(hint.message, problems=[hint]))
+    for err in errors:
+        malformed = malformed_json_problem(err, getattr(exc, "body", None))
+        if malformed is not None:
+            return error_response(InvalidInput(malformed.message, problems=[malformed]))
+    problems = problems_from_request_errors(errors, body_model=_body_model(request))
     n = len(problems)
     err = InvalidInput(f"invalid request ({n} problem{'s' if n != 1 else ''})", problems=problems)
     return error_response(err)

@@ -32,6 +32,7 @@ from api.schemas import (
     PipelineRef,
     RetryBody,
 )
+from pipeline_engine._suggest import no_stage
 from pipeline_engine.dsl import PipelineConfig, parse_config
 from pipeline_engine.errors import InvalidConfig, Problem, StageNotFound
 from pipeline_engine.events import Event
@@ -143,7 +144,8 @@ async def get_stage_result(status: ViewablePipelineStatus, stage_id: str) -> Any
     try:
         return status.stage(stage_id).result
     except KeyError:
-        raise StageNotFound(f"pipeline {status.pipeline_id!r} has no stage {stage_id!r}") from None
+        known = [stage.stage_id for stage in status.stages]
+        raise StageNotFound(no_stage(stage_id, known, pipeline_id=status.pipeline_id)) from None
 
 
 @router.get("/{pipeline_id}/history", operation_id="get_history", response_model=list[Event])

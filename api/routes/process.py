@@ -5,6 +5,8 @@ from fastapi import APIRouter, Response
 from api.deps import CacheDep, EngineDep, MetricsDep, Operator, check_tenant
 from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
 from api.schemas import PipelineRef, ProcessBody
+from pipeline_engine._suggest import closest
+from pipeline_engine.errors import TenantNotFound
 
 router = APIRouter(tags=["process"], responses=ERROR_RESPONSES)
 
@@ -35,8 +37,15 @@ async def process(
     404 when the tenant has no config (or is not one of the caller's); 422 when its stored config
     is invalid (it is not served).
     """
-    check_tenant(caller, body.tenant_id)
-    cached = await cache.lookup(body.tenant_id)
+    try:
+        check_tenant(caller, body.tenant_id)
+        cached = await cache.lookup(body.tenant_id)
+    except TenantNotFound as exc:
+        mine = [t for t in cache.tenant_ids() if caller.can_access(t)]
+        near = closest(body.tenant_id, mine)
+        raise TenantNotFound(
+            exc.message, details=[{"did_you_mean": near}] if near else []
+        ) from None
     created = await engine.create_pipeline(
         cached.config,
         input=body.input,

@@ -207,6 +207,10 @@ class TenantConfigCache:
             )
         raise no_tenant_config(tenant_id)
 
+    def tenant_ids(self) -> list[str]:
+        """The tenants with a valid config in the cache."""
+        return list(self._valid)
+
     def priority_of(self, tenant_id: str | None) -> TaskPriority | None:
         """The tenant's priority when it has a valid config (``None`` otherwise: the default)."""
         found = self._valid.get(tenant_id) if tenant_id is not None else None

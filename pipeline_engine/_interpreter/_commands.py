@@ -9,6 +9,7 @@ from jsonschema import validators
 
 from pipeline_engine._interpreter._records import Records, Waiting, fingerprint
 from pipeline_engine._interpreter._runtime import Runtime
+from pipeline_engine._suggest import no_stage
 from pipeline_engine.errors import InvalidInput, InvalidState, PipelineError, Problem, StageNotFound
 from pipeline_engine.events import EventType
 from pipeline_engine.states import PipelineState, StageState
@@ -49,7 +50,7 @@ class Commands:
         open_ = {k: w for k, w in self._records.waiting.items() if not w.received}
         if stage_id is not None:
             if stage_id not in self._records.stages:
-                raise StageNotFound(f"pipeline has no stage {stage_id!r}")
+                raise StageNotFound(no_stage(stage_id, self._records.stages))
             return open_.get(stage_id)
         if len(open_) > 1:
             raise InvalidInput(
@@ -127,7 +128,7 @@ class Commands:
         """Raise if ``retry_stage`` would not apply (nothing is written when it raises)."""
         r = self._records
         if stage_id not in r.stages:
-            raise StageNotFound(f"pipeline has no stage {stage_id!r}")
+            raise StageNotFound(no_stage(stage_id, r.stages))
         if stage_id in r.parked or stage_id in r.retried or stage_id in r.held:
             return
         rec = r.stages[stage_id]

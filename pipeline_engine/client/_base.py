@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -20,6 +20,7 @@ from pipeline_engine.errors import (
     AuthenticationError,
     EngineUnavailable,
     InvalidConfig,
+    InvalidInput,
     NotFound,
     PipelineError,
     PipelineNotFound,
@@ -219,6 +220,30 @@ def _path_id(value: str) -> str:
     return quote(value, safe="")
 
 
+def checked_base_url(url: str, *, from_env: bool = False) -> str:
+    """The API's root URL without a trailing slash, refused at once when it cannot be right.
+
+    Raises:
+        InvalidInput: No ``http://`` or ``https://`` scheme, or a URL ending in ``/v1`` (the
+            client adds it).
+    """
+    where = f"{URL_ENV}={url!r}" if from_env else f"the API URL {url!r} (--url or {URL_ENV})"
+    root = url.strip().rstrip("/")
+    parts = urlsplit(root)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        example = f"http://{root}" if root and "://" not in root else DEFAULT_URL
+        raise InvalidInput(
+            f"{where} is not an http:// or https:// URL: give the API's address with its "
+            f"scheme, e.g. {example}"
+        )
+    if parts.path.rstrip("/").endswith("/v1"):
+        fixed = root[: -len("/v1")]
+        raise InvalidInput(
+            f"{where} ends in /v1: give the API's root ({fixed}); the client adds /v1 itself"
+        )
+    return root
+
+
 class BaseClient:
     """Settings and request building shared by :class:`PipelineClient` and its async twin."""
 
@@ -233,7 +258,9 @@ class BaseClient:
         headers: Mapping[str, str] | None,
     ) -> None:
         url = base_url or os.environ.get(URL_ENV) or DEFAULT_URL
-        self._base_url = url.rstrip("/")
+        self._base_url = checked_base_url(
+            url, from_env=not base_url and bool(os.environ.get(URL_ENV))
+        )
         self._token = token if token is not None else os.environ.get(TOKEN_ENV) or None
         self._timeout = timeout
         self._retry_policy = retry_policy or ClientRetryPolicy()

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from pipeline_engine._finite import non_finite_problems
+from pipeline_engine._suggest import did_you_mean, unknown_field_hint
 from pipeline_engine.dsl._models import PipelineConfig
 from pipeline_engine.dsl._plan import MAX_DEPTH, Plan, StepPlan, compile_plan
 from pipeline_engine.errors import InvalidConfig, Problem
@@ -37,10 +38,10 @@ def _path(loc: tuple[int | str, ...], data: Any, root: str) -> str:
     return out
 
 
-def _message(err: Any) -> str:
+def _message(err: Any, model: type[BaseModel] | None = None) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
-        return "unknown field"
+        return "unknown field" + unknown_field_hint(model, tuple(err["loc"]))
     if kind == "missing":
         return "required field missing"
     if kind == "union_tag_not_found":
@@ -51,15 +52,18 @@ def _message(err: Any) -> str:
     return msg.removeprefix("Value error, ")
 
 
-def pydantic_problems(exc: ValidationError, data: Any, root: str = "$") -> list[Problem]:
-    """Turn a pydantic ``ValidationError`` into problems with JSON paths."""
+def pydantic_problems(
+    exc: ValidationError, data: Any, root: str = "$", *, model: type[BaseModel] | None = None
+) -> list[Problem]:
+    """Turn a pydantic ``ValidationError`` into problems with JSON paths (an unknown field of
+    ``model``, when given, with the closest known one: ``did you mean``)."""
     seen: set[tuple[str, str]] = set()
     problems = []
     for err in exc.errors():
         if err["type"] in ("recursion_loop", "recursion_depth_exceeded"):
             item = (root, f"nested far deeper than the limit of {MAX_DEPTH} levels")
         else:
-            item = (_path(tuple(err["loc"]), data, root), _message(err))
+            item = (_path(tuple(err["loc"]), data, root), _message(err, model))
         if item not in seen:
             seen.add(item)
             problems.append(Problem(*item))
@@ -90,8 +94,9 @@ def _registry_problems(plan: Plan, registry: StepRegistry) -> list[Problem]:
         if name is not None:
             need(name, f"$.hooks.{hook}")
     for name, paths in unknown.items():
+        hint = did_you_mean(name, registry.names())
         for p in paths:
-            problems.append(Problem(p, f"unknown step {name!r}"))
+            problems.append(Problem(p, f"unknown step {name!r}{hint}"))
     return problems
 
 
@@ -139,7 +144,7 @@ def parse_config(
         except RecursionError:
             raise _too_deep() from None
         except ValidationError as exc:
-            problems = non_finite + pydantic_problems(exc, data)
+            problems = non_finite + pydantic_problems(exc, data, model=PipelineConfig)
             if registry is not None:
                 problems += _raw_unknown_steps(data, registry, "$")
             raise InvalidConfig(_summary(problems), problems=problems) from None
@@ -177,7 +182,8 @@ def _raw_unknown_steps(node: Any, registry: StepRegistry, path: str) -> list[Pro
         name = node.get("name") if node.get("type") == "step" else node.get("step")
         field = "name" if node.get("type") == "step" else "step"
         if isinstance(name, str) and name not in registry:
-            found.append(Problem(f"{path}.{field}", f"unknown step {name!r}"))
+            hint = did_you_mean(name, registry.names())
+            found.append(Problem(f"{path}.{field}", f"unknown step {name!r}{hint}"))
         for key, value in node.items():
             if key not in ("kwargs", "schema") and isinstance(value, dict | list):
                 found += _raw_unknown_steps(value, registry, f"{path}.{key}")
