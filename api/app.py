@@ -121,7 +121,11 @@ def create_app(
     settings = settings or Settings()
     check_secret(settings)
     registry = registry if registry is not None else _default_registry(settings)
-    metrics = ApiMetrics(tenant_label=settings.metrics_tenant_label)
+    metrics = ApiMetrics(
+        tenant_label=settings.metrics_tenant_label,
+        task_queues=[settings.task_queue]
+        + [q.strip() for q in settings.metrics_task_queues.split(",") if q.strip()],
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.queue_metrics import QueueMetrics
 from pipeline_engine.observability import bind_log_context, current_trace_id
 
 __all__ = ["ApiMetrics", "RequestContextMiddleware", "instrument"]
@@ -33,9 +34,10 @@ class ApiMetrics:
         tenant_label: Label ``pipeline_engine_pipelines_created_total`` with the tenant id.
             Off by default: ``/metrics`` needs no token, so it must not list tenants
             (``PIPELINE_ENGINE_METRICS_TENANT_LABEL``).
+        task_queues: The task queues whose backlog ``/metrics`` reports (:class:`QueueMetrics`).
     """
 
-    def __init__(self, *, tenant_label: bool = False) -> None:
+    def __init__(self, *, tenant_label: bool = False, task_queues: list[str] | None = None) -> None:
         from opentelemetry.exporter.prometheus import PrometheusMetricReader
         from opentelemetry.sdk.metrics import MeterProvider
 
@@ -53,6 +55,7 @@ class ApiMetrics:
             ["route", "tenant"] if tenant_label else ["route"],
             registry=self.registry,
         )
+        self.queues = QueueMetrics(self.registry, task_queues or [])
         self.tenant_configs = Gauge(
             "pipeline_engine_tenant_configs",
             "Tenant configs in the cache, by validity.",

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
         description="Label pipeline counters with tenant ids on the (unauthenticated) metrics "
         "pages of the API and the worker.",
     )
+    metrics_task_queues: str = Field(
+        "",
+        description="Comma-separated task queues whose backlog the API's /metrics reports, "
+        "besides PIPELINE_ENGINE_TASK_QUEUE (e.g. the queues named in steps' "
+        "resources.task_queue).",
+    )
     worker_metrics_host: str = Field(
         "127.0.0.1", description="Address of the worker's Prometheus endpoint."
     )

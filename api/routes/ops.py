@@ -6,6 +6,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from temporalio.client import Client
 
 from api.deps import ContextDep
 from api.errors import translate_exception
@@ -59,7 +60,10 @@ async def readyz(ctx: ContextDep) -> JSONResponse:
 
 @router.get("/metrics", operation_id="prometheus_metrics", response_class=Response)
 async def metrics(ctx: ContextDep) -> Response:
-    """Prometheus metrics of this API process."""
+    """Prometheus metrics of this API process, and the backlog of the task queues."""
+    client = getattr(ctx.engine, "client", None)
+    if isinstance(client, Client):  # a Temporal engine (the offline fake's has no queues)
+        await ctx.metrics.queues.refresh(client)
     valid, invalid = ctx.cache.counts()
     ctx.metrics.tenant_configs.labels("true").set(valid)
     ctx.metrics.tenant_configs.labels("false").set(invalid)
