@@ -25,6 +25,7 @@ from api.context import ApiContext
 from api.observability import ApiMetrics
 from api.schemas import TENANT_ID as TENANT_ID_PATTERN
 from api.tenants import TenantConfigCache, TenantConfigStore
+from api.tenants.pipelines import PipelineStore
 from pipeline_engine.errors import (
     AuthenticationError,
     PermissionDenied,
@@ -52,6 +53,7 @@ __all__ = [
     "OperablePipeline",
     "Operator",
     "PathViewer",
+    "PipelinesDep",
     "RegistryDep",
     "SettingsDep",
     "StoreDep",
@@ -119,6 +121,14 @@ EngineDep = Annotated[PipelineEngine, Depends(get_engine)]
 RegistryDep = Annotated[StepRegistry, Depends(get_registry)]
 StoreDep = Annotated[TenantConfigStore, Depends(get_store)]
 CacheDep = Annotated[TenantConfigCache, Depends(get_cache)]
+
+
+async def get_pipelines(ctx: ContextDep) -> PipelineStore:
+    """The tenant store's named pipelines (versions, aliases, audit)."""
+    return PipelineStore(ctx.store)
+
+
+PipelinesDep = Annotated[PipelineStore, Depends(get_pipelines)]
 
 
 def _caller_of(ctx: ApiContext, token: str | None) -> Caller:

@@ -12,8 +12,12 @@ from pipeline_engine.service.tenant_configs import (
     FAIRNESS_WEIGHT_MIN,
     PRIORITY_LEVELS,
 )
+from pipeline_engine.versions import MAX_VERSION
 
 __all__ = [
+    "ALIAS_NAME",
+    "PIPELINE_NAME",
+    "AliasBody",
     "CancelBody",
     "CodecPayloads",
     "CreateBatchBody",
@@ -25,14 +29,18 @@ __all__ = [
     "InputBody",
     "PipelineCounts",
     "PipelineRef",
+    "PipelineVersionBody",
     "ProcessBody",
     "RetryBody",
+    "RollbackBody",
     "StepInfo",
     "TenantConfig",
     "TenantConfigBody",
 ]
 
 TENANT_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+PIPELINE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+ALIAS_NAME = r"^[A-Za-z][A-Za-z0-9._-]{0,63}$"
 
 
 class _Body(BaseModel):
@@ -182,6 +190,24 @@ class ProcessBody(_Body):
         max_length=200,
         description="The same key gives the same pipeline; with another input it is a 409.",
     )
+    pipeline: str = Field(
+        "default",
+        pattern=PIPELINE_NAME,
+        description="Which of the tenant's named pipelines (default: the tenant config's).",
+    )
+    version: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_VERSION,
+        strict=True,
+        description="Run this version (default: the alias, else latest).",
+    )
+    alias: str | None = Field(
+        None,
+        pattern=ALIAS_NAME,
+        description="Run the version this alias points at (default: `live` when it exists, "
+        "else the latest version); a canary share is chosen by a hash of the input.",
+    )
 
 
 class CreateBatchBody(_Body):
@@ -285,4 +311,52 @@ class CodecPayloads(BaseModel):
     payloads: list[dict[str, Any]] = Field(
         default_factory=list,
         description="Protobuf JSON of temporal.api.common.v1.Payload (base64 metadata and data).",
+    )
+
+
+class PipelineVersionBody(_Body):
+    """``PUT /v1/tenants/{t}/pipelines/{name}``: a new version (a DSL tree or a whole config)."""
+
+    model_config = _example(pipeline_definition=_SEED_DEFINITION, message="new detection model")
+
+    pipeline_definition: Any = Field(
+        None, description="The DSL tree (as in the tenant config); or give `config`."
+    )
+    config: dict[str, Any] | None = Field(
+        None, description="A whole PipelineConfig document; or give `pipeline_definition`."
+    )
+    message: str | None = Field(None, max_length=2000, description="Why (kept with the version).")
+
+
+class RollbackBody(_Body):
+    """``POST /v1/tenants/{t}/pipelines/{name}/rollback``: a new version equal to an older one."""
+
+    model_config = _example(to=2, message="v3 misses crates")
+
+    to: int = Field(ge=1, le=MAX_VERSION, strict=True, description="The version to copy.")
+    message: str | None = Field(None, max_length=2000, description="Why (kept with the version).")
+
+
+class AliasBody(_Body):
+    """``PUT /v1/tenants/{t}/pipelines/{name}/aliases/{alias}``."""
+
+    model_config = _example(version=2, canary_version=3, canary_percent=10)
+
+    version: int = Field(
+        ge=1, le=MAX_VERSION, strict=True, description="The version the alias runs."
+    )
+    canary_version: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_VERSION,
+        strict=True,
+        description="Another version a share of runs gets instead.",
+    )
+    canary_percent: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        allow_inf_nan=False,
+        description="The share of runs (0 to 100) that get canary_version, chosen by a hash of "
+        "the input: the same input always runs the same version.",
     )

@@ -66,6 +66,7 @@ from pipeline_engine.dsl import (
 from pipeline_engine.errors import (
     AuthenticationError,
     Conflict,
+    DefinitionNotFound,
     EngineUnavailable,
     InvalidConfig,
     InvalidInput,
@@ -94,6 +95,7 @@ __all__ = [
     "ClientRetryPolicy",
     "Conflict",
     "Defaults",
+    "DefinitionNotFound",
     "EngineUnavailable",
     "ErrorInfo",
     "Event",

@@ -34,6 +34,7 @@ __all__ = [
     "AuthenticationError",
     "BatchNotFound",
     "Conflict",
+    "DefinitionNotFound",
     "EngineUnavailable",
     "InvalidConfig",
     "InvalidInput",
@@ -164,6 +165,12 @@ class StageNotFound(NotFound):
     """The pipeline has no stage with this id."""
 
     code = "stage_not_found"
+
+
+class DefinitionNotFound(NotFound):
+    """The tenant has no stored pipeline of this name, or no such version or alias of it."""
+
+    code = "definition_not_found"
 
 
 class TenantNotFound(NotFound):

@@ -15,11 +15,13 @@ __all__ = [
     "AUDIT_ACTIONS",
     "DEFAULT_PIPELINE",
     "LIVE_ALIAS",
+    "MAX_VERSION",
     "AuditPage",
     "AuditRecord",
     "DocumentField",
     "NamedPipeline",
     "PipelineAlias",
+    "PipelineList",
     "PipelineVersion",
     "PipelineVersionRef",
     "StoredPipeline",
@@ -28,6 +30,8 @@ __all__ = [
 
 DEFAULT_PIPELINE = "default"
 """The pipeline the seed's ``tenant_config.pipeline_definition`` is (``/v1/tenants/{t}/config``)."""
+MAX_VERSION = 2**31 - 1
+"""The largest version number (a 32-bit integer column)."""
 LIVE_ALIAS = "live"
 """The alias ``/v1/process`` runs when it exists (else the latest version)."""
 AUDIT_ACTIONS = (
@@ -101,6 +105,12 @@ class StoredPipeline(PipelineVersion):
     pipeline_definition: Any = None
     config: dict[str, Any] | None = None
 
+    def metadata(self) -> PipelineVersion:
+        """The version without its document."""
+        return PipelineVersion.model_validate(
+            {k: getattr(self, k) for k in PipelineVersion.model_fields}
+        )
+
     @property
     def field(self) -> DocumentField:
         """The field holding the document."""
@@ -169,6 +179,18 @@ class NamedPipeline(_Wire):
     archived: bool = False
     updated_at: datetime
     aliases: dict[str, PipelineAlias] = Field(default_factory=dict)
+
+
+class PipelineList(_Wire):
+    """A tenant's named pipelines, by name (one page: ``next_page_token`` is always ``None``).
+
+    Attributes:
+        items: The pipelines.
+        next_page_token: ``None``.
+    """
+
+    items: list[NamedPipeline] = Field(default_factory=list)
+    next_page_token: str | None = None
 
 
 class AuditRecord(_Wire):

@@ -7,6 +7,7 @@ from api.routes import (
     codec,
     counts,
     graphs,
+    named_pipelines,
     ops,
     pipelines,
     process,
@@ -24,6 +25,7 @@ api_router.include_router(pipelines.router)
 api_router.include_router(streams.router)
 api_router.include_router(process.router)
 api_router.include_router(tenants.router)
+api_router.include_router(named_pipelines.router)
 api_router.include_router(steps.router)
 api_router.include_router(schema.router)
 api_router.include_router(graphs.router)

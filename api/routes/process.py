@@ -2,11 +2,13 @@
 
 from fastapi import APIRouter, Response
 
-from api.deps import CacheDep, EngineDep, MetricsDep, Operator, check_tenant
+from api.deps import CacheDep, EngineDep, MetricsDep, Operator, PipelinesDep, check_tenant
 from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
 from api.schemas import PipelineRef, ProcessBody
 from pipeline_engine._suggest import closest
-from pipeline_engine.errors import TenantNotFound
+from pipeline_engine.errors import Conflict, InvalidInput, NotFound, Problem, TenantNotFound
+from pipeline_engine.service.tenant_configs import no_tenant_config
+from pipeline_engine.versions import DEFAULT_PIPELINE
 
 router = APIRouter(tags=["process"], responses=ERROR_RESPONSES)
 
@@ -28,32 +30,55 @@ async def process(
     body: ProcessBody,
     caller: Operator,
     cache: CacheDep,
+    pipelines: PipelinesDep,
     engine: EngineDep,
     metrics: MetricsDep,
     response: Response,
 ) -> PipelineRef:
-    """Create and start a pipeline from the tenant's config, its settings visible to every step.
+    """Create and start a pipeline from one of the tenant's named pipelines (default: the
+    tenant config's), its settings visible to every step.
 
-    404 when the tenant has no config (or is not one of the caller's); 422 when its stored config
-    is invalid (it is not served).
+    The version run: ``version``; else the one ``alias`` points at; else the alias ``live``
+    when it exists; else the latest (a canary share chosen by a hash of the input). 404 when
+    the tenant has no such pipeline (or is not one of the caller's; or, for ``default``, has no
+    config: deleting the config archives it); 409 when it is archived;
+    422 when the stored version is invalid (it is not served).
     """
+    if body.version is not None and body.alias is not None:
+        raise InvalidInput(
+            "give version or alias, not both",
+            problems=[Problem("$.alias", "not allowed together with version")],
+        )
     try:
         check_tenant(caller, body.tenant_id)
-        cached = await cache.lookup(body.tenant_id)
+        tenant = await cache.tenant(body.tenant_id)
+        try:
+            stored = await pipelines.resolve(
+                body.tenant_id,
+                body.pipeline,
+                version=body.version,
+                alias=body.alias,
+                input=body.input,
+            )
+        except (NotFound, Conflict):
+            if tenant is None and body.pipeline == DEFAULT_PIPELINE:  # the seed's answer
+                raise no_tenant_config(body.tenant_id) from None
+            raise
     except TenantNotFound as exc:
         mine = [t for t in cache.tenant_ids() if caller.can_access(t)]
         near = closest(body.tenant_id, mine)
         raise TenantNotFound(
             exc.message, details=[{"did_you_mean": near}] if near else []
         ) from None
+    settings, priority = tenant if tenant is not None else ({}, None)
     created = await engine.create_pipeline(
-        cached.config,
+        cache.prepare(body.tenant_id, stored),
         input=body.input,
         tenant_id=body.tenant_id,
         idempotency_key=body.idempotency_key,
-        settings=cached.settings,
+        settings=settings,
         start=True,
-        priority=cached.priority,
+        priority=priority,
     )
     if created.created:
         metrics.pipeline_created(route="process", tenant_id=body.tenant_id)

@@ -27,13 +27,14 @@ def _out(row: TenantConfig, response: Response) -> TenantConfig:
     return row
 
 
-def _if_match(value: str | None) -> int | None:
+def parse_if_match(value: str | None) -> int | None:
+    """The version an ``If-Match`` header names (``None``: none, or ``*``)."""
     if value is None or value.strip() in ("", "*"):
         return None
     text = value.strip().removeprefix("W/").strip('"')
     if not text.isdigit():
         raise InvalidInput(
-            "If-Match must carry the config version",
+            "If-Match must carry a version number",
             problems=[Problem("header.If-Match", "expected a version number")],
         )
     return int(text)
@@ -79,7 +80,7 @@ async def put_tenant_config(
             "tenant_id in the body differs from the path",
             problems=[Problem("$.tenant_id", f"must equal the path's tenant {tenant_id!r}")],
         )
-    expected = body.version if body.version is not None else _if_match(if_match)
+    expected = body.version if body.version is not None else parse_if_match(if_match)
     settings = body.settings or {}
     validate_tenant_config(
         tenant_id,
@@ -118,7 +119,7 @@ async def delete_tenant_config(
 ) -> Response:
     """Delete the tenant's config."""
     check_tenant(caller, tenant_id)
-    expected = version if version is not None else _if_match(if_match)
+    expected = version if version is not None else parse_if_match(if_match)
     await store.delete(tenant_id, expected_version=expected, actor=caller.sub)
     cache.forget(tenant_id)
     return Response(status_code=204)

@@ -17,7 +17,7 @@ from api.tenants.audit import record
 from api.tenants.table import pipeline_alias
 from api.tenants.versions import aliases_of, get_version, head_of, no_pipeline
 from pipeline_engine._ids import canonical_json
-from pipeline_engine.errors import Conflict, InvalidInput, NotFound, Problem
+from pipeline_engine.errors import Conflict, DefinitionNotFound, InvalidInput, NotFound, Problem
 from pipeline_engine.versions import LIVE_ALIAS, PipelineAlias, StoredPipeline
 
 __all__ = ["canary_bucket", "choose", "resolve", "set_alias"]
@@ -148,7 +148,9 @@ def resolve(
         wanted = alias or LIVE_ALIAS
         found = aliases.get(wanted)
         if found is None and alias is not None:
-            raise NotFound(f"pipeline {name!r} of tenant {tenant_id!r} has no alias {alias!r}")
+            raise DefinitionNotFound(
+                f"pipeline {name!r} of tenant {tenant_id!r} has no alias {alias!r}"
+            )
         version = (
             choose(found, tenant_id, name, input) if found is not None else head.latest_version
         )

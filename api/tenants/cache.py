@@ -14,12 +14,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cachetools import LRUCache
+
 from api.tenants.store import TenantConfigRow, TenantConfigStore
 from pipeline_engine.errors import InvalidConfig, PipelineError
 from pipeline_engine.service.engine import TaskPriority
+from pipeline_engine.service.named_pipelines import run_config
 from pipeline_engine.service.prepared import PreparedConfig
 from pipeline_engine.service.tenant_configs import no_tenant_config, validate_tenant_config
 from pipeline_engine.steps import StepRegistry
+from pipeline_engine.versions import StoredPipeline
 
 __all__ = ["CachedConfig", "TenantConfigCache"]
 
@@ -56,11 +60,22 @@ class InvalidRow:
         version: The row version that failed.
         updated_at: The row's last write.
         problems: ``{"path", "message"}`` of each problem.
+        tenant: The tenant's settings and priority when they are valid (only its ``default``
+            pipeline is not), so its other pipelines still run.
     """
 
     version: int
     updated_at: datetime
     problems: list[dict[str, Any]] = field(default_factory=list)
+    tenant: tuple[dict[str, Any], TaskPriority] | None = None
+
+
+_TENANT_FIELDS = ("$.settings", "$.priority", "$.fairness_weight")
+_PREPARED_VERSIONS = 1024
+
+
+def _priority(row: TenantConfigRow) -> TaskPriority:
+    return TaskPriority(row.priority, row.fairness_weight)
 
 
 class TenantConfigCache:
@@ -79,6 +94,9 @@ class TenantConfigCache:
         self._loaded = False
         self._last_error: str | None = None
         self._lock = asyncio.Lock()
+        self._prepared: LRUCache[tuple[str, str, int, str], PreparedConfig] = LRUCache(
+            _PREPARED_VERSIONS
+        )
 
     @property
     def loaded(self) -> bool:
@@ -106,7 +124,7 @@ class TenantConfigCache:
             dict(row.settings),
             row.version,
             row.updated_at,
-            TaskPriority(row.priority, row.fairness_weight),
+            _priority(row),
         )
 
     def apply(self, row: TenantConfigRow) -> None:
@@ -115,7 +133,11 @@ class TenantConfigCache:
             cached = self.validate(row)
         except InvalidConfig as exc:
             self._valid.pop(row.tenant_id, None)
-            self._invalid[row.tenant_id] = InvalidRow(row.version, row.updated_at, exc.details)
+            own = any(p.path.startswith(_TENANT_FIELDS) for p in exc.problems)
+            tenant = None if own else (dict(row.settings), _priority(row))
+            self._invalid[row.tenant_id] = InvalidRow(
+                row.version, row.updated_at, exc.details, tenant
+            )
             log.warning(
                 "tenant config %r (version %d) is invalid and not served: %s",
                 row.tenant_id,
@@ -232,6 +254,42 @@ class TenantConfigCache:
             if row is not None and self._stamp(tenant_id) is None:  # no refresh came first
                 self.apply(row)
         return self.get(tenant_id)
+
+    async def tenant(self, tenant_id: str) -> tuple[dict[str, Any], TaskPriority] | None:
+        """The tenant's settings and priority (``None``: it has no config row).
+
+        Raises:
+            InvalidConfig: The stored settings or priority themselves are invalid.
+        """
+        if self._stamp(tenant_id) is None:
+            row = await self._store.get(tenant_id)
+            if row is None:
+                return None
+            if self._stamp(tenant_id) is None:
+                self.apply(row)
+        found = self._valid.get(tenant_id)
+        if found is not None:
+            return found.settings, found.priority
+        bad = self._invalid.get(tenant_id)
+        if bad is not None and bad.tenant is not None:
+            return bad.tenant
+        self.get(tenant_id)  # raises: the settings themselves are what is invalid
+        raise no_tenant_config(tenant_id)
+
+    def prepare(self, tenant_id: str, stored: StoredPipeline) -> PreparedConfig:
+        """A stored version compiled to run, kept (versions never change) for the next run.
+
+        Raises:
+            InvalidConfig: The version does not validate (any more) against the registry.
+        """
+        key = (tenant_id, stored.name, stored.version, stored.digest)
+        found = self._prepared.get(key)
+        if found is None:
+            document = run_config(
+                tenant_id, stored.name, stored.field, stored.document, stored.schema_version
+            )
+            found = self._prepared[key] = PreparedConfig.of(document, registry=self._registry)
+        return found
 
     def counts(self) -> tuple[int, int]:
         """(valid, invalid) configs in the cache."""

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from api.tenants.audit import aware, record
 from api.tenants.table import pipeline, pipeline_alias, pipeline_version
 from pipeline_engine._ids import canonical_json
-from pipeline_engine.errors import Conflict, NotFound
+from pipeline_engine.errors import Conflict, DefinitionNotFound
 from pipeline_engine.versions import (
     DocumentField,
     NamedPipeline,
@@ -45,9 +45,9 @@ def digest_of(document: Any) -> str:
     return hashlib.sha256(canonical_json(document).encode()).hexdigest()
 
 
-def no_pipeline(tenant_id: str, name: str) -> NotFound:
+def no_pipeline(tenant_id: str, name: str) -> DefinitionNotFound:
     """The error for a name the tenant has no pipeline under."""
-    return NotFound(f"tenant {tenant_id!r} has no pipeline named {name!r}")
+    return DefinitionNotFound(f"tenant {tenant_id!r} has no pipeline named {name!r}")
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,9 @@ def get_version(
     if row is None:
         if head_of(conn, tenant_id, name) is None:
             raise no_pipeline(tenant_id, name)
-        raise NotFound(f"pipeline {name!r} of tenant {tenant_id!r} has no version {version}")
+        raise DefinitionNotFound(
+            f"pipeline {name!r} of tenant {tenant_id!r} has no version {version}"
+        )
     return _stored(row)
 
 

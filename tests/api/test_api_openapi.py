@@ -30,6 +30,8 @@ CHANGING = {
     "unpause_schedule",
     "trigger_schedule",
     "backfill_schedule",
+    "put_pipeline_version",
+    "rollback_pipeline",
 }
 
 

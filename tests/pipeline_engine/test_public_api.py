@@ -65,6 +65,7 @@ TOP_LEVEL = [
     "StepRegistry",
     "Subscription",
     "TenantNotFound",
+    "DefinitionNotFound",
     "TimeoutError",
     "__version__",
     "chain",
