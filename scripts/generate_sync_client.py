@@ -18,8 +18,12 @@ from pathlib import Path
 import unasync
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "pipeline_engine" / "client" / "_async.py"
-TARGET = ROOT / "pipeline_engine" / "client" / "_sync.py"
+CLIENT = ROOT / "pipeline_engine" / "client"
+PAIRS = (
+    (CLIENT / "_async.py", CLIENT / "_sync.py"),
+    (CLIENT / "_volume_async.py", CLIENT / "_volume_sync.py"),
+)
+"""Each hand-written asynchronous module and the synchronous one generated from it."""
 
 NAMES = {
     "AsyncPipelineClient": "PipelineClient",
@@ -32,6 +36,9 @@ NAMES = {
     "aclose": "close",
     "asyncio": "time",
     "AsyncEndCheck": "EndCheck",
+    "AsyncVolumeMethods": "VolumeMethods",
+    "_volume_async": "_volume_sync",
+    "aiter_lines": "iter_lines",
 }
 PROSE = [  # (pattern, replacement) applied to the generated text: docstrings and comments
     (
@@ -54,19 +61,21 @@ PROSE = [  # (pattern, replacement) applied to the generated text: docstrings an
 ]
 
 
-def generate() -> str:
-    """The generated module's text."""
+def generate(source_path: Path, target_path: Path) -> str:
+    """The text generated from ``source_path`` (to be ``target_path``)."""
     with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp) / "_async.py"
-        source.write_text(SOURCE.read_text())
-        unasync.unasync_files([str(source)], [unasync.Rule("_async.py", "_sync.py", NAMES)])
-        text = (Path(tmp) / "_sync.py").read_text()
+        source = Path(tmp) / source_path.name
+        source.write_text(source_path.read_text())
+        rule = unasync.Rule(source_path.name, target_path.name, NAMES)
+        unasync.unasync_files([str(source)], [rule])
+        text = (Path(tmp) / target_path.name).read_text()
     text = text.replace("async with", "with").replace("async for", "for")
     for pattern, replacement in PROSE:
         text = re.sub(pattern, replacement, text, flags=re.S)
+    text = text.replace("``_async.py``", f"``{source_path.name}``")
     for command in (["check", "--fix", "--select", "I", "--quiet"], ["format"]):
         text = subprocess.run(
-            [sys.executable, "-m", "ruff", *command, "--stdin-filename", str(TARGET), "-"],
+            [sys.executable, "-m", "ruff", *command, "--stdin-filename", str(target_path), "-"],
             input=text,
             capture_output=True,
             text=True,
@@ -79,19 +88,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if _sync.py is not current")
     args = parser.parse_args()
-    text = generate()
-    if args.check:
-        current = TARGET.read_text()
+    stale = 0
+    for source, target in PAIRS:
+        text = generate(source, target)
+        if not args.check:
+            target.write_text(text)
+            continue
+        current = target.read_text() if target.exists() else ""
         if current != text:
             diff = difflib.unified_diff(
-                current.splitlines(), text.splitlines(), str(TARGET), "generated", lineterm=""
+                current.splitlines(), text.splitlines(), str(target), "generated", lineterm=""
             )
             print("\n".join(list(diff)[:60]))
-            print(f"{TARGET} is stale: run scripts/generate_sync_client.py", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(text)
-    return 0
+            print(f"{target} is stale: run scripts/generate_sync_client.py", file=sys.stderr)
+            stale = 1
+    return stale
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import typer
 
 from pipeline_engine._version import __version__
-from pipeline_engine.cli import _dev, _local, _pipelines, _server, _setup
+from pipeline_engine.cli import _dev, _local, _pipelines, _server, _setup, _volume
 from pipeline_engine.cli._failures import DEBUG_ENV, guarded, set_debug
 
 __all__ = ["build_app"]
@@ -22,6 +22,11 @@ _GROUPS = (
     _server.COMMANDS,
     _dev.COMMANDS,
     _setup.COMMANDS,
+)
+
+_SUBGROUPS = (
+    ("batch", "Batches: one pipeline per input, followed as one.", _volume.BATCH_COMMANDS),
+    ("schedule", "Schedules on Temporal Schedules (cron or interval).", _volume.SCHEDULE_COMMANDS),
 )
 
 
@@ -64,4 +69,9 @@ def build_app() -> typer.Typer:
     for commands in _GROUPS:
         for name, function in commands:
             app.command(name)(guarded(name, function))
+    for group, help_text, subcommands in _SUBGROUPS:
+        sub = typer.Typer(name=group, help=help_text, no_args_is_help=True, rich_markup_mode=None)
+        for name, function in subcommands:
+            sub.command(name)(guarded(f"{group} {name}", function))
+        app.add_typer(sub, name=group)
     return app

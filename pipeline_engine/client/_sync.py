@@ -34,6 +34,7 @@ from pipeline_engine.client._base import (
 )
 from pipeline_engine.client._retry import ClientRetryPolicy
 from pipeline_engine.client._subscription import EventCallback, Subscription
+from pipeline_engine.client._volume_sync import VolumeMethods
 from pipeline_engine.errors import EngineUnavailable, PipelineError
 from pipeline_engine.events import Event, MetricPoint
 from pipeline_engine.pages import PipelinePage
@@ -44,7 +45,7 @@ from pipeline_engine.status import PipelineStatus, StagePage
 __all__ = ["PipelineClient"]
 
 
-class PipelineClient(BaseClient):
+class PipelineClient(VolumeMethods, BaseClient):
     """Synchronous client of the Pipeline Engine REST API; the twin of :class:`AsyncPipelineClient`.
 
     Every operation is idempotent on the server, so transient failures (connection errors, 429,
@@ -105,8 +106,14 @@ class PipelineClient(BaseClient):
         timeout: float | None,
         retry_policy: ClientRetryPolicy | None,
         pipeline_id: str | None = None,
+        content: bytes | None = None,
+        content_type: str | None = None,
     ) -> Any:
         deadline = self._deadline(timeout)
+        headers = self._headers(json_content=json is not None)
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        body = content if content is not None else json_body(json)
         policy = self._policy(retry_policy)
         attempt = 0
         while True:
@@ -116,9 +123,9 @@ class PipelineClient(BaseClient):
                 response = self._http.request(
                     method,
                     url,
-                    content=json_body(json),
+                    content=body,
                     params=params,
-                    headers=self._headers(json_content=json is not None),
+                    headers=headers,
                     timeout=self._httpx_timeout(deadline),
                 )
             except httpx.TimeoutException:
