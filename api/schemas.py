@@ -256,7 +256,10 @@ class GraphNodeOut(BaseModel):
     """One node: a stage, or a fan-out standing for many stages."""
 
     id: str
-    kind: str = Field(description="step, input, group (a wide group) or map (run-time fan-out).")
+    kind: str = Field(
+        description="step, input, group (a wide group), map (run-time fan-out), switch, or "
+        "pipeline (a sub-pipeline; the nodes of its child name it as parent)."
+    )
     label: str
     path: str = Field(description="JSON path of the element in the config.")
     step: str | None = None
@@ -264,6 +267,7 @@ class GraphNodeOut(BaseModel):
     run_prefixes: list[str] = Field(
         default_factory=list, description="Its stages' run-time copies are ``<prefix>[<i>]``."
     )
+    parent: str | None = Field(None, description="The sub-pipeline node it is drawn inside.")
 
 
 class GraphEdgeOut(BaseModel):

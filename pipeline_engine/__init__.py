@@ -25,14 +25,18 @@ Importing this package is cheap: it does not import Temporal or the server stack
 from pipeline_engine._step_dispatch import step
 from pipeline_engine._version import __version__
 from pipeline_engine.builders import (
+    case,
     chain,
     chord,
     dag,
+    expr,
     for_each,
     group,
     human_input,
     pipeline,
     stage,
+    sub_pipeline,
+    switch,
     task,
     to_wire,
 )
@@ -49,6 +53,8 @@ from pipeline_engine.client import (
     TenantConfig,
 )
 from pipeline_engine.dsl import (
+    Cache,
+    Case,
     Chain,
     Chord,
     Defaults,
@@ -61,6 +67,8 @@ from pipeline_engine.dsl import (
     RetryPolicy,
     StageConfig,
     Step,
+    SubPipeline,
+    Switch,
     parse_config,
 )
 from pipeline_engine.errors import (
@@ -90,6 +98,8 @@ __all__ = [
     "AsyncPipelineClient",
     "AsyncSubscription",
     "AuthenticationError",
+    "Cache",
+    "Case",
     "Chain",
     "Chord",
     "ClientRetryPolicy",
@@ -133,15 +143,19 @@ __all__ = [
     "StepContext",
     "StepInfo",
     "StepRegistry",
+    "SubPipeline",
     "Subscription",
+    "Switch",
     "TenantConfig",
     "TenantNotFound",
     "TimeoutError",
     "__version__",
+    "case",
     "chain",
     "chord",
     "dag",
     "default_registry",
+    "expr",
     "for_each",
     "group",
     "human_input",
@@ -149,6 +163,8 @@ __all__ = [
     "pipeline",
     "stage",
     "step",
+    "sub_pipeline",
+    "switch",
     "task",
     "to_wire",
 ]

@@ -19,7 +19,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 def step(fn: F, /) -> F: ...
 @overload
 def step(
-    *, name: str | None = None, registry: StepRegistry | None = None, local: bool = False
+    *,
+    name: str | None = None,
+    registry: StepRegistry | None = None,
+    local: bool = False,
+    version: str | None = None,
 ) -> Callable[[F], F]: ...
 @overload
 def step(element_name: str, /, kwargs: dict[str, Any] | None = None, **options: Any) -> Step: ...
@@ -29,12 +33,13 @@ def step(target: Any = None, /, *args: Any, **options: Any) -> Any:
     Three forms:
 
     * ``@step`` on a function registers it under its own name in the default registry;
-    * ``@step(name="x", registry=None, local=False)`` registers it under ``x`` (in ``registry``
-      if given; ``local=True``: run it as a Temporal local activity unless a pipeline says not);
+    * ``@step(name="x", registry=None, local=False, version=None)`` registers it under ``x`` (in
+      ``registry`` if given; ``local=True``: run it as a Temporal local activity unless a
+      pipeline says not; ``version="2"``: cached results of other versions are not reused);
     * ``step("x", **kwargs)`` (a string first) builds the ``{"type": "step", "name": "x", ...}``
       element for a pipeline, exactly like :func:`pipeline_engine.builders.task` (element options
       ``id``, ``retry``, ``timeout_s``, ``heartbeat_timeout_s``, ``on_failure``, ``resources``,
-      ``local``;
+      ``local``, ``when``, ``cache``;
       every other keyword argument is a step argument)::
 
           @step
@@ -49,7 +54,7 @@ def step(target: Any = None, /, *args: Any, **options: Any) -> Any:
         return builders.task(target, *args, **options)
     if args:
         raise TypeError("step() takes a function, or a step name followed by keyword arguments")
-    unknown = set(options) - {"name", "registry", "local"}
+    unknown = set(options) - {"name", "registry", "local", "version"}
     if unknown:
         raise TypeError(
             f"step() got unexpected keyword arguments {sorted(unknown)}; to build a step element, "

@@ -59,6 +59,11 @@ class StageStatus(BaseModel):
         finished_at: When the stage last finished.
         actor: Who acted on it last: the responder of its input, or who asked its last retry
             (the caller's token subject through REST, ``temporal-cli`` through Temporal).
+        branch: A ``switch``: the case that ran (its index), ``"default"``, or ``None`` when
+            none did.
+        computed_kwargs: A step whose ``kwargs`` hold ``{"$expr": …}``: the kwargs it received.
+        cached: The result was reused from the step cache (no attempt ran).
+        child_pipeline_id: A sub-pipeline: the child pipeline's id (read it like any pipeline).
     """
 
     stage_id: str
@@ -72,6 +77,10 @@ class StageStatus(BaseModel):
     scheduled_at: datetime | None = None
     finished_at: datetime | None = None
     actor: str | None = None
+    branch: int | str | None = None
+    computed_kwargs: dict[str, Any] | None = None
+    cached: bool = False
+    child_pipeline_id: str | None = None
 
 
 class PendingInput(BaseModel):

@@ -35,6 +35,7 @@ def _node_out(node: GraphNode) -> GraphNodeOut:
         step=node.step,
         stages=list(node.stages),
         run_prefixes=list(node.run_prefixes),
+        parent=node.parent,
     )
 
 

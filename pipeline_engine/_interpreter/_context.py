@@ -14,7 +14,7 @@ from pipeline_engine._interpreter._memo import Memo
 from pipeline_engine._interpreter._records import Records
 from pipeline_engine._interpreter._runtime import Runtime, StepCall, StepOutcome
 from pipeline_engine.dsl import Plan, StepPlan, merge_retry
-from pipeline_engine.dsl._plan import DEFAULT_HEARTBEAT_TIMEOUT_S, DEFAULT_STEP_TIMEOUT_S
+from pipeline_engine.dsl._nodes import DEFAULT_HEARTBEAT_TIMEOUT_S, DEFAULT_STEP_TIMEOUT_S
 from pipeline_engine.status import StageStatus
 
 __all__ = ["RunContext", "step_limits"]
@@ -44,6 +44,8 @@ class RunContext:
     window: int | None
     """``max_in_flight``: steps running at once in this run, and members started at once."""
     memo: Memo = field(default_factory=Memo)
+    scopes: dict[str, tuple[Any, int]] = field(default_factory=dict)
+    """A map run's stage-id suffix (``[3]``) -> (its item, its index): what its expressions see."""
     paused: bool = False
     running: int = 0
     limits: dict[str, Gate] = field(init=False)

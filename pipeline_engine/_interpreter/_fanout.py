@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
+from pipeline_engine._interpreter._batches import Batch, checked_batch, enter_run
 from pipeline_engine._interpreter._context import RunContext
 from pipeline_engine._interpreter._failure import FailurePolicy, StageFailure
 from pipeline_engine._interpreter._gate import Gate
@@ -46,28 +47,36 @@ class InProcess:
         """Make the members (a map's runs get their records now), then run them."""
         stages = self._ctx.records.stages
         runs = [members.member(i, stages) for i in range(len(members))]
-        return self.run(runs, cap, policy)
+        return self.run(runs, cap, policy, item_runs=members.template is not None)
 
     async def run(
-        self, runs: list[tuple[Node, Any]], cap: int | None, policy: FailurePolicy
+        self,
+        runs: list[tuple[Node, Any]],
+        cap: int | None,
+        policy: FailurePolicy,
+        *,
+        item_runs: bool = False,
     ) -> list[Any]:
-        """Each (node, previous) run at once: the ordered results."""
+        """Each (node, previous) run at once: the ordered results (``item_runs``: the runs of a
+        map's element, each over its item)."""
         window = self._ctx.window
         if window:
             window = min(cap or window, window)
             if len(runs) > window:
-                return await self._windowed(runs, window, policy)
+                return await self._windowed(runs, window, policy, item_runs)
         if not cap:
-            return await run_all([self.member(node, prev, policy) for node, prev in runs])
+            return await run_all(
+                [self.member(node, prev, policy, item_run=item_runs) for node, prev in runs]
+            )
         gate = Gate(cap)
 
         async def member(node: Node, previous: Any) -> Any:
-            return await gate.run(lambda: self.member(node, previous, policy))
+            return await gate.run(lambda: self.member(node, previous, policy, item_run=item_runs))
 
         return await run_all([member(node, previous) for node, previous in runs])
 
     async def _windowed(
-        self, runs: list[tuple[Node, Any]], window: int, policy: FailurePolicy
+        self, runs: list[tuple[Node, Any]], window: int, policy: FailurePolicy, item_runs: bool
     ) -> list[Any]:
         results: list[Any] = [None] * len(runs)
         indexes = iter(range(len(runs)))
@@ -75,19 +84,31 @@ class InProcess:
         async def worker() -> None:
             for i in indexes:
                 node, previous = runs[i]
-                results[i] = await self.member(node, previous, policy)
+                results[i] = await self.member(node, previous, policy, item_run=item_runs)
 
         await run_all([worker() for _ in range(window)])
         return results
 
-    async def member(self, node: Node, previous: Any, policy: FailurePolicy) -> Any:
-        """One member's result, settled by ``policy`` when it fails (memoized by its key)."""
+    async def member(
+        self, node: Node, previous: Any, policy: FailurePolicy, *, item_run: bool = False
+    ) -> Any:
+        """One member's result, settled by ``policy`` when it fails (memoized by its key).
+
+        ``item_run``: a run of a map's element (its expressions see its ``item`` and ``index``;
+        a batch's result must be a list as long as the batch).
+        """
         key = member_key(node)
         memo = self._ctx.memo
         if key in memo:
             return memo[key]
+        if item_run:
+            enter_run(self._ctx, node, previous)
         try:
-            value = await self._walk.run(node, previous, policy.members())
+            if isinstance(previous, Batch):
+                value = await self._walk.run(node, list(previous), policy.members())
+                value = await checked_batch(self._ctx, self._walk, node, previous, value, policy)
+            else:
+                value = await self._walk.run(node, previous, policy.members())
         except StageFailure as failure:
             if policy.captures(key, failure):
                 return None

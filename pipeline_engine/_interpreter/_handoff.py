@@ -37,6 +37,8 @@ class ShardCall(_Data):
     ``[offset + i]``."""
     items: list[Any] | None = None
     offset: int = Field(0, ge=0)
+    batched: bool = False
+    """A batched map's runs: each item is a batch, each run's result a list as long."""
     cap: int | None = Field(None, ge=1, description="At most this many members at once.")
     absorb: bool = False
     """``on_error: continue``: a failed member's result is a failure marker."""

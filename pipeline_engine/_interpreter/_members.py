@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline_engine._interpreter._batches import Batch
 from pipeline_engine._interpreter._handoff import ShardCall
 from pipeline_engine._interpreter._memo import member_key, template_key
 from pipeline_engine._interpreter._tree import expand
@@ -27,13 +28,20 @@ class Members:
     template: Node | None = None
     items: list[Any] | None = None
     offset: int = 0
+    batched: bool = False
+    """A batched map's runs: each item is a batch (a list), and each run returns a list."""
 
     @classmethod
     def of_shard(cls, call: ShardCall) -> Members:
         """The members a shard was given."""
         if call.template is not None:
             template = node_from_wire(call.template)
-            return cls(template=template, items=call.items or [], offset=call.offset)
+            return cls(
+                template=template,
+                items=call.items or [],
+                offset=call.offset,
+                batched=call.batched,
+            )
         members = tuple(node_from_wire(m) for m in call.members or [])
         return cls(members=members, previous=call.previous)
 
@@ -56,7 +64,8 @@ class Members:
         if self.template is None:
             return self.members[i], self.previous
         assert self.items is not None
-        return expand(self.template, f"[{self.offset + i}]", stages), self.items[i]
+        item = Batch(self.items[i]) if self.batched else self.items[i]
+        return expand(self.template, f"[{self.offset + i}]", stages), item
 
     def call(self, lo: int, hi: int) -> ShardCall:
         """Members ``lo`` to ``hi`` as a shard."""
@@ -68,4 +77,5 @@ class Members:
             template=node_to_wire(self.template),
             items=self.items[lo:hi],
             offset=self.offset + lo,
+            batched=self.batched,
         )

@@ -14,7 +14,7 @@ from typing import Any
 
 from pipeline_engine._interpreter._handoff import HeldStage
 from pipeline_engine._interpreter._runtime import Runtime
-from pipeline_engine.dsl import InputPlan, MapPlan, StepPlan
+from pipeline_engine.dsl import InputPlan, MapPlan, StagePlan, StepPlan, SubPipelinePlan, SwitchPlan
 from pipeline_engine.events import Event, EventType
 from pipeline_engine.states import PipelineState, StageState
 from pipeline_engine.status import ErrorInfo, StageStatus
@@ -51,11 +51,14 @@ class Waiting:
     payload: Any = None
 
 
-def record(plan: StepPlan | InputPlan | MapPlan) -> StageStatus:
+def record(plan: StagePlan) -> StageStatus:
     """The status record of a stage, before it runs."""
     if isinstance(plan, StepPlan):
         return StageStatus(stage_id=plan.stage_id, step=plan.step, kind="step")
-    kind = "input" if isinstance(plan, InputPlan) else "map"
+    if isinstance(plan, SubPipelinePlan):
+        return StageStatus(stage_id=plan.stage_id, step=plan.name, kind="pipeline")
+    kinds = {InputPlan: "input", MapPlan: "map", SwitchPlan: "switch"}
+    kind = kinds[type(plan)]
     return StageStatus(stage_id=plan.stage_id, step=kind, kind=kind)
 
 

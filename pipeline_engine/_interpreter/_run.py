@@ -24,8 +24,18 @@ from pipeline_engine._interpreter._runtime import Runtime
 from pipeline_engine._interpreter._shards import serve
 from pipeline_engine._interpreter._snapshot import restore, snapshot
 from pipeline_engine._interpreter._step import StepStage
+from pipeline_engine._interpreter._sub_pipeline import SubPipelineStage
+from pipeline_engine._interpreter._switch import SwitchStage
 from pipeline_engine._interpreter._walk import Walk
-from pipeline_engine.dsl import DagPlan, InputPlan, MapPlan, Plan, StepPlan
+from pipeline_engine.dsl import (
+    DagPlan,
+    InputPlan,
+    MapPlan,
+    Plan,
+    StepPlan,
+    SubPipelinePlan,
+    SwitchPlan,
+)
 from pipeline_engine.events import EventType
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import ErrorInfo
@@ -87,7 +97,9 @@ class PipelineRun(Commands, Reads):
             window=max_in_flight,
         )
         self._walk = Walk(self._ctx)
-        self._walk.register(StepPlan, StepStage(self._ctx))
+        self._walk.register(StepPlan, StepStage(self._ctx, self._walk.conditions))
+        self._walk.register(SwitchPlan, SwitchStage(self._ctx, self._walk))
+        self._walk.register(SubPipelinePlan, SubPipelineStage(self._ctx))
         self._walk.register(InputPlan, InputStage(self._ctx))
         self._walk.register(MapPlan, MapStage(self._ctx, self._walk.fan_out))
         self._endings = Endings(self._ctx, max_result_bytes)

@@ -73,7 +73,12 @@ class Sharded:
         if rest:
             stages = self._ctx.records.stages
             await run_all(
-                [self._in_process.member(*members.member(i, stages), policy) for i in rest]
+                [
+                    self._in_process.member(
+                        *members.member(i, stages), policy, item_run=members.template is not None
+                    )
+                    for i in rest
+                ]
             )
         for i, key in enumerate(keys):
             fan.results[lo + i] = memo.get(key)

@@ -3,8 +3,10 @@ its failures to the :class:`FailurePolicy`, again when a retry is asked for."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from pipeline_engine._interpreter._conditions import Conditions, Settled
 from pipeline_engine._interpreter._context import RunContext
 from pipeline_engine._interpreter._failure import RETRY, FailurePolicy
 from pipeline_engine._interpreter._runtime import StepFailed
@@ -16,8 +18,9 @@ __all__ = ["StepStage"]
 class StepStage:
     """The element of :class:`StepPlan` nodes."""
 
-    def __init__(self, ctx: RunContext) -> None:
+    def __init__(self, ctx: RunContext, conditions: Conditions) -> None:
         self._ctx = ctx
+        self._conditions = conditions
 
     async def __call__(self, plan: StepPlan, previous: Any, policy: FailurePolicy) -> Any:
         """The step's result on ``previous`` (or what ``on_failure`` makes of its failure)."""
@@ -26,6 +29,12 @@ class StepStage:
         held = ctx.records.held.pop(plan.stage_id, None)
         if held is not None:
             await policy.hold(rec, held)  # raises, or returns when asked to retry
+        if plan.expr_kwargs:  # computed as the stage starts, shown in its status
+            kwargs = await self._conditions.compute(plan, plan.kwargs, previous, policy)
+            if isinstance(kwargs, Settled):
+                return kwargs.value
+            rec.computed_kwargs = kwargs
+            plan = replace(plan, kwargs=kwargs)
         while True:
             try:
                 async with ctx.limit(plan.step), ctx.in_flight:

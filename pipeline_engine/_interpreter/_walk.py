@@ -1,9 +1,11 @@
 """The tree walk: each node to the element that runs it, and the elements that only arrange
 others (chain, group, chord, DAG).
 
-Stages (step, input, map) are elements registered by the run (:meth:`Walk.register`); a node
-with a ``stage_id`` is a stage, and its value is memoized here, once for all of them, so a
-resumed walk never runs a stage again. Fan-outs are run by the :class:`FanOut` strategy.
+Stages (step, input, map, switch) are elements registered by the run (:meth:`Walk.register`); a
+node with a ``stage_id`` is a stage, and its value is memoized here, once for all of them, so a
+resumed walk never runs a stage again. A node's ``when`` is evaluated here too, for every kind of
+node: false skips it (:mod:`~pipeline_engine._interpreter._conditions`). Fan-outs are run by the
+:class:`FanOut` strategy.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pipeline_engine._interpreter._conditions import Conditions, Settled
 from pipeline_engine._interpreter._context import RunContext
-from pipeline_engine._interpreter._failure import FailurePolicy
+from pipeline_engine._interpreter._failure import FailurePolicy, StageFailure
 from pipeline_engine._interpreter._fanout import FanOut
 from pipeline_engine._interpreter._members import Members
 from pipeline_engine._interpreter._tasks import gather_tasks
+from pipeline_engine._interpreter._tolerance import failed_entries, too_many_failures
 from pipeline_engine.dsl import ChainPlan, ChordPlan, DagPlan, GroupPlan, Node, StepPlan
 
 __all__ = ["Element", "Walk"]
@@ -30,6 +34,7 @@ class Walk:
 
     def __init__(self, ctx: RunContext) -> None:
         self._memo = ctx.memo
+        self.conditions = Conditions(ctx)
         self.fan_out = FanOut(ctx, self)
         self._elements: dict[type, Element] = {
             ChainPlan: self._chain,
@@ -47,7 +52,15 @@ class Walk:
         stage_id: str | None = getattr(node, "stage_id", None)
         if stage_id is not None and stage_id in self._memo:
             return self._memo[stage_id]
-        value = await self._elements[type(node)](node, previous, policy)
+        when: str | None = getattr(node, "when", None)
+        value: Any = None
+        holds = True if when is None else await self.conditions.holds(node, when, previous, policy)
+        if isinstance(holds, Settled):
+            value = holds.value
+        elif holds:
+            value = await self._elements[type(node)](node, previous, policy)
+        else:
+            self.conditions.skip(node, "when", when)
         return value if stage_id is None else self._memo.put(stage_id, value)
 
     async def _chain(self, node: ChainPlan, previous: Any, policy: FailurePolicy) -> Any:
@@ -57,7 +70,15 @@ class Walk:
         return value
 
     async def _group(self, node: GroupPlan, previous: Any, policy: FailurePolicy) -> list[Any]:
-        return await self._fan(node, previous, policy.fan_out(absorb=False))
+        if node.tolerated_failures is None:
+            return await self._fan(node, previous, policy.fan_out(absorb=False))
+        results = await self._fan(node, previous, policy.fan_out(absorb=True))
+        failed = failed_entries(results)
+        error = too_many_failures(results, node.tolerated_failures, "", "members")
+        if error is not None:  # a group has no stage of its own: its first failed member fails
+            sid = str(failed[0].get("stage_id"))
+            raise StageFailure(sid, error.model_copy(update={"stage_id": sid}))
+        return results
 
     async def _chord(self, node: ChordPlan, previous: Any, policy: FailurePolicy) -> Any:
         absorb = node.on_error == "continue"

@@ -1,8 +1,11 @@
 """The pipeline DSL: pure data models, the validating parser, and the compiled plan."""
 
+from pipeline_engine.dsl._cel import ExpressionError
 from pipeline_engine.dsl._graph import GraphNode, PlanGraph, plan_graph, to_mermaid
 from pipeline_engine.dsl._models import (
     SCHEMA_VERSION,
+    Cache,
+    Case,
     Chain,
     Chord,
     Defaults,
@@ -16,9 +19,11 @@ from pipeline_engine.dsl._models import (
     RetryPolicy,
     StageConfig,
     Step,
+    SubPipeline,
+    Switch,
 )
-from pipeline_engine.dsl._parse import parse_config, pipeline_config_schema, pydantic_problems
-from pipeline_engine.dsl._plan import (
+from pipeline_engine.dsl._nodes import (
+    CasePlan,
     ChainPlan,
     ChordPlan,
     DagPlan,
@@ -30,13 +35,20 @@ from pipeline_engine.dsl._plan import (
     Plan,
     StagePlan,
     StepPlan,
-    compile_plan,
+    SubPipelinePlan,
+    SwitchPlan,
     merge_retry,
 )
+from pipeline_engine.dsl._parse import parse_config, pipeline_config_schema, pydantic_problems
+from pipeline_engine.dsl._plan import compile_plan
 from pipeline_engine.dsl._plan_wire import node_from_wire, node_to_wire, stages_of
+from pipeline_engine.dsl._references import PipelineResolver
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Cache",
+    "Case",
+    "CasePlan",
     "Chain",
     "ChainPlan",
     "Chord",
@@ -45,6 +57,7 @@ __all__ = [
     "DagStagePlan",
     "Defaults",
     "Element",
+    "ExpressionError",
     "GraphNode",
     "Group",
     "GroupPlan",
@@ -55,6 +68,7 @@ __all__ = [
     "MapPlan",
     "Node",
     "PipelineConfig",
+    "PipelineResolver",
     "Plan",
     "PlanGraph",
     "Resources",
@@ -63,6 +77,10 @@ __all__ = [
     "StagePlan",
     "Step",
     "StepPlan",
+    "SubPipeline",
+    "SubPipelinePlan",
+    "Switch",
+    "SwitchPlan",
     "compile_plan",
     "merge_retry",
     "node_from_wire",

@@ -209,8 +209,15 @@ def check_expression(source: Any, *, path: str, allowed: Collection[str]) -> lis
         path: JSON path of the expression in its document.
         allowed: The variables the expression may read, e.g. :data:`STEP_VARIABLES`.
     """
-    messages, _ = _problems(source, tuple(allowed))
-    return [Problem(path, m) for m in messages]
+    if not isinstance(source, str):
+        return [Problem(path, f"an expression must be a string, got {type(source).__name__}")]
+    return [Problem(path, m) for m in _checked(source, tuple(allowed))]
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked(source: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    """The problems of an expression (a config with 100,000 stages may repeat one)."""
+    return tuple(_problems(source, allowed)[0])
 
 
 @functools.lru_cache(maxsize=4096)

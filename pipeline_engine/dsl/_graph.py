@@ -6,7 +6,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 
-from pipeline_engine.dsl._plan import (
+from pipeline_engine.dsl._nodes import (
     ChainPlan,
     ChordPlan,
     DagPlan,
@@ -15,7 +15,10 @@ from pipeline_engine.dsl._plan import (
     Node,
     Plan,
     StepPlan,
+    SubPipelinePlan,
+    SwitchPlan,
 )
+from pipeline_engine.dsl._references import MAX_REFERENCE_DEPTH, PipelineResolver
 
 __all__ = ["COLLAPSE_OVER", "GraphNode", "PlanGraph", "plan_graph", "to_mermaid"]
 
@@ -29,13 +32,15 @@ class GraphNode:
 
     Attributes:
         id: Unique within the graph (the stage id for a single stage).
-        kind: ``step``, ``input``, ``group`` (a collapsed wide group) or ``map`` (a run-time
-            fan-out).
+        kind: ``step``, ``input``, ``group`` (a collapsed wide group), ``map`` (a run-time
+            fan-out), ``switch`` (its branches follow it) or ``pipeline`` (a sub-pipeline: the
+            nodes of the child's graph, when drawn, have it as ``parent``).
         label: What to write on it.
         path: JSON path of the element in the config.
         stages: Stage ids it stands for.
         run_prefixes: Stage ids whose run-time copies ``<id>[<i>]`` it also stands for.
         step: The step's name (a single step only).
+        parent: The ``pipeline`` node this node is drawn inside (a child pipeline's node).
     """
 
     id: str
@@ -45,6 +50,7 @@ class GraphNode:
     stages: tuple[str, ...]
     run_prefixes: tuple[str, ...] = ()
     step: str | None = None
+    parent: str | None = None
 
 
 @dataclass
@@ -57,8 +63,11 @@ class PlanGraph:
 
 def _stage_ids(node: object) -> list[str]:
     """Every stage id in a plan subtree, whatever the node types (also ones added later)."""
-    if isinstance(node, StepPlan | InputPlan):
-        return [node.stage_id]
+    if isinstance(node, StepPlan | InputPlan | SwitchPlan | SubPipelinePlan):
+        own = [node.stage_id]
+        if isinstance(node, SwitchPlan):
+            own += _stage_ids([c.element for c in node.cases]) + _stage_ids(node.default)
+        return own
     if isinstance(node, list | tuple):
         return [sid for item in node for sid in _stage_ids(item)]
     if dataclasses.is_dataclass(node):
@@ -67,14 +76,30 @@ def _stage_ids(node: object) -> list[str]:
 
 
 class _Builder:
-    def __init__(self, collapse_over: int | None) -> None:
+    def __init__(
+        self,
+        collapse_over: int | None,
+        pipelines: PipelineResolver | None = None,
+        parent: str | None = None,
+        prefix: str = "",
+        depth: int = 0,
+    ) -> None:
         self.graph = PlanGraph()
         self.collapse_over = collapse_over
+        self.pipelines = pipelines
+        self.parent = parent
+        self.prefix = prefix
+        self.depth = depth
 
     def edge(self, sources: list[str], targets: list[str]) -> None:
         self.graph.edges += [(s, t) for s in sources for t in targets]
 
+    def own(self, ids: list[str] | tuple[str, ...]) -> list[str]:
+        return [self.prefix + i for i in ids]
+
     def add(self, node: GraphNode) -> tuple[list[str], list[str]]:
+        if self.prefix or self.parent:
+            node = dataclasses.replace(node, id=self.prefix + node.id, parent=self.parent)
         self.graph.nodes.append(node)
         return [node.id], [node.id]
 
@@ -115,7 +140,41 @@ class _Builder:
             return g_in, cb_out
         if isinstance(node, DagPlan):
             return self.dag(node)
+        if isinstance(node, SwitchPlan):
+            return self.switch(node)
+        if isinstance(node, SubPipelinePlan):
+            return self.sub_pipeline(node)
         return self.run_time_fan_out(node)
+
+    def switch(self, node: SwitchPlan) -> tuple[list[str], list[str]]:
+        """The switch's own node, an edge to each branch; the branches' exits are its exits (and
+        the switch itself when nothing may run: its result is then null)."""
+        sid = node.stage_id
+        (own,), _ = self.add(GraphNode(sid, "switch", sid, node.path, (sid,)))
+        exits: list[str] = [] if node.default is not None else [own]
+        for branch in (*(c.element for c in node.cases), node.default):
+            if branch is not None:
+                b_in, b_out = self.node(branch)
+                self.edge([own], b_in)
+                exits += b_out
+        return [own], exits
+
+    def sub_pipeline(self, node: SubPipelinePlan) -> tuple[list[str], list[str]]:
+        """One ``pipeline`` node; the child's graph inside it when the pipeline can be found."""
+        sid = node.stage_id
+        label = node.name if node.version is None else f"{node.name} v{node.version}"
+        entry = self.add(GraphNode(sid, "pipeline", label, node.path, (sid,)))
+        child = None
+        if self.pipelines is not None and self.depth < MAX_REFERENCE_DEPTH:
+            child = self.pipelines(node.name, node.version)
+        if child is not None:
+            inner = _Builder(
+                self.collapse_over, self.pipelines, entry[0][0], f"{entry[0][0]}/", self.depth + 1
+            )
+            inner.node(child.root)
+            self.graph.nodes += inner.graph.nodes
+            self.graph.edges += inner.graph.edges
+        return entry
 
     def collapsed(self, node: GroupPlan, kind: str, label: str) -> tuple[list[str], list[str]]:
         ids = tuple(_stage_ids(node))
@@ -136,18 +195,25 @@ class _Builder:
             self.node(stage.step)
             if not stage.depends_on:
                 roots.append(stage.step.stage_id)
-            self.edge(list(stage.depends_on), [stage.step.stage_id])
-        return roots, list(node.sinks)
+            self.edge(self.own(stage.depends_on), self.own([stage.step.stage_id]))
+        return self.own(roots), self.own(node.sinks)
 
 
-def plan_graph(plan: Plan, *, collapse_over: int | None = COLLAPSE_OVER) -> PlanGraph:
+def plan_graph(
+    plan: Plan,
+    *,
+    collapse_over: int | None = COLLAPSE_OVER,
+    pipelines: PipelineResolver | None = None,
+) -> PlanGraph:
     """The plan as nodes and data-flow edges.
 
     Args:
         plan: A compiled plan.
         collapse_over: Groups with more members are one ``group`` node (``None``: never).
+        pipelines: Finds the plans of sub-pipelines, drawn inside their ``pipeline`` node (ids
+            ``<stage id>/<child node id>``); without it a sub-pipeline is one node.
     """
-    builder = _Builder(collapse_over)
+    builder = _Builder(collapse_over, pipelines)
     builder.node(plan.root)
     return builder.graph
 
@@ -156,19 +222,39 @@ def _mermaid_id(node_id: str) -> str:
     return "n_" + re.sub(r"[^A-Za-z0-9_]", "_", node_id)
 
 
-def _mermaid_node(node: GraphNode) -> str:
+def _mermaid_node(node: GraphNode, indent: str = "    ") -> str:
     nid = _mermaid_id(node.id)
+    label = node.label.replace('"', "#quot;")
     if node.kind == "input":
-        return f'    {nid}{{{{"{node.label}<br/>(human input)"}}}}'
-    label = node.label
-    if node.step is not None and node.step != node.id:
-        label = f"{node.id}<br/>{node.step}"
-    return f'    {nid}["{label}"]'
+        return f'{indent}{nid}{{{{"{label}<br/>(human input)"}}}}'
+    if node.kind == "switch":
+        return f'{indent}{nid}{{"{label}<br/>(switch)"}}'
+    if node.step is not None and node.step != node.label:
+        label = f"{label}<br/>{node.step}"
+    return f'{indent}{nid}["{label}"]'
 
 
-def to_mermaid(plan: Plan) -> str:
-    """A ``flowchart LR`` of the plan: one node per stage, arrows along the data flow."""
-    graph = plan_graph(plan, collapse_over=None)
-    lines = [_mermaid_node(n) for n in graph.nodes]
+def _mermaid_nodes(graph: PlanGraph, parent: str | None, indent: str) -> list[str]:
+    """The nodes drawn inside ``parent``; a sub-pipeline is a ``subgraph`` of its child's nodes."""
+    lines = []
+    for node in graph.nodes:
+        if node.parent != parent:
+            continue
+        if node.kind != "pipeline":
+            lines.append(_mermaid_node(node, indent))
+            continue
+        nid = _mermaid_id(node.id)
+        inner = _mermaid_nodes(graph, node.id, indent + "    ")
+        if not inner:  # the child is not drawn: one node stands for it
+            inner = [f'{indent}    {nid}__child["{node.label}<br/>(pipeline)"]']
+        lines += [f'{indent}subgraph {nid}["{node.label} (pipeline)"]', *inner, f"{indent}end"]
+    return lines
+
+
+def to_mermaid(plan: Plan, *, pipelines: PipelineResolver | None = None) -> str:
+    """A ``flowchart LR`` of the plan: one node per stage, arrows along the data flow; a
+    sub-pipeline is a ``subgraph`` (with its child's stages when ``pipelines`` finds them)."""
+    graph = plan_graph(plan, collapse_over=None, pipelines=pipelines)
+    lines = _mermaid_nodes(graph, None, "    ")
     lines += [f"    {_mermaid_id(s)} --> {_mermaid_id(t)}" for s, t in graph.edges]
     return "\n".join(["flowchart LR", *lines]) + "\n"

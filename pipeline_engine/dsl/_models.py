@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Cache",
+    "Case",
     "Chain",
     "Chord",
     "Defaults",
@@ -25,6 +27,8 @@ __all__ = [
     "RetryPolicy",
     "StageConfig",
     "Step",
+    "SubPipeline",
+    "Switch",
 ]
 
 SCHEMA_VERSION = "1"
@@ -40,6 +44,43 @@ StageId = Annotated[
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+Expression = Annotated[
+    str,
+    Field(
+        description="A CEL expression over previous, input and settings (and item and index in "
+        "a map's element); checked when the config is validated (docs/dsl.md, Expressions)."
+    ),
+]
+
+ToleratedFailures = Annotated[
+    Annotated[int, Field(ge=0)] | Annotated[str, Field(pattern=r"^(100|[0-9]{1,2})(\.[0-9]+)?%$")],
+    Field(
+        description='Failed items tolerated: a count (N >= 0) or a share of the items ("P%": '
+        "floor(P * n / 100) of n items). Tolerated failures are marked "
+        '{"__failed__": true, "stage_id", "error"} in the result; one more fails the element.'
+    ),
+]
+
+
+class _Element(_Model):
+    when: Expression | None = Field(
+        None,
+        description="A CEL condition: false skips the element (every stage under it is SKIPPED, "
+        "its result is null).",
+    )
+
+
+class Cache(_Model):
+    """Reuse a step's result computed for the same inputs within ``ttl_s`` (per tenant)."""
+
+    ttl_s: float = Field(gt=0, le=366 * 86400, description="How long a result is reused.")
+    key: Expression | None = Field(
+        None,
+        description="A CEL expression giving the cache key; default: the step, its version, "
+        "its kwargs, previous and input.",
+    )
 
 
 class RetryPolicy(_Model):
@@ -93,16 +134,21 @@ class _StepOptions(_Model):
     )
 
 
-class Step(_StepOptions):
+class Step(_StepOptions, _Element):
     """Run one registered step."""
 
     type: Literal["step"] = "step"
     name: StepName
-    kwargs: dict[str, Any] = Field(default_factory=dict)
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description='The step\'s keyword arguments; a value {"$expr": "<CEL>"} is computed when '
+        "the stage starts.",
+    )
     id: StageId | None = None
+    cache: Cache | None = None
 
 
-class Input(_Model):
+class Input(_Element):
     """Wait for a human to submit a payload that satisfies ``schema``."""
 
     type: Literal["input"] = "input"
@@ -126,22 +172,23 @@ class Input(_Model):
         return value
 
 
-class Group(_Model):
+class Group(_Element):
     """Run every member at once; the result is the ordered list of member results."""
 
     type: Literal["group"] = "group"
     steps: list[Element]
     max_concurrency: int | None = Field(None, ge=1, le=10000)
+    tolerated_failures: ToleratedFailures | None = None
 
 
-class Chain(_Model):
+class Chain(_Element):
     """Run members one after another, each getting the previous one's result."""
 
     type: Literal["chain"] = "chain"
     steps: list[Element]
 
 
-class Chord(_Model):
+class Chord(_Element):
     """A group whose list of results goes to a callback step."""
 
     type: Literal["chord"] = "chord"
@@ -150,7 +197,7 @@ class Chord(_Model):
     on_error: Literal["fail", "continue"] = "fail"
 
 
-class Map(_Model):
+class Map(_Element):
     """Run ``element`` once per item of a list known only at run time (a dynamic fan-out).
 
     Each run receives its item as ``previous``; the result is the ordered list of the runs'
@@ -175,9 +222,51 @@ class Map(_Model):
         description='"fail": a run that fails for good fails the map; "continue": the list '
         "holds a failure marker in its place.",
     )
+    batch_size: int | None = Field(
+        None,
+        ge=1,
+        le=10000,
+        description="Each run receives a list of up to this many items as previous and returns "
+        "a list of the same length (else BatchResultMismatch); the result stays one entry per "
+        "item. Runs are numbered by batch: <map id>[<batch index>].",
+    )
+    tolerated_failures: ToleratedFailures | None = None
 
 
-Element = Annotated[Step | Chain | Group | Chord | Input | Map, Field(discriminator="type")]
+class Case(_Model):
+    """One branch of a ``switch``: ``element`` runs when ``when`` is the first true condition."""
+
+    when: Expression
+    element: Element
+
+
+class Switch(_Element):
+    """Run the first case whose condition is true, else ``default``, else nothing (null)."""
+
+    type: Literal["switch"] = "switch"
+    id: StageId | None = Field(None, description='Stage id of the switch (default "switch").')
+    cases: list[Case] = Field(min_length=1)
+    default: Element | None = None
+
+
+class SubPipeline(_Element):
+    """Run another pipeline of the same tenant as a child workflow; its result is this one's."""
+
+    type: Literal["pipeline"] = "pipeline"
+    id: StageId | None = Field(None, description="Stage id (default: the pipeline's name).")
+    name: Annotated[str, Field(pattern=_NAME_PATTERN, description="A pipeline of the tenant.")]
+    version: int | None = Field(None, ge=1, description="Its version (default: the latest).")
+    input: Any = Field(
+        None,
+        description='The child\'s input: JSON, or {"$expr": "<CEL>"}; default: the element\'s '
+        "previous value.",
+    )
+
+
+Element = Annotated[
+    Step | Chain | Group | Chord | Input | Map | Switch | SubPipeline,
+    Field(discriminator="type"),
+]
 
 
 class StageConfig(_StepOptions):
@@ -238,5 +327,5 @@ class PipelineConfig(_Model):
         return self
 
 
-for _m in (Group, Chain, Chord, Map, PipelineConfig):
+for _m in (Group, Chain, Chord, Map, Case, Switch, PipelineConfig):
     _m.model_rebuild()

@@ -9,14 +9,17 @@ from pydantic import BaseModel, ValidationError
 
 from pipeline_engine._finite import non_finite_problems
 from pipeline_engine._suggest import did_you_mean, unknown_field_hint
+from pipeline_engine.dsl._expressions import find_expressions
 from pipeline_engine.dsl._models import PipelineConfig
-from pipeline_engine.dsl._plan import MAX_DEPTH, Plan, StepPlan, compile_plan
+from pipeline_engine.dsl._nodes import MAX_DEPTH, Plan, StepPlan, SubPipelinePlan
+from pipeline_engine.dsl._plan import compile_plan
+from pipeline_engine.dsl._references import PipelineResolver, reference_problems
 from pipeline_engine.errors import InvalidConfig, Problem
 from pipeline_engine.steps import StepRegistry
 
 __all__ = ["parse_config", "pipeline_config_schema", "pydantic_problems"]
 
-_TAGS = ("step", "chain", "group", "chord", "input")
+_TAGS = ("step", "chain", "group", "chord", "input", "map", "switch", "pipeline")
 
 
 def _path(loc: tuple[int | str, ...], data: Any, root: str) -> str:
@@ -84,8 +87,13 @@ def _registry_problems(plan: Plan, registry: StepRegistry) -> list[Problem]:
         if isinstance(stage, StepPlan):
             field = ".step" if stage.path.startswith("$.stages") else ".name"
             if need(stage.step, stage.path + field):
+                computed = [p for p, _ in find_expressions(stage.kwargs, "")]
                 for sub, msg in registry.get(stage.step).check_kwargs(stage.kwargs):
-                    problems.append(Problem(f"{stage.path}.kwargs{sub}", msg))
+                    at_computed = any(
+                        sub == c or sub.startswith((c + ".", c + "[")) for c in computed
+                    )
+                    if msg == "unknown parameter" or not at_computed:
+                        problems.append(Problem(f"{stage.path}.kwargs{sub}", msg))
         if stage.on_failure not in ("fail", "continue"):
             need(stage.on_failure, stage.path + ".on_failure")
     hooks = plan.config.hooks
@@ -104,13 +112,18 @@ def parse_config(
     data: PipelineConfig | dict[str, Any] | str | bytes,
     *,
     registry: StepRegistry | None = None,
+    pipelines: PipelineResolver | None = None,
+    name: str | None = None,
 ) -> Plan:
     """Validate a pipeline config and compile it.
 
     Args:
         data: The config as a model, a JSON-like dict, or JSON text.
         registry: When given, step names, handler and hook names, and step ``kwargs`` are checked
-            against it.
+            against it (a ``{"$expr": …}`` value is checked when it is computed, not here).
+        pipelines: When given, the sub-pipelines (``type: pipeline``) it references are looked up
+            with it: an unknown name or version, or a cycle of references, is a problem.
+        name: The name the config is kept under, for cycles (default: its ``name``).
 
     Returns:
         The compiled :class:`Plan`.
@@ -152,9 +165,25 @@ def parse_config(
     problems = non_finite + [Problem(p, m) for p, m in plan.problems]
     if registry is not None:
         problems += _registry_problems(plan, registry)
+    if pipelines is not None and not problems:
+        problems += [Problem(p, m) for p, m in reference_problems(plan, pipelines, name=name)]
+    problems += _not_run_yet(plan)
     if problems:
         raise InvalidConfig(_summary(problems), problems=problems)
     return plan
+
+
+def _not_run_yet(plan: Plan) -> list[Problem]:
+    """What the DSL can say but this engine does not run yet (refused, never half run)."""
+    problems = []
+    for stage in (*plan.stages, *plan.templates):
+        if isinstance(stage, SubPipelinePlan):
+            problems.append(
+                Problem(f"{stage.path}.type", "sub-pipelines are not run by this engine yet")
+            )
+        elif isinstance(stage, StepPlan) and stage.cache_ttl_s is not None:
+            problems.append(Problem(f"{stage.path}.cache", "the step cache is not on yet"))
+    return problems
 
 
 def _too_deep() -> InvalidConfig:

@@ -1,14 +1,17 @@
 """The executable plan: a config with stage ids assigned and policies resolved.
 
 Pure and deterministic: the Temporal workflow and the fake engine compile the same config into the
-same plan, so stage ids and policies never differ between them.
+same plan, so stage ids and policies never differ between them. The nodes are in
+:mod:`pipeline_engine.dsl._nodes`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline_engine.dsl._cel import MAP_VARIABLES, STEP_VARIABLES
+from pipeline_engine.dsl._dag import find_cycle, topological
+from pipeline_engine.dsl._expressions import expression_problems, value_problems
 from pipeline_engine.dsl._models import (
     Chain,
     Chord,
@@ -20,151 +23,34 @@ from pipeline_engine.dsl._models import (
     RetryPolicy,
     StageConfig,
     Step,
+    SubPipeline,
+    Switch,
+)
+from pipeline_engine.dsl._nodes import (
+    DEFAULT_HEARTBEAT_TIMEOUT_S,
+    DEFAULT_LOCAL_TIMEOUT_S,
+    DEFAULT_STEP_TIMEOUT_S,
+    MAX_DEPTH,
+    MAX_LOCAL_TIMEOUT_S,
+    MAX_STAGES,
+    CasePlan,
+    ChainPlan,
+    ChordPlan,
+    DagPlan,
+    DagStagePlan,
+    GroupPlan,
+    InputPlan,
+    MapPlan,
+    Node,
+    Plan,
+    StagePlan,
+    StepPlan,
+    SubPipelinePlan,
+    SwitchPlan,
+    merge_retry,
 )
 
-__all__ = [
-    "DEFAULT_HEARTBEAT_TIMEOUT_S",
-    "DEFAULT_LOCAL_TIMEOUT_S",
-    "DEFAULT_STEP_TIMEOUT_S",
-    "MAX_DEPTH",
-    "MAX_LOCAL_TIMEOUT_S",
-    "MAX_STAGES",
-    "ChainPlan",
-    "ChordPlan",
-    "DagPlan",
-    "DagStagePlan",
-    "GroupPlan",
-    "InputPlan",
-    "MapPlan",
-    "Node",
-    "Plan",
-    "StepPlan",
-    "compile_plan",
-    "merge_retry",
-]
-
-DEFAULT_STEP_TIMEOUT_S = 3600.0
-DEFAULT_HEARTBEAT_TIMEOUT_S = 60.0
-# A local step runs inside the workflow task's lifetime: keep each attempt short (docs/dsl.md).
-DEFAULT_LOCAL_TIMEOUT_S = 10.0
-MAX_LOCAL_TIMEOUT_S = 60.0
-MAX_DEPTH = 32
-MAX_STAGES = 100_000
-"""Stages written out in one config (a map's runs are not counted: they are made at run time)."""
-
-
-@dataclass(frozen=True)
-class StepPlan:
-    stage_id: str
-    step: str
-    kwargs: dict[str, Any]
-    retry: RetryPolicy
-    timeout_s: float
-    heartbeat_timeout_s: float
-    on_failure: str
-    task_queue: str | None
-    max_concurrency: int | None
-    path: str
-    local: bool = False
-
-
-@dataclass(frozen=True)
-class InputPlan:
-    stage_id: str
-    schema: dict[str, Any]
-    prompt: str | None
-    timeout_s: float | None
-    on_failure: str
-    path: str
-
-
-@dataclass(frozen=True)
-class ChainPlan:
-    children: tuple[Node, ...]
-    path: str
-
-
-@dataclass(frozen=True)
-class GroupPlan:
-    children: tuple[Node, ...]
-    max_concurrency: int | None
-    path: str
-
-
-@dataclass(frozen=True)
-class ChordPlan:
-    group: GroupPlan
-    callback: StepPlan | None
-    on_error: str
-    path: str
-
-
-@dataclass(frozen=True)
-class DagStagePlan:
-    step: StepPlan
-    depends_on: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class DagPlan:
-    stages: tuple[DagStagePlan, ...]
-    sinks: tuple[str, ...]
-    path: str
-
-
-@dataclass(frozen=True)
-class MapPlan:
-    """A run-time fan-out: ``element`` (a template whose stage ids get ``[i]`` appended) runs
-    once per item of the list at ``items`` (a JSON Pointer) in the map's previous value."""
-
-    stage_id: str
-    items: str
-    element: Node
-    max_concurrency: int | None
-    on_error: str
-    path: str
-    on_failure: str = "fail"
-
-
-Node = StepPlan | InputPlan | ChainPlan | GroupPlan | ChordPlan | DagPlan | MapPlan
-StagePlan = StepPlan | InputPlan | MapPlan
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A compiled pipeline.
-
-    Attributes:
-        root: The tree (or DAG) to interpret.
-        stages: Every stage known before the run (steps, inputs, maps), in document order.
-        problems: Structural problems found while compiling, as (JSON path, message).
-        local_defaults: Steps of this config that run as local activities because their
-            registration says so (``@step(local=True)``); the workflow compiles with the same set.
-        templates: The stages inside map elements, with the ids their runs extend (``x`` runs as
-            ``x[0]``, ``x[1]``...).
-    """
-
-    config: PipelineConfig
-    root: Node
-    stages: tuple[StagePlan, ...]
-    problems: tuple[tuple[str, str], ...] = field(default=())
-    local_defaults: frozenset[str] = frozenset()
-    templates: tuple[StagePlan, ...] = field(default=())
-
-    def stage(self, stage_id: str) -> StagePlan:
-        for s in self.stages:
-            if s.stage_id == stage_id:
-                return s
-        raise KeyError(stage_id)
-
-
-def merge_retry(*policies: RetryPolicy | None) -> RetryPolicy:
-    """Later policies override the fields they set explicitly."""
-    values: dict[str, Any] = {}
-    for policy in policies:
-        if policy is not None:
-            values.update({k: getattr(policy, k) for k in policy.model_fields_set})
-    return RetryPolicy(**values)
+__all__ = ["compile_plan"]
 
 
 class _Compiler:
@@ -179,6 +65,7 @@ class _Compiler:
         self.explicit: set[str] = set()
         self.next_suffix: dict[str, int] = {}
         self.retries: dict[tuple[int, int], RetryPolicy] = {}
+        self.variables: tuple[str, ...] = STEP_VARIABLES  # MAP_VARIABLES inside a map's element
 
     def run(self) -> Plan:
         cfg = self.config
@@ -216,10 +103,15 @@ class _Compiler:
     def _collect_explicit_tree(self, el: Element, path: str, depth: int = 1) -> None:
         if depth > MAX_DEPTH:
             return
-        if isinstance(el, Step | Input | Map) and el.id is not None:
+        if isinstance(el, Step | Input | Map | Switch | SubPipeline) and el.id is not None:
             self._claim_explicit(el.id, f"{path}.id")
         if isinstance(el, Map):
             self._collect_explicit_tree(el.element, f"{path}.element", depth + 1)
+        elif isinstance(el, Switch):
+            for i, case in enumerate(el.cases):
+                self._collect_explicit_tree(case.element, f"{path}.cases[{i}].element", depth + 1)
+            if el.default is not None:
+                self._collect_explicit_tree(el.default, f"{path}.default", depth + 1)
         elif isinstance(el, Chain | Group):
             for i, child in enumerate(el.steps):
                 self._collect_explicit_tree(child, f"{path}.steps[{i}]", depth + 1)
@@ -241,9 +133,26 @@ class _Compiler:
         self.used.add(candidate)
         return candidate
 
+    # expressions ----------------------------------------------------------------------------
+    def _when(self, el: Any, path: str) -> str | None:
+        """The element's ``when`` (checked: its problems go to the plan's)."""
+        when: str | None = getattr(el, "when", None)
+        if when is not None:
+            self.problems += expression_problems(when, f"{path}.when", self.variables)
+        return when
+
+    def _values(self, value: Any, path: str) -> bool:
+        """Check the ``$expr`` values inside ``value``; whether there are any."""
+        problems, found = value_problems(value, path, self.variables)
+        self.problems += problems
+        return found
+
     # tree -----------------------------------------------------------------------------------
     def _step(self, el: Step | StageConfig, name: str, stage_id: str, path: str) -> StepPlan:
         d = self.config.defaults
+        cache = el.cache if isinstance(el, Step) else None
+        if cache is not None and cache.key is not None:
+            self.problems += expression_problems(cache.key, f"{path}.cache.key", self.variables)
         resources = el.resources
         local = el.local if el.local is not None else name in self.local_defaults
         if local:
@@ -268,6 +177,10 @@ class _Compiler:
             max_concurrency=resources.max_concurrency if resources else None,
             path=path,
             local=local,
+            when=self._when(el, path),
+            cache_ttl_s=cache.ttl_s if cache is not None else None,
+            cache_key=cache.key if cache is not None else None,
+            expr_kwargs=self._values(el.kwargs, f"{path}.kwargs"),
         )
         self.stages.append(plan)
         return plan
@@ -318,40 +231,90 @@ class _Compiler:
                 timeout_s=el.timeout_s,
                 on_failure=el.on_failure,
                 path=path,
+                when=self._when(el, path),
             )
             self.stages.append(plan)
             return plan
         if isinstance(el, Chain):
             if not el.steps:
                 self.problems.append((f"{path}.steps", "a chain needs at least one element"))
+            when = self._when(el, path)
             kids = tuple(
                 self._node(c, f"{path}.steps[{i}]", depth + 1) for i, c in enumerate(el.steps)
             )
-            return ChainPlan(kids, path)
+            return ChainPlan(kids, path, when)
         if isinstance(el, Group):
             return self._group(el, path, depth)
         if isinstance(el, Map):
             return self._map(el, path, depth)
+        if isinstance(el, Switch):
+            return self._switch(el, path, depth)
+        if isinstance(el, SubPipeline):
+            return self._sub_pipeline(el, path)
+        when = self._when(el, path)
         group = self._group(el.group, f"{path}.group", depth + 1)
         callback = None
         if el.callback is not None:
             cb = el.callback
             callback = self._step(cb, cb.name, self._assign(cb.id, cb.name), f"{path}.callback")
-        return ChordPlan(group, callback, el.on_error, path)
+        return ChordPlan(group, callback, el.on_error, path, when)
 
     def _group(self, el: Group, path: str, depth: int) -> GroupPlan:
         if not el.steps:
             self.problems.append((f"{path}.steps", "a group needs at least one element"))
+        when = self._when(el, path)
         kids = tuple(self._node(c, f"{path}.steps[{i}]", depth + 1) for i, c in enumerate(el.steps))
-        return GroupPlan(kids, el.max_concurrency, path)
+        return GroupPlan(kids, el.max_concurrency, path, when, el.tolerated_failures)
 
     def _map(self, el: Map, path: str, depth: int) -> MapPlan:
         stage_id = self._assign(el.id, "map")
+        when = self._when(el, path)
         outer, self.stages = self.stages, []
+        outer_vars, self.variables = self.variables, MAP_VARIABLES
         element = self._node(el.element, f"{path}.element", depth + 1)
+        self.variables = outer_vars
         self.templates.extend(self.stages)
         self.stages = outer
-        plan = MapPlan(stage_id, el.items, element, el.max_concurrency, el.on_error, path)
+        plan = MapPlan(
+            stage_id,
+            el.items,
+            element,
+            el.max_concurrency,
+            el.on_error,
+            path,
+            when=when,
+            batch_size=el.batch_size,
+            tolerated_failures=el.tolerated_failures,
+        )
+        self.stages.append(plan)
+        return plan
+
+    def _switch(self, el: Switch, path: str, depth: int) -> SwitchPlan:
+        stage_id = self._assign(el.id, "switch")
+        when = self._when(el, path)
+        at = len(self.stages)  # the switch comes before its branches' stages, in document order
+        cases = []
+        for i, case in enumerate(el.cases):
+            where = f"{path}.cases[{i}]"
+            self.problems += expression_problems(case.when, f"{where}.when", self.variables)
+            cases.append(
+                CasePlan(case.when, self._node(case.element, f"{where}.element", depth + 1))
+            )
+        default = None
+        if el.default is not None:
+            default = self._node(el.default, f"{path}.default", depth + 1)
+        plan = SwitchPlan(stage_id, tuple(cases), default, path, when)
+        self.stages.insert(at, plan)
+        return plan
+
+    def _sub_pipeline(self, el: SubPipeline, path: str) -> SubPipelinePlan:
+        base = el.name if len(el.name) <= 100 else "pipeline"
+        stage_id = self._assign(el.id, base)
+        when = self._when(el, path)
+        input_set = "input" in el.model_fields_set
+        if input_set:
+            self._values(el.input, f"{path}.input")
+        plan = SubPipelinePlan(stage_id, el.name, el.version, el.input, input_set, path, when)
         self.stages.append(plan)
         return plan
 
@@ -379,63 +342,13 @@ class _Compiler:
                 elif dep in seen:
                     self.problems.append((where, f"{dep!r} listed twice"))
                 seen.add(dep)
-        cycle = _find_cycle({p.step.stage_id: p.depends_on for p in plans}, ids)
+        cycle = find_cycle({p.step.stage_id: p.depends_on for p in plans}, ids)
         if cycle:
             self.problems.append((path, "dependency cycle: " + " -> ".join(cycle)))
         depended = {d for p in plans for d in p.depends_on}
         sinks = tuple(i for i in ids if i not in depended)
-        ordered = _topological(plans) if not cycle else plans
+        ordered = topological(plans) if not cycle else plans
         return DagPlan(tuple(ordered), sinks, path)
-
-
-def _find_cycle(deps: dict[str, tuple[str, ...]], order: list[str]) -> list[str]:
-    white, grey, black = 0, 1, 2
-    color = dict.fromkeys(order, white)
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str]:
-        color[node] = grey
-        stack.append(node)
-        for dep in deps.get(node, ()):
-            if dep not in color or dep == node:
-                continue
-            if color[dep] == grey:
-                return [*stack[stack.index(dep) :], dep]
-            if color[dep] == white:
-                found = visit(dep)
-                if found:
-                    return found
-        stack.pop()
-        color[node] = black
-        return []
-
-    for node in order:
-        if color[node] == white:
-            found = visit(node)
-            if found:
-                # report in dependency order: a -> b means "a waits for b"; show execution order
-                return list(reversed(found))
-    return []
-
-
-def _topological(plans: list[DagStagePlan]) -> list[DagStagePlan]:
-    """Stages ordered so every stage comes after its dependencies (stable: document order)."""
-    done: set[str] = set()
-    out: list[DagStagePlan] = []
-    pending = list(plans)
-    while pending:
-        rest = []
-        for p in pending:
-            if all(d in done or d == p.step.stage_id for d in p.depends_on):
-                out.append(p)
-                done.add(p.step.stage_id)
-            else:
-                rest.append(p)
-        if len(rest) == len(pending):  # unknown deps: keep the rest in document order
-            out.extend(rest)
-            break
-        pending = rest
-    return out
 
 
 def compile_plan(config: PipelineConfig, *, local_defaults: frozenset[str] = frozenset()) -> Plan:

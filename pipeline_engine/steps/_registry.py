@@ -55,6 +55,9 @@ class StepDefinition:
     params_model: type[BaseModel]
     local: bool = False
     """Run as a Temporal local activity unless a pipeline's step element says otherwise."""
+    version: str | None = None
+    """The step's version (``@step(version="2")``): part of a cached result's key, so a new
+    version never reuses results of the old one (docs/dsl.md, ``cache``)."""
 
     def check_kwargs(self, kwargs: dict[str, Any]) -> list[tuple[str, str]]:
         """Problems with ``kwargs`` against the declared parameters, as (sub-path, message)."""
@@ -134,12 +137,20 @@ class StepRegistry:
         self._steps: dict[str, StepDefinition] = {}
 
     def register(
-        self, fn: Callable[..., Any], *, name: str | None = None, local: bool = False
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        local: bool = False,
+        version: str | None = None,
     ) -> StepDefinition:
         """Register ``fn`` as a step (under its own name unless ``name`` is given).
 
         ``local``: by default, run it as a Temporal local activity (docs/dsl.md, ``local``).
+        ``version``: the step's version, part of the key of its cached results.
         """
+        if version is not None and not (isinstance(version, str) and 0 < len(version) <= 100):
+            raise ValueError(f"step {name or fn.__name__!r}: version must be a non-empty string")
         step_name = name or fn.__name__
         existing = self._steps.get(step_name)
         if existing is not None and existing.fn is not fn:
@@ -156,6 +167,7 @@ class StepRegistry:
             description=inspect.getdoc(fn),
             params_model=_params_model(fn, step_name),
             local=local,
+            version=version,
         )
         self._steps[step_name] = definition
         return definition
@@ -193,7 +205,11 @@ default_registry = StepRegistry()
 def step(fn: F, /) -> F: ...
 @overload
 def step(
-    *, name: str | None = None, registry: StepRegistry | None = None, local: bool = False
+    *,
+    name: str | None = None,
+    registry: StepRegistry | None = None,
+    local: bool = False,
+    version: str | None = None,
 ) -> Callable[[F], F]: ...
 def step(
     fn: F | None = None,
@@ -202,6 +218,7 @@ def step(
     name: str | None = None,
     registry: StepRegistry | None = None,
     local: bool = False,
+    version: str | None = None,
 ) -> F | Callable[[F], F]:
     """Register a function as a pipeline step.
 
@@ -209,11 +226,12 @@ def step(
     :class:`StepContext` and keyword arguments (the element's ``kwargs``) and returns a JSON value;
     it may be sync (run in a thread) or async. Raising an exception fails the attempt.
     ``@step(local=True)`` runs it as a Temporal local activity by default, for short, idempotent
-    work (docs/dsl.md, ``local``).
+    work (docs/dsl.md, ``local``). ``@step(version="2")`` names the step's version: a cached
+    result (docs/dsl.md, ``cache``) is reused only by the same version.
     """
 
     def decorate(f: F) -> F:
-        (registry or default_registry).register(f, name=name, local=local)
+        (registry or default_registry).register(f, name=name, local=local, version=version)
         return f
 
     return decorate(fn) if fn is not None else decorate

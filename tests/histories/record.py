@@ -54,6 +54,41 @@ async def _retry_each_failed(engine: TemporalPipelineEngine, pid: str) -> None:
     raise RuntimeError(f"{pid} did not succeed")
 
 
+DSL_ELEMENTS: dict[str, Any] = {
+    "name": "dsl-elements",
+    "definition": {
+        "type": "chain",
+        "steps": [
+            s("t_items", kwargs={"count": 10}),
+            s("t_add", id="skipped", when="size(previous.items) > 100"),
+            {
+                "type": "switch",
+                "id": "route",
+                "cases": [
+                    {"when": "input.min > 0 && previous == null", "element": s("t_echo", id="many")},
+                ],
+                "default": s("t_echo", id="few"),
+            },
+            s("t_items", id="again", kwargs={"count": {"$expr": "int(input.min) + 8"}}),
+            {
+                "type": "map",
+                "id": "batched",
+                "items": "/items",
+                "batch_size": 2,
+                "element": s("t_double_each", kwargs={"times": {"$expr": "index + 1"}}),
+            },
+            {
+                "type": "map",
+                "id": "tolerant",
+                "tolerated_failures": "20%",
+                "element": s("t_double", kwargs={"fail_on": 12}, retry={"max_attempts": 1}),
+            },
+        ],
+    },
+}
+"""when (false), switch, $expr kwargs (with a map's index), a batched map, tolerated failures."""
+
+
 async def record(only: set[str]) -> None:
     server = TemporalDevServer(port=free_port(), ui_port=None)
     server.start()
@@ -274,6 +309,10 @@ async def record(only: set[str]) -> None:
                 start=True,
             )
             runs["sharded_map_retry"] = sharded_map.pipeline_id
+            batched = await sharding.create_pipeline(DSL_ELEMENTS, input={"min": 1}, start=True)
+            runs["dsl_elements_sharded"] = batched.pipeline_id
+            elements = await engine.create_pipeline(DSL_ELEMENTS, input={"min": 2}, start=True)
+            runs["dsl_elements"] = elements.pipeline_id
             continuing = TemporalPipelineEngine(
                 client,
                 task_queue=queue,

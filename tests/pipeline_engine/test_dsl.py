@@ -429,7 +429,7 @@ def test_registered_local_default_and_its_override(reg: StepRegistry) -> None:
 
 def test_a_config_with_more_stages_than_the_limit_is_refused_with_a_way_out() -> None:
     from pipeline_engine.dsl import PipelineConfig, compile_plan
-    from pipeline_engine.dsl._plan import MAX_STAGES
+    from pipeline_engine.dsl._nodes import MAX_STAGES
 
     wide = {"type": "group", "steps": [{"type": "step", "name": "t"}] * (MAX_STAGES + 1)}
     plan = compile_plan(PipelineConfig.model_validate({"name": "w", "definition": wide}))

@@ -218,3 +218,10 @@ def t_batch_item(ctx: StepContext, seconds: float = 0.0) -> dict[str, Any]:
     if data.get("fail") and not (folder / f"{fix}.fixed").exists():
         raise RuntimeError(f"input {data.get('n')} fails until fixed")
     return {"n": data.get("n"), "double": 2 * int(data.get("n", 0))}
+
+
+@step
+def t_double_each(ctx: StepContext, times: int = 2) -> list[int]:
+    """A batch step: every item of the ``previous`` list times ``times``."""
+    _record(ctx)
+    return [int(x) * times for x in ctx.previous]

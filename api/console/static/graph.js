@@ -19,6 +19,14 @@ const STYLE = [
     },
   },
   { selector: "node[kind = 'input']", style: { shape: "hexagon", padding: "14px" } },
+  { selector: "node[kind = 'switch']", style: { shape: "diamond", padding: "18px" } },
+  {
+    // a sub-pipeline: a box around its child's stages (double-click folds it to one node)
+    selector: "node[kind = 'pipeline']",
+    style: { "border-width": 2, "border-color": "#1f2328", "text-valign": "top", "text-margin-y": -4, color: "#1f2328" },
+  },
+  { selector: "node[kind = 'pipeline']:parent", style: { "background-opacity": 0.12 } },
+  { selector: "node.folded", style: { "border-style": "double", "border-width": 4 } },
   {
     selector: "node[kind = 'group'], node[kind = 'map']",
     style: { shape: "barrel", "border-width": 3, "border-style": "double", "border-color": "#1f2328" },
@@ -66,7 +74,7 @@ const unitDone = (states) => states.every((s) => DONE.has(s));
 export function nodeState(node, stages) {
   const mine = stagesOf(node, stages);
   const states = mine.map((s) => s.state);
-  if (node.kind === "step" || node.kind === "input") return states[0] || "PENDING";
+  if (["step", "input", "switch", "pipeline"].includes(node.kind)) return states[0] || "PENDING";
   for (const s of ["FAILED", "RUNNING", "WAITING_INPUT", "CANCELLED"]) if (states.includes(s)) return s;
   const own = stages.find((s) => s.stage_id === node.id); // a map's own stage, when it has one
   if (own && DONE.has(own.state)) return own.state;
@@ -88,6 +96,11 @@ function label(node, stages) {
   let text = node.label;
   if (node.step && node.step !== node.id) text += `\n(${node.step})`;
   if (node.kind === "input") text += "\n(human input)";
+  if (node.kind === "pipeline") text += "\n(pipeline)";
+  if (node.kind === "switch") {
+    const own = stages.find((s) => s.stage_id === node.id);
+    text += own && own.branch !== null && own.branch !== undefined ? `\n(branch ${own.branch})` : "\n(switch)";
+  }
   if (node.kind === "group" || node.kind === "map") text += `\n${fanOutCount(node, stages)}`;
   return text;
 }
@@ -98,7 +111,9 @@ export function drawGraph(container, graph, { onSelect, onHover } = {}) {
     container,
     style: STYLE,
     elements: [
-      ...graph.nodes.map((n) => ({ data: { id: n.id, kind: n.kind, state: "PENDING", label: label(n, []) } })),
+      ...graph.nodes.map((n) => ({
+        data: { id: n.id, kind: n.kind, state: "PENDING", label: label(n, []), ...(n.parent ? { parent: n.parent } : {}) },
+      })),
       ...graph.edges.map((e, i) => ({ data: { id: `e${i}`, source: e.source, target: e.target } })),
     ],
     layout: { name: "dagre", rankDir: "LR", nodeSep: 25, rankSep: 70 },
@@ -112,7 +127,18 @@ export function drawGraph(container, graph, { onSelect, onHover } = {}) {
     cy.on("mouseout", "node", () => onHover(null));
   }
   for (const p of graph.problems || []) if (p.node) cy.getElementById(p.node).addClass("problem");
+  cy.on("dbltap", "node[kind = 'pipeline']", (e) => foldSubPipeline(e.target));
   return cy;
+}
+
+/** Fold a sub-pipeline's box to one node, or unfold it (its child's stages show again). */
+export function foldSubPipeline(node) {
+  const inside = node.descendants();
+  if (!inside.length && !node.hasClass("folded")) return;
+  const folded = node.toggleClass("folded").hasClass("folded");
+  const hidden = node.scratch("_folded") || node.descendants().union(node.descendants().connectedEdges());
+  node.scratch("_folded", hidden);
+  hidden.style("display", folded ? "none" : "element");
 }
 
 /** Colour each node by the state of the stages it stands for. */
