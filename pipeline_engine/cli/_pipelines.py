@@ -176,11 +176,14 @@ def follow_pipeline(
 ) -> PipelineStatus:
     """Show a live per-stage table until the pipeline ends (or parks in FAILED); its status."""
     status = client.get_pipeline(pipeline_id)
-    if not live:
+    if not live or not console.is_terminal:  # piped: no redraws, the final table on its own lines
         if not status.state.is_terminal:
             for _event in client.stream_events(pipeline_id):
                 pass
-        return client.get_pipeline(pipeline_id)
+        status = client.get_pipeline(pipeline_id)
+        if live:
+            console.print(progress_table(status))
+        return status
     with Live(pipeline_view(status), console=console, refresh_per_second=8) as view:
         if not status.state.is_terminal:
             for _event in client.stream_events(pipeline_id):

@@ -52,3 +52,22 @@ def test_run_of_an_identical_input_says_so_and_can_run_again(
     second = browser.current_url.rsplit("/", 1)[1]
     assert second != first
     wait_until(browser, all_in("SUCCEEDED"), "the fresh run lit up green")
+
+
+def test_redoc_fetches_nothing_from_the_internet(browser: WebDriver, live_stack: LiveStack) -> None:
+    browser.get(f"{live_stack.base_url}/redoc")
+    wait_until(browser, lambda b: "get_pipeline" in b.page_source, "ReDoc rendered")
+    wait_until(
+        browser, lambda b: b.find_elements(By.CSS_SELECTOR, "a[href*='redocly']"), "its sidebar"
+    )
+    entries = browser.execute_script(
+        "return performance.getEntriesByType('resource')"
+        ".map(e => [e.name, e.responseStatus, e.transferSize])"
+    )
+    outside = [e[0] for e in entries if not e[0].startswith(live_stack.base_url)]
+    # ReDoc's own logo (cdn.redoc.ly) is refused by the page's policy before any request
+    refused = [
+        m["message"] for m in browser.get_log("browser") if "has been blocked" in m["message"]
+    ]
+    for url in outside:
+        assert any(url in m and "Content Security Policy" in m for m in refused), (url, refused)

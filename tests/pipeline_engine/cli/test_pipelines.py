@@ -85,6 +85,8 @@ def test_run_follow_of_a_failing_pipeline_exits_1(cli: CliRunner, tmp_path: Path
     result = cli.invoke(app, ["run", str(write(tmp_path, config)), "--tenant", "cli-t", "--follow"])
     assert result.exit_code == 1, result.output
     assert "FAILED" in result.output
+    # piped (not a terminal): the table once, and the summary on a line of its own
+    assert "┘state" not in result.output and "\nstate: FAILED" in result.output, result.output
 
 
 def test_invalid_config_exits_2_with_paths(cli: CliRunner, tmp_path: Path) -> None:
