@@ -19,6 +19,7 @@ from api.context import ApiContext, PayloadRefs
 from api.errors import install_error_handlers
 from api.ndjson import streamed_upload
 from api.observability import ApiMetrics, RequestContextMiddleware, instrument
+from api.query_guard import QueryGuardMiddleware
 from api.routes import api_router, ops_router
 from api.tenants import TenantConfigCache, TenantConfigStore
 from api.tenants.migrate import upgrade
@@ -176,6 +177,7 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, streamed=streamed_upload
     )
+    app.add_middleware(QueryGuardMiddleware)
     if settings.temporal_ui_url:  # the Web UI calls the codec endpoint from its own origin
         app.add_middleware(
             CORSMiddleware,

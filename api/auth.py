@@ -84,6 +84,15 @@ class Caller:
         """Whether the caller may see every tenant."""
         return ALL_TENANTS in self.tenants
 
+    @property
+    def platform_admin(self) -> bool:
+        """Whether the caller is an admin of every tenant: the platform's operators.
+
+        Only they may set what weighs on other tenants (a tenant's ``priority`` and
+        ``fairness_weight``) or read ``/readyz``'s details (every tenant's config problems).
+        """
+        return self.all_tenants and Role.ADMIN in self.roles
+
     def has_role(self, role: Role) -> bool:
         """Whether the caller holds ``role`` (directly or implied)."""
         return role in self.roles

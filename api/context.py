@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from cachetools import LRUCache
 
 from api.auth import TokenVerifier
 from api.observability import ApiMetrics
@@ -48,6 +50,9 @@ class ApiContext:
         payload_refs: Reads the payload store for the codec endpoint (``None``: no store).
         batches: Batch operations (``None``: the engine runs no batches).
         schedules: Schedule operations (``None``: the engine runs no schedules).
+        owners: The tenant of pipelines seen (an id's tenant never changes: it is part of the
+            id's derivation), so ownership is checked before any other read at the cost of one
+            ``describe`` per pipeline and process.
     """
 
     settings: Settings
@@ -60,3 +65,4 @@ class ApiContext:
     payload_refs: PayloadRefs | None = None
     batches: BatchEngine | None = None
     schedules: ScheduleEngine | None = None
+    owners: LRUCache[str, str | None] = field(default_factory=lambda: LRUCache(maxsize=65536))

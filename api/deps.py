@@ -61,6 +61,7 @@ __all__ = [
     "ViewablePipeline",
     "Viewer",
     "WhereDep",
+    "check_owner",
     "check_tenant",
     "listed_tenants",
     "path_token_viewer",
@@ -244,18 +245,31 @@ def _check_pipeline_id(pipeline_id: str) -> None:
         raise PipelineNotFound("pipeline not found")
 
 
-def _pipeline_for(role: Role) -> Callable[[str, Caller, PipelineEngine], Awaitable[str]]:
+async def check_owner(ctx: ApiContext, caller: Caller, pipeline_id: str) -> None:
+    """404 unless the pipeline's tenant is one of the caller's: before any other read of it.
+
+    The tenant comes from the engine (a ``describe``, no worker involved), kept per id, so the
+    answer for another tenant's pipeline takes as long as for an id that does not exist.
+    """
+    _check_pipeline_id(pipeline_id)
+    if pipeline_id in ctx.owners:
+        tenant = ctx.owners[pipeline_id]
+    else:
+        tenant = await ctx.engine.tenant_of(pipeline_id)
+        ctx.owners[pipeline_id] = tenant
+    if not caller.can_access(tenant):
+        raise PipelineNotFound("pipeline not found")
+
+
+def _pipeline_for(role: Role) -> Callable[[str, Caller, ApiContext], Awaitable[str]]:
     checked = Annotated[Caller, Depends(require(role))]
 
     async def owned(
         pipeline_id: Annotated[str, Path(description="The pipeline id.")],
         caller: checked,
-        engine: EngineDep,
+        ctx: ContextDep,
     ) -> str:
-        _check_pipeline_id(pipeline_id)
-        tenant = await engine.tenant_of(pipeline_id)
-        if not caller.can_access(tenant):
-            raise PipelineNotFound("pipeline not found")
+        await check_owner(ctx, caller, pipeline_id)
         return pipeline_id
 
     owned.__name__ = f"pipeline_for_{role.value}"
@@ -265,7 +279,7 @@ def _pipeline_for(role: Role) -> Callable[[str, Caller, PipelineEngine], Awaitab
 async def _viewable_status(
     pipeline_id: Annotated[str, Path(description="The pipeline id.")],
     caller: Viewer,
-    engine: EngineDep,
+    ctx: ContextDep,
     stage_offset: Annotated[int, Query(ge=0, description="Skip this many stages.")] = 0,
     stage_limit: Annotated[
         int, Query(ge=0, le=MAX_STAGE_PAGE, description="At most this many stages.")
@@ -274,16 +288,16 @@ async def _viewable_status(
         StageState | None, Query(description="Only stages in this state.")
     ] = None,
 ) -> PipelineStatus:
-    _check_pipeline_id(pipeline_id)
+    await check_owner(ctx, caller, pipeline_id)
     page = StagePage(offset=stage_offset, limit=stage_limit, state=stage_state)
-    status = await engine.get_pipeline(pipeline_id, page=page)
-    if not caller.can_access(status.tenant_id):  # ownership from the same read
+    status = await ctx.engine.get_pipeline(pipeline_id, page=page)
+    if not caller.can_access(status.tenant_id):
         raise PipelineNotFound("pipeline not found")
     return status
 
 
 ViewablePipelineStatus = Annotated[PipelineStatus, Depends(_viewable_status)]
-"""The status of a pipeline the caller may read: one engine read gives the data and its owner."""
+"""The status of a pipeline the caller may read (ownership checked first)."""
 ViewablePipeline = Annotated[str, Depends(_pipeline_for(Role.VIEWER))]
 """A pipeline id the caller may read (viewer role, one of its tenants)."""
 OperablePipeline = Annotated[str, Depends(_pipeline_for(Role.OPERATOR))]

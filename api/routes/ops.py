@@ -3,13 +3,15 @@
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from temporalio.client import Client
 
+from api.context import ApiContext
 from api.deps import ContextDep
 from api.errors import translate_exception
+from pipeline_engine.errors import AuthenticationError
 
 router = APIRouter(tags=["operations"])
 
@@ -39,10 +41,12 @@ async def _check(coro: Any) -> dict[str, Any]:
     operation_id="readyz",
     responses={503: {"description": "Not ready (details in the body)"}},
 )
-async def readyz(ctx: ContextDep) -> JSONResponse:
+async def readyz(ctx: ContextDep, request: Request) -> JSONResponse:
     """Readiness: Temporal reachable, database reachable, tenant configs loaded.
 
-    Invalid tenant configs are listed (they are not served) but do not make the API unready.
+    Without a token each check says only ``ok``; a platform admin's token (``admin`` of every
+    tenant) also gets the errors and the invalid tenant configs with their problems (they are
+    not served, and do not make the API unready).
     """
     temporal, database = await asyncio.gather(
         _check(ctx.engine.check_health(timeout_s=_CHECK_TIMEOUT_S)),
@@ -51,11 +55,22 @@ async def readyz(ctx: ContextDep) -> JSONResponse:
     configs = ctx.cache.report()
     configs["ok"] = bool(configs["loaded"])
     ready = temporal["ok"] and database["ok"] and configs["ok"]
-    body = {
-        "status": "ready" if ready else "not_ready",
-        "checks": {"temporal": temporal, "database": database, "tenant_configs": configs},
-    }
+    checks = {"temporal": temporal, "database": database, "tenant_configs": configs}
+    if not _platform_admin(ctx, request):
+        checks = {name: {"ok": check["ok"]} for name, check in checks.items()}
+    body = {"status": "ready" if ready else "not_ready", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+def _platform_admin(ctx: ApiContext, request: Request) -> bool:
+    """Whether the request carries a valid platform admin's token (any other: no details)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    try:
+        return ctx.tokens.verify(token.strip()).platform_admin
+    except AuthenticationError:
+        return False
 
 
 @router.get("/metrics", operation_id="prometheus_metrics", response_class=Response)

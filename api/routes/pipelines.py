@@ -34,11 +34,12 @@ from api.schemas import (
 )
 from pipeline_engine._suggest import no_stage
 from pipeline_engine.dsl import PipelineConfig, parse_config
-from pipeline_engine.errors import InvalidConfig, Problem, StageNotFound
+from pipeline_engine.errors import InvalidConfig, InvalidInput, Problem, StageNotFound
 from pipeline_engine.events import Event
+from pipeline_engine.input_schema import payload_problems
 from pipeline_engine.pages import PipelinePage
 from pipeline_engine.states import PipelineState
-from pipeline_engine.status import PipelineStatus
+from pipeline_engine.status import PipelineStatus, StagePage
 
 router = APIRouter(prefix="/pipelines", tags=["pipelines"], responses=ERROR_RESPONSES)
 
@@ -218,10 +219,32 @@ async def submit_input(
     The responder recorded is the caller (the token's ``sub``); ``responder`` in the body only
     adds a display name.
     """
+    await _check_payload(engine, pipeline_id, body)
     state = await engine.submit_input(
         pipeline_id, body.payload, body.responder, stage_id=body.stage_id, actor=caller.sub
     )
     return PipelineRef(pipeline_id=pipeline_id, state=state.value)
+
+
+async def _check_payload(engine: EngineDep, pipeline_id: str, body: InputBody) -> None:
+    """422 here, before the update reaches a worker, when the payload misses the input's schema.
+
+    The workflow checks it again (with the same linear-time regexes) for callers that go to
+    Temporal directly; this keeps the shared workers out of it for those that come here.
+    """
+    status = await engine.get_pipeline(pipeline_id, page=StagePage(limit=0))
+    waiting = {w.stage_id: w for w in status.waiting_inputs}
+    if body.stage_id is not None:
+        target = waiting.get(body.stage_id)
+    else:
+        target = next(iter(waiting.values())) if len(waiting) == 1 else None
+    if target is None:
+        return  # nothing (or several) waiting: the workflow answers
+    problems = payload_problems(target.schema_, body.payload)
+    if problems:
+        raise InvalidInput(
+            f"payload does not match the schema of input {target.stage_id!r}", problems=problems
+        )
 
 
 @router.get("", operation_id="list_pipelines", response_model=PipelinePage)

@@ -16,7 +16,7 @@ from api.deps import (
 )
 from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
 from api.schemas import TenantConfig, TenantConfigBody
-from pipeline_engine.errors import InvalidInput, Problem
+from pipeline_engine.errors import InvalidInput, PermissionDenied, Problem
 from pipeline_engine.service.tenant_configs import no_tenant_config, validate_tenant_config
 
 router = APIRouter(prefix="/tenants", tags=["tenants"], responses=ERROR_RESPONSES)
@@ -38,6 +38,26 @@ def parse_if_match(value: str | None) -> int | None:
             problems=[Problem("header.If-Match", "expected a version number")],
         )
     return int(text)
+
+
+def _kept_scheduling(
+    stored: TenantConfig | None, body: TenantConfigBody
+) -> tuple[int | None, float | None]:
+    """A tenant admin's PUT keeps the stored ``priority`` and ``fairness_weight``.
+
+    They order this tenant against the others, so only a platform admin sets them: a tenant
+    admin may send them unchanged (or leave them out), anything else is 403 naming the field.
+    """
+    kept = (stored.priority, stored.fairness_weight) if stored is not None else (None, None)
+    for field, sent, current in zip(
+        ("priority", "fairness_weight"), (body.priority, body.fairness_weight), kept, strict=True
+    ):
+        if sent is not None and sent != current:
+            raise PermissionDenied(
+                f"only a platform admin (admin of every tenant) may set {field}",
+                details=[{"path": f"$.{field}", "message": "set by the platform's operators"}],
+            )
+    return kept
 
 
 @router.get("/{tenant_id}/config", operation_id="get_tenant_config", response_model=TenantConfig)
@@ -82,21 +102,24 @@ async def put_tenant_config(
         )
     expected = body.version if body.version is not None else parse_if_match(if_match)
     settings = body.settings or {}
+    priority, fairness_weight = body.priority, body.fairness_weight
+    if not caller.platform_admin:
+        priority, fairness_weight = _kept_scheduling(await store.get(tenant_id), body)
     validate_tenant_config(
         tenant_id,
         body.pipeline_definition,
         settings,
         registry=registry,
-        priority=body.priority,
-        fairness_weight=body.fairness_weight,
+        priority=priority,
+        fairness_weight=fairness_weight,
     )
     row = await store.put(
         tenant_id,
         pipeline_definition=body.pipeline_definition,
         settings=settings,
         expected_version=expected,
-        priority=body.priority,
-        fairness_weight=body.fairness_weight,
+        priority=priority,
+        fairness_weight=fairness_weight,
         actor=caller.sub,
     )
     cache.apply(row)

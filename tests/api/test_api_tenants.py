@@ -274,7 +274,7 @@ async def test_invalid_row_is_reported_not_served(
     engine.dispose()
     deadline = time.monotonic() + 5
     while True:
-        ready = (await http.get("/readyz")).json()
+        ready = (await http.get("/readyz", headers=admin)).json()  # details: platform admin
         if tenant in ready["checks"]["tenant_configs"]["invalid"] or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.1)
