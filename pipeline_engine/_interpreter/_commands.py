@@ -5,23 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import validators
-
 from pipeline_engine._interpreter._records import Records, Waiting, fingerprint
 from pipeline_engine._interpreter._runtime import Runtime
 from pipeline_engine._suggest import no_stage
 from pipeline_engine.errors import InvalidInput, InvalidState, PipelineError, Problem, StageNotFound
 from pipeline_engine.events import EventType
+from pipeline_engine.input_schema import payload_problems
 from pipeline_engine.states import PipelineState, StageState
 
 __all__ = ["Commands"]
-
-
-def _json_path(path: Any) -> str:
-    out = "$.payload"
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return out
 
 
 class Commands:
@@ -74,13 +66,11 @@ class Commands:
                 f"pipeline is {self._records.state.value}; no input is waiting"
                 + (f" at stage {stage_id!r}" if stage_id else "")
             )
-        schema = target.plan.schema
-        validator = validators.validator_for(schema)(schema)
-        errors = sorted(validator.iter_errors(payload), key=lambda e: list(e.absolute_path))
-        if errors:
+        problems = payload_problems(target.plan.schema, payload)  # RE2: linear-time regexes
+        if problems:
             raise InvalidInput(
                 f"payload does not match the schema of input {target.plan.stage_id!r}",
-                problems=[Problem(_json_path(e.absolute_path), e.message) for e in errors],
+                problems=problems,
             )
 
     def submit_input(
