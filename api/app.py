@@ -21,6 +21,7 @@ from api.ndjson import streamed_upload
 from api.observability import ApiMetrics, RequestContextMiddleware, instrument
 from api.query_guard import QueryGuardMiddleware
 from api.routes import api_router, ops_router
+from api.security_headers import SecurityHeadersMiddleware
 from api.tenants import TenantConfigCache, TenantConfigStore
 from api.tenants.migrate import upgrade
 from pipeline_engine._version import __version__
@@ -187,5 +188,6 @@ def create_app(
             allow_credentials=True,
         )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer, errors included
     instrument(app, metrics)
     return app

@@ -55,7 +55,8 @@ class TemporalLiveness:
         Raises:
             EngineUnavailable: Temporal is still unreachable.
         """
-        if self._down_since is None:
+        since = self._down_since
+        if since is None:
             return
         now = time.monotonic()
         if now - self._last_probe >= self._probe_every_s:
@@ -63,11 +64,12 @@ class TemporalLiveness:
             try:
                 await asyncio.wait_for(self._probe(), self._probe_timeout_s)
             except Exception:
-                pass
+                if self._down_since is None:
+                    return  # another call's probe found it up while this one waited
             else:
                 self._down_since = None
                 return
-        down_for = now - self._down_since
+        down_for = now - since  # what this call saw: another may have changed it since
         raise EngineUnavailable(
             f"Temporal is unreachable (for {down_for:.0f} s)", retry_after_s=self._probe_every_s
         )

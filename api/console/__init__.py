@@ -15,6 +15,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.security_headers import with_inline_scripts
 from pipeline_engine.settings import Settings
 
 __all__ = ["STATIC_DIR", "install_console"]
@@ -46,13 +47,14 @@ def _router(settings: Settings, openapi_url: str, title: str) -> APIRouter:
 
     @router.get("/docs")
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=openapi_url,
             title=f"{title} - Swagger UI",
             swagger_js_url=f"{_VENDOR_URL}/swagger-ui-dist/swagger-ui-bundle.js",
             swagger_css_url=f"{_VENDOR_URL}/swagger-ui-dist/swagger-ui.css",
             swagger_favicon_url=_FAVICON_URL,
         )
+        return with_inline_scripts(page)  # its start-up script, allowed by digest
 
     @router.get("/redoc")
     async def redoc() -> HTMLResponse:
@@ -63,15 +65,12 @@ def _router(settings: Settings, openapi_url: str, title: str) -> APIRouter:
             redoc_favicon_url=_FAVICON_URL,
             with_google_fonts=False,
         )
-        # ReDoc's sidebar shows its maker's logo from cdn.redoc.ly: images come from here only,
-        # so nothing is fetched from the internet (ReDoc hides an image that does not load)
-        page.headers["Content-Security-Policy"] = _REDOC_IMAGES
-        return page
+        # ReDoc's sidebar shows its maker's logo from cdn.redoc.ly: the policy takes images from
+        # here only, so nothing is fetched from the internet (ReDoc hides an image that does not
+        # load)
+        return with_inline_scripts(page)
 
     return router
-
-
-_REDOC_IMAGES = "img-src 'self' data: blob:"
 
 
 def install_console(app: FastAPI, settings: Settings) -> None:
