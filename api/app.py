@@ -77,6 +77,17 @@ def _volume(engine: PipelineEngine) -> tuple[BatchEngine | None, ScheduleEngine 
     return TemporalBatchEngine(engine, store), TemporalScheduleEngine(engine)
 
 
+def _count_store_errors(engine: PipelineEngine, metrics: ApiMetrics) -> None:
+    """The payload store's failures count in ``/metrics`` (a Temporal engine's store, if any)."""
+    from workflows.engine import TemporalPipelineEngine
+    from workflows.payload_refs import store_of
+
+    if isinstance(engine, TemporalPipelineEngine):
+        store = store_of(engine.client.data_converter)
+        if store is not None:
+            store.on_error = metrics.payload_store_error
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -135,6 +146,7 @@ def create_app(
         the_store = store or TenantConfigStore(settings.database_url)
         await _prepare_database(the_store, settings.database_url, migrate=migrate and own_store)
         the_engine = engine or await _connect(settings, registry)
+        _count_store_errors(the_engine, metrics)
         cache = TenantConfigCache(the_store, registry)
         try:
             await cache.load_all()

@@ -56,6 +56,12 @@ class ApiMetrics:
             registry=self.registry,
         )
         self.queues = QueueMetrics(self.registry, task_queues or [])
+        self.payload_store_errors = Counter(
+            "pipeline_engine_payload_store_errors",
+            "Payload store operations that failed, by operation.",
+            ["operation"],
+            registry=self.registry,
+        )
         self.tenant_configs = Gauge(
             "pipeline_engine_tenant_configs",
             "Tenant configs in the cache, by validity.",
@@ -92,6 +98,10 @@ class ApiMetrics:
             submitted, inputs = submitted.labels(tenant_id), inputs.labels(tenant_id)
         submitted.inc()
         inputs.inc(total)
+
+    def payload_store_error(self, operation: str) -> None:
+        """Count a payload store operation that failed (``PayloadStore.on_error``)."""
+        self.payload_store_errors.labels(operation).inc()
 
     def pipeline_created(self, *, route: str, tenant_id: str | None) -> None:
         """Count a pipeline created by ``route`` (an operation id)."""

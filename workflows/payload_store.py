@@ -6,6 +6,8 @@ retention sweep can drop a whole pipeline's payloads at once.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -71,15 +73,21 @@ class PayloadStore:
     def __init__(self, store: LocalStore | S3Store, *, location: str) -> None:
         self._store = store
         self.location = location
+        #: Called with the operation (``check``, ``put``, ``exists``, ``get``) each time the store
+        #: fails one: the worker and the API count them (``pipeline_engine_payload_store_errors``).
+        self.on_error: Callable[[str], None] | None = None
 
     async def check(self) -> None:
         """Raise :class:`PayloadStoreUnavailable`, naming the store, unless it can be listed."""
         try:
             await obstore.list_with_delimiter_async(self._store)
         except Exception as exc:
-            raise self._unavailable(exc) from None
+            raise self._unavailable(exc, "check") from None
 
-    def _unavailable(self, exc: Exception) -> PayloadStoreUnavailable:
+    def _unavailable(self, exc: Exception, operation: str) -> PayloadStoreUnavailable:
+        if self.on_error is not None:
+            with contextlib.suppress(Exception):  # counting never hides the store's error
+                self.on_error(operation)
         return PayloadStoreUnavailable(
             f"payload store {self.location} is unreachable: {exc}".splitlines()[0]
         )
@@ -89,7 +97,7 @@ class PayloadStore:
         try:
             await obstore.put_async(self._store, key, data)
         except Exception as exc:
-            raise self._unavailable(exc) from None
+            raise self._unavailable(exc, "put") from None
 
     async def exists(self, key: str) -> bool:
         """Whether ``key`` is stored."""
@@ -98,7 +106,7 @@ class PayloadStore:
         except (NotFoundError, FileNotFoundError):
             return False
         except Exception as exc:
-            raise self._unavailable(exc) from None
+            raise self._unavailable(exc, "exists") from None
         return True
 
     async def get(self, key: str) -> bytes:
@@ -109,7 +117,7 @@ class PayloadStore:
         except (NotFoundError, FileNotFoundError):
             raise PayloadMissing(f"payload {key!r} is not in the store {self.location}") from None
         except Exception as exc:
-            raise self._unavailable(exc) from None
+            raise self._unavailable(exc, "get") from None
 
     async def folders(self) -> list[Folder]:
         """Every workflow folder in the store."""

@@ -87,6 +87,11 @@ async def connect(
                 )
             )
         )
+    if runtime is not None and payload_store is not None:
+        errors = runtime.metric_meter.create_counter(
+            "pipeline_engine_payload_store_errors", "Payload store operations that failed"
+        )
+        payload_store.on_error = lambda operation: errors.add(1, {"operation": operation})
     return await Client.connect(
         address,
         namespace=namespace,

@@ -1,4 +1,4 @@
-"""``promtool check metrics`` (Debian's ``prometheus`` package; ``.ci/run`` installs it)."""
+"""``promtool check metrics`` (Debian's ``prometheus`` package; ``make test`` installs it)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,22 @@ import shutil
 import subprocess
 from pathlib import Path
 
-__all__ = ["assert_documented", "assert_promtool_accepts"]
+__all__ = ["assert_documented", "assert_promtool_accepts", "documented_metrics", "promtool"]
 
 OPERATIONS_MD = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 
 
+def promtool() -> str:
+    """The ``promtool`` command (``make test`` installs it: scripts/system_packages.sh)."""
+    found = shutil.which("promtool")
+    assert found is not None, "promtool is missing: apt-get install prometheus (make test does)"
+    return found
+
+
 def assert_promtool_accepts(page: str) -> None:
     """Fail unless ``promtool check metrics`` finds nothing to say about the metrics page."""
-    promtool = shutil.which("promtool")
-    assert promtool is not None, "promtool is missing: apt-get install prometheus (see .ci/run)"
     done = subprocess.run(
-        [promtool, "check", "metrics"],
+        [promtool(), "check", "metrics"],
         input=page,
         capture_output=True,
         text=True,
@@ -33,7 +38,12 @@ def assert_documented(page: str, *, prefixes: tuple[str, ...]) -> None:
     families = set(re.findall(r"^# TYPE (\S+) ", page, flags=re.MULTILINE))
     ours = {name for name in families if name.startswith(prefixes)}
     assert ours, f"no {prefixes} metrics on the page"
+    documented = documented_metrics()
+    assert ours <= documented, sorted(ours - documented)
+
+
+def documented_metrics() -> set[str]:
+    """The metric names in the first cells of the tables of ``docs/operations.md``."""
     text = OPERATIONS_MD.read_text()
     first_cells = re.findall(r"^\| (`[a-z_]+`(?:, `[a-z_]+`)*) \|", text, flags=re.MULTILINE)
-    documented = {name for cell in first_cells for name in re.findall(r"`([a-z_]+)`", cell)}
-    assert ours <= documented, sorted(ours - documented)
+    return {name for cell in first_cells for name in re.findall(r"`([a-z_]+)`", cell)}
