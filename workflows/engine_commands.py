@@ -13,7 +13,6 @@ import hashlib
 import uuid
 from typing import Any
 
-from opentelemetry import trace
 from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.common import (
@@ -28,7 +27,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from pipeline_engine._finite import refuse_non_finite
 from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.errors import EngineUnavailable, PipelineError, PipelineNotFound
-from pipeline_engine.observability.tracing import current_trace_id
+from pipeline_engine.observability.tracing import current_trace_id, span
 from pipeline_engine.service import (
     BatchMember,
     Command,
@@ -52,8 +51,6 @@ from workflows.messages import (
 from workflows.recorded_status import recorded_status
 
 __all__ = ["EngineCommands"]
-
-_tracer = trace.get_tracer("pipeline_engine")
 
 _FAIRNESS_KEY_MAX_BYTES = 64  # Temporal's limit
 
@@ -106,7 +103,7 @@ class EngineCommands(EngineReads):
         activities and child workflows inherit it. ``batch`` marks it as one of a batch's
         pipelines (search attribute ``BatchId``, its input's index in the memo).
         """
-        with _tracer.start_as_current_span("CreatePipeline"):
+        with span("CreatePipeline"):
             identity = identify_create(
                 config,
                 registry=self._registry,

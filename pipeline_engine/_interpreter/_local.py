@@ -1,4 +1,8 @@
-"""A runtime that runs steps in this process: the engine of the fake, and of fast tests."""
+"""A runtime that runs steps in this process: the engine of the fake, and of fast tests.
+
+Each attempt is :func:`pipeline_engine.steps._attempt.run_attempt`, the one the Temporal activity
+runs, so a failing step reads the same here and on Temporal.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,13 @@ from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from pipeline_engine._interpreter._handoff import ShardCall, ShardResult
 from pipeline_engine._interpreter._runtime import StepCall, StepFailed, StepOutcome
 from pipeline_engine.dsl import RetryPolicy
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import ErrorInfo
-from pipeline_engine.steps import StepContext, StepRegistry
+from pipeline_engine.steps import StepRegistry
+from pipeline_engine.steps._attempt import AttemptFailed, attempt_context, run_attempt
 
 __all__ = ["LocalRuntime", "backoff_delay", "error_info"]
 
@@ -43,6 +46,8 @@ class LocalRuntime:
         before_attempt: Awaited before every attempt with the call and attempt number; may raise
             to fail the attempt, or wait to hold it.
         on_state: Called with each new pipeline state.
+        max_result_bytes: A result over this much JSON fails its stage (``ResultTooLarge``),
+            as in the activity (``None``: no limit).
     """
 
     def __init__(
@@ -53,12 +58,14 @@ class LocalRuntime:
         time_scale: float = 1.0,
         before_attempt: BeforeAttempt | None = None,
         on_state: Callable[[PipelineState], None] | None = None,
+        max_result_bytes: int | None = None,
     ) -> None:
         self._registry = registry
         self._executor = executor
         self._time_scale = time_scale
         self._before_attempt = before_attempt
         self._on_state = on_state
+        self._max_result_bytes = max_result_bytes
         self._waiters: list[asyncio.Future[None]] = []
 
     def now(self) -> datetime:
@@ -74,6 +81,9 @@ class LocalRuntime:
                 return StepOutcome(result=result, attempts=attempts)
             except asyncio.CancelledError:
                 raise
+            except AttemptFailed as failed:
+                error = ErrorInfo(type=failed.type, message=failed.message)
+                fatal = failed.non_retryable
             except TimeoutError as exc:
                 error = error_info(exc)
                 if not str(exc):
@@ -82,9 +92,7 @@ class LocalRuntime:
                         message=f"attempt did not finish within {call.timeout_s:g} s",
                     )
                 fatal = False
-            except ValidationError as exc:
-                error, fatal = ErrorInfo(type="InvalidInput", message=str(exc)), True
-            except Exception as exc:
+            except Exception as exc:  # raised by before_attempt
                 error, fatal = error_info(exc), False
             fatal = fatal or error.type in call.retry.non_retryable_errors
             if fatal or attempts >= call.retry.max_attempts:
@@ -94,19 +102,14 @@ class LocalRuntime:
     async def _attempt(self, call: StepCall, attempt: int) -> Any:
         if self._before_attempt is not None:
             await self._before_attempt(call, attempt)
-        definition = self._registry.get(call.step)
-        ctx = StepContext(
-            previous=call.previous,
-            input=call.input,
-            settings=call.settings,
-            pipeline_id=call.pipeline_id,
-            tenant_id=call.tenant_id,
-            stage_id=call.stage_id,
-            step=call.step,
-            attempt=attempt,
-            trace_id=call.trace_id,
+        ctx = attempt_context(call, step=call.step, attempt=attempt)
+        return await run_attempt(
+            self._registry.get(call.step),
+            ctx,
+            call.kwargs,
+            executor=self._executor,
+            max_result_bytes=self._max_result_bytes,
         )
-        return await definition.invoke(ctx, call.kwargs, executor=self._executor)
 
     async def wait_condition(
         self, predicate: Callable[[], bool], *, timeout: float | None, summary: str | None = None

@@ -11,10 +11,12 @@ workflow and every step.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["configure_tracing", "current_trace_id", "tracing_interceptors"]
+__all__ = ["configure_tracing", "current_trace_id", "span", "tracing_interceptors"]
 
 _configured = False
 
@@ -27,6 +29,19 @@ def current_trace_id() -> str | None:
         return None
     ctx = trace.get_current_span().get_span_context()
     return f"{ctx.trace_id:032x}" if ctx.is_valid else None
+
+
+@contextlib.contextmanager
+def span(name: str) -> Iterator[None]:
+    """A span named ``name`` around the block (nothing without opentelemetry: the worker may run
+    without the server extra, and a batch's activities create pipelines through the engine)."""
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        yield
+        return
+    with trace.get_tracer("pipeline_engine").start_as_current_span(name):
+        yield
 
 
 def configure_tracing(endpoint: str | None, *, service_name: str, exporter: Any = None) -> bool:
