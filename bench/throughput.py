@@ -63,7 +63,7 @@ WARM_UP = 20
 
 
 def seed_definition(*, local: bool) -> dict[str, Any]:
-    """The seed's shape (DESIGN §2) with no-op steps."""
+    """The seed's shape (the README's example pipeline) with no-op steps."""
     step: dict[str, Any] = {"type": "step", "name": "t_noop"}
     if local:
         step["local"] = True

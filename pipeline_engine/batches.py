@@ -1,7 +1,7 @@
 """Batches of pipelines: the wire types of ``/v1/batches`` (engine, REST API and SDK share them).
 
 A batch runs one pipeline per input, at most ``max_running`` at once; its state follows its
-pipelines' (DESIGN §10, §12): RUNNING until every pipeline ended or is held FAILED, then FAILED if
+pipelines': RUNNING until every pipeline ended or is held FAILED, then FAILED if
 any failed, CANCELLED if the batch (or any of its pipelines) was cancelled, else SUCCEEDED.
 """
 

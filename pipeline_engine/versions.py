@@ -1,4 +1,4 @@
-"""Wire types of named pipelines (DESIGN §8): versions, aliases, the audit log, a run's origin.
+"""Wire types of named pipelines: versions, aliases, the audit log, a run's origin.
 
 One home for the REST API, the SDK and the engine: a run's :class:`PipelineVersionRef` travels in
 its Temporal input and comes back in its status and ``pipeline.created`` event.
@@ -41,7 +41,7 @@ AUDIT_ACTIONS = (
     "pipeline.archived",
     "tenant_config.written",
 )
-"""Every ``action`` an audit record can have (DESIGN §12)."""
+"""Every ``action`` an audit record can have."""
 
 DocumentField = Literal["pipeline_definition", "config"]
 """Which field a version was written with: a DSL tree, or a whole ``PipelineConfig``."""

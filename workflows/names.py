@@ -1,4 +1,5 @@
-"""Temporal names operators see in the CLI and Web UI (DESIGN §4)."""
+"""Temporal names operators see in the CLI and Web UI (docs/operations.md, the table of Temporal
+concepts)."""
 
 from typing import Any
 

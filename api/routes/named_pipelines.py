@@ -1,6 +1,6 @@
 """``/v1/tenants/{t}/pipelines``: named pipelines, their versions, diffs, aliases; the audit log.
 
-DESIGN §8. Versions are immutable: a write makes the next one (or none, for a document equal to
+Versions are immutable: a write makes the next one (or none, for a document equal to
 the latest), a rollback makes one equal to an older one, and nothing here edits the audit log.
 """
 

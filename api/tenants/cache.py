@@ -103,11 +103,6 @@ class TenantConfigCache:
         """Whether a full load has succeeded at least once."""
         return self._loaded
 
-    @property
-    def last_error(self) -> str | None:
-        """Why the last load or refresh failed (``None`` when it succeeded)."""
-        return self._last_error
-
     def validate(self, row: TenantConfigRow) -> CachedConfig:
         """Validate one row (raises ``InvalidConfig``)."""
         config = validate_tenant_config(

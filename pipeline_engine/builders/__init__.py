@@ -1,6 +1,7 @@
 r"""Write pipelines in Python instead of JSON, in the spirit of Celery's canvas.
 
-Every builder returns the DSL's pydantic models, so the result *is* the wire format of DESIGN §2::
+Every builder returns the DSL's pydantic models, so the result *is* the DSL's wire format
+(docs/dsl.md)::
 
     from pipeline_engine import chain, chord, group, pipeline, step
 

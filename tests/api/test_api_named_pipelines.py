@@ -1,4 +1,4 @@
-"""Named pipelines over REST (DESIGN §8): versions, history, diff, rollback, aliases, archive,
+"""Named pipelines over REST: versions, history, diff, rollback, aliases, archive,
 audit, and ``/v1/process`` choosing the version; on the real server and Temporal."""
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ async def test_sdk_returns_the_flag_and_create_pipeline_still_returns_the_id() -
         assert first.reused is False and first.state is PipelineState.PENDING
         again = await engine.create_pipeline_detailed(config, input={"n": 1})
         assert again.reused is True and again.pipeline_id == first.pipeline_id
-        pid = await engine.create_pipeline(config, input={"n": 1})  # DESIGN §6: -> str
+        pid = await engine.create_pipeline(config, input={"n": 1})  # the plain form: the id
         assert pid == first.pipeline_id and isinstance(pid, str)
 
         await engine.put_tenant_config(

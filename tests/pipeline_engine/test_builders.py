@@ -1,4 +1,4 @@
-"""The builders write exactly the wire format of DESIGN §2."""
+"""The builders write exactly the DSL's wire format (docs/dsl.md)."""
 
 from __future__ import annotations
 

@@ -183,6 +183,15 @@ def test_unknown_steps_reported_even_when_the_structure_is_broken(reg: StepRegis
     assert found["$.definition.steps[0].name"] == "unknown step 'nope'"
 
 
+def test_unknown_element_type_lists_every_type_map_included(reg: StepRegistry) -> None:
+    with pytest.raises(InvalidConfig) as err:
+        parse_config({"name": "x", "definition": {"type": "mapp"}}, registry=reg)
+    message = problems(err)["$.definition"]
+    assert message.startswith("unknown element type 'mapp' (one of: ")
+    choices = set(message.removesuffix(")").split("(one of: ")[1].split(", "))
+    assert {"step", "chain", "group", "chord", "input", "map"} <= choices
+
+
 def test_dag_cycle_is_named(reg: StepRegistry) -> None:
     with pytest.raises(InvalidConfig) as err:
         parse_config(

@@ -1,5 +1,6 @@
-"""Every update also exists as a signal (DESIGN §4), driven here through the real ``temporal`` CLI:
-one pipeline at a time (``workflow signal -w``) and in a batch by visibility query."""
+"""Every update also exists as a signal (docs/operations.md), driven here through the real
+``temporal`` CLI: one pipeline at a time (``workflow signal -w``) and in a batch by visibility
+query."""
 
 from __future__ import annotations
 
