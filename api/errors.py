@@ -27,6 +27,7 @@ from pipeline_engine.errors import (
     Problem,
     ScheduleNotFound,
     TenantNotFound,
+    TriggerNotFound,
 )
 
 __all__ = [
@@ -133,6 +134,7 @@ _UNIFORM_404: tuple[tuple[type[NotFound], str], ...] = (
     ),
     (BatchNotFound, "batch not found"),
     (ScheduleNotFound, "schedule not found"),
+    (TriggerNotFound, "trigger not found"),
 )
 """The one body of each kind of 404: another tenant's pipeline (or tenant) and one that does not
 exist must answer byte for byte alike, whatever raised it, so the body names no id."""

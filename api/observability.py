@@ -80,12 +80,23 @@ class ApiMetrics:
             "Schedules created (the same definition again not counted).",
             registry=self.registry,
         )
+        self.trigger_deliveries = Counter(
+            "pipeline_engine_trigger_deliveries",
+            "Webhook trigger deliveries, by outcome (accepted, repeated, refused).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.batch_inputs = Counter(
             "pipeline_engine_batch_inputs",
             "Inputs (one pipeline each) of the batches submitted.",
             ["tenant"] if tenant_label else [],
             registry=self.registry,
         )
+
+    def trigger_delivery(self, outcome: str) -> None:
+        """Count a webhook delivery: ``accepted`` (a pipeline started), ``repeated`` (a delivery
+        seen before), ``refused`` (no such trigger, or a bad signature)."""
+        self.trigger_deliveries.labels(outcome).inc()
 
     def schedule_created(self) -> None:
         """Count a schedule created."""

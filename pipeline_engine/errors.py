@@ -8,7 +8,8 @@
     │   ├── StageNotFound      404  no such stage in the pipeline
     │   ├── TenantNotFound     404  no such tenant config (or not one of the caller's tenants)
     │   ├── BatchNotFound      404  no such batch (or not one of the caller's tenants)
-    │   └── ScheduleNotFound   404  no such schedule (or not one of the caller's tenants)
+    │   ├── ScheduleNotFound   404  no such schedule (or not one of the caller's tenants)
+    │   └── TriggerNotFound    404  no such webhook trigger (or not one of the caller's tenants)
     ├── InvalidState           409  the operation does not apply in the pipeline's current state
     ├── Conflict               409  the idempotency key was used with other arguments; stale version
     ├── AuthenticationError    401  missing, expired or forged credentials
@@ -49,6 +50,7 @@ __all__ = [
     "StageNotFound",
     "TenantNotFound",
     "TimeoutError",
+    "TriggerNotFound",
     "error_class_for_status",
     "error_from_dict",
 ]
@@ -189,6 +191,12 @@ class ScheduleNotFound(NotFound):
     """No schedule with this id exists among the caller's tenants."""
 
     code = "schedule_not_found"
+
+
+class TriggerNotFound(NotFound):
+    """No webhook trigger with this id exists among the caller's tenants."""
+
+    code = "trigger_not_found"
 
 
 class InvalidState(PipelineError):

@@ -16,6 +16,7 @@ from api.routes import (
     steps,
     streams,
     tenants,
+    triggers,
 )
 
 __all__ = ["api_router", "ops_router"]
@@ -32,6 +33,7 @@ api_router.include_router(graphs.router)
 api_router.include_router(counts.router)
 api_router.include_router(batches.router)
 api_router.include_router(schedules.router)
+api_router.include_router(triggers.router)
 api_router.include_router(codec.router)
 
 ops_router = ops.router

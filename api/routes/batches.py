@@ -197,7 +197,7 @@ async def list_batches(
     caller: Viewer,
     batches: BatchesDep,
     settings: SettingsDep,
-    tenant_id: Annotated[str | None, Query(max_length=128)] = None,
+    tenant_id: Annotated[str | None, Query(pattern=TENANT_ID, max_length=128)] = None,
     page_size: Annotated[int, Query(ge=1, le=1000)] = 50,
     page_token: Annotated[str | None, Query(pattern=r"^[0-9a-fA-F]*$", max_length=8192)] = None,
 ) -> BatchPage:

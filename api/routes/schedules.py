@@ -133,7 +133,7 @@ async def create_schedule(
 async def list_schedules(
     caller: Viewer,
     schedules: SchedulesDep,
-    tenant_id: Annotated[str | None, Query(max_length=128)] = None,
+    tenant_id: Annotated[str | None, Query(pattern=TENANT_ID, max_length=128)] = None,
 ) -> SchedulePage:
     """The schedules of the caller's tenants, with their next run times."""
     return SchedulePage(

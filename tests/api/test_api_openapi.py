@@ -32,6 +32,8 @@ CHANGING = {
     "backfill_schedule",
     "put_pipeline_version",
     "rollback_pipeline",
+    "put_trigger",
+    "rotate_trigger",
 }
 
 
