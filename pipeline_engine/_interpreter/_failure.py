@@ -8,7 +8,7 @@ One :class:`FailurePolicy` travels down the walk. At the top it may hold the pip
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,8 +53,8 @@ class FailurePolicy:
         captured: A shard's own fan-out: its failed members are listed here for the pipeline.
     """
 
-    ctx: RunContext
-    holds: bool
+    ctx: RunContext = field(repr=False, compare=False)
+    holds: bool = False
     absorb: bool = False
     captured: list[ShardFailure] | None = None
 
