@@ -15,7 +15,13 @@ export function showError(error, where = main) {
     return loginPage(error.message);
   }
   const text = error instanceof ApiError ? `${error.status}: ${error.message}` : String(error);
-  where.prepend(notice(text, "error"));
+  const problems = error instanceof ApiError && Array.isArray(error.body.details)
+    ? error.body.details.filter((d) => d && d.message).map((d) => el("li", {}, d.path ? `${d.path}: ${d.message}` : d.message))
+    : [];
+  for (const old of where.querySelectorAll(":scope > .notice.error")) old.remove(); // one at a time
+  const box = notice(text, "error");
+  if (problems.length) box.append(el("ul", { class: "problems" }, problems));
+  where.prepend(box);
 }
 
 function loginPage(message) {
@@ -65,6 +71,7 @@ function listPage() {
   const state = el("select", { id: "f-state" }, [el("option", { value: "" }, "any state"), ...STATES.map((s) => el("option", { value: s, selected: params.get("state") === s }, s))]);
   const name = el("input", { id: "f-name", placeholder: "name starts with", value: params.get("name") || "" });
   const after = el("input", { id: "f-after", type: "datetime-local", title: "started after", value: params.get("started_after") || "" });
+  const afterLabel = el("label", { for: "f-after", class: "muted" }, ["Started after ", after]);
   const counts = el("div", { class: "counts", id: "counts" });
   const rows = el("tbody", { id: "pipelines" });
   const pager = el("div", { class: "row" });
@@ -111,7 +118,7 @@ function listPage() {
   fill(main,
     el("h1", {}, "Pipelines"),
     runForm,
-    el("div", { class: "card row" }, [tenant, state, name, after, el("button", { onclick: apply }, "Filter")]),
+    el("div", { class: "card row" }, [tenant, state, name, afterLabel, el("button", { onclick: apply }, "Filter")]),
     counts,
     el("table", {}, [el("thead", {}, el("tr", {}, ["Pipeline", "Name", "Tenant", "State", "Started", "Closed"].map((h) => el("th", {}, h)))), rows]),
     pager,
@@ -174,6 +181,7 @@ async function tenantPage(tenantId) {
   const title = el("h1", {}, `Config of ${tenantId}`);
   const box = el("div", { id: "graph" });
   const problems = el("ul", { class: "problems", id: "problems" });
+  const problemsHeading = el("h2", { id: "problems-heading", hidden: true }, "Problems");
   const source = el("textarea", { id: "definition", rows: 18, readonly: !can("admin") });
   const status = el("div");
   let row;
@@ -183,6 +191,7 @@ async function tenantPage(tenantId) {
     cy = drawGraph(box, graph);
     window.consoleGraph = cy;
     fill(problems, ...graph.problems.map((p) => el("li", { "data-node": p.node || "" }, `${p.node ? `${p.node}: ` : ""}${p.path} — ${p.message}`)));
+    problemsHeading.hidden = graph.problems.length === 0; // no heading over an empty list
   }
   async function check() {
     fill(status);
@@ -211,7 +220,7 @@ async function tenantPage(tenantId) {
     ? el("div", { class: "row" }, [el("button", { onclick: check }, "Check"), el("button", { class: "primary", id: "save", onclick: save }, "Save")])
     : el("p", { class: "muted" }, "Read-only: only an admin edits tenant configs.");
   fill(main, title, el("div", { class: "layout" }, [
-    el("div", {}, [box, el("h2", {}, "Problems"), problems]),
+    el("div", {}, [box, problemsHeading, problems]),
     el("div", { class: "card" }, [el("h2", {}, "Definition"), source, actions, status]),
   ]));
   try {

@@ -8,6 +8,13 @@ const TERMINAL = new Set(["SUCCEEDED", "CANCELLED"]);
 const MAX_STAGES = 20000; // the most stages the page reads (20 pages); fan-outs count those
 const MAX_EVENT_ROWS = 500; // the newest events listed
 
+/** What an event's payload says, in words (a failed stage's error, a refused signal, a reason). */
+export function eventDetail(p) {
+  if (p.error && typeof p.error === "object") return `${p.error.type || "error"}: ${p.error.message || ""}`;
+  if (p.signal) return [`signal ${p.signal} refused`, p.error, p.reason].filter(Boolean).join(": ");
+  return [typeof p.error === "string" ? p.error : null, p.reason, p.responder ? `by ${p.responder}` : null].filter(Boolean).join(": ");
+}
+
 export function pipelinePage(main, pipelineId, showError) {
   const path = `/pipelines/${encodeURIComponent(pipelineId)}`;
   const aborter = new AbortController();
@@ -15,7 +22,7 @@ export function pipelinePage(main, pipelineId, showError) {
     head: el("div", { class: "card", id: "summary" }),
     inputs: el("div", { id: "inputs" }),
     box: el("div", { id: "graph" }),
-    details: el("div", { class: "card", id: "details" }, el("p", { class: "muted" }, "Click a node for its attempts, error, result and timing.")),
+    details: el("div", { class: "card", id: "details" }, el("p", { class: "muted" }, "Click a node for its attempts, error, result and timing; on a red node, retry it.")),
     outcome: el("div", { id: "outcome" }),
     events: el("tbody", { id: "events" }),
     table: el("tbody", { id: "stages" }),
@@ -75,6 +82,9 @@ export function pipelinePage(main, pipelineId, showError) {
         status.retryable_until && status.state === "FAILED" ? el("span", {}, `retryable until ${when(status.retryable_until)}`) : null,
         link,
       ]),
+      can("operator") && status.state === "FAILED" && status.retryable_until
+        ? el("p", { class: "notice", id: "retry-hint" }, "A stage failed: click its red node in the graph to retry it (with a reason); the pipeline goes on from there.")
+        : null,
       start,
       cancel,
     );
@@ -160,6 +170,7 @@ export function pipelinePage(main, pipelineId, showError) {
     if (inputsShown !== waiting) renderInputs(); // keeps what is being typed
     inputsShown = waiting;
     paint(cy, graph, status.stages);
+    refreshTooltip();
     renderTable();
     renderDetails();
     fill(view.outcome,
@@ -194,7 +205,7 @@ export function pipelinePage(main, pipelineId, showError) {
 
   function addEvent(event) {
     const p = event.data.payload || {};
-    const detail = p.error ? `${p.error.type}: ${p.error.message}` : p.reason || p.responder || "";
+    const detail = eventDetail(p);
     view.events.prepend(el("tr", { "data-type": event.type }, [
       el("td", {}, event.id), el("td", {}, when(event.data.timestamp)), el("td", {}, event.type),
       el("td", {}, p.stage_id || ""), el("td", {}, detail),
@@ -223,14 +234,25 @@ export function pipelinePage(main, pipelineId, showError) {
     if (!aborter.signal.aborted && !TERMINAL.has(status.state) && !expired) setTimeout(follow, 2000);
   }
 
-  function hover(node, event) {
-    if (!node) { tooltip.hidden = true; return; }
+  let hovered = null;
+  function tooltipText(node) {
     const mine = stagesOf(node, status.stages);
-    const errors = mine.filter((s) => s.error).slice(0, 3).map((s) => `${s.stage_id}: ${s.error.message}`);
-    tooltip.textContent = [`${node.id} — ${nodeState(node, status.stages)}`, `attempts: ${mine.reduce((n, s) => n + s.attempts, 0)}`, ...errors].join("\n");
+    // errors of stages failed now (a retried stage that succeeded keeps its last error)
+    const errors = mine.filter((s) => s.error && s.state === "FAILED").slice(0, 3).map((s) => `${s.stage_id}: ${s.error.message}`);
+    const state = nodeState(node, status.stages);
+    const hint = state === "FAILED" && can("operator") && status.state === "FAILED" ? ["click to retry"] : [];
+    return [`${node.id} — ${state}`, `attempts: ${mine.reduce((n, s) => n + s.attempts, 0)}`, ...errors, ...hint].join("\n");
+  }
+  function hover(node, event) {
+    hovered = node;
+    if (!node) { tooltip.hidden = true; return; }
+    tooltip.textContent = tooltipText(node);
     tooltip.style.left = `${event.clientX + 12}px`;
     tooltip.style.top = `${event.clientY + 12}px`;
     tooltip.hidden = false;
+  }
+  function refreshTooltip() {
+    if (hovered && !tooltip.hidden) tooltip.textContent = tooltipText(hovered);
   }
 
   (async () => {
