@@ -10,8 +10,9 @@ API_PORT ?= 8000
 TEMPORAL_PORT ?= 7233
 UI_PORT ?= 8233
 DATA_DIR ?= .data
+DOCS_PORT ?= 8001
 
-.PHONY: install system-packages run test lint bench bench-latency bench-fairness bench-throughput clean vendor-console
+.PHONY: install system-packages run test lint docs bench bench-latency bench-fairness bench-throughput clean vendor-console
 
 ## Everything a developer uses (the server extra and the test, lint and docs tools).
 install: $(TEST_STAMP)
@@ -51,6 +52,11 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(PY) scripts/generate_sync_client.py --check
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir .site
+
+## The docs site (mkdocs, Material theme) over docs/, on http://127.0.0.1:$(DOCS_PORT).
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 bench: install
 	$(PY) -m bench.overhead
@@ -79,4 +85,4 @@ vendor-console:
 	python3 scripts/vendor_console_assets.py
 
 clean:
-	rm -rf .data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .data .pytest_cache .mypy_cache .ruff_cache .site site
