@@ -30,7 +30,7 @@ _UVICORN = {
 
 
 def _prepare(settings: Settings) -> None:
-    configure_logging(fmt=settings.log_format, level=settings.log_level)
+    configure_logging(fmt=settings.log_format, level=settings.log_level, file=settings.log_file)
     configure_tracing(settings.otlp_endpoint, service_name="pipeline-engine-api")
     if settings.env == "dev":
         logging.getLogger("api.access").setLevel(logging.WARNING)

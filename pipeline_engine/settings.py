@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     )
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
     log_level: str = Field("INFO", description="Log level.")
+    log_file: Path | None = Field(
+        None,
+        description="Also append JSON log lines here, tracebacks included (pipeline-engine dev: "
+        "<data dir>/pipeline-engine.log).",
+    )
     config_refresh_s: float = Field(
         5.0,
         gt=0,

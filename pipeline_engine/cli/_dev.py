@@ -62,7 +62,7 @@ async def _run_worker(settings: Settings, *, task_queue: str | None, activities_
     from workflows.payload_store import store_from_settings
     from workflows.worker_factory import build_worker
 
-    configure_logging(fmt=settings.log_format, level=settings.log_level)
+    configure_logging(fmt=settings.log_format, level=settings.log_level, file=settings.log_file)
     load_steps(settings.step_modules)
     if settings.worker_metrics_port is not None:
         check_ports(
@@ -150,6 +150,7 @@ def dev(
         temporal_address=f"127.0.0.1:{temporal_port}",
         api_port=api_port,
         database_url=f"sqlite:///{(data_dir / 'pipeline_engine.db').resolve()}",
+        log_file=(data_dir / "pipeline-engine.log").resolve(),
         temporal_ui_url=f"http://127.0.0.1:{ui_port}",  # the console links pipelines to it
         payload_store=os.environ.get(
             "PIPELINE_ENGINE_PAYLOAD_STORE", str((data_dir / "payloads").resolve())
@@ -327,7 +328,8 @@ def _print_how_to_use(
     console.print(f"[green]Console[/green]          {api_url}/ui#token={token}", soft_wrap=True)
     console.print(
         f"[green]logs[/green]             Temporal: {data_dir / 'temporal.log'}; API and worker: "
-        f"this terminal (level {settings.log_level}; PIPELINE_ENGINE_LOG_LEVEL=INFO for more)"
+        f"this terminal (level {settings.log_level}; PIPELINE_ENGINE_LOG_LEVEL=INFO for more), "
+        f"one line per failed attempt; tracebacks in {settings.log_file} (JSON), or with --debug"
     )
     console.print("export these to use the CLI, the SDK and the temporal CLI:")
     for line in (

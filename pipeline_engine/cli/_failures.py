@@ -104,6 +104,8 @@ def set_debug(enabled: bool) -> None:
     """Remember ``--debug`` for the rest of this invocation."""
     global _debug
     _debug = enabled
+    if enabled:  # the logging configuration reads it too (tracebacks on the terminal)
+        os.environ[DEBUG_ENV] = "1"
 
 
 def _explain(exc: BaseException) -> tuple[str, list[str], int]:
