@@ -112,7 +112,7 @@ class CancelBody(_Body):
 
 
 class RetryBody(_Body):
-    """``POST /v1/pipelines/{id}/stages/{stage_id}/retry``."""
+    """``POST /v1/pipelines/{id}/stages/{stage_id}/retry`` and ``POST /v1/pipelines/{id}/retry``."""
 
     model_config = _example(reason="model server back up")
 

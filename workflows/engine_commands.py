@@ -44,6 +44,7 @@ from workflows.engine_reads import EngineReads
 from workflows.messages import (
     CancelRequest,
     PipelineWorkflowInput,
+    RetryFailedRequest,
     RetryStageRequest,
     StartRequest,
     SubmitInputRequest,
@@ -247,6 +248,17 @@ class EngineCommands(EngineReads):
             names.UPDATE_RETRY_STAGE,
             RetryStageRequest(stage_id=stage_id, reason=reason, actor=self._actor(actor)),
             command="retry_stage",
+        )
+
+    async def retry_failed(
+        self, pipeline_id: str, reason: str, *, actor: str | None = None
+    ) -> PipelineState:
+        """Re-run every stage held in FAILED at once (the ``retry_failed`` update)."""
+        return await self._update(
+            pipeline_id,
+            names.UPDATE_RETRY_FAILED,
+            RetryFailedRequest(reason=reason, actor=self._actor(actor)),
+            command="retry_failed",
         )
 
     async def submit_input(

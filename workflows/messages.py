@@ -16,6 +16,7 @@ __all__ = [
     "CancelRequest",
     "HistoryQuery",
     "PipelineWorkflowInput",
+    "RetryFailedRequest",
     "RetryStageRequest",
     "ShardWorkflowInput",
     "StartRequest",
@@ -147,6 +148,12 @@ class RetryStageRequest(CommandRequest):
     """Arguments of the ``retry_stage`` update."""
 
     stage_id: str = Field(min_length=1)
+    reason: str = ""
+
+
+class RetryFailedRequest(CommandRequest):
+    """Arguments of the ``retry_failed`` update (every stage held in FAILED)."""
+
     reason: str = ""
 
 

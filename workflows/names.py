@@ -27,6 +27,7 @@ DEFAULT_TASK_QUEUE = "pipelines"
 UPDATE_START = "start"
 UPDATE_SUBMIT_INPUT = "submit_input"
 UPDATE_RETRY_STAGE = "retry_stage"
+UPDATE_RETRY_FAILED = "retry_failed"
 UPDATE_CANCEL = "cancel"
 QUERY_STATUS = "status"
 

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         CommandRequest,
         HistoryQuery,
         PipelineWorkflowInput,
+        RetryFailedRequest,
         RetryStageRequest,
         RunLimits,
         ShardWorkflowInput,
@@ -214,6 +215,9 @@ class PipelineWorkflow:
     def _retry_stage(self, request: RetryStageRequest) -> PipelineState:
         return self._run.retry_stage(request.stage_id, request.reason, actor=self._actor(request))
 
+    def _retry_failed(self, request: RetryFailedRequest) -> PipelineState:
+        return self._run.retry_failed(request.reason, actor=self._actor(request))
+
     # -- updates ---------------------------------------------------------------------------
     @workflow.update(name=names.UPDATE_START)
     def start(self, request: StartRequest | None = None) -> PipelineState:
@@ -238,6 +242,17 @@ class PipelineWorkflow:
     def _check_retry_stage(self, request: RetryStageRequest) -> None:
         try:
             self._run.validate_retry_stage(request.stage_id, request.reason)
+        except PipelineError as exc:
+            raise _rejection(exc) from None
+
+    @workflow.update(name=names.UPDATE_RETRY_FAILED)
+    def retry_failed(self, request: RetryFailedRequest | None = None) -> PipelineState:
+        return self._retry_failed(request or RetryFailedRequest())
+
+    @retry_failed.validator
+    def _check_retry_failed(self, request: RetryFailedRequest | None = None) -> None:
+        try:
+            self._run.validate_retry_failed((request or RetryFailedRequest()).reason)
         except PipelineError as exc:
             raise _rejection(exc) from None
 
@@ -266,6 +281,10 @@ class PipelineWorkflow:
     @workflow.signal(name=names.UPDATE_RETRY_STAGE)
     def retry_stage_signal(self, raw: Any = None) -> None:
         self._on_signal(names.UPDATE_RETRY_STAGE, RetryStageRequest, raw, self._retry_stage)
+
+    @workflow.signal(name=names.UPDATE_RETRY_FAILED)
+    def retry_failed_signal(self, raw: Any = None) -> None:
+        self._on_signal(names.UPDATE_RETRY_FAILED, RetryFailedRequest, raw, self._retry_failed)
 
     @workflow.signal(name=names.UPDATE_CANCEL)
     def cancel_signal(self, raw: Any = None) -> None:

@@ -206,6 +206,25 @@ async def retry_stage(
 
 
 @router.post(
+    "/{pipeline_id}/retry",
+    operation_id="retry_failed",
+    response_model=PipelineRef,
+    responses=CONFLICT_RESPONSES,
+)
+async def retry_failed(
+    pipeline_id: OperablePipeline,
+    caller: CallerDep,
+    engine: EngineDep,
+    body: RetryBody | None = None,
+) -> PipelineRef:
+    """Re-run every stage held in FAILED at once (409 when none is); what succeeded never runs
+    again. The same as the ``retry_failed`` update or signal through Temporal."""
+    reason = (body or RetryBody()).reason
+    state = await engine.retry_failed(pipeline_id, reason, actor=caller.sub)
+    return PipelineRef(pipeline_id=pipeline_id, state=state.value)
+
+
+@router.post(
     "/{pipeline_id}/input",
     operation_id="submit_input",
     response_model=PipelineRef,

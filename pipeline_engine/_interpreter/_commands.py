@@ -154,6 +154,28 @@ class Commands:
         self._rt.notify()
         return r.state
 
+    def _failed_stages(self) -> list[str]:
+        r = self._records
+        return [*r.parked, *(sid for sid in r.held if sid not in r.parked)]
+
+    def validate_retry_failed(self, reason: str) -> None:
+        """Raise if ``retry_failed`` would not apply (nothing is written when it raises)."""
+        r = self._records
+        if self._failed_stages():
+            return
+        if r.final is not None:
+            raise InvalidState(f"pipeline is {r.final.value}; it can no longer be retried")
+        raise InvalidState(
+            f"pipeline is {r.state.value}; no stage is held in FAILED, nothing to retry"
+        )
+
+    def retry_failed(self, reason: str, *, actor: str | None = None) -> PipelineState:
+        """Re-run every stage that failed for good, at once (each as ``retry_stage`` would)."""
+        self.validate_retry_failed(reason)
+        for stage_id in self._failed_stages():
+            self.retry_stage(stage_id, reason, actor=actor)
+        return self._records.state
+
     def request_cancel(self, reason: str, *, actor: str | None = None) -> PipelineState:
         """Ask the pipeline to stop: in-flight stages are cancelled and ``on_cancel`` runs."""
         r = self._records

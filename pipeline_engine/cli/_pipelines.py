@@ -296,13 +296,19 @@ def cancel(
 
 def retry(
     pipeline_id: str = PipelineIdArgument,
-    stage_id: str = typer.Argument(..., help="The failed stage to re-run."),
+    stage_id: str | None = typer.Argument(
+        None, help="The failed stage to re-run (none: every failed stage at once)."
+    ),
     reason: str = ReasonOption,
     as_json: bool = JsonOption,
     url: str | None = UrlOption,
     token: str | None = TokenOption,
 ) -> None:
-    """Re-run a stage that failed for good (completed stages never run again)."""
+    """Re-run a stage that failed for good, or every one at once (completed stages never run
+    again)."""
+    if stage_id is None:
+        _act(url, token, pipeline_id, as_json, lambda c: c.retry_failed(pipeline_id, reason))
+        return
     _act(url, token, pipeline_id, as_json, lambda c: c.retry_stage(pipeline_id, stage_id, reason))
 
 

@@ -303,6 +303,38 @@ class PipelineClient(VolumeMethods, BaseClient):
         )
         return PipelineState(data["state"])
 
+    def retry_failed(
+        self,
+        pipeline_id: str,
+        reason: str,
+        *,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> PipelineState:
+        """Re-run every stage that failed for good, at once; stages that succeeded are not run
+        again (``POST /v1/pipelines/{id}/retry``, the ``retry_failed`` update).
+
+        Args:
+            pipeline_id: The pipeline (``FAILED``, within its ``failure_hold_s``).
+            reason: Why (recorded in each ``stage.retry_requested`` event).
+
+        Returns:
+            The state after the call (``RUNNING`` when the retry was accepted).
+
+        Raises:
+            PipelineNotFound: No such pipeline among the caller's tenants.
+            InvalidState: No stage is held in FAILED, or the pipeline has ended.
+        """
+        data = self._request(
+            "POST",
+            self._pipeline_url(pipeline_id, "retry"),
+            json={"reason": reason},
+            timeout=timeout,
+            retry_policy=retry_policy,
+            pipeline_id=pipeline_id,
+        )
+        return PipelineState(data["state"])
+
     def submit_input(
         self,
         pipeline_id: str,

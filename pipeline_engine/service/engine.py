@@ -122,6 +122,12 @@ class PipelineEngine(Protocol):
         """Re-run a stage that failed for good while the pipeline is held in FAILED."""
         ...
 
+    async def retry_failed(
+        self, pipeline_id: str, reason: str, *, actor: str | None = None
+    ) -> PipelineState:
+        """Re-run every stage held in FAILED at once (``InvalidState`` when none is)."""
+        ...
+
     async def submit_input(
         self,
         pipeline_id: str,

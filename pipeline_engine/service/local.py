@@ -184,6 +184,14 @@ class LocalPipelineEngine:
             pipeline_id, "retry_stage", lambda run: run.retry_stage(stage_id, reason, actor=actor)
         )
 
+    async def retry_failed(
+        self, pipeline_id: str, reason: str, *, actor: str | None = None
+    ) -> PipelineState:
+        """Re-run every stage held in FAILED at once (``InvalidState`` when none is)."""
+        return await self._command(
+            pipeline_id, "retry_failed", lambda run: run.retry_failed(reason, actor=actor)
+        )
+
     async def submit_input(
         self,
         pipeline_id: str,

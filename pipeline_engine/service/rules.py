@@ -22,7 +22,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-Command = Literal["start", "cancel", "retry_stage", "submit_input"]
+Command = Literal["start", "cancel", "retry_stage", "retry_failed", "submit_input"]
 """A command sent to a pipeline (each is an update of the Temporal workflow)."""
 
 
@@ -56,7 +56,7 @@ def closed_run_verdict(command: Command, state: PipelineState) -> PipelineState:
         if state is PipelineState.CANCELLED:
             return state
         raise InvalidState(f"pipeline already ended as {state.value}")
-    if command == "retry_stage":
+    if command in ("retry_stage", "retry_failed"):
         raise InvalidState(f"pipeline already ended as {state.value}; nothing to retry")
     raise InvalidState(f"pipeline already ended as {state.value}; no input is waiting")
 

@@ -17,6 +17,7 @@ CHANGING = {
     "start_pipeline",
     "cancel_pipeline",
     "retry_stage",
+    "retry_failed",
     "submit_input",
     "process",
     "put_tenant_config",

@@ -120,6 +120,7 @@ CLIENT_METHODS = [
     "get_history",
     "cancel_pipeline",
     "retry_stage",
+    "retry_failed",
     "submit_input",
     "subscribe_events",
     "watch_metrics",
