@@ -20,6 +20,7 @@ from pipeline_engine.batches import ACTIVE_STATES
 from pipeline_engine.errors import EngineUnavailable, InvalidState, PipelineError
 from pipeline_engine.pages import PipelineWhere
 from pipeline_engine.service import BatchMember, PreparedConfig, TaskPriority
+from pipeline_engine.states import PipelineState
 from pipeline_engine.steps import StepRegistry
 from workflows import names
 from workflows.batch_inputs import read_inputs
@@ -32,7 +33,7 @@ from workflows.batch_messages import (
 from workflows.engine import TemporalPipelineEngine
 from workflows.payload_store import PayloadStore
 
-__all__ = ["build_batch_activities"]
+__all__ = ["BatchActivities", "build_batch_activities"]
 
 _log = logging.getLogger("pipeline_engine.batches")
 _AT_ONCE = 16
@@ -61,33 +62,45 @@ def _failure(exc: PipelineError) -> BaseException:
     return ApplicationError(exc.message, *exc.details, type=exc.code, non_retryable=True)
 
 
-def build_batch_activities(
-    engine: TemporalPipelineEngine, registry: StepRegistry | None, store: PayloadStore | None
-) -> list[Callable[..., Any]]:
+class BatchActivities:
     """The batch activities over ``engine`` (whose task queue the pipelines run on)."""
 
-    @activity.defn(name=names.ACTIVITY_BATCH_START)
-    async def start_pipelines(request: BatchStartRequest) -> int:
-        inputs = request.inputs
-        if inputs is None:
-            if store is None:
-                raise ApplicationError(
-                    "the batch's inputs are in a payload store this worker has not got",
-                    type="PayloadStoreMissing",
-                )
-            inputs = await read_inputs(
-                store,
-                namespace=engine.client.namespace,
-                batch_id=request.batch_id,
-                start=request.start,
-                count=request.count,
+    def __init__(
+        self,
+        engine: TemporalPipelineEngine,
+        registry: StepRegistry | None,
+        store: PayloadStore | None,
+    ) -> None:
+        self._engine = engine
+        self._registry = registry
+        self._store = store
+
+    async def _inputs(self, request: BatchStartRequest) -> list[Any]:
+        if request.inputs is not None:
+            return request.inputs
+        if self._store is None:
+            raise ApplicationError(
+                "the batch's inputs are in a payload store this worker has not got",
+                type="PayloadStoreMissing",
             )
-        prepared = PreparedConfig.of(request.config, registry=registry)
+        return await read_inputs(
+            self._store,
+            namespace=self._engine.client.namespace,
+            batch_id=request.batch_id,
+            start=request.start,
+            count=request.count,
+        )
+
+    @activity.defn(name=names.ACTIVITY_BATCH_START)
+    async def start_pipelines(self, request: BatchStartRequest) -> int:
+        """Create (idempotently) and start the batch's pipelines of this range."""
+        inputs = await self._inputs(request)
+        prepared = PreparedConfig.of(request.config, registry=self._registry)
         priority = TaskPriority(key=request.priority_key, fairness_weight=request.fairness_weight)
 
         async def create(pair: tuple[int, Any]) -> None:
             index, value = pair
-            await engine.create_pipeline(
+            await self._engine.create_pipeline(
                 prepared,
                 input=value,
                 tenant_id=request.tenant_id,
@@ -105,34 +118,49 @@ def build_batch_activities(
         return len(inputs)
 
     @activity.defn(name=names.ACTIVITY_BATCH_COUNT)
-    async def count_pipelines(request: BatchCountsRequest) -> BatchCounts:
-        counts = await engine.count_pipelines(where=PipelineWhere(batch_id=request.batch_id))
-        return BatchCounts(counts=counts)
+    async def count_pipelines(self, request: BatchCountsRequest) -> BatchCounts:
+        """The batch's pipelines by state (Temporal visibility)."""
+        where = PipelineWhere(batch_id=request.batch_id)
+        return BatchCounts(counts=await self._engine.count_pipelines(where=where))
 
     @activity.defn(name=names.ACTIVITY_BATCH_CANCEL)
-    async def cancel_pipelines(request: CancelBatchPipelines) -> int:
-        where = PipelineWhere(batch_id=request.batch_id)
+    async def cancel_pipelines(self, request: CancelBatchPipelines) -> int:
+        """Cancel every pipeline of the batch that has not ended; how many it cancelled."""
         cancelled = 0
 
         async def cancel(pipeline_id: str) -> None:
             nonlocal cancelled
             try:
-                await engine.cancel_pipeline(pipeline_id, request.reason, actor=request.actor)
+                await self._engine.cancel_pipeline(pipeline_id, request.reason, actor=request.actor)
                 cancelled += 1
             except InvalidState:  # it ended meanwhile
                 pass
 
         for state in ACTIVE_STATES:
-            token: str | None = None
-            while True:
-                page = await engine.list_pipelines(
-                    state=state, where=where, page_size=200, next_page_token=token
-                )
-                await _bounded([item.pipeline_id for item in page.items], cancel)
-                token = page.next_page_token
-                if token is None:
-                    break
+            await _bounded(await self._listed(request.batch_id, state), cancel)
         _log.info("batch %s: cancelled %d pipelines", request.batch_id, cancelled)
         return cancelled
 
-    return [start_pipelines, count_pipelines, cancel_pipelines]
+    async def _listed(self, batch_id: str, state: PipelineState) -> list[str]:
+        where = PipelineWhere(batch_id=batch_id)
+        found: list[str] = []
+        token: str | None = None
+        while True:
+            page = await self._engine.list_pipelines(
+                state=state, where=where, page_size=200, next_page_token=token
+            )
+            found.extend(item.pipeline_id for item in page.items)
+            token = page.next_page_token
+            if token is None:
+                return found
+
+    def activities(self) -> list[Callable[..., Any]]:
+        """The activities to register on a worker."""
+        return [self.start_pipelines, self.count_pipelines, self.cancel_pipelines]
+
+
+def build_batch_activities(
+    engine: TemporalPipelineEngine, registry: StepRegistry | None, store: PayloadStore | None
+) -> list[Callable[..., Any]]:
+    """The batch activities over ``engine`` (whose task queue the pipelines run on)."""
+    return BatchActivities(engine, registry, store).activities()

@@ -41,6 +41,8 @@ def _router(settings: Settings, openapi_url: str, title: str) -> APIRouter:
     @router.get("/ui/")
     @router.get("/ui/pipelines/{pipeline_id}")
     @router.get("/ui/tenants/{tenant_id}")
+    @router.get("/ui/batches")
+    @router.get("/ui/batches/{batch_id}")
     async def console() -> HTMLResponse:
         # One page for every console address; it reads the path and fetches what it shows.
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})

@@ -3,6 +3,7 @@ import { ApiError, api, can, claims, setToken, signOut, takeTokenFromFragment, t
 import { badge, el, fill, notice, when } from "./dom.js";
 import { drawGraph } from "./graph.js";
 import { pipelinePage } from "./pipeline.js";
+import { batchPage, batchesPage } from "./batches.js";
 
 const main = document.getElementById("main");
 const STATES = ["PENDING", "RUNNING", "WAITING_INPUT", "FAILED", "SUCCEEDED", "CANCELLED"];
@@ -48,6 +49,7 @@ function header() {
   const tenants = (who.tenants || []).filter((t) => t !== "*");
   fill(document.getElementById("nav"),
     el("a", { href: "/ui" }, "Pipelines"),
+    el("a", { href: "/ui/batches", id: "nav-batches" }, "Batches"),
     ...tenants.map((t) => el("a", { href: `/ui/tenants/${encodeURIComponent(t)}` }, `${t} config`)),
     (who.tenants || []).includes("*") ? tenantLookup() : null,
     el("a", { href: "/docs" }, "API docs"),
@@ -243,7 +245,10 @@ function route() {
   const path = location.pathname.replace(/\/+$/, "");
   const pipeline = path.match(/^\/ui\/pipelines\/(.+)$/);
   const tenant = path.match(/^\/ui\/tenants\/(.+)$/);
-  if (pipeline) stopPage = pipelinePage(main, decodeURIComponent(pipeline[1]), showError);
+  const batch = path.match(/^\/ui\/batches\/(.+)$/);
+  if (batch) stopPage = batchPage(main, decodeURIComponent(batch[1]), showError);
+  else if (path === "/ui/batches") stopPage = batchesPage(main, showError);
+  else if (pipeline) stopPage = pipelinePage(main, decodeURIComponent(pipeline[1]), showError);
   else if (tenant) tenantPage(decodeURIComponent(tenant[1]));
   else stopPage = listPage();
 }
