@@ -18,6 +18,7 @@ from api.deps import (
     CallerDep,
     ContextDep,
     Operator,
+    PipelinesDep,
     SettingsDep,
     Viewer,
     check_tenant,
@@ -27,6 +28,7 @@ from api.deps import (
 from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
 from api.ndjson import NDJSON, ndjson_inputs
 from api.page_tokens import open_page_token, seal_page_token
+from api.routes._runs import resolve_run
 from api.schemas import TENANT_ID, CancelBody, CreateBatchBody, RetryBody
 from pipeline_engine._finite import refuse_non_finite
 from pipeline_engine.batches import (
@@ -126,6 +128,7 @@ async def submit_batch(
     request: Request,
     caller: Operator,
     cache: CacheDep,
+    pipelines: PipelinesDep,
     batches: BatchesDep,
     settings: SettingsDep,
     ctx: ContextDep,
@@ -138,6 +141,7 @@ async def submit_batch(
     idempotency_key: Annotated[
         str | None, Query(min_length=1, max_length=200, description="With NDJSON.")
     ] = None,
+    version: Annotated[int | None, Query(ge=1, description="With NDJSON.")] = None,
 ) -> BatchRef:
     """Start one pipeline of the tenant's config per input, ``max_running`` (100) at once.
 
@@ -160,26 +164,16 @@ async def submit_batch(
         max_running, idempotency_key = body.max_running, body.idempotency_key
         inputs = body.inputs
         refuse_non_finite(inputs=inputs)
-        if body.version is not None:
-            raise InvalidInput(
-                "pipeline versions are not served yet",
-                problems=[Problem("$.version", "leave it out: the latest version runs")],
-            )
+        version = body.version
     check_tenant(caller, tenant_id)
-    name = pipeline or "default"
-    if name != "default":
-        raise InvalidInput(
-            f"unknown pipeline {name!r}",
-            problems=[Problem("$.pipeline", "only the tenant's `default` pipeline runs yet")],
-        )
-    cached = await cache.lookup(tenant_id)
+    run = await resolve_run(cache, pipelines, tenant_id, pipeline, version=version)
     submitted = await batches.submit_batch(
         BatchRequest(
             tenant_id=tenant_id,
-            pipeline=name,
-            config=cached.config,
-            settings=cached.settings,
-            priority=cached.priority,
+            pipeline=run.name,
+            config=run.config,
+            settings=run.settings,
+            priority=run.priority,
             max_running=max_running or DEFAULT_MAX_RUNNING,
             idempotency_key=idempotency_key,
         ),

@@ -12,8 +12,9 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import Caller
-from api.deps import CacheDep, ContextDep, Operator, Viewer, listed_tenants
+from api.deps import CacheDep, ContextDep, Operator, PipelinesDep, Viewer, listed_tenants
 from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
+from api.routes._runs import resolve_run
 from api.schemas import TENANT_ID
 from pipeline_engine.errors import EngineUnavailable, InvalidInput, Problem, ScheduleNotFound
 from pipeline_engine.schedules import Overlap, ScheduleDefinition, ScheduleStatus
@@ -102,6 +103,7 @@ async def create_schedule(
     body: ScheduleDefinition,
     caller: Operator,
     cache: CacheDep,
+    pipelines: PipelinesDep,
     schedules: SchedulesDep,
     ctx: ContextDep,
     response: Response,
@@ -113,14 +115,9 @@ async def create_schedule(
     """
     if not caller.can_access(body.tenant_id):
         raise ScheduleNotFound("schedule not found")
-    if (body.pipeline or "default") != "default":
-        raise InvalidInput(
-            f"unknown pipeline {body.pipeline!r}",
-            problems=[Problem("$.pipeline", "only the tenant's `default` pipeline runs yet")],
-        )
-    cached = await cache.lookup(body.tenant_id)
+    run = await resolve_run(cache, pipelines, body.tenant_id, body.pipeline)
     status, created = await schedules.create_schedule(
-        body, config=cached.config, settings=cached.settings, priority=cached.priority
+        body, config=run.config, settings=run.settings, priority=run.priority
     )
     if not created:
         response.status_code = 200

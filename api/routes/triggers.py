@@ -13,8 +13,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import Admin, CacheDep, ContextDep, EngineDep, TenantPath, check_tenant
+from api.deps import (
+    Admin,
+    CacheDep,
+    ContextDep,
+    EngineDep,
+    PipelinesDep,
+    TenantPath,
+    check_tenant,
+)
 from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
+from api.routes._runs import resolve_run
 from api.triggers import TriggerStore, signature_valid
 from pipeline_engine.dsl._cel import ExpressionError, check_expression, evaluate
 from pipeline_engine.errors import AuthenticationError, InvalidInput, Problem, TriggerNotFound
@@ -88,14 +97,6 @@ def _out(trigger: Any, *, secret: bool) -> TriggerOut:
     )
 
 
-def _check_pipeline(pipeline: str | None, path: str) -> None:
-    if (pipeline or "default") != "default":
-        raise InvalidInput(
-            f"unknown pipeline {pipeline!r}",
-            problems=[Problem(path, "only the tenant's `default` pipeline runs yet")],
-        )
-
-
 @router.put(
     "/tenants/{tenant_id}/triggers/{trigger_id}",
     operation_id="put_trigger",
@@ -112,12 +113,14 @@ async def put_trigger(
     body: TriggerBody,
     caller: Admin,
     triggers: TriggersDep,
+    cache: CacheDep,
+    pipelines: PipelinesDep,
     response: Response,
 ) -> TriggerOut:
     """Create a webhook trigger (201 with its secret, shown this once) or change its mapping
     (200, the secret unchanged and not shown)."""
     check_tenant(caller, tenant_id)
-    _check_pipeline(body.pipeline, "$.pipeline")
+    await resolve_run(cache, pipelines, tenant_id, body.pipeline)  # it exists and runs
     if body.input is not None:
         problems = check_expression(body.input, path="$.input", allowed=MAPPING_VARIABLES)
         if problems:
@@ -164,6 +167,7 @@ async def deliver(
     trigger_id: TriggerPath,
     triggers: TriggersDep,
     cache: CacheDep,
+    pipelines: PipelinesDep,
     engine: EngineDep,
     ctx: ContextDep,
     response: Response,
@@ -206,15 +210,15 @@ async def deliver(
                 "the trigger's input mapping failed on this delivery",
                 problems=[Problem("$.input", str(exc))],
             ) from None
-    cached = await cache.lookup(tenant_id)
+    run = await resolve_run(cache, pipelines, tenant_id, trigger.pipeline)
     created = await engine.create_pipeline(
-        cached.config,
+        run.config,
         input=payload,
         tenant_id=tenant_id,
         idempotency_key=f"trigger:{trigger_id}:{delivery_id}",
-        settings=cached.settings,
+        settings=run.settings,
         start=True,
-        priority=cached.priority,
+        priority=run.priority,
     )
     if created.created:
         ctx.metrics.trigger_delivery("accepted")

@@ -140,3 +140,31 @@ async def test_bad_batches_are_clear_422s(
     assert r.status_code == 422 and r.json()["details"][0]["path"] == "query.tenant_id"
     r = await http.post(f"/v1/batches?tenant_id={tenant}", content=b"\n\n", headers=ndjson)
     assert r.status_code == 422, r.text
+
+
+async def test_a_batch_runs_a_named_pipeline_version(
+    http: httpx.AsyncClient, tenant: str, admin: dict[str, str]
+) -> None:
+    await _configure(http, tenant, admin)
+    echo = {"type": "step", "name": "t_echo", "kwargs": {"tag": "v1"}}
+    r = await http.put(
+        f"/v1/tenants/{tenant}/pipelines/echo", json={"pipeline_definition": echo}, headers=admin
+    )
+    assert r.status_code == 201, r.text
+    newer = {**echo, "kwargs": {"tag": "v2"}}
+    r = await http.put(
+        f"/v1/tenants/{tenant}/pipelines/echo", json={"pipeline_definition": newer}, headers=admin
+    )
+    assert r.status_code == 201 and r.json()["version"] == 2, r.text
+    body = {"tenant_id": tenant, "inputs": [{"n": 1}], "pipeline": "echo", "version": 1}
+    r = await http.post("/v1/batches", json=body, headers=admin)
+    assert r.status_code == 201, r.text
+    batch_id = r.json()["batch_id"]
+    status = await _until_done(http, batch_id, admin)
+    assert status["state"] == "SUCCEEDED" and status["pipeline"] == "echo"
+    lines = (await http.get(f"/v1/batches/{batch_id}/results", headers=admin)).text.splitlines()
+    assert json.loads(lines[0])["result"]["tag"] == "v1"
+    missing = await http.post(
+        "/v1/batches", json={**body, "pipeline": "nope", "version": None}, headers=admin
+    )
+    assert missing.status_code == 404, missing.text
