@@ -49,7 +49,7 @@ from pipeline_engine.pages import PipelineWhere
 from pipeline_engine.service import check_same_request, decode_page_token, invalid_page_token
 from pipeline_engine.service.batches import BatchRequest, SubmittedBatch
 from pipeline_engine.states import PipelineState, StageState
-from pipeline_engine.status import MAX_STAGE_PAGE, StagePage
+from pipeline_engine.status import StagePage
 from workflows import names
 from workflows.batch_inputs import InputPages
 from workflows.batch_messages import BatchCancelRequest, BatchProgress, BatchWorkflowInput
@@ -447,22 +447,18 @@ class TemporalBatchEngine:
         return RetriedBatch(retried_pipelines=pipelines, retried_stages=stages)
 
     async def _retry_pipeline(self, pipeline_id: str, reason: str, actor: str | None) -> int:
-        """Retry each failed stage of one pipeline; how many were retried."""
-        page = StagePage(limit=MAX_STAGE_PAGE, state=StageState.FAILED)
+        """Retry every failed stage of one pipeline in one ``retry_failed``; how many stages."""
         try:
-            status = await self._engine.get_pipeline(pipeline_id, page=page)
+            status = await self._engine.get_pipeline(pipeline_id, page=StagePage(limit=0))
         except PipelineNotFound:
             return 0
         if status.state is not PipelineState.FAILED:
             return 0
-        retried = 0
-        for stage in status.stages:
-            try:
-                await self._engine.retry_stage(pipeline_id, stage.stage_id, reason, actor=actor)
-            except InvalidState:  # it is no longer held in FAILED (retried meanwhile)
-                continue
-            retried += 1
-        return retried
+        try:
+            await self._engine.retry_failed(pipeline_id, reason, actor=actor)
+        except InvalidState:  # it is no longer held in FAILED (retried meanwhile)
+            return 0
+        return max(1, status.stage_counts.get(StageState.FAILED.value, 0))
 
     async def _watch_again(self, batch_id: str, desc: WorkflowExecutionDescription) -> None:
         """Start a new run of an ended batch's workflow that starts nothing and waits."""

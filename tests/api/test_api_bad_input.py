@@ -233,6 +233,7 @@ async def test_openapi_schema_and_steps(http: httpx.AsyncClient, op: dict[str, s
             "list_batch_pipelines",
             "cancel_batch",
             "retry_failed_batch",
+            "retry_failed",
             "get_batch_results",
             "create_schedule",
             "list_schedules",
