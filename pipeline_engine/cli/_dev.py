@@ -18,10 +18,12 @@ from pipeline_engine.cli._failures import EXIT_UNAVAILABLE, CliFailure
 from pipeline_engine.cli._output import console
 from pipeline_engine.cli._stack import (
     Port,
+    StepsOption,
     check_ports,
     connect_temporal,
     data_dir_lock,
     load_steps,
+    with_steps,
 )
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ def worker(
         "--activities-only",
         help="Only run steps (for a queue named in a step's resources.task_queue).",
     ),
+    steps: str | None = StepsOption,
 ) -> None:
     """Run a worker until Ctrl-C or SIGTERM, then drain (settings from PIPELINE_ENGINE_* variables).
 
@@ -48,7 +51,8 @@ def worker(
     """
     from pipeline_engine.settings import Settings
 
-    asyncio.run(_run_worker(Settings(), task_queue=task_queue, activities_only=activities_only))
+    settings = with_steps(Settings(), steps)
+    asyncio.run(_run_worker(settings, task_queue=task_queue, activities_only=activities_only))
 
 
 async def _run_worker(settings: Settings, *, task_queue: str | None, activities_only: bool) -> None:
@@ -134,6 +138,7 @@ def dev(
         help="Where the SQLite files and logs live (make run DATA_DIR=…).",
     ),
     demo: bool = typer.Option(False, "--demo", help="Run the seed pipeline once at start."),
+    steps: str | None = StepsOption,
 ) -> None:
     """Start the embedded stack: Temporal dev server (+ Web UI), worker and API; Ctrl-C stops it."""
     import api.serve  # noqa: F401  (fails now, before anything starts, without the server extra)
@@ -156,6 +161,7 @@ def dev(
             "PIPELINE_ENGINE_PAYLOAD_STORE", str((data_dir / "payloads").resolve())
         ),
     )
+    settings = with_steps(settings, steps)
     load_steps(settings.step_modules)
     check_ports(
         [

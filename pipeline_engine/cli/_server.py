@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from pipeline_engine.cli._failures import EXIT_INVALID, CliFailure
-from pipeline_engine.cli._stack import Port, check_ports, load_steps
+from pipeline_engine.cli._stack import Port, StepsOption, check_ports, load_steps, with_steps
 
 __all__ = ["COMMANDS"]
 
@@ -50,6 +50,7 @@ def api(
         max=64,
         help="Worker processes sharing the port (default: PIPELINE_ENGINE_API_WORKERS, 1).",
     ),
+    steps: str | None = StepsOption,
 ) -> None:
     """Run the REST API alone until Ctrl-C (settings from PIPELINE_ENGINE_* variables)."""
     from api.serve import run_api
@@ -60,6 +61,7 @@ def api(
     updates = {k: v for k, v in options.items() if v is not None}
     if updates:
         settings = settings.model_copy(update=updates)
+    settings = with_steps(settings, steps)
     load_steps(settings.step_modules)
     check_ports([Port(settings.api_port, "API", "--port", host=settings.api_host)])
     try:

@@ -16,22 +16,44 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import typer
+
 from pipeline_engine.cli._failures import EXIT_INVALID, EXIT_UNAVAILABLE, CliFailure
 
 if TYPE_CHECKING:
     from temporalio.client import Client
 
+    from pipeline_engine.settings import Settings
+
 __all__ = [
     "Port",
+    "StepsOption",
     "check_ports",
     "connect_temporal",
     "data_dir_lock",
     "exit_without_finalizing",
     "listener_of",
     "load_steps",
+    "with_steps",
 ]
 
 _temporal_used = False
+
+StepsOption: Any = typer.Option(
+    None,
+    "--steps",
+    help="Your step modules (comma-separated import paths, added to "
+    "PIPELINE_ENGINE_STEP_MODULES); a mysteps.py in the current directory is --steps mysteps.",
+)
+
+
+def with_steps(settings: Settings, steps: str | None) -> Settings:
+    """``settings`` with the ``--steps`` modules added to ``step_modules``."""
+    if not steps:
+        return settings
+    modules = ",".join(m for m in (settings.step_modules, steps) if m)
+    os.environ["PIPELINE_ENGINE_STEP_MODULES"] = modules  # for the API's worker processes too
+    return settings.model_copy(update={"step_modules": modules})
 
 
 def load_steps(modules: str | None) -> list[str]:

@@ -17,7 +17,19 @@ from pipeline_engine.dsl._references import PipelineResolver, reference_problems
 from pipeline_engine.errors import InvalidConfig, Problem
 from pipeline_engine.steps import StepRegistry
 
-__all__ = ["parse_config", "pipeline_config_schema", "pydantic_problems"]
+__all__ = [
+    "UNKNOWN_STEP_HINT",
+    "parse_config",
+    "pipeline_config_schema",
+    "pydantic_problems",
+    "unknown_steps_summary",
+]
+
+UNKNOWN_STEP_HINT = (
+    " (steps are loaded when the API and the worker start: name your module in"
+    " PIPELINE_ENGINE_STEP_MODULES or --steps, and restart them; docs/steps.md)"
+)
+"""Said after the unknown steps of an invalid config: the usual cause is a module not loaded."""
 
 _TAGS = ("step", "chain", "group", "chord", "input", "map", "switch", "pipeline")
 
@@ -193,15 +205,20 @@ def _too_deep() -> InvalidConfig:
     )
 
 
+def unknown_steps_summary(problems: list[Problem]) -> str:
+    """``; unknown steps: a, b`` (and how steps are loaded, unless each is a likely typo)."""
+    named = [p.message for p in problems if p.message.startswith("unknown step '")]
+    if not named:
+        return ""
+    unknown = sorted({m.split("'")[1] for m in named})
+    typos = all("did you mean" in m for m in named)
+    return "; unknown steps: " + ", ".join(unknown) + ("" if typos else UNKNOWN_STEP_HINT)
+
+
 def _summary(problems: list[Problem]) -> str:
     n = len(problems)
     summary = f"invalid pipeline config ({n} problem{'s' if n != 1 else ''})"
-    unknown = sorted(
-        {p.message.split("'")[1] for p in problems if p.message.startswith("unknown step '")}
-    )
-    if unknown:
-        summary += "; unknown steps: " + ", ".join(unknown)
-    return summary
+    return summary + unknown_steps_summary(problems)
 
 
 def _raw_unknown_steps(node: Any, registry: StepRegistry, path: str) -> list[Problem]:

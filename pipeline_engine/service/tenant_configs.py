@@ -6,6 +6,7 @@ from typing import Any
 
 from pipeline_engine._finite import non_finite_problems
 from pipeline_engine.dsl import PipelineConfig, parse_config
+from pipeline_engine.dsl._parse import unknown_steps_summary
 from pipeline_engine.errors import Conflict, InvalidConfig, Problem, TenantNotFound
 from pipeline_engine.steps import StepRegistry
 
@@ -112,12 +113,8 @@ def validate_tenant_config(
             problems += [_reroot(p, f"{root}.pipeline_definition") for p in exc.problems]
     if problems or config is None:
         n = len(problems)
-        unknown = sorted(
-            {p.message.split("'")[1] for p in problems if p.message.startswith("unknown step '")}
-        )
         message = f"invalid tenant config ({n} problem{'s' if n != 1 else ''})"
-        if unknown:
-            message += "; unknown steps: " + ", ".join(unknown)
+        message += unknown_steps_summary(problems)
         raise InvalidConfig(message, problems=problems)
     return config
 

@@ -7,6 +7,8 @@ import contextvars
 import functools
 import importlib
 import inspect
+import os
+import sys
 import typing
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
@@ -238,9 +240,16 @@ def step(
 
 
 def load_step_modules(modules: str | Iterable[str] | None) -> list[str]:
-    """Import step modules (comma-separated import paths) so their ``@step`` functions register."""
+    """Import step modules (comma-separated import paths) so their ``@step`` functions register.
+
+    The current directory is searched too (after everything else), as ``python -m`` does: a
+    ``mysteps.py`` beside you loads as ``mysteps`` without setting ``PYTHONPATH``.
+    """
     if modules is None:
         return []
+    here = os.getcwd()
+    if here not in sys.path and "" not in sys.path:
+        sys.path.append(here)
     names = modules.split(",") if isinstance(modules, str) else list(modules)
     loaded = []
     for raw in names:
