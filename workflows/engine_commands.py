@@ -24,20 +24,16 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from pipeline_engine._finite import refuse_non_finite
-from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.errors import EngineUnavailable, PipelineError, PipelineNotFound
-from pipeline_engine.observability.tracing import current_trace_id, span
+from pipeline_engine.observability.tracing import current_trace_id
 from pipeline_engine.service import (
-    BatchMember,
     Command,
     CreatedPipeline,
-    CreateIdentity,
     PreparedConfig,
     TaskPriority,
     closed_run_verdict,
-    identify_create,
 )
+from pipeline_engine.service.front import CreateRequest, InputAnswer
 from pipeline_engine.states import PipelineState
 from workflows import names, web_ui
 from workflows.engine_reads import EngineReads
@@ -86,59 +82,21 @@ def _no_open_run(exc: RPCError) -> PipelineError:
 class EngineCommands(EngineReads):
     """The engine's commands (a command's verdict may need a read: hence on top of the reads)."""
 
-    async def create_pipeline(
-        self,
-        config: PreparedConfig | PipelineConfig | dict[str, Any] | str,
-        *,
-        input: Any = None,
-        tenant_id: str | None = None,
-        idempotency_key: str | None = None,
-        settings: dict[str, Any] | None = None,
-        start: bool = False,
-        priority: TaskPriority | None = None,
-        batch: BatchMember | None = None,
-    ) -> CreatedPipeline:
-        """Create a pipeline in PENDING (or RUNNING with ``start``); idempotent.
-
-        ``priority`` (the tenant's) goes on the workflow with the tenant as fairness key; its
+    async def _create(self, request: CreateRequest) -> CreatedPipeline:
+        """``priority`` (the tenant's) goes on the workflow with the tenant as fairness key; its
         activities and child workflows inherit it. ``batch`` marks it as one of a batch's
-        pipelines (search attribute ``BatchId``, its input's index in the memo).
-        """
-        with span("CreatePipeline"):
-            identity = identify_create(
-                config,
-                registry=self._registry,
-                tenant_id=tenant_id,
-                input=input,
-                settings=settings,
-                idempotency_key=idempotency_key,
-            )
-            return await self._create(
-                identity,
-                input=input,
-                tenant_id=tenant_id,
-                settings=settings,
-                start=start,
-                priority=priority,
-                batch=batch,
-            )
-
-    async def _create(
-        self,
-        identity: CreateIdentity,
-        *,
-        input: Any,
-        tenant_id: str | None,
-        settings: dict[str, Any] | None,
-        start: bool,
-        priority: TaskPriority | None,
-        batch: BatchMember | None = None,
-    ) -> CreatedPipeline:
+        pipelines (search attribute ``BatchId``, its input's index in the memo)."""
+        identity, tenant_id, start = request.identity, request.tenant_id, request.start
+        batch = request.batch
         plan, pid = identity.plan, identity.pipeline_id
         parsed = plan.config
         summary, details = self._web_ui_texts(identity.prepared, tenant_id)
         params = self.workflow_input(
-            identity.prepared, input=input, tenant_id=tenant_id, settings=settings, start=start
+            identity.prepared,
+            input=request.input,
+            tenant_id=tenant_id,
+            settings=request.settings,
+            start=start,
         )
         state = PipelineState.RUNNING if start else PipelineState.PENDING
         attrs = [  # started: RUNNING from the first moment, so the list agrees with the answer
@@ -166,7 +124,7 @@ class EngineCommands(EngineReads):
                     # the first workflow task comes back in the start response when a worker of
                     # this queue runs in this process (`pipeline-engine dev`); elsewhere a no-op
                     request_eager_start=True,
-                    priority=_priority(tenant_id, priority),
+                    priority=_priority(tenant_id, request.priority),
                 ),
                 passing=(WorkflowAlreadyStartedError,),
             )
@@ -261,25 +219,15 @@ class EngineCommands(EngineReads):
             command="retry_failed",
         )
 
-    async def submit_input(
-        self,
-        pipeline_id: str,
-        payload: Any,
-        responder: str | None,
-        *,
-        stage_id: str | None = None,
-        actor: str | None = None,
-    ) -> PipelineState:
-        """Give the waiting input element its payload (validated against its JSON Schema)."""
-        refuse_non_finite(payload=payload)
+    async def _submit_input(self, pipeline_id: str, answer: InputAnswer) -> PipelineState:
         return await self._update(
             pipeline_id,
             names.UPDATE_SUBMIT_INPUT,
             SubmitInputRequest(
-                payload=payload,
-                responder=responder,
-                stage_id=stage_id,
-                actor=self._actor(actor),
+                payload=answer.payload,
+                responder=answer.responder,
+                stage_id=answer.stage_id,
+                actor=self._actor(answer.actor),
             ),
             command="submit_input",
         )

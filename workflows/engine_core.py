@@ -13,6 +13,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from pipeline_engine.service import PreparedConfig
+from pipeline_engine.service.front import EngineFront
 from pipeline_engine.steps import StepRegistry
 from workflows import names
 from workflows.messages import NO_STORE_LIMITS, STORE_LIMITS, RunLimits
@@ -22,7 +23,7 @@ from workflows.temporal_calls import TemporalCalls
 __all__ = ["EngineCore"]
 
 
-class EngineCore:
+class EngineCore(EngineFront):
     """The state the engine's parts share (arguments: see ``TemporalPipelineEngine``)."""
 
     def __init__(

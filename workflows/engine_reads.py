@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio.client import (
@@ -26,6 +26,7 @@ from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.errors import EngineUnavailable, PipelineError, PipelineNotFound
 from pipeline_engine.events import Event
 from pipeline_engine.service import PipelineChange
+from pipeline_engine.service.front import HistoryWindow
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus, StagePage
 from workflows import names, search_attributes
@@ -156,26 +157,14 @@ class EngineReads(EngineCore):
         """The pipeline's state."""
         return (await self.get_pipeline(pipeline_id)).state
 
-    async def get_history(
-        self,
-        pipeline_id: str,
-        *,
-        since: datetime | None = None,
-        after_id: int | None = None,
-        limit: int | None = None,
-    ) -> list[Event]:
-        """The pipeline's events, in order (``since``: at or after a time; ``after_id``: after
-        an event id; ``limit``: at most this many).
-
-        Raises:
-            EngineUnavailable: No worker answered within the query timeout (the events are kept
-                by the workflow; they can be read when a worker is back).
-        """
+    async def _history(self, pipeline_id: str, window: HistoryWindow) -> list[Event]:
+        """Raises ``EngineUnavailable`` when no worker answered within the query timeout (the
+        events are kept by the workflow; they can be read when a worker is back)."""
         handle = self._handle(pipeline_id)
         events: list[Event] | None = await self._query(
             lambda: handle.query(
                 names.QUERY_HISTORY,
-                HistoryQuery(since=since, after_id=after_id, limit=limit),
+                HistoryQuery(since=window.since, after_id=window.after_id, limit=window.limit),
                 result_type=list[Event],
             ),
         )

@@ -9,6 +9,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from pipeline_engine.errors import PipelineError
 from pipeline_engine.pages import PipelinePage, PipelineSummary, PipelineWhere
 from pipeline_engine.service import decode_page_token, invalid_page_token
+from pipeline_engine.service.front import ListQuery
 from pipeline_engine.states import PipelineState
 from workflows import names
 from workflows.engine_core import EngineCore
@@ -23,23 +24,14 @@ def _token_refused(exc: RPCError) -> PipelineError:
 class EngineVisibility(EngineCore):
     """The engine's visibility reads (lists and counts)."""
 
-    async def list_pipelines(
-        self,
-        *,
-        tenant_ids: list[str] | None = None,
-        state: PipelineState | None = None,
-        page_size: int = 50,
-        next_page_token: str | None = None,
-        where: PipelineWhere | None = None,
-    ) -> PipelinePage:
-        """Pipelines from Temporal visibility, newest first; ``tenant_ids=None`` means all."""
-        if tenant_ids is not None and not tenant_ids:
-            return PipelinePage(items=[], next_page_token=None)
-        query = _visibility_query(tenant_ids, state, where or PipelineWhere())
-        token = decode_page_token(next_page_token)
+    async def _list(self, query: ListQuery) -> PipelinePage:
+        """Pipelines from Temporal visibility, newest first."""
+        visibility = _visibility_query(query.tenant_ids, query.state, query.where)
+        token = decode_page_token(query.next_page_token)
+        page_size = query.page_size
 
         async def fetch() -> PipelinePage:
-            it = self._client.list_workflows(query, page_size=page_size, next_page_token=token)
+            it = self._client.list_workflows(visibility, page_size=page_size, next_page_token=token)
             await it.fetch_next_page(page_size=page_size)
             items = [
                 PipelineSummary(

@@ -15,16 +15,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline_engine._finite import refuse_non_finite
 from pipeline_engine._interpreter import LocalRuntime, PipelineRun
 from pipeline_engine._interpreter._local import BeforeAttempt
 from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.errors import PipelineNotFound
 from pipeline_engine.events import Event
 from pipeline_engine.pages import PipelinePage, PipelineSummary, PipelineWhere
-from pipeline_engine.service.engine import CreatedPipeline, PipelineChange, TaskPriority
-from pipeline_engine.service.identity import identify_create
-from pipeline_engine.service.prepared import PreparedConfig
+from pipeline_engine.service.engine import CreatedPipeline, PipelineChange
+from pipeline_engine.service.front import (
+    CreateRequest,
+    EngineFront,
+    HistoryWindow,
+    InputAnswer,
+    ListQuery,
+)
 from pipeline_engine.service.rules import Command, closed_run_verdict, page_of
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus, StagePage
@@ -56,7 +60,7 @@ class _Runtime(LocalRuntime):
         asyncio.get_running_loop().call_soon(self._signal)
 
 
-class LocalPipelineEngine:
+class LocalPipelineEngine(EngineFront):
     """Pipelines in memory, run in this process (implements :class:`PipelineEngine`).
 
     Args:
@@ -64,6 +68,8 @@ class LocalPipelineEngine:
         time_scale: Multiplies retry back-off waits (``0`` retries at once).
         before_attempt: Awaited before every step attempt (may raise to fail it, or wait).
     """
+
+    _registry: StepRegistry
 
     def __init__(
         self,
@@ -102,35 +108,15 @@ class LocalPipelineEngine:
         return PipelineState(await result if asyncio.iscoroutine(result) else result)
 
     # ------------------------------------------------------------------ create & commands
-    async def create_pipeline(
-        self,
-        config: PreparedConfig | PipelineConfig | dict[str, Any] | str,
-        *,
-        input: Any = None,
-        tenant_id: str | None = None,
-        idempotency_key: str | None = None,
-        settings: dict[str, Any] | None = None,
-        start: bool = False,
-        priority: TaskPriority | None = None,
-    ) -> CreatedPipeline:
-        """Create a pipeline in PENDING (RUNNING with ``start``); the same request, the same id.
-
-        ``priority`` is accepted and has no effect: nothing waits in a queue in this process.
-        """
-        identity = identify_create(
-            config,
-            registry=self._registry,
-            tenant_id=tenant_id,
-            input=input,
-            settings=settings,
-            idempotency_key=idempotency_key,
-        )
+    async def _create(self, request: CreateRequest) -> CreatedPipeline:
+        """``priority`` and ``batch`` have no effect here: nothing waits in a queue."""
+        identity, tenant_id = request.identity, request.tenant_id
         plan, pid = identity.plan, identity.pipeline_id
-        settings = settings or {}
+        settings = request.settings or {}
         existing = self._pipelines.get(pid)
         if existing is not None:
             identity.check_repeat(existing.fingerprint)
-            if start:
+            if request.start:
                 await self.start_pipeline(pid)
             return CreatedPipeline(pid, existing.run.state, created=False)
         runtime = _Runtime(
@@ -143,12 +129,12 @@ class LocalPipelineEngine:
             plan=plan,
             pipeline_id=pid,
             tenant_id=tenant_id,
-            input=input,
+            input=request.input,
             settings=settings,
             trace_id=uuid.uuid4().hex,
             runtime=runtime,
         )
-        if start:
+        if request.start:
             run.start()
         task = asyncio.get_running_loop().create_task(run.run(), name=f"pipeline-{pid}")
         task.add_done_callback(lambda _t: self._signal())
@@ -192,21 +178,13 @@ class LocalPipelineEngine:
             pipeline_id, "retry_failed", lambda run: run.retry_failed(reason, actor=actor)
         )
 
-    async def submit_input(
-        self,
-        pipeline_id: str,
-        payload: Any,
-        responder: str | None,
-        *,
-        stage_id: str | None = None,
-        actor: str | None = None,
-    ) -> PipelineState:
-        """Give the waiting input element its payload (validated against its JSON Schema)."""
-        refuse_non_finite(payload=payload)
+    async def _submit_input(self, pipeline_id: str, answer: InputAnswer) -> PipelineState:
         return await self._command(
             pipeline_id,
             "submit_input",
-            lambda run: run.submit_input(payload, responder, stage_id, actor=actor),
+            lambda run: run.submit_input(
+                answer.payload, answer.responder, answer.stage_id, actor=answer.actor
+            ),
         )
 
     # ------------------------------------------------------------------ reads
@@ -220,18 +198,9 @@ class LocalPipelineEngine:
         """The pipeline's state."""
         return self._entry(pipeline_id).run.state
 
-    async def get_history(
-        self,
-        pipeline_id: str,
-        *,
-        since: datetime | None = None,
-        after_id: int | None = None,
-        limit: int | None = None,
-    ) -> list[Event]:
-        """The pipeline's events in order (``since``: at or after; ``after_id``: after;
-        ``limit``: at most this many)."""
+    async def _history(self, pipeline_id: str, window: HistoryWindow) -> list[Event]:
         run = self._entry(pipeline_id).run
-        return list(run.history(since=since, after_id=after_id, limit=limit))
+        return list(run.history(since=window.since, after_id=window.after_id, limit=window.limit))
 
     async def get_config(self, pipeline_id: str) -> PipelineConfig:
         """The config the pipeline runs."""
@@ -271,18 +240,9 @@ class LocalPipelineEngine:
             and (filters.started_before is None or e.created_at < filters.started_before)
         ]
 
-    async def list_pipelines(
-        self,
-        *,
-        tenant_ids: list[str] | None = None,
-        state: PipelineState | None = None,
-        page_size: int = 50,
-        next_page_token: str | None = None,
-        where: PipelineWhere | None = None,
-    ) -> PipelinePage:
-        """Pipelines newest first; ``tenant_ids=None`` means all."""
-        items = self._summaries(tenant_ids, state, where)
-        page, token = page_of(items, page_size=page_size, token=next_page_token)
+    async def _list(self, query: ListQuery) -> PipelinePage:
+        items = self._summaries(query.tenant_ids, query.state, query.where)
+        page, token = page_of(items, page_size=query.page_size, token=query.next_page_token)
         return PipelinePage(items=page, next_page_token=token)
 
     async def count_pipelines(
