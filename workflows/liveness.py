@@ -38,6 +38,11 @@ class TemporalLiveness:
         self._down_since: float | None = None
         self._last_probe = 0.0
 
+    @property
+    def known_down(self) -> bool:
+        """Whether the last thing learnt is that Temporal is unreachable."""
+        return self._down_since is not None
+
     def mark_down(self) -> None:
         """A call found Temporal unreachable."""
         if self._down_since is None:
