@@ -27,6 +27,7 @@ from api.routes._runs import resolve_run
 from api.triggers import TriggerStore, signature_valid
 from pipeline_engine.dsl._cel import ExpressionError, check_expression, evaluate
 from pipeline_engine.errors import AuthenticationError, InvalidInput, Problem, TriggerNotFound
+from pipeline_engine.triggers import TriggerInfo
 
 router = APIRouter(tags=["triggers"], responses=ERROR_RESPONSES)
 
@@ -67,27 +68,14 @@ class TriggerBody(BaseModel):
     )
 
 
-class TriggerOut(BaseModel):
-    """A trigger; ``secret`` only in the answer that made it (or rotated it)."""
-
-    tenant_id: str
-    trigger_id: str
-    pipeline: str | None = None
-    input: str | None = None
-    url: str = Field(description="Where deliveries go (POST).")
-    secret: str | None = Field(
-        None, description="The HMAC key (UTF-8): shown once, keep it; rotate to get a new one."
-    )
-
-
 class Delivered(BaseModel):
     """The pipeline a delivery started."""
 
     pipeline_id: str
 
 
-def _out(trigger: Any, *, secret: bool) -> TriggerOut:
-    return TriggerOut(
+def _out(trigger: Any, *, secret: bool) -> TriggerInfo:
+    return TriggerInfo(
         tenant_id=trigger.tenant_id,
         trigger_id=trigger.trigger_id,
         pipeline=trigger.pipeline,
@@ -100,10 +88,10 @@ def _out(trigger: Any, *, secret: bool) -> TriggerOut:
 @router.put(
     "/tenants/{tenant_id}/triggers/{trigger_id}",
     operation_id="put_trigger",
-    response_model=TriggerOut,
+    response_model=TriggerInfo,
     status_code=201,
     responses={
-        200: {"model": TriggerOut, "description": "Updated (no secret)"},
+        200: {"model": TriggerInfo, "description": "Updated (no secret)"},
         **CONFLICT_RESPONSES,
     },
 )
@@ -116,7 +104,7 @@ async def put_trigger(
     cache: CacheDep,
     pipelines: PipelinesDep,
     response: Response,
-) -> TriggerOut:
+) -> TriggerInfo:
     """Create a webhook trigger (201 with its secret, shown this once) or change its mapping
     (200, the secret unchanged and not shown)."""
     check_tenant(caller, tenant_id)
@@ -136,12 +124,12 @@ async def put_trigger(
 @router.post(
     "/tenants/{tenant_id}/triggers/{trigger_id}/rotate",
     operation_id="rotate_trigger",
-    response_model=TriggerOut,
+    response_model=TriggerInfo,
     responses=CONFLICT_RESPONSES,
 )
 async def rotate_trigger(
     tenant_id: TenantPath, trigger_id: TriggerPath, caller: Admin, triggers: TriggersDep
-) -> TriggerOut:
+) -> TriggerInfo:
     """A new secret (shown this once); the old one stops verifying deliveries at once."""
     check_tenant(caller, tenant_id)
     trigger = await triggers.rotate(tenant_id, trigger_id)

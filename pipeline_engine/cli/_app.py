@@ -27,6 +27,7 @@ _GROUPS = (
 _SUBGROUPS = (
     ("batch", "Batches: one pipeline per input, followed as one.", _volume.BATCH_COMMANDS),
     ("schedule", "Schedules on Temporal Schedules (cron or interval).", _volume.SCHEDULE_COMMANDS),
+    ("trigger", "Webhook triggers (signed deliveries start a pipeline).", _volume.TRIGGER_COMMANDS),
 )
 
 

@@ -23,7 +23,7 @@ from pipeline_engine.states import PipelineState
 if TYPE_CHECKING:
     from pipeline_engine.client import PipelineClient
 
-__all__ = ["BATCH_COMMANDS", "SCHEDULE_COMMANDS", "follow_batch"]
+__all__ = ["BATCH_COMMANDS", "SCHEDULE_COMMANDS", "TRIGGER_COMMANDS", "follow_batch"]
 
 UrlOption = typer.Option(None, "--url", envvar="PIPELINE_ENGINE_URL", help="API base URL.")
 TokenOption = typer.Option(
@@ -326,6 +326,50 @@ def _schedule_action(
     return command
 
 
+def create_trigger(
+    trigger_id: str = typer.Argument(..., help="Trigger id."),
+    tenant: str = typer.Option(..., "--tenant", help="Tenant id."),
+    input: str | None = typer.Option(
+        None, "--input", help="CEL over body and headers: the pipeline input (default: the body)."
+    ),
+    as_json: bool = JsonOption,
+    url: str | None = UrlOption,
+    token: str | None = TokenOption,
+) -> None:
+    """Create a webhook trigger (prints its secret, once) or change its mapping."""
+    with _client(url, token) as client:
+        found = client.put_trigger(trigger_id, tenant_id=tenant, input=input)
+    _print_trigger(found, as_json=as_json)
+
+
+def rotate_trigger(
+    trigger_id: str = typer.Argument(..., help="Trigger id."),
+    tenant: str = typer.Option(..., "--tenant", help="Tenant id."),
+    as_json: bool = JsonOption,
+    url: str | None = UrlOption,
+    token: str | None = TokenOption,
+) -> None:
+    """Give the trigger a new secret (printed once); the old one stops verifying at once."""
+    with _client(url, token) as client:
+        found = client.rotate_trigger(trigger_id, tenant_id=tenant)
+    _print_trigger(found, as_json=as_json)
+
+
+def _print_trigger(found: Any, *, as_json: bool) -> None:
+    if as_json:
+        print_json(found)
+        return
+    console.print(f"trigger {found.trigger_id} ({found.tenant_id}): POST {found.url}")
+    if found.secret:
+        console.print(f"secret (shown once, keep it): {found.secret}")
+    else:
+        console.print("secret unchanged (pipeline-engine trigger rotate for a new one)")
+
+
+TRIGGER_COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
+    ("create", create_trigger),
+    ("rotate", rotate_trigger),
+)
 BATCH_COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("submit", submit),
     ("status", status),

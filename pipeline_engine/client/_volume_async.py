@@ -27,6 +27,7 @@ from pipeline_engine.client._base import BaseClient, error_from_response, presen
 from pipeline_engine.client._retry import ClientRetryPolicy
 from pipeline_engine.schedules import Overlap, ScheduleDefinition, ScheduleStatus
 from pipeline_engine.states import PipelineState
+from pipeline_engine.triggers import TriggerInfo
 
 __all__ = ["AsyncVolumeMethods"]
 
@@ -212,6 +213,47 @@ class AsyncVolumeMethods(BaseClient):
                         yield BatchResultLine.model_validate_json(line)
         except httpx.TransportError as exc:
             raise unreachable(self._base_url, exc) from None
+
+    # ------------------------------------------------------------------ triggers
+    async def put_trigger(
+        self,
+        trigger_id: str,
+        *,
+        tenant_id: str | None = None,
+        input: str | None = None,
+        pipeline: str | None = None,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> TriggerInfo:
+        """Create a webhook trigger (its ``secret`` is in this answer only) or change its
+        mapping (``input``: CEL over ``body`` and ``headers``; the secret is kept, not shown)."""
+        tenant = self._tenant(tenant_id) or ""
+        data = await self._request(
+            "PUT",
+            self._url("tenants", tenant, "triggers", trigger_id),
+            json=present(input=input, pipeline=pipeline),
+            timeout=timeout,
+            retry_policy=retry_policy,
+        )
+        return TriggerInfo.model_validate(data)
+
+    async def rotate_trigger(
+        self,
+        trigger_id: str,
+        *,
+        tenant_id: str | None = None,
+        timeout: float | None = None,
+        retry_policy: ClientRetryPolicy | None = None,
+    ) -> TriggerInfo:
+        """A new secret for the trigger (in this answer only); the old one stops at once."""
+        tenant = self._tenant(tenant_id) or ""
+        data = await self._request(
+            "POST",
+            self._url("tenants", tenant, "triggers", trigger_id, "rotate"),
+            timeout=timeout,
+            retry_policy=retry_policy,
+        )
+        return TriggerInfo.model_validate(data)
 
     # ------------------------------------------------------------------ schedules
     async def create_schedule(

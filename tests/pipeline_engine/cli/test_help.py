@@ -17,11 +17,11 @@ def test_every_expected_command_is_registered() -> None:
     assert set(NAMES) == {
         "run", "list", "status", "history", "cancel", "retry", "input",
         "validate", "graph", "steps", "token", "api", "dev", "worker", "setup",
-        "batch", "schedule",
+        "batch", "schedule", "trigger",
     }  # fmt: skip
 
 
-SUBGROUPS = {"batch", "schedule"}
+SUBGROUPS = {"batch", "schedule", "trigger"}
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if n not in SUBGROUPS])

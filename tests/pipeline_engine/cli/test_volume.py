@@ -94,7 +94,19 @@ async def test_async_client_batch(live_stack: LiveStack, _tenant_stored: None) -
         assert status.tenant_id == TENANT
 
 
-@pytest.mark.parametrize("group", ["batch", "schedule"])
+def test_trigger_create_and_rotate(cli: CliRunner) -> None:
+    tid = f"t-{uuid.uuid4().hex[:6]}"
+    made = cli.invoke(app, ["trigger", "create", tid, "--tenant", TENANT, "--input", "body"])
+    assert made.exit_code == 0 and "secret (shown once" in made.output, made.output
+    first = made.output.split("keep it): ")[1].split()[0]
+    again = cli.invoke(app, ["trigger", "create", tid, "--tenant", TENANT])
+    assert "secret unchanged" in again.output and first not in again.output
+    rotated = cli.invoke(app, ["trigger", "rotate", tid, "--tenant", TENANT])
+    assert rotated.exit_code == 0 and first not in rotated.output, rotated.output
+    assert "secret (shown once" in rotated.output
+
+
+@pytest.mark.parametrize("group", ["batch", "schedule", "trigger"])
 def test_subcommand_help(group: str) -> None:
     command = typer.main.get_command(app).commands[group]  # type: ignore[attr-defined]
     for name, sub in command.commands.items():
