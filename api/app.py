@@ -160,7 +160,7 @@ def create_app(
             store=the_store,
             cache=cache,
             metrics=metrics,
-            tokens=TokenVerifier(settings.jwt_secret),
+            tokens=TokenVerifier.from_settings(settings),
             payload_refs=_payload_refs(settings) if engine is None else None,
             batches=batches,
             schedules=schedules,

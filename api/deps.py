@@ -132,11 +132,11 @@ async def get_pipelines(ctx: ContextDep) -> PipelineStore:
 PipelinesDep = Annotated[PipelineStore, Depends(get_pipelines)]
 
 
-def _caller_of(ctx: ApiContext, token: str | None) -> Caller:
+async def _caller_of(ctx: ApiContext, token: str | None) -> Caller:
     """The caller a token names: how every route authenticates (401 when missing or invalid)."""
     if not token:
         raise AuthenticationError("missing bearer token")
-    return ctx.tokens.verify(token)
+    return await ctx.tokens.averify(token)
 
 
 async def current_caller(
@@ -144,7 +144,7 @@ async def current_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     """The caller named by the request's bearer token (401 when missing or invalid)."""
-    return _caller_of(ctx, credentials.credentials if credentials is not None else None)
+    return await _caller_of(ctx, credentials.credentials if credentials is not None else None)
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
@@ -155,7 +155,7 @@ async def path_token_viewer(
 ) -> Caller:
     """The caller named by a token in the path (for clients that cannot send a header: the
     Temporal Web UI's codec endpoint); needs the viewer role."""
-    caller = _caller_of(ctx, token)
+    caller = await _caller_of(ctx, token)
     if not caller.has_role(Role.VIEWER):
         raise PermissionDenied("this operation needs the 'viewer' role")
     return caller
@@ -195,7 +195,7 @@ def _token_source(route: APIRoute) -> Callable[[Request], str | None] | None:
     return None
 
 
-def refused_credentials(request: Request) -> AuthenticationError | None:
+async def refused_credentials(request: Request) -> AuthenticationError | None:
     """Why the request's token does not authenticate it for its route (``None``: it does, or the
     route needs none): the route's own authentication, asked before its body is looked at.
 
@@ -210,7 +210,7 @@ def refused_credentials(request: Request) -> AuthenticationError | None:
     if source is None:
         return None
     try:
-        _caller_of(ctx, source(request))
+        await _caller_of(ctx, source(request))
     except AuthenticationError as err:
         return err
     return None
@@ -222,7 +222,7 @@ def require(role: Role) -> Callable[[Caller], Awaitable[Caller]]:
     async def check(caller: CallerDep) -> Caller:
         if not caller.has_role(role):
             raise PermissionDenied(f"this operation needs the {role.value!r} role")
-        return caller
+        return caller.narrowed(role)  # its tenant checks are then checks of this role
 
     check.__name__ = f"require_{role.value}"
     return check

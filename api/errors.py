@@ -242,7 +242,7 @@ def _body_model(request: Request) -> type[BaseModel] | None:
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    auth = refused_credentials(request)
+    auth = await refused_credentials(request)
     if auth is not None:
         return error_response(auth)
     errors = list(exc.errors())
@@ -262,7 +262,7 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:  # FastAPI could not decode the body (e.g. not UTF-8)
-        auth = refused_credentials(request)
+        auth = await refused_credentials(request)
         if auth is not None:
             return error_response(auth)
         problem = Problem("$", f"body cannot be parsed: {exc.detail}")

@@ -11,10 +11,20 @@ import hashlib
 import hmac
 
 from pipeline_engine.service import invalid_page_token
+from pipeline_engine.settings import Settings
 
-__all__ = ["open_page_token", "seal_page_token"]
+__all__ = ["open_page_token", "page_token_key", "seal_page_token"]
 
 _MAC_HEX = 32
+
+
+def page_token_key(settings: Settings) -> str:
+    """The MAC key of page tokens: ``page_token_secret``, else one derived from the JWT secret
+    (HMAC of a fixed label), so a page token's MAC never uses the key that signs tokens."""
+    if settings.page_token_secret is not None:
+        return settings.page_token_secret.get_secret_value()
+    root = settings.jwt_secret.get_secret_value().encode()
+    return hmac.new(root, b"pipeline-engine page tokens", hashlib.sha256).hexdigest()
 
 
 def _mac(raw_hex: str, query: str, secret: str) -> str:

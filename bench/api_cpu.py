@@ -39,7 +39,7 @@ from pipeline_engine.settings import Settings
 from pipeline_engine.steps import default_registry
 from workflows.engine import TemporalPipelineEngine
 
-SECRET = "bench-api-cpu-" + "x" * 48
+SECRET = "bench-api-cpu-Vb3nM7qP1xZ5kT9wL2hR6cJ0sF4dG8aY"
 TENANT = "cultivos-abc"
 
 Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]

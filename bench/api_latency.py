@@ -35,7 +35,7 @@ from workflows.messages import PipelineWorkflowInput
 from workflows.worker_factory import connect
 
 ROOT = Path(__file__).resolve().parents[1]
-SECRET = "bench-api-latency-" + "x" * 48
+SECRET = "bench-api-latency-Hc5mQ9vN2xB7kT1wL4pR8jF0sD3gZ6aE"
 TENANT = "bench"
 NOOP = {"type": "step", "name": "t_noop"}
 WAITING = {"type": "input", "id": "hold", "schema": {"type": "object"}}

@@ -78,7 +78,46 @@ class Settings(BaseSettings):
     database_url: str = Field(
         "sqlite:///.data/pipeline_engine.db", description="Tenant config store (SQLAlchemy URL)."
     )
-    jwt_secret: str = Field(DEV_JWT_SECRET, description="HS256 secret of bearer tokens.")
+    jwt_secret: SecretStr = Field(
+        SecretStr(DEV_JWT_SECRET),
+        description="HS256 secret of bearer tokens without a `kid` (outside dev: at least 32 "
+        "characters and about 128 bits of entropy).",
+    )
+    jwt_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='More HS256 keys by `kid`, as a JSON object {"kid": "secret"}: a token whose '
+        "header names a kid verifies with that key only (rotation: add a key, sign with it, drop "
+        "the old one once its tokens expired).",
+    )
+    jwt_signing_kid: str | None = Field(
+        None, description="The key of jwt_keys that `pipeline-engine token` signs with."
+    )
+    jwt_jwks_url: str | None = Field(
+        None,
+        description="An OIDC issuer's JWKS URL: its RS256/ES256 tokens are accepted, keys kept "
+        "and fetched again on an unknown kid (at most once per jwt_jwks_refetch_s).",
+    )
+    jwt_jwks_refetch_s: float = Field(
+        30.0, gt=0, description="Fewest seconds between two JWKS fetches for unknown kids."
+    )
+    jwt_issuer: str | None = Field(
+        None, description="Required `iss` of every token (HS256 included) when set."
+    )
+    jwt_audience: str | None = Field(
+        None, description="Required `aud` of every token (HS256 included) when set."
+    )
+    jwt_roles_claim: str = Field("roles", description="The claim that holds the role names.")
+    jwt_tenants_claim: str = Field("tenants", description="The claim that holds the tenant ids.")
+    jwt_max_ttl_s: float = Field(
+        31 * 86400.0,
+        gt=0,
+        description="Longest token lifetime accepted (exp - iat, or exp - now without iat).",
+    )
+    page_token_secret: SecretStr | None = Field(
+        None,
+        description="Key of the MAC on listing page tokens (default: derived from jwt_secret, "
+        "a key of its own all the same).",
+    )
     api_host: str = Field("127.0.0.1", description="Address the API binds to.")
     api_port: int = Field(8000, description="Port the API binds to.")
     api_workers: int = Field(
@@ -181,7 +220,7 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = Field(
         None, description="S3 access key (default: the usual AWS_* credentials chain)."
     )
-    s3_secret_access_key: str | None = Field(None, description="S3 secret key.")
+    s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret key.")
 
     @model_validator(mode="after")
     def _client_certificate_and_key_together(self) -> Self:

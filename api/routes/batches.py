@@ -27,7 +27,7 @@ from api.deps import (
 )
 from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
 from api.ndjson import NDJSON, ndjson_inputs
-from api.page_tokens import open_page_token, seal_page_token
+from api.page_tokens import open_page_token, page_token_key, seal_page_token
 from api.routes._runs import resolve_run
 from api.schemas import TENANT_ID, CancelBody, CreateBatchBody, RetryBody
 from pipeline_engine._finite import refuse_non_finite
@@ -198,11 +198,11 @@ async def list_batches(
     """Batches of the caller's tenants, newest first (state: as the batch last recorded it)."""
     tenants = listed_tenants(caller, tenant_id)
     query = f"batches|{sorted(tenants) if tenants is not None else '*'}"
-    token = open_page_token(page_token, query=query, secret=settings.jwt_secret)
+    token = open_page_token(page_token, query=query, secret=page_token_key(settings))
     page = await batches.list_batches(
         tenant_ids=tenants, page_size=page_size, next_page_token=token
     )
-    nxt = seal_page_token(page.next_page_token, query=query, secret=settings.jwt_secret)
+    nxt = seal_page_token(page.next_page_token, query=query, secret=page_token_key(settings))
     return page.model_copy(update={"next_page_token": nxt})
 
 
@@ -225,7 +225,7 @@ async def list_batch_pipelines(
 ) -> BatchPipelinePage:
     """The batch's pipelines by pages: all in input order, or those in ``state``."""
     query = f"batch-pipelines|{batch.batch_id}|{state}"
-    token = open_page_token(page_token, query=query, secret=settings.jwt_secret)
+    token = open_page_token(page_token, query=query, secret=page_token_key(settings))
     page = await batches.batch_pipelines(
         batch.batch_id,
         tenant_id=batch.tenant_id,
@@ -233,7 +233,7 @@ async def list_batch_pipelines(
         page_size=page_size,
         next_page_token=token,
     )
-    nxt = seal_page_token(page.next_page_token, query=query, secret=settings.jwt_secret)
+    nxt = seal_page_token(page.next_page_token, query=query, secret=page_token_key(settings))
     return page.model_copy(update={"next_page_token": nxt})
 
 

@@ -10,6 +10,7 @@ sends a bearer token only behind its own OIDC login, so ``pipeline-engine dev`` 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from pydantic import SecretStr
 
 from api.auth import ALL_TENANTS, Caller, Role, mint_token
 from api.context import PayloadRefs
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/codec", tags=["codec"], responses=ERROR_RESPONSES)
 UI_TOKEN_TTL_S = 30 * 86400
 
 
-def ui_codec_endpoint(api_url: str, secret: str) -> str:
+def ui_codec_endpoint(api_url: str, secret: str | SecretStr) -> str:
     """The codec endpoint to give the Temporal Web UI: a 30-day viewer token of every tenant in
     its path (the UI sends no bearer token without its own OIDC login)."""
     token = mint_token(

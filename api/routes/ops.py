@@ -11,7 +11,7 @@ from temporalio.client import Client
 from api.context import ApiContext
 from api.deps import ContextDep
 from api.errors import translate_exception
-from pipeline_engine.errors import AuthenticationError
+from pipeline_engine.errors import AuthenticationError, EngineUnavailable
 
 router = APIRouter(tags=["operations"])
 
@@ -56,20 +56,20 @@ async def readyz(ctx: ContextDep, request: Request) -> JSONResponse:
     configs["ok"] = bool(configs["loaded"])
     ready = temporal["ok"] and database["ok"] and configs["ok"]
     checks = {"temporal": temporal, "database": database, "tenant_configs": configs}
-    if not _platform_admin(ctx, request):
+    if not await _platform_admin(ctx, request):
         checks = {name: {"ok": check["ok"]} for name, check in checks.items()}
     body = {"status": "ready" if ready else "not_ready", "checks": checks}
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-def _platform_admin(ctx: ApiContext, request: Request) -> bool:
+async def _platform_admin(ctx: ApiContext, request: Request) -> bool:
     """Whether the request carries a valid platform admin's token (any other: no details)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return False
     try:
-        return ctx.tokens.verify(token.strip()).platform_admin
-    except AuthenticationError:
+        return (await ctx.tokens.averify(token.strip())).platform_admin
+    except (AuthenticationError, EngineUnavailable):
         return False
 
 

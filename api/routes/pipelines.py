@@ -23,7 +23,7 @@ from api.deps import (
     listed_tenants,
 )
 from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
-from api.page_tokens import open_page_token, seal_page_token
+from api.page_tokens import open_page_token, page_token_key, seal_page_token
 from api.result_refs import with_large_results_by_ref
 from api.schemas import (
     CancelBody,
@@ -280,9 +280,9 @@ async def list_pipelines(
     """Pipelines of the caller's tenants, newest first, by pages."""
     tenants = listed_tenants(caller, tenant_id)
     query = f"{sorted(tenants) if tenants is not None else '*'}|{state}|{where.model_dump_json()}"
-    token = open_page_token(page_token, query=query, secret=settings.jwt_secret)
+    token = open_page_token(page_token, query=query, secret=page_token_key(settings))
     page = await engine.list_pipelines(
         tenant_ids=tenants, state=state, page_size=page_size, next_page_token=token, where=where
     )
-    nxt = seal_page_token(page.next_page_token, query=query, secret=settings.jwt_secret)
+    nxt = seal_page_token(page.next_page_token, query=query, secret=page_token_key(settings))
     return page.model_copy(update={"next_page_token": nxt})

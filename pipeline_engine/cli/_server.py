@@ -19,10 +19,16 @@ def token(
         ..., "--tenant", help="A tenant id the token may see (repeatable; '*' for all)."
     ),
     ttl: float = typer.Option(3600.0, "--ttl", help="Lifetime in seconds."),
+    dev_secret: bool = typer.Option(
+        False,
+        "--dev-secret",
+        help="Sign with the dev default secret (only a `pipeline-engine dev` stack accepts it).",
+    ),
 ) -> None:
-    """Mint a bearer token for a service account (signed with PIPELINE_ENGINE_JWT_SECRET)."""
+    """Mint a bearer token for a service account (signed with PIPELINE_ENGINE_JWT_SECRET, or the
+    key of PIPELINE_ENGINE_JWT_SIGNING_KID; with the server's issuer and audience)."""
     from api.auth import Role, mint_token
-    from pipeline_engine.settings import Settings
+    from pipeline_engine.settings import DEV_JWT_SECRET, Settings
 
     known = {r.value for r in Role}
     unknown = [r for r in role if r not in known]
@@ -33,7 +39,38 @@ def token(
     if ttl <= 0:
         raise typer.BadParameter("must be positive", param_hint="--ttl")
     settings = Settings()
-    typer.echo(mint_token(settings.jwt_secret, sub=sub, roles=role, tenants=tenant, ttl_s=ttl))
+    kid = settings.jwt_signing_kid
+    if kid is not None and kid not in settings.jwt_keys:
+        raise CliFailure(
+            f"PIPELINE_ENGINE_JWT_SIGNING_KID {kid!r} names no key of PIPELINE_ENGINE_JWT_KEYS",
+            exit_code=EXIT_INVALID,
+        )
+    secret = settings.jwt_keys[kid] if kid is not None else settings.jwt_secret
+    if secret.get_secret_value() == DEV_JWT_SECRET and not dev_secret:
+        raise CliFailure(
+            "PIPELINE_ENGINE_JWT_SECRET is not set: the token would be signed with the dev "
+            "default, which only a `pipeline-engine dev` stack accepts; set the server's secret, "
+            "or pass --dev-secret to mean it",
+            exit_code=EXIT_INVALID,
+        )
+    if ttl > settings.jwt_max_ttl_s:
+        raise typer.BadParameter(
+            f"over the server's longest lifetime ({settings.jwt_max_ttl_s:.0f} s, "
+            "PIPELINE_ENGINE_JWT_MAX_TTL_S)",
+            param_hint="--ttl",
+        )
+    typer.echo(
+        mint_token(
+            secret,
+            sub=sub,
+            roles=role,
+            tenants=tenant,
+            ttl_s=ttl,
+            kid=kid,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    )
 
 
 def api(

@@ -59,7 +59,9 @@ class FakeServer:
         self.app: FastAPI = create_app(
             settings, engine=self.engine, registry=registry, store=self._store, migrate=False
         )
-        self.token = mint_token(secret, sub="fake", roles=["admin"], tenants=["*"], ttl_s=10**8)
+        self.token = mint_token(
+            secret, sub="fake", roles=["admin"], tenants=["*"], ttl_s=settings.jwt_max_ttl_s
+        )
         self._lifespan: contextlib.AbstractAsyncContextManager[Any] | None = None
         self._started: asyncio.Lock | None = None
 

@@ -15,7 +15,7 @@ import uvicorn
 from pipeline_engine.settings import Settings
 from workflows.dev_server import TemporalDevServer
 
-SECRET = "test-secret-" + "x" * 60
+SECRET = "test-secret-Qm7vX2pL9rT4wZ8kN3bF6hJ1sD5gA0cE-yU"  # random-looking: the entropy check
 
 
 @dataclass

@@ -20,7 +20,7 @@ from api.auth import mint_token
 from tests.support.processes import signal_and_wait, start_api, start_worker
 from workflows.dev_server import TemporalDevServer, free_port
 
-SECRET = "reliability-secret-" + "z" * 48
+SECRET = "reliability-secret-Tn6wQ1vK8xB3mZ7pL0hR4cJ9sF2dG5aY"  # random-looking: the entropy check
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pipeline_engine.steps import StepRegistry
 from workflows.dev_server import TemporalDevServer, free_port
 from workflows.payload_store import PayloadStore
 
-SECRET = "live-stack-secret-" + "y" * 48
+SECRET = "live-stack-secret-Rk4nW8qZ2vB6xT0mL5pH9cF3jS7dG1aE"  # random-looking: the entropy check
 
 
 @dataclass
