@@ -294,6 +294,10 @@ class GraphOut(BaseModel):
     problems: list[GraphProblemOut] = Field(default_factory=list)
 
 
+MAX_CODEC_PAYLOADS = 200
+"""Most payloads one codec request may carry (2,000 were resolved one by one)."""
+
+
 class CodecPayloads(BaseModel):
     """Payloads as the Temporal Web UI's codec protocol carries them."""
 
@@ -314,7 +318,9 @@ class CodecPayloads(BaseModel):
 
     payloads: list[dict[str, Any]] = Field(
         default_factory=list,
-        description="Protobuf JSON of temporal.api.common.v1.Payload (base64 metadata and data).",
+        max_length=MAX_CODEC_PAYLOADS,
+        description="Protobuf JSON of temporal.api.common.v1.Payload (base64 metadata and data); "
+        f"at most {MAX_CODEC_PAYLOADS} per request.",
     )
 
 

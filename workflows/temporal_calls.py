@@ -34,6 +34,7 @@ from pipeline_engine.errors import (
     EngineUnavailable,
     InvalidInput,
     InvalidState,
+    NotFound,
     PipelineError,
     PipelineNotFound,
     Problem,
@@ -60,9 +61,9 @@ def _payload_problem(exc: BaseException) -> PipelineError | None:
     """A payload-store failure anywhere in ``exc``'s chain, as the error a client should see."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, PayloadMissing):
-            return InvalidState(
-                f"{seen}: the pipeline's stored payloads were deleted after their retention "
+        if isinstance(seen, PayloadMissing):  # 404, naming no store key or location
+            return NotFound(
+                "the pipeline's stored payloads were deleted after their retention "
                 "(PIPELINE_ENGINE_PAYLOAD_RETENTION_S)"
             )
         if isinstance(seen, PayloadStoreUnavailable):

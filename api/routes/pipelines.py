@@ -41,6 +41,9 @@ from pipeline_engine.pages import PipelinePage
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus, StagePage
 
+MAX_HISTORY_PAGE = 10_000
+"""Largest ``limit`` of a history page (``history?limit=10**9`` was accepted)."""
+
 router = APIRouter(prefix="/pipelines", tags=["pipelines"], responses=ERROR_RESPONSES)
 
 
@@ -156,7 +159,12 @@ async def get_history(
     since: Annotated[datetime | None, Query(description="Events at or after (ISO 8601).")] = None,
     after_id: Annotated[int | None, Query(ge=0, description="Only events after this id.")] = None,
     limit: Annotated[
-        int | None, Query(ge=1, description="At most this many events (page on with after_id).")
+        int | None,
+        Query(
+            ge=1,
+            le=MAX_HISTORY_PAGE,
+            description="At most this many events (page on with after_id).",
+        ),
     ] = None,
 ) -> list[Event]:
     """The pipeline's events, in order (a ``since`` without a time zone is read as UTC)."""

@@ -177,3 +177,18 @@ async def test_ownership_is_checked_before_the_status_read(
                 assert got.status_code == 404, (path, got.text)
             timings[name] = time.perf_counter() - started
         assert timings["theirs"] < 1.0, timings
+
+
+# ----------------------------------------------------------------------------- bounds
+async def test_history_pages_and_codec_batches_are_bounded(
+    http: httpx.AsyncClient, admin: dict[str, str], tenant: str
+) -> None:
+    body = {"config": pipeline_config("bounds", step_element("t_add", n=1)), "tenant_id": tenant}
+    pid = (await http.post("/v1/pipelines", json=body, headers=admin)).json()["pipeline_id"]
+    r = await http.get(f"/v1/pipelines/{pid}/history", params={"limit": 10**9}, headers=admin)
+    assert r.status_code == 422 and r.json()["details"][0]["path"] == "query.limit"
+    payload = {"metadata": {"encoding": "YmluYXJ5L251bGw="}, "data": ""}
+    r = await http.post("/v1/codec/decode", json={"payloads": [payload] * 2000}, headers=admin)
+    assert r.status_code == 422 and r.json()["details"][0]["path"] == "$.payloads"
+    r = await http.post("/v1/codec/decode", json={"payloads": [payload] * 200}, headers=admin)
+    assert r.status_code == 200, r.text

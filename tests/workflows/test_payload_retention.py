@@ -11,7 +11,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.converter import StorageDriverStoreContext, StorageDriverWorkflowInfo
 
-from pipeline_engine.errors import InvalidState
+from pipeline_engine.errors import NotFound
 from pipeline_engine.states import PipelineState
 from tests.support.waiting import wait_for_state, wait_until
 from workflows.engine import TemporalPipelineEngine
@@ -77,8 +77,11 @@ async def test_reading_a_pipeline_whose_payloads_were_swept_is_a_clear_error(
     later = datetime.now(UTC) + timedelta(days=30)
     await sweep_payloads(payload_store, client, retention_s=3600, now=later)
     fresh = TemporalPipelineEngine(client)  # no cached final status
-    with pytest.raises(InvalidState, match="deleted after their retention"):
+    with pytest.raises(NotFound, match="deleted after their retention") as info:
         await fresh.get_pipeline(created.pipeline_id)
+    assert info.value.http_status == 404  # not 409
+    assert created.pipeline_id not in info.value.message  # no store key, no location
+    assert payload_store.location not in info.value.message
 
 
 async def test_payloads_of_a_workflow_temporal_does_not_know_go_only_once_old(
