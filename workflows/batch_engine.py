@@ -18,71 +18,37 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     WorkflowExecutionDescription,
-    WorkflowExecutionStatus,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
 
-from pipeline_engine._ids import batch_member_key, canonical_json, keyed_id
+from pipeline_engine._ids import canonical_json, keyed_id
 from pipeline_engine.batches import (
-    BatchPage,
-    BatchPipeline,
-    BatchPipelinePage,
     BatchRef,
-    BatchResultLine,
     BatchStatus,
-    BatchSummary,
     RetriedBatch,
-    batch_state,
 )
 from pipeline_engine.errors import (
-    BatchNotFound,
     InvalidInput,
     InvalidState,
-    PipelineError,
     PipelineNotFound,
     Problem,
 )
 from pipeline_engine.pages import PipelineWhere
-from pipeline_engine.service import check_same_request, decode_page_token, invalid_page_token
+from pipeline_engine.service import check_same_request
 from pipeline_engine.service.batches import BatchRequest, SubmittedBatch
 from pipeline_engine.states import PipelineState, StageState
 from pipeline_engine.status import StagePage
 from workflows import names
 from workflows.batch_inputs import InputPages
 from workflows.batch_messages import BatchCancelRequest, BatchProgress, BatchWorkflowInput
+from workflows.batch_reads import CLOSED, READ_AHEAD, BatchReads
 from workflows.engine import TemporalPipelineEngine
 from workflows.engine_commands import _priority
-from workflows.engine_visibility import quote_value
 from workflows.payload_store import PayloadStore
 
 __all__ = ["TemporalBatchEngine"]
-
-_READ_AHEAD = 16
-"""Pipelines whose status a results stream reads at once (ahead of the line it writes)."""
-_CLOSED = frozenset(
-    {
-        WorkflowExecutionStatus.COMPLETED,
-        WorkflowExecutionStatus.FAILED,
-        WorkflowExecutionStatus.CANCELED,
-        WorkflowExecutionStatus.TERMINATED,
-        WorkflowExecutionStatus.TIMED_OUT,
-    }
-)
-
-
-def _no_batch(exc: RPCError) -> PipelineError:
-    return BatchNotFound("batch not found")
-
-
-def _token_refused(exc: RPCError) -> PipelineError:
-    return invalid_page_token(exc.message)  # a token Temporal cannot use
-
-
-_NOT_A_BATCH = {RPCStatusCode.NOT_FOUND: _no_batch, RPCStatusCode.INVALID_ARGUMENT: _no_batch}
-_TOKEN = {RPCStatusCode.INVALID_ARGUMENT: _token_refused}
 
 
 class _Fingerprint:
@@ -105,7 +71,7 @@ def _no_inputs() -> InvalidInput:
     )
 
 
-class TemporalBatchEngine:
+class TemporalBatchEngine(BatchReads):
     """Batches over Temporal (implements :class:`~pipeline_engine.service.batches.BatchEngine`).
 
     Args:
@@ -226,177 +192,11 @@ class TemporalBatchEngine:
         ref = BatchRef(batch_id=batch_id, total=status.total, state=status.state)
         return SubmittedBatch(ref, created=False)
 
-    # ------------------------------------------------------------------ reads
-    async def _describe_or_none(self, batch_id: str) -> WorkflowExecutionDescription | None:
-        try:
-            return await self._describe(batch_id)
-        except BatchNotFound:
-            return None
-
-    async def _describe(self, batch_id: str) -> WorkflowExecutionDescription:
-        handle = self._client.get_workflow_handle(batch_id)
-        desc = await self._calls(handle.describe, overrides=_NOT_A_BATCH)
-        if desc.workflow_type != names.BATCH_WORKFLOW_TYPE:
-            raise BatchNotFound("batch not found")
-        return desc
-
-    async def tenant_of(self, batch_id: str) -> str | None:
-        """The batch's tenant (``BatchNotFound`` when there is no such batch)."""
-        desc = await self._describe(batch_id)
-        return desc.typed_search_attributes.get(names.SA_TENANT_ID)
-
-    async def get_batch(self, batch_id: str) -> BatchStatus:
-        """The batch's state and counts (visibility counts of its pipelines)."""
-        return await self._status(batch_id, await self._describe(batch_id))
-
-    async def _status(self, batch_id: str, desc: WorkflowExecutionDescription) -> BatchStatus:
-        info: dict[str, Any] = await desc.memo_value(names.MEMO_BATCH, default={})
-        total = int(info.get("total", 0))
-        recorded = desc.typed_search_attributes.get(names.SA_PIPELINE_STATE)
-        cancelled = recorded == PipelineState.CANCELLED.value
-        counts = await self._engine.count_pipelines(where=PipelineWhere(batch_id=batch_id))
-        unstarted = total - sum(counts.values())
-        if unstarted > 0:
-            closed = desc.status in _CLOSED
-            key = PipelineState.CANCELLED if cancelled or closed else PipelineState.PENDING
-            counts[key.value] = counts.get(key.value, 0) + unstarted
-        # RUNNING while the workflow watches its pipelines (it ends a few seconds after the last
-        # one), so that a batch seen ended has its finish time; then what the counts say (a
-        # retried pipeline makes it RUNNING again at once)
-        open_ = desc.status not in _CLOSED
-        state = PipelineState.RUNNING if open_ else batch_state(counts, cancelled=cancelled)
-        return BatchStatus(
-            batch_id=batch_id,
-            tenant_id=desc.typed_search_attributes.get(names.SA_TENANT_ID),
-            pipeline=info.get("pipeline"),
-            state=state.value,
-            total=total,
-            counts=counts,
-            max_running=info.get("max_running"),
-            started_at=desc.start_time,
-            finished_at=desc.close_time if state is not PipelineState.RUNNING else None,
-            cancel_reason=await self._cancel_reason(batch_id, desc) if cancelled else None,
-        )
-
-    async def _cancel_reason(self, batch_id: str, desc: WorkflowExecutionDescription) -> str | None:
-        if desc.status in _CLOSED:
-            return None
-        handle = self._client.get_workflow_handle(batch_id)
-        try:
-            progress = await asyncio.wait_for(
-                handle.query(names.QUERY_BATCH_PROGRESS, result_type=BatchProgress), 2.0
-            )
-        except Exception:  # no worker answered: the reason is only a nicety
-            return None
-        return progress.cancel.reason if progress.cancel else None
-
-    async def list_batches(
-        self, *, tenant_ids: list[str] | None, page_size: int = 50, next_page_token: str | None
-    ) -> BatchPage:
-        """Batches newest first, from Temporal visibility (state: as last recorded)."""
-        if tenant_ids is not None and not tenant_ids:
-            return BatchPage()
-        query = f"WorkflowType = '{names.BATCH_WORKFLOW_TYPE}'"
-        if tenant_ids is not None:
-            query += (
-                f" AND {names.SA_TENANT_ID.name} IN ({', '.join(map(quote_value, tenant_ids))})"
-            )
-        token = decode_page_token(next_page_token)
-
-        async def fetch() -> BatchPage:
-            it = self._client.list_workflows(query, page_size=page_size, next_page_token=token)
-            await it.fetch_next_page(page_size=page_size)
-            items = []
-            for w in it.current_page or []:
-                info = (await w.memo()).get(names.MEMO_BATCH, {})
-                items.append(
-                    BatchSummary(
-                        batch_id=w.id,
-                        tenant_id=w.typed_search_attributes.get(names.SA_TENANT_ID),
-                        pipeline=info.get("pipeline"),
-                        state=w.typed_search_attributes.get(names.SA_PIPELINE_STATE),
-                        total=info.get("total"),
-                        started_at=w.start_time,
-                        finished_at=w.close_time,
-                    )
-                )
-            nxt = it.next_page_token.hex() if it.next_page_token else None
-            return BatchPage(items=items, next_page_token=nxt)
-
-        return await self._calls(fetch, overrides=_TOKEN)
-
-    async def batch_pipelines(
-        self,
-        batch_id: str,
-        *,
-        tenant_id: str | None,
-        state: PipelineState | None = None,
-        page_size: int = 100,
-        next_page_token: str | None = None,
-    ) -> BatchPipelinePage:
-        """A page of the batch's pipelines: input order, or those in ``state`` (as listed)."""
-        status = await self.get_batch(batch_id)
-        if state is not None:
-            return await self._pipelines_in(batch_id, state, page_size, next_page_token)
-        raw = decode_page_token(next_page_token)
-        start = int.from_bytes(raw, "big") if raw else 0
-        end = min(status.total, start + page_size)
-        ids = {keyed_id(tenant_id, batch_member_key(batch_id, i)): i for i in range(start, end)}
-        found: dict[str, str] = {}
-        if ids:
-            query = (
-                f"WorkflowType = '{names.WORKFLOW_TYPE}' AND "
-                f"{names.SA_BATCH_ID.name} = {quote_value(batch_id)} AND "
-                f"WorkflowId IN ({', '.join(map(quote_value, ids))})"
-            )
-
-            async def fetch() -> None:
-                async for w in self._client.list_workflows(query, page_size=len(ids)):
-                    found[w.id] = w.typed_search_attributes.get(names.SA_PIPELINE_STATE) or ""
-
-            await self._calls(fetch)
-        unstarted = (
-            PipelineState.PENDING
-            if status.state == "RUNNING" and status.cancel_reason is None
-            else PipelineState.CANCELLED
-        )
-        items = [
-            BatchPipeline(index=i, pipeline_id=pid, state=found.get(pid) or unstarted.value)
-            for pid, i in ids.items()
-        ]
-        more = end < status.total
-        return BatchPipelinePage(
-            items=items, next_page_token=end.to_bytes(8, "big").hex() if more else None
-        )
-
-    async def _pipelines_in(
-        self, batch_id: str, state: PipelineState, page_size: int, next_page_token: str | None
-    ) -> BatchPipelinePage:
-        query = (
-            f"WorkflowType = '{names.WORKFLOW_TYPE}' AND "
-            f"{names.SA_BATCH_ID.name} = {quote_value(batch_id)} AND "
-            f"{names.SA_PIPELINE_STATE.name} = {quote_value(state.value)}"
-        )
-        token = decode_page_token(next_page_token)
-
-        async def fetch() -> BatchPipelinePage:
-            it = self._client.list_workflows(query, page_size=page_size, next_page_token=token)
-            await it.fetch_next_page(page_size=page_size)
-            items = []
-            for w in it.current_page or []:
-                index = (await w.memo()).get(names.MEMO_BATCH_INDEX, -1)
-                items.append(BatchPipeline(index=index, pipeline_id=w.id, state=state.value))
-            items.sort(key=lambda p: p.index)
-            nxt = it.next_page_token.hex() if it.next_page_token else None
-            return BatchPipelinePage(items=items, next_page_token=nxt)
-
-        return await self._calls(fetch, overrides=_TOKEN)
-
     # ------------------------------------------------------------------ commands
     async def cancel_batch(self, batch_id: str, reason: str, *, actor: str | None) -> BatchStatus:
         """Ask the batch's workflow to stop starting pipelines and cancel the running ones."""
         desc = await self._describe(batch_id)
-        if desc.status not in _CLOSED:
+        if desc.status not in CLOSED:
             handle = self._client.get_workflow_handle(batch_id)
             request = BatchCancelRequest(reason=reason, actor=actor)
             try:
@@ -429,7 +229,7 @@ class TemporalBatchEngine:
             token = page.next_page_token
             if token is None:
                 break
-        gate = asyncio.Semaphore(_READ_AHEAD)
+        gate = asyncio.Semaphore(READ_AHEAD)
         stages = 0
         pipelines = 0
 
@@ -442,7 +242,7 @@ class TemporalBatchEngine:
                 stages += n
 
         await asyncio.gather(*(retry(pid) for pid in failed))
-        if pipelines and desc.status in _CLOSED:
+        if pipelines and desc.status in CLOSED:
             await self._watch_again(batch_id, desc)
         return RetriedBatch(retried_pipelines=pipelines, retried_stages=stages)
 
@@ -514,42 +314,3 @@ class TemporalBatchEngine:
             return None
 
         return await self._calls(read)
-
-    # ------------------------------------------------------------------ results
-    async def batch_results(
-        self, batch_id: str, *, tenant_id: str | None
-    ) -> AsyncIterator[BatchResultLine]:
-        """One line per input in input order, reading a few pipelines ahead of the one written."""
-        status = await self.get_batch(batch_id)
-        unstarted = (
-            PipelineState.CANCELLED.value
-            if status.state != PipelineState.RUNNING.value or status.cancel_reason is not None
-            else PipelineState.PENDING.value
-        )
-
-        async def line(index: int) -> BatchResultLine:
-            pid = keyed_id(tenant_id, batch_member_key(batch_id, index))
-            try:
-                found = await self._engine.get_pipeline(pid, page=StagePage(limit=0))
-            except PipelineNotFound:
-                return BatchResultLine(index=index, pipeline_id=pid, state=unstarted)
-            error = found.error.model_dump(mode="json") if found.error is not None else None
-            return BatchResultLine(
-                index=index,
-                pipeline_id=pid,
-                state=found.state.value,
-                result=found.result,
-                error=error,
-            )
-
-        pending: list[asyncio.Task[BatchResultLine]] = []
-        next_index = 0
-        try:
-            while next_index < status.total or pending:
-                while next_index < status.total and len(pending) < _READ_AHEAD:
-                    pending.append(asyncio.ensure_future(line(next_index)))
-                    next_index += 1
-                yield await pending.pop(0)
-        finally:
-            for task in pending:
-                task.cancel()
