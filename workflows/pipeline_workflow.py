@@ -14,6 +14,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from pipeline_engine._interpreter import PipelineRun, ShardProgress
     from pipeline_engine.dsl import compile_plan, pydantic_problems
+    from pipeline_engine.dsl._cel import preload as _preload_cel
     from pipeline_engine.errors import InvalidInput, PipelineError
     from pipeline_engine.events import Event
     from pipeline_engine.states import PipelineState
@@ -33,6 +34,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.runtime import TemporalRuntime
     from workflows.web_ui import RUNNING_PAGE, current_details
+
+_preload_cel()  # CEL is imported with the workflow, never inside a workflow task
 
 R = TypeVar("R", bound=CommandRequest)
 _REDRAW_EVERY = timedelta(seconds=1)

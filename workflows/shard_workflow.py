@@ -24,9 +24,12 @@ with workflow.unsafe.imports_passed_through():
         node_from_wire,
         stages_of,
     )
+    from pipeline_engine.dsl._cel import preload as _preload_cel
     from workflows import names
     from workflows.messages import ShardWorkflowInput
     from workflows.runtime import TemporalRuntime
+
+_preload_cel()  # CEL is imported with the workflow, never inside a workflow task
 
 
 def _plan(params: ShardWorkflowInput) -> Plan:

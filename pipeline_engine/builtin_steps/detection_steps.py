@@ -104,3 +104,27 @@ def detection(ctx: StepContext, segment_type: str = "cajon", min_area: int = 30)
         for blob in find_produce(pixels, segment.bbox, min_area)
     ]
     return {"method": "full", "segment_type": segment_type, "detections": detections}
+
+
+@step(version="1")
+def detection_batch(ctx: StepContext, min_area: int = 30) -> list[dict[str, Any]]:
+    """Detect tomatoes and lettuces in a batch of crates: the step of a batched ``map``.
+
+    `previous` is a list of segments (a run of a map with `batch_size` over `/segments`); returns
+    one result per segment, in order, each `{"method": "full", "segment_type", "detections":
+    [...]}` as `detection` gives for that segment alone (`aggregate_detections` takes the map's
+    list as it is). The image is read once per batch, not once per segment.
+    """
+    _check_min_area(min_area)
+    if not isinstance(ctx.previous, list):
+        raise ValueError(
+            f"detection_batch expects a list of segments (a batched map's run), got "
+            f"{type(ctx.previous).__name__}"
+        )
+    pixels = load_image(ctx.input).pixels
+    out = []
+    for raw in ctx.previous:
+        (segment,) = segments_of(raw, "detection_batch")
+        found = [_as_json(b, segment) for b in find_produce(pixels, segment.bbox, min_area)]
+        out.append({"method": "full", "segment_type": segment.type, "detections": found})
+    return out

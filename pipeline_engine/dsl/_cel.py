@@ -45,6 +45,7 @@ __all__ = [
     "compile_expression",
     "evaluate",
     "evaluate_bool",
+    "preload",
 ]
 
 MAX_EXPRESSION_LENGTH = 2000
@@ -97,6 +98,13 @@ def _lib() -> Any:
     import cel
 
     return cel
+
+
+def preload() -> None:
+    """Import the CEL library now. Workflow modules call it when they are loaded: imported
+    inside a workflow task instead, it can take longer than the SDK's 2 s deadlock detector
+    allows on a busy machine."""
+    _lib()
 
 
 def _without_strings(source: str) -> str:
