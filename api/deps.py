@@ -11,6 +11,7 @@ of the caller's, answering 404 otherwise so nothing leaks about other tenants.
 """
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -56,9 +57,12 @@ __all__ = [
     "PipelinesDep",
     "RegistryDep",
     "SettingsDep",
+    "StatusReader",
     "StoreDep",
     "TenantPath",
     "ViewablePipeline",
+    "ViewablePipelineStatus",
+    "ViewableStatusReader",
     "Viewer",
     "WhereDep",
     "check_owner",
@@ -276,7 +280,18 @@ def _pipeline_for(role: Role) -> Callable[[str, Caller, ApiContext], Awaitable[s
     return owned
 
 
-async def _viewable_status(
+@dataclass(frozen=True)
+class StatusReader:
+    """Reads pages of the status of a pipeline the caller may read (ownership checked first)."""
+
+    pipeline_id: str
+    page: StagePage
+    """The page the request asked for."""
+    read: Callable[[StagePage], Awaitable[PipelineStatus]]
+    """One page (each answer's tenant checked against the caller again)."""
+
+
+async def _status_reader(
     pipeline_id: Annotated[str, Path(description="The pipeline id.")],
     caller: Viewer,
     ctx: ContextDep,
@@ -287,13 +302,25 @@ async def _viewable_status(
     stage_state: Annotated[
         StageState | None, Query(description="Only stages in this state.")
     ] = None,
-) -> PipelineStatus:
+) -> StatusReader:
     await check_owner(ctx, caller, pipeline_id)
+
+    async def read(page: StagePage) -> PipelineStatus:
+        status = await ctx.engine.get_pipeline(pipeline_id, page=page)
+        if not caller.can_access(status.tenant_id):
+            raise PipelineNotFound("pipeline not found")
+        return status
+
     page = StagePage(offset=stage_offset, limit=stage_limit, state=stage_state)
-    status = await ctx.engine.get_pipeline(pipeline_id, page=page)
-    if not caller.can_access(status.tenant_id):
-        raise PipelineNotFound("pipeline not found")
-    return status
+    return StatusReader(pipeline_id, page, read)
+
+
+ViewableStatusReader = Annotated[StatusReader, Depends(_status_reader)]
+"""Pages of the status of a pipeline the caller may read (ownership checked first)."""
+
+
+async def _viewable_status(reader: ViewableStatusReader) -> PipelineStatus:
+    return await reader.read(reader.page)
 
 
 ViewablePipelineStatus = Annotated[PipelineStatus, Depends(_viewable_status)]

@@ -17,6 +17,7 @@ from api.deps import (
     SettingsDep,
     ViewablePipeline,
     ViewablePipelineStatus,
+    ViewableStatusReader,
     Viewer,
     WhereDep,
     check_tenant,
@@ -24,7 +25,7 @@ from api.deps import (
 )
 from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
 from api.page_tokens import open_page_token, page_token_key, seal_page_token
-from api.result_refs import with_large_results_by_ref
+from api.result_refs import filled_page, find_stage
 from api.schemas import (
     CancelBody,
     CreatePipelineBody,
@@ -125,7 +126,7 @@ async def start_pipeline(
 
 
 @router.get("/{pipeline_id}", operation_id="get_pipeline", response_model=PipelineStatus)
-async def get_pipeline(status: ViewablePipelineStatus, settings: SettingsDep) -> PipelineStatus:
+async def get_pipeline(reader: ViewableStatusReader, settings: SettingsDep) -> PipelineStatus:
     """Everything about the pipeline: state, stage counts by state, a page of its stages
     (``stage_offset``, ``stage_limit``, ``stage_state``; ``stages_total`` says how many match),
     waiting inputs, result or error.
@@ -133,7 +134,7 @@ async def get_pipeline(status: ViewablePipelineStatus, settings: SettingsDep) ->
     Results of ``PIPELINE_ENGINE_PAYLOAD_THRESHOLD_BYTES`` or more come as
     ``{"$ref": "<path>", "size_bytes": N}``: GET that path for the whole value.
     """
-    return with_large_results_by_ref(status, limit=settings.payload_threshold_bytes)
+    return await filled_page(reader.read, reader.page, limit=settings.payload_threshold_bytes)
 
 
 @router.get("/{pipeline_id}/result", operation_id="get_pipeline_result")
@@ -143,13 +144,17 @@ async def get_pipeline_result(status: ViewablePipelineStatus) -> Any:
 
 
 @router.get("/{pipeline_id}/stages/{stage_id}/result", operation_id="get_stage_result")
-async def get_stage_result(status: ViewablePipelineStatus, stage_id: str) -> Any:
+async def get_stage_result(pipeline_id: ViewablePipeline, engine: EngineDep, stage_id: str) -> Any:
     """A stage's whole result (``null`` until it succeeded)."""
-    try:
-        return status.stage(stage_id).result
-    except KeyError:
-        known = [stage.stage_id for stage in status.stages]
-        raise StageNotFound(no_stage(stage_id, known, pipeline_id=status.pipeline_id)) from None
+
+    async def read(page: StagePage) -> PipelineStatus:
+        return await engine.get_pipeline(pipeline_id, page=page)
+
+    first, found = await find_stage(read, stage_id)
+    if found is None:
+        known = [stage.stage_id for stage in first.stages]
+        raise StageNotFound(no_stage(stage_id, known, pipeline_id=pipeline_id))
+    return found.result
 
 
 @router.get("/{pipeline_id}/history", operation_id="get_history", response_model=list[Event])

@@ -52,3 +52,26 @@ async def test_result_routes_check_tenant_and_stage(
     assert (await http.get(f"/v1/pipelines/{pid}/result", headers=stranger)).status_code == 404
     assert (await http.get(f"/v1/pipelines/{pid}/result")).status_code == 401
     assert (await http.get(f"/v1/pipelines/{pid}/result", headers=h)).json() is None
+
+
+async def test_a_large_last_stage_is_listed_in_the_status(
+    http: httpx.AsyncClient, token: Any, tenant: str
+) -> None:
+    """Issue 19: with a 2 MB result on the last stage, ``stages`` listed only the first one."""
+    h = bearer(token(["admin"], [tenant]))
+    body = {
+        "config": pipeline_config("big-last", step("t_noop"), step("t_blob", size=2 * MB)),
+        "tenant_id": tenant,
+    }
+    pid = (await http.post("/v1/pipelines", json=body, headers=h)).json()["pipeline_id"]
+    assert (await http.post(f"/v1/pipelines/{pid}/start", headers=h)).status_code == 200
+    status = await wait_state(http, pid, h, "SUCCEEDED", "FAILED", timeout=120)
+    assert status["state"] == "SUCCEEDED", status
+    assert status["stages_total"] == 2
+    assert [s["stage_id"] for s in status["stages"]] == ["t_noop", "t_blob"]
+    last = status["stages"][1]
+    assert last["state"] == "SUCCEEDED"
+    assert last["result"]["$ref"] == f"/v1/pipelines/{pid}/stages/t_blob/result"
+    assert status["result"]["$ref"] == f"/v1/pipelines/{pid}/result"
+    whole = await http.get(last["result"]["$ref"], headers=h)
+    assert whole.status_code == 200 and whole.json()["size"] == 2 * MB
