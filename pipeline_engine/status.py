@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from pipeline_engine.states import PipelineState, StageState
+from pipeline_engine.versions import PipelineVersionRef
 
 __all__ = [
     "MAX_STAGE_PAGE",
@@ -126,6 +127,8 @@ class PipelineStatus(BaseModel):
         cancelled_by: Who asked for the cancellation, once one was asked for.
         note: Set when the picture is partial: e.g. no worker answered, so the state and the
             running stages are what Temporal recorded (the rest shows once a worker is back).
+        pipeline_ref: Where it came from: the stored pipeline's name, version and digest
+            (``None`` for a pipeline created from a raw config, or before runs recorded it).
     """
 
     pipeline_id: str
@@ -147,6 +150,7 @@ class PipelineStatus(BaseModel):
     trace_id: str | None = None
     cancelled_by: str | None = None
     note: str | None = None
+    pipeline_ref: PipelineVersionRef | None = None
 
     @property
     def complete(self) -> bool:

@@ -156,6 +156,7 @@ class EngineCommands(EngineReads):
             autostart=start,
             local_steps=sorted(plan.local_defaults),
             limits=self._limits,
+            pipeline_ref=prepared.ref,
         )
 
     def web_ui_texts(self, prepared: PreparedConfig, tenant_id: str | None) -> tuple[str, str]:

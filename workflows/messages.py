@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from activities.messages import StepActivityInput, StepActivityResult, StepErrorDetails
 from pipeline_engine._interpreter import RunSnapshot, ShardCall
 from pipeline_engine.dsl import Defaults, PipelineConfig
+from pipeline_engine.versions import PipelineVersionRef
 
 __all__ = [
     "CancelRequest",
@@ -117,6 +118,9 @@ class PipelineWorkflowInput(_Message):
     limits: RunLimits | None = None
     resume: RunSnapshot | None = None
     """Set when a run continues as new: the state to go on from (``autostart`` is then unset)."""
+    pipeline_ref: PipelineVersionRef | None = None
+    """The stored pipeline version it runs (``None``: a raw config, or a run recorded before
+    runs knew their origin); carried into every continued run with the rest of the input."""
 
     @field_serializer("config")
     def _only_what_was_set(self, config: PipelineConfig) -> dict[str, Any]:

@@ -102,6 +102,7 @@ class PipelineWorkflow:
             max_result_bytes=limits.max_result_bytes if limits else None,
             inline_result_bytes=limits.inline_result_bytes if limits else None,
             resume=params.resume,
+            pipeline_ref=params.pipeline_ref,
         )
 
     def _final(self) -> PipelineStatus:

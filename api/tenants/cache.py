@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -283,7 +283,8 @@ class TenantConfigCache:
             document = run_config(
                 tenant_id, stored.name, stored.field, stored.document, stored.schema_version
             )
-            found = self._prepared[key] = PreparedConfig.of(document, registry=self._registry)
+            prepared = PreparedConfig.of(document, registry=self._registry)
+            found = self._prepared[key] = replace(prepared, ref=stored.ref)
         return found
 
     def counts(self) -> tuple[int, int]:

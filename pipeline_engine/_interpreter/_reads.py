@@ -66,6 +66,7 @@ class Reads:
             retryable_until=min(deadlines) if deadlines else None,
             cancelled_by=r.cancelled_by,
             trace_id=r.identity.trace_id,
+            pipeline_ref=r.identity.ref,
         )
 
     def _held_error(self) -> ErrorInfo | None:

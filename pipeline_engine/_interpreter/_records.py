@@ -18,6 +18,7 @@ from pipeline_engine.dsl import InputPlan, MapPlan, StagePlan, StepPlan, SubPipe
 from pipeline_engine.events import Event, EventType
 from pipeline_engine.states import PipelineState, StageState
 from pipeline_engine.status import ErrorInfo, StageStatus
+from pipeline_engine.versions import PipelineVersionRef
 
 __all__ = [
     "FAILED_AFTER_DRAIN_PATCH",
@@ -77,6 +78,8 @@ class Identity:
     trace_id: str
     inline_bytes: int | None
     """Stage and pipeline results larger than this (bytes of JSON) are left out of answers."""
+    ref: PipelineVersionRef | None = None
+    """The stored pipeline version the run came from (``None``: a raw config)."""
 
 
 class Records:
@@ -92,9 +95,10 @@ class Records:
         trace_id: str,
         stages: dict[str, StageStatus],
         inline_bytes: int | None,
+        ref: PipelineVersionRef | None = None,
     ) -> None:
         self._rt = runtime
-        self.identity = Identity(pipeline_id, tenant_id, name, trace_id, inline_bytes)
+        self.identity = Identity(pipeline_id, tenant_id, name, trace_id, inline_bytes, ref)
         self.events: list[Event] = []
         self.stages = stages
         self.state = PipelineState.PENDING

@@ -39,6 +39,7 @@ from pipeline_engine.dsl import (
 from pipeline_engine.events import EventType
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import ErrorInfo
+from pipeline_engine.versions import PipelineVersionRef
 
 __all__ = ["FAILURE_MARKER", "PipelineRun"]
 
@@ -65,6 +66,7 @@ class PipelineRun(Commands, Reads):
         inline_result_bytes: int | None = None,
         resume: RunSnapshot | None = None,
         shard: bool = False,
+        pipeline_ref: PipelineVersionRef | None = None,
     ) -> None:
         """Args beyond the pipeline's own: ``max_in_flight`` caps the steps running at once in
         this run, whatever the config says (Temporal allows 2,000 pending activities per
@@ -73,7 +75,8 @@ class PipelineRun(Commands, Reads):
         ``inline_result_bytes`` leaves larger results out of status answers (``result_omitted``);
         ``resume`` goes on from a run's :meth:`snapshot`; ``shard`` runs a slice of a fan-out
         (:meth:`run_shard`) whose stages and events are reported to the pipeline
-        (:meth:`progress`)."""
+        (:meth:`progress`); ``pipeline_ref`` names the stored version it runs (in its status
+        and its ``pipeline.created`` event)."""
         self._plan = plan
         self._rt = runtime
         self._records = Records(
@@ -84,6 +87,7 @@ class PipelineRun(Commands, Reads):
             trace_id=trace_id,
             stages={s.stage_id: record(s) for s in plan.stages},
             inline_bytes=inline_result_bytes,
+            ref=pipeline_ref,
         )
         self._ctx = RunContext(
             plan=plan,
@@ -116,6 +120,7 @@ class PipelineRun(Commands, Reads):
                 name=plan.config.name,
                 tenant_id=tenant_id,
                 state=PipelineState.PENDING.value,
+                pipeline_ref=None if pipeline_ref is None else pipeline_ref.model_dump(),
             )
 
     # ------------------------------------------------------------------ continue-as-new

@@ -133,6 +133,7 @@ class LocalPipelineEngine(EngineFront):
             settings=settings,
             trace_id=uuid.uuid4().hex,
             runtime=runtime,
+            pipeline_ref=identity.prepared.ref,
         )
         if request.start:
             run.start()

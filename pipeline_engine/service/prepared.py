@@ -13,6 +13,7 @@ from typing import Any
 from pipeline_engine._ids import canonical_json
 from pipeline_engine.dsl import PipelineConfig, Plan, parse_config
 from pipeline_engine.steps import StepRegistry
+from pipeline_engine.versions import PipelineVersionRef
 
 __all__ = ["PreparedConfig"]
 
@@ -27,10 +28,13 @@ class PreparedConfig:
     Attributes:
         plan: The compiled config (``plan.config`` is the config).
         canonical: The config's canonical JSON (what request fingerprints hash).
+        ref: The stored pipeline version it was read from (``None``: a raw config); every
+            pipeline created from it records it as its origin (``pipeline_ref``).
     """
 
     plan: Plan
     canonical: str
+    ref: PipelineVersionRef | None = None
 
     @property
     def config(self) -> PipelineConfig:
