@@ -22,6 +22,7 @@ CLIENT = ROOT / "pipeline_engine" / "client"
 PAIRS = (
     (CLIENT / "_async.py", CLIENT / "_sync.py"),
     (CLIENT / "_volume_async.py", CLIENT / "_volume_sync.py"),
+    (CLIENT / "_named_async.py", CLIENT / "_named_sync.py"),
 )
 """Each hand-written asynchronous module and the synchronous one generated from it."""
 
@@ -38,6 +39,8 @@ NAMES = {
     "AsyncEndCheck": "EndCheck",
     "AsyncVolumeMethods": "VolumeMethods",
     "_volume_async": "_volume_sync",
+    "AsyncNamedMethods": "NamedMethods",
+    "_named_async": "_named_sync",
     "aiter_lines": "iter_lines",
 }
 PROSE = [  # (pattern, replacement) applied to the generated text: docstrings and comments

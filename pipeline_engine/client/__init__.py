@@ -12,6 +12,17 @@ from pipeline_engine.client._subscription import (
 from pipeline_engine.client._sync import PipelineClient
 from pipeline_engine.pages import PipelinePage, PipelineSummary
 from pipeline_engine.resources import PipelineCreated, StepInfo, TenantConfig
+from pipeline_engine.versions import (
+    AuditPage,
+    AuditRecord,
+    NamedPipeline,
+    PipelineAlias,
+    PipelineList,
+    PipelineVersion,
+    PipelineVersionRef,
+    StoredPipeline,
+    VersionPage,
+)
 
 __all__ = [
     "TOKEN_ENV",
@@ -19,15 +30,24 @@ __all__ = [
     "AsyncEventCallback",
     "AsyncPipelineClient",
     "AsyncSubscription",
+    "AuditPage",
+    "AuditRecord",
     "ClientRetryPolicy",
     "ConfigLike",
     "EventCallback",
+    "NamedPipeline",
+    "PipelineAlias",
     "PipelineClient",
     "PipelineCreated",
+    "PipelineList",
     "PipelinePage",
     "PipelineSummary",
+    "PipelineVersion",
+    "PipelineVersionRef",
     "StepInfo",
+    "StoredPipeline",
     "Subscription",
     "TenantConfig",
     "TokenSource",
+    "VersionPage",
 ]

@@ -33,6 +33,7 @@ from pipeline_engine.client._base import (
     tenant_config_body,
     unreachable,
 )
+from pipeline_engine.client._named_async import AsyncNamedMethods
 from pipeline_engine.client._retry import ClientRetryPolicy
 from pipeline_engine.client._subscription import AsyncEventCallback, AsyncSubscription
 from pipeline_engine.client._volume_async import AsyncVolumeMethods
@@ -46,7 +47,7 @@ from pipeline_engine.status import PipelineStatus, StagePage
 __all__ = ["AsyncPipelineClient"]
 
 
-class AsyncPipelineClient(AsyncVolumeMethods, BaseClient):
+class AsyncPipelineClient(AsyncNamedMethods, AsyncVolumeMethods, BaseClient):
     """Asyncio client of the Pipeline Engine REST API; the twin of :class:`PipelineClient`.
 
     Every operation is idempotent on the server, so transient failures (connection errors, 429,
@@ -109,11 +110,12 @@ class AsyncPipelineClient(AsyncVolumeMethods, BaseClient):
         pipeline_id: str | None = None,
         content: bytes | None = None,
         content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         deadline = self._deadline(timeout)
-        headers = self._headers(json_content=json is not None)
+        sent = {**self._headers(json_content=json is not None), **(headers or {})}
         if content_type is not None:
-            headers["Content-Type"] = content_type
+            sent["Content-Type"] = content_type
         body = content if content is not None else json_body(json)
         policy = self._policy(retry_policy)
         attempt = 0
@@ -126,7 +128,7 @@ class AsyncPipelineClient(AsyncVolumeMethods, BaseClient):
                     url,
                     content=body,
                     params=params,
-                    headers=headers,
+                    headers=sent,
                     timeout=self._httpx_timeout(deadline),
                 )
             except httpx.TimeoutException:
@@ -374,68 +376,6 @@ class AsyncPipelineClient(AsyncVolumeMethods, BaseClient):
             pipeline_id=pipeline_id,
         )
         return PipelineState(data["state"])
-
-    async def process(
-        self,
-        tenant_id: str,
-        input: Any = None,
-        *,
-        idempotency_key: str | None = None,
-        timeout: float | None = None,
-        retry_policy: ClientRetryPolicy | None = None,
-    ) -> str:
-        """Create and start a pipeline from the tenant's stored config.
-
-        The same tenant, input and key give the same pipeline (:meth:`process_detailed` says
-        when an existing one was returned).
-
-        Args:
-            tenant_id: The tenant whose config runs.
-            input: The pipeline's input.
-            idempotency_key: Makes the id depend on (tenant, key) only.
-
-        Returns:
-            The pipeline id.
-
-        Raises:
-            TenantNotFound: The tenant has no config.
-        """
-        created = await self.process_detailed(
-            tenant_id,
-            input,
-            idempotency_key=idempotency_key,
-            timeout=timeout,
-            retry_policy=retry_policy,
-        )
-        return created.pipeline_id
-
-    async def process_detailed(
-        self,
-        tenant_id: str,
-        input: Any = None,
-        *,
-        idempotency_key: str | None = None,
-        timeout: float | None = None,
-        retry_policy: ClientRetryPolicy | None = None,
-    ) -> PipelineCreated:
-        """:meth:`process`, answering the id, the state and whether it was reused.
-
-        Returns:
-            ``reused`` is ``True`` when the same run existed (same tenant, config, input and key):
-            nothing new ran; pass another ``idempotency_key`` to run again.
-        """
-        data = await self._request(
-            "POST",
-            self._url("process"),
-            json={
-                "tenant_id": tenant_id,
-                "input": input,
-                **present(idempotency_key=idempotency_key),
-            },
-            timeout=timeout,
-            retry_policy=retry_policy,
-        )
-        return PipelineCreated.model_validate(data)
 
     # ------------------------------------------------------------------ reads
     async def get_pipeline(

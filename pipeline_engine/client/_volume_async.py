@@ -59,6 +59,7 @@ class AsyncVolumeMethods(BaseClient):
         pipeline_id: str | None = None,
         content: bytes | None = None,
         content_type: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         raise NotImplementedError  # the client's
 
