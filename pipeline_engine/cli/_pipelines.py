@@ -91,8 +91,17 @@ def _check_tenant(client: PipelineClient, tenant: str) -> None:
 
 
 def run(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Pipeline config (JSON)."),
+    file: Path | None = typer.Argument(
+        None, exists=True, dir_okay=False, help="Pipeline config (JSON); or --pipeline."
+    ),
     input: str | None = typer.Option(None, "--input", help="Pipeline input (JSON)."),
+    named: str | None = typer.Option(
+        None, "--pipeline", help="Run the tenant's stored pipeline of this name (needs --tenant)."
+    ),
+    version: int | None = typer.Option(
+        None, "--version", min=1, help="With --pipeline: this version (default: live, else latest)."
+    ),
+    alias: str | None = typer.Option(None, "--alias", help="With --pipeline: this alias."),
     tenant: str | None = typer.Option(
         None, "--tenant", help="Tenant id (must have a stored config)."
     ),
@@ -109,20 +118,29 @@ def run(
     url: str | None = UrlOption,
     token: str | None = TokenOption,
 ) -> None:
-    """Create and start a pipeline from a config file; with --follow, watch it to the end."""
+    """Create and start a pipeline from a config file, or from the tenant's stored pipeline
+    (--pipeline NAME [--version N | --alias A]); with --follow, watch it to the end."""
     payload = _json_arg(input, "--input")
-    config = _json_arg(file.read_text(), str(file))
+    _check_source(file, named, tenant, version, alias)
     if output is not None and not follow:
         raise CliFailure("--output needs --follow", exit_code=EXIT_INVALID)
     key = idempotency_key or f"cli-{uuid.uuid4().hex}"
     with _client(url, token) as client:
-        if tenant is not None:
-            _check_tenant(client, tenant)
-        created = client.create_pipeline_detailed(
-            config, input=payload, tenant_id=tenant, idempotency_key=key
-        )
-        pid, reused = created.pipeline_id, created.reused
-        state = client.start_pipeline(pid)
+        if named is not None and tenant is not None:
+            created = client.process_detailed(
+                tenant, payload, pipeline=named, version=version, alias=alias, idempotency_key=key
+            )
+            pid, reused, state = created.pipeline_id, created.reused, created.state
+        else:
+            assert file is not None  # _check_source
+            config = _json_arg(file.read_text(), str(file))
+            if tenant is not None:
+                _check_tenant(client, tenant)
+            created = client.create_pipeline_detailed(
+                config, input=payload, tenant_id=tenant, idempotency_key=key
+            )
+            pid, reused = created.pipeline_id, created.reused
+            state = client.start_pipeline(pid)
         if not as_json:
             if reused:
                 console.print(
@@ -130,7 +148,8 @@ def run(
                     f"{idempotency_key!r}): {state.value}"
                 )
             else:
-                console.print(f"pipeline [bold]{pid}[/bold] started")
+                origin = _origin(client, pid) if named is not None else ""
+                console.print(f"pipeline [bold]{pid}[/bold] started{origin}")
         if not follow:
             if as_json:
                 print_json({"pipeline_id": pid, "state": state.value, "reused": reused})
@@ -144,6 +163,28 @@ def run(
         _print_summary(final, output)
     if final.state in (PipelineState.FAILED, PipelineState.CANCELLED):
         raise typer.Exit(EXIT_PIPELINE_FAILED)
+
+
+def _check_source(
+    file: Path | None, named: str | None, tenant: str | None, version: int | None, alias: str | None
+) -> None:
+    """A config file or a stored pipeline (with its tenant), and never both."""
+    if (file is None) == (named is None):
+        raise CliFailure(
+            "give a config FILE or --pipeline NAME (one of them)", exit_code=EXIT_INVALID
+        )
+    if named is None and (version is not None or alias is not None):
+        raise CliFailure("--version and --alias need --pipeline", exit_code=EXIT_INVALID)
+    if named is not None and tenant is None:
+        raise CliFailure("--pipeline needs --tenant (whose pipeline)", exit_code=EXIT_INVALID)
+    if version is not None and alias is not None:
+        raise CliFailure("give --version or --alias, not both", exit_code=EXIT_INVALID)
+
+
+def _origin(client: PipelineClient, pipeline_id: str) -> str:
+    """`` from NAME version N`` for a run of a stored pipeline ('' for a config file's)."""
+    ref = client.get_pipeline(pipeline_id, page=StagePage(limit=0)).pipeline_ref
+    return f" from {ref.name} version {ref.version}" if ref is not None else ""
 
 
 def _print_summary(status: PipelineStatus, output: Path | None) -> None:

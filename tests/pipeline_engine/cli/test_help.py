@@ -17,11 +17,23 @@ def test_every_expected_command_is_registered() -> None:
     assert set(NAMES) == {
         "run", "list", "status", "history", "cancel", "retry", "input",
         "validate", "graph", "steps", "token", "api", "dev", "worker", "setup",
-        "batch", "schedule", "trigger",
+        "batch", "schedule", "trigger", "pipelines",
     }  # fmt: skip
 
 
-SUBGROUPS = {"batch", "schedule", "trigger"}
+SUBGROUPS = {"batch", "schedule", "trigger", "pipelines"}
+PIPELINES = COMMAND.commands["pipelines"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("name", sorted(PIPELINES.commands))
+def test_help_of_pipelines(name: str) -> None:
+    result = CliRunner().invoke(app, ["pipelines", name, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    command = PIPELINES.commands[name]
+    assert command.help and command.help.strip().endswith(".")
+    for param in command.params:
+        if param.name != "help":
+            assert param.help, f"pipelines {name} {param.opts} has no help"
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if n not in SUBGROUPS])

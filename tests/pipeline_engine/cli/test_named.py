@@ -1,0 +1,125 @@
+"""``pipeline-engine pipelines …`` and ``run --pipeline`` against the live API: output, JSON
+and the exit codes scripts rely on."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from pipeline_engine.cli import app
+from tests.support.live_stack import LiveStack
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def cli(live_stack: LiveStack, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("PIPELINE_ENGINE_URL", live_stack.base_url)
+    monkeypatch.setenv("PIPELINE_ENGINE_TOKEN", live_stack.token)
+    return CliRunner()
+
+
+@pytest.fixture
+def tenant() -> str:
+    return f"cn-{uuid.uuid4().hex[:10]}"
+
+
+def adds(tmp_path: Path, *amounts: int) -> Path:
+    path = tmp_path / f"{uuid.uuid4().hex[:6]}.json"
+    steps = [{"type": "step", "name": "t_add", "kwargs": {"n": n}} for n in amounts]
+    path.write_text(json.dumps({"type": "chain", "steps": steps}))
+    return path
+
+
+def ok(cli: CliRunner, *args: str) -> str:
+    result = cli.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def as_json(cli: CliRunner, *args: str) -> Any:
+    return json.loads(ok(cli, *args, "--json"))
+
+
+def test_push_history_show_diff_rollback(cli: CliRunner, tenant: str, tmp_path: Path) -> None:
+    t = ("--tenant", tenant)
+    first = ok(cli, "pipelines", "push", "crates", str(adds(tmp_path, 1)), "-m", "first", *t)
+    assert "pushed crates version 1" in first
+    same = ok(cli, "pipelines", "push", "crates", str(adds(tmp_path, 1)), *t)
+    assert "unchanged" in same and "version 1" in same
+    second = as_json(cli, "pipelines", "push", "crates", str(adds(tmp_path, 1, 2)), *t)
+    assert second["version"] == 2 and len(second["digest"]) == 64
+
+    stale = cli.invoke(
+        app, ["pipelines", "push", "crates", str(adds(tmp_path, 3)), "--if-match", "1", *t]
+    )
+    assert stale.exit_code == 5 and stale.output.startswith("error: ")
+    assert len(stale.output.strip().splitlines()) == 1
+
+    history = ok(cli, "pipelines", "history", "crates", *t)
+    assert "first" in history and "live-tests" in history
+    assert [v["version"] for v in as_json(cli, "pipelines", "history", "crates", *t)["items"]] == [
+        2,
+        1,
+    ]
+    shown = as_json(cli, "pipelines", "show", "crates", "--version", "1", *t)
+    assert shown["pipeline_definition"]["steps"][0]["kwargs"] == {"n": 1}
+    # the output of show --json pushes back as it is (a rollback by hand: equal to version 1)
+    saved = tmp_path / "v1.json"
+    saved.write_text(json.dumps(shown))
+    assert as_json(cli, "pipelines", "push", "crates", str(saved), *t)["digest"] == shown["digest"]
+
+    patch = as_json(cli, "pipelines", "diff", "crates", "--from", "1", "--to", "2", *t)
+    assert patch == [{"op": "add", "path": "/steps/1", "value": json.loads(
+        adds(tmp_path, 2).read_text())["steps"][0]}]  # fmt: skip
+    assert "add" in ok(cli, "pipelines", "diff", "crates", "--from", "1", "--to", "2", *t)
+    assert "equal" in ok(cli, "pipelines", "diff", "crates", "--from", "1", "--to", "3", *t)
+
+    back = ok(cli, "pipelines", "rollback", "crates", "--to", "2", "-m", "undo", *t)
+    assert "rolled back to version 2" in back and "version 4" in back
+    missing = cli.invoke(app, ["pipelines", "show", "crates", "--version", "9", *t])
+    assert missing.exit_code == 3 and "no version 9" in missing.output
+
+
+def test_alias_run_by_name_and_version_archive(cli: CliRunner, tenant: str, tmp_path: Path) -> None:
+    t = ("--tenant", tenant)
+    ok(cli, "pipelines", "push", "survey", str(adds(tmp_path, 1)), *t)
+    ok(cli, "pipelines", "push", "survey", str(adds(tmp_path, 100)), *t)
+    pointed = ok(
+        cli, "pipelines", "alias", "survey", "live", "--version", "1",
+        "--canary-version", "2", "--canary-percent", "0", *t,
+    )  # fmt: skip
+    assert "live->v1 (canary v2 0%)" in pointed
+    listed = ok(cli, "pipelines", "list", *t)
+    assert "survey" in listed and "live->v1" in listed
+
+    run = ok(cli, "run", "--pipeline", "survey", "--input", "{}", "--follow", *t)
+    assert "from survey version 1" in run and "result: 1" in run
+    pinned = json.loads(
+        ok(cli, "run", "--pipeline", "survey", "--version", "2", "--follow", "--json", *t)
+    )
+    assert pinned["result"] == 100
+    assert pinned["pipeline_ref"]["name"] == "survey" and pinned["pipeline_ref"]["version"] == 2
+
+    both = cli.invoke(app, ["run", str(adds(tmp_path, 1)), "--pipeline", "survey", *t])
+    assert both.exit_code == 2 and "one of them" in both.output
+    no_tenant = cli.invoke(app, ["run", "--pipeline", "survey"])
+    assert no_tenant.exit_code == 2 and "--tenant" in no_tenant.output
+    unknown = cli.invoke(app, ["run", "--pipeline", "nope", *t])
+    assert unknown.exit_code == 3 and "nope" in unknown.output
+
+    ok(cli, "pipelines", "archive", "survey", *t)
+    archived = cli.invoke(app, ["run", "--pipeline", "survey", *t])
+    assert archived.exit_code == 5 and "archived" in archived.output
+    actions = [r["action"] for r in as_json(cli, "pipelines", "audit", *t)["items"]]
+    assert actions == [
+        "pipeline.archived",
+        "pipeline.alias_set",
+        "pipeline.version_created",
+        "pipeline.version_created",
+    ]
