@@ -14,7 +14,6 @@ import hashlib
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 import jwt
@@ -23,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from api.jwks import ASYMMETRIC_ALGORITHMS, JwksKeys
 from api.secret_policy import MIN_SECRET_LENGTH, check_secret
+from api.tokens import ALGORITHM, ALL_TENANTS, Role, dev_admin_token, mint_token, plain_secret
 from pipeline_engine.errors import AuthenticationError
 from pipeline_engine.settings import Settings
 
@@ -39,19 +39,6 @@ __all__ = [
     "dev_admin_token",
     "mint_token",
 ]
-
-ALGORITHM = "HS256"
-ALL_TENANTS = "*"
-
-
-class Role(StrEnum):
-    """What a caller may do."""
-
-    VIEWER = "viewer"
-    OPERATOR = "operator"
-    APPROVER = "approver"
-    ADMIN = "admin"
-
 
 _IMPLIED: dict[Role, frozenset[Role]] = {
     Role.VIEWER: frozenset({Role.VIEWER}),
@@ -142,59 +129,6 @@ def expand_roles(roles: Iterable[Role]) -> frozenset[Role]:
     return frozenset(out)
 
 
-def _plain(secret: str | SecretStr) -> str:
-    return secret.get_secret_value() if isinstance(secret, SecretStr) else secret
-
-
-def mint_token(
-    secret: str | SecretStr,
-    *,
-    sub: str,
-    roles: Iterable[str],
-    tenants: Iterable[str],
-    ttl_s: float = 3600.0,
-    now: float | None = None,
-    kid: str | None = None,
-    issuer: str | None = None,
-    audience: str | None = None,
-    tenant_roles: Mapping[str, Iterable[str]] | None = None,
-) -> str:
-    """A signed bearer token for a service account.
-
-    Args:
-        secret: The HS256 secret (``settings.jwt_secret``, or the key of ``kid``).
-        sub: Subject (account name).
-        roles: Role names (``viewer``, ``operator``, ``approver``, ``admin``).
-        tenants: Tenant ids, or ``["*"]`` for all.
-        ttl_s: Lifetime in seconds.
-        now: Issue time (epoch seconds); the current time by default.
-        kid: The key id put in the header (a key of ``settings.jwt_keys``).
-        issuer: The ``iss`` claim (``settings.jwt_issuer`` when the server requires one).
-        audience: The ``aud`` claim (``settings.jwt_audience``).
-        tenant_roles: Roles per tenant, beside ``roles`` on ``tenants``.
-
-    Raises:
-        ValueError: An unknown role name.
-    """
-    role_list = [Role(r).value for r in roles]
-    issued = int(now if now is not None else time.time())
-    claims: dict[str, Any] = {
-        "sub": sub,
-        "roles": role_list,
-        "tenants": list(tenants),
-        "iat": issued,
-        "exp": issued + int(ttl_s),
-    }
-    if tenant_roles:
-        claims["tenant_roles"] = {t: [Role(r).value for r in rs] for t, rs in tenant_roles.items()}
-    if issuer:
-        claims["iss"] = issuer
-    if audience:
-        claims["aud"] = audience
-    headers = {"kid": kid} if kid else None
-    return jwt.encode(claims, _plain(secret), algorithm=ALGORITHM, headers=headers)
-
-
 def decode_token(token: str, secret: str | SecretStr, *, leeway_s: float = 0.0) -> Caller:
     """Verify an HS256 bearer token signed with ``secret`` and return its caller.
 
@@ -272,8 +206,8 @@ class TokenVerifier:
         ttl_s: float = 300.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._secret = _plain(secret)
-        self._keys = {kid: _plain(k) for kid, k in (keys or {}).items()}
+        self._secret = plain_secret(secret)
+        self._keys = {kid: plain_secret(k) for kid, k in (keys or {}).items()}
         self._jwks = jwks
         self._rules = rules or TokenRules()
         self._clock = clock
@@ -434,16 +368,3 @@ def _header(token: str) -> dict[str, Any]:
 
 def _expired() -> AuthenticationError:
     return AuthenticationError("token expired: mint a new one")
-
-
-def dev_admin_token(settings: Settings, *, ttl_s: float = 7 * 86400) -> str:
-    """The admin token (every tenant) the dev stack prints at start."""
-    return mint_token(
-        settings.jwt_secret,
-        sub="dev-admin",
-        roles=[Role.ADMIN],
-        tenants=[ALL_TENANTS],
-        ttl_s=ttl_s,
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-    )

@@ -10,9 +10,8 @@ sends a bearer token only behind its own OIDC login, so ``pipeline-engine dev`` 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import SecretStr
 
-from api.auth import ALL_TENANTS, Caller, Role, mint_token
+from api.auth import Caller
 from api.context import PayloadRefs
 from api.deps import ContextDep, PathViewer, Viewer
 from api.errors import ERROR_RESPONSES
@@ -20,21 +19,6 @@ from api.schemas import CodecPayloads
 from pipeline_engine.errors import InvalidInput, PipelineError, Problem
 
 router = APIRouter(prefix="/codec", tags=["codec"], responses=ERROR_RESPONSES)
-
-UI_TOKEN_TTL_S = 30 * 86400
-
-
-def ui_codec_endpoint(api_url: str, secret: str | SecretStr) -> str:
-    """The codec endpoint to give the Temporal Web UI: a 30-day viewer token of every tenant in
-    its path (the UI sends no bearer token without its own OIDC login)."""
-    token = mint_token(
-        secret,
-        sub="temporal-web-ui",
-        roles=[Role.VIEWER],
-        tenants=[ALL_TENANTS],
-        ttl_s=UI_TOKEN_TTL_S,
-    )
-    return f"{api_url}/v1/codec/t/{token}"
 
 
 def _owners(refs: PayloadRefs | None, body: CodecPayloads) -> list[str | None]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import os
 import signal
@@ -141,14 +142,11 @@ def dev(
     steps: str | None = StepsOption,
 ) -> None:
     """Start the embedded stack: Temporal dev server (+ Web UI), worker and API; Ctrl-C stops it."""
-    import api.serve  # noqa: F401  (fails now, before anything starts, without the server extra)
-    from pipeline_engine.builtin_steps import IMAGE_DIR_ENV
+    _require_server_extra()  # fails now, before anything starts, without the server extra
+    from api.tokens import ui_codec_endpoint
     from pipeline_engine.settings import Settings
     from workflows.dev_server import TemporalDevServer
 
-    # dev only: the demo steps may read image files from <data dir>/images (said on screen; a
-    # production worker reads none unless PIPELINE_ENGINE_IMAGE_DIR names a directory)
-    images = Path(os.environ.setdefault(IMAGE_DIR_ENV, str((data_dir / "images").resolve())))
     settings = Settings(
         env="dev",
         log_level=os.environ.get("PIPELINE_ENGINE_LOG_LEVEL", "WARNING"),
@@ -171,32 +169,47 @@ def dev(
         ]
     )
     with data_dir_lock(data_dir):
-        images.mkdir(parents=True, exist_ok=True)
         server = TemporalDevServer(
             port=temporal_port,
             ui_port=ui_port,
             db_file=data_dir / "temporal.db",
             log_file=data_dir / "temporal.log",
-            ui_codec_endpoint=_ui_codec_endpoint(settings),
-        )
-        console.print(
-            f"[yellow]dev:[/yellow] pipeline inputs may name image files in {images} "
-            f"({IMAGE_DIR_ENV}; a production worker reads no files unless it is set)"
+            ui_codec_endpoint=ui_codec_endpoint(
+                f"http://{settings.api_host}:{settings.api_port}", settings
+            ),
         )
         console.print(f"starting Temporal dev server on {server.address} …")
         try:
             _start_temporal(server, data_dir / "temporal.log")
+            _dev_image_dir(data_dir)
             asyncio.run(_serve(settings, server, data_dir=data_dir, demo=demo))
         finally:
             console.print("stopping …")
             server.stop()
 
 
-def _ui_codec_endpoint(settings: Settings) -> str:
-    """The API's codec endpoint for the Web UI, a viewer token in its path (docs/security.md)."""
-    from api.routes.codec import ui_codec_endpoint
+def _dev_image_dir(data_dir: Path) -> None:
+    """Dev only: the demo steps may read image files from <data dir>/images (said on screen; a
+    production worker reads none unless PIPELINE_ENGINE_IMAGE_DIR names a directory)."""
+    from pipeline_engine.builtin_steps import IMAGE_DIR_ENV
 
-    return ui_codec_endpoint(f"http://{settings.api_host}:{settings.api_port}", settings.jwt_secret)
+    images = Path(os.environ.setdefault(IMAGE_DIR_ENV, str((data_dir / "images").resolve())))
+    images.mkdir(parents=True, exist_ok=True)
+    console.print(
+        f"[yellow]dev:[/yellow] pipeline inputs may name image files in {images} "
+        f"({IMAGE_DIR_ENV}; a production worker reads no files unless it is set)"
+    )
+
+
+def _require_server_extra() -> None:
+    """Raise ``ModuleNotFoundError`` (told apart by the CLI's failure handler) when a module of
+    the server extra is missing: found without importing it, so the Temporal server launches
+    first and the API's imports (seconds on a fresh install) run while it starts."""
+    from pipeline_engine.cli._failures import SERVER_EXTRA_MODULES
+
+    for name in SERVER_EXTRA_MODULES:
+        if importlib.util.find_spec(name) is None:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 
 def _start_temporal(server: TemporalDevServer, log_file: Path) -> None:

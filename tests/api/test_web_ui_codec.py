@@ -12,7 +12,7 @@ import pytest
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from api.app import create_app
-from api.routes.codec import ui_codec_endpoint
+from api.tokens import ui_codec_endpoint
 from pipeline_engine.steps import StepRegistry
 from tests.api._support import SECRET, make_settings, start_uvicorn
 from tests.workflows.test_web_ui import browser, page_showing
@@ -36,7 +36,9 @@ def codec_ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tempor
         port=free_port(),
         ui_port=free_port(),
         log_file=data / "server.log",
-        ui_codec_endpoint=ui_codec_endpoint(f"http://127.0.0.1:{API_PORT}", SECRET),
+        ui_codec_endpoint=ui_codec_endpoint(
+            f"http://127.0.0.1:{API_PORT}", make_settings(None, "sqlite://")
+        ),
     )
     server.start()
     yield server
@@ -89,8 +91,25 @@ async def test_the_web_ui_shows_a_stored_input(
 def test_the_codec_token_is_a_viewer_of_every_tenant() -> None:
     from api.auth import decode_token
 
-    endpoint = ui_codec_endpoint("http://127.0.0.1:1", SECRET)
+    endpoint = ui_codec_endpoint("http://127.0.0.1:1", make_settings(None, "sqlite://"))
     assert endpoint.startswith("http://127.0.0.1:1/v1/codec/t/")
     caller = decode_token(endpoint.rsplit("/", 1)[1], SECRET)
     assert caller.all_tenants and caller.sub == "temporal-web-ui"
     assert {r.value for r in caller.roles} == {"viewer"}
+
+
+def test_the_codec_token_carries_the_issuer_and_audience_the_server_requires() -> None:
+    import jwt
+
+    settings = make_settings(
+        None, "sqlite://", jwt_issuer="https://issuer.test", jwt_audience="pipeline-engine"
+    )
+    token = ui_codec_endpoint("http://127.0.0.1:1", settings).rsplit("/", 1)[1]
+    claims = jwt.decode(
+        token,
+        SECRET,
+        algorithms=["HS256"],
+        audience="pipeline-engine",
+        issuer="https://issuer.test",
+    )
+    assert claims["sub"] == "temporal-web-ui"
