@@ -41,6 +41,8 @@ def _router(settings: Settings, openapi_url: str, title: str) -> APIRouter:
     @router.get("/ui/")
     @router.get("/ui/pipelines/{pipeline_id}")
     @router.get("/ui/tenants/{tenant_id}")
+    @router.get("/ui/tenants/{tenant_id}/pipelines")
+    @router.get("/ui/tenants/{tenant_id}/pipelines/{name}")
     @router.get("/ui/batches")
     @router.get("/ui/batches/{batch_id}")
     async def console() -> HTMLResponse:

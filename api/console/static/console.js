@@ -4,6 +4,7 @@ import { badge, el, fill, notice, when } from "./dom.js";
 import { drawGraph } from "./graph.js";
 import { pipelinePage } from "./pipeline.js";
 import { batchPage, batchesPage } from "./batches.js";
+import { namedPipelinePage, namedPipelinesPage } from "./named.js";
 
 const main = document.getElementById("main");
 const STATES = ["PENDING", "RUNNING", "WAITING_INPUT", "FAILED", "SUCCEEDED", "CANCELLED"];
@@ -51,6 +52,7 @@ function header() {
     el("a", { href: "/ui" }, "Pipelines"),
     el("a", { href: "/ui/batches", id: "nav-batches" }, "Batches"),
     ...tenants.map((t) => el("a", { href: `/ui/tenants/${encodeURIComponent(t)}` }, `${t} config`)),
+    ...tenants.map((t) => el("a", { href: `/ui/tenants/${encodeURIComponent(t)}/pipelines` }, `${t} pipelines`)),
     (who.tenants || []).includes("*") ? tenantLookup() : null,
     el("a", { href: "/docs" }, "API docs"),
     el("a", { href: "#", id: "sign-out", onclick: (e) => { e.preventDefault(); signOut(); route(); } }, "Sign out"),
@@ -221,7 +223,8 @@ async function tenantPage(tenantId) {
   const actions = can("admin")
     ? el("div", { class: "row" }, [el("button", { onclick: check }, "Check"), el("button", { class: "primary", id: "save", onclick: save }, "Save")])
     : el("p", { class: "muted" }, "Read-only: only an admin edits tenant configs.");
-  fill(main, title, el("div", { class: "layout" }, [
+  const named = el("p", {}, el("a", { id: "named-link", href: `/ui/tenants/${encodeURIComponent(tenantId)}/pipelines` }, "Named pipelines and their versions →"));
+  fill(main, title, named, el("div", { class: "layout" }, [
     el("div", {}, [box, problemsHeading, problems]),
     el("div", { class: "card" }, [el("h2", {}, "Definition"), source, actions, status]),
   ]));
@@ -244,11 +247,14 @@ function route() {
   header();
   const path = location.pathname.replace(/\/+$/, "");
   const pipeline = path.match(/^\/ui\/pipelines\/(.+)$/);
+  const named = path.match(/^\/ui\/tenants\/([^/]+)\/pipelines(?:\/([^/]+))?$/);
   const tenant = path.match(/^\/ui\/tenants\/(.+)$/);
   const batch = path.match(/^\/ui\/batches\/(.+)$/);
   if (batch) stopPage = batchPage(main, decodeURIComponent(batch[1]), showError);
   else if (path === "/ui/batches") stopPage = batchesPage(main, showError);
   else if (pipeline) stopPage = pipelinePage(main, decodeURIComponent(pipeline[1]), showError);
+  else if (named && named[2]) namedPipelinePage(main, decodeURIComponent(named[1]), decodeURIComponent(named[2]), showError);
+  else if (named) namedPipelinesPage(main, decodeURIComponent(named[1]), showError);
   else if (tenant) tenantPage(decodeURIComponent(tenant[1]));
   else stopPage = listPage();
 }

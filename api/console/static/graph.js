@@ -33,6 +33,10 @@ const STYLE = [
   },
   { selector: "node.problem", style: { "border-width": 3, "border-color": "#c62828", "border-style": "dashed" } },
   { selector: "node:selected", style: { "overlay-opacity": 0.15, "overlay-color": "#000" } },
+  // a diff of two versions (markDiff): what the other side does not have, or has otherwise
+  { selector: "node.diff-added", style: { "background-color": "#2e7d32", "border-width": 3, "border-color": "#1b5e20" } },
+  { selector: "node.diff-removed", style: { "background-color": "#c62828", "border-width": 3, "border-style": "dashed" } },
+  { selector: "node.diff-changed", style: { "background-color": "#ef8f00", "border-width": 3, "border-color": "#8a5300" } },
   {
     selector: "edge",
     style: {
@@ -150,4 +154,9 @@ export function paint(cy, graph, stages) {
       el.data("label", label(node, stages));
     }
   });
+}
+
+/** Mark nodes of a version diff: `marks` maps a node id to "added", "removed" or "changed". */
+export function markDiff(cy, marks) {
+  for (const [id, kind] of Object.entries(marks)) cy.getElementById(id).addClass(`diff-${kind}`);
 }

@@ -2,6 +2,7 @@
 import { ApiError, api, can, claims, followEvents } from "./api.js";
 import { badge, el, fill, json, notice, seconds, when } from "./dom.js";
 import { drawGraph, fanOutCount, nodeState, paint, stagesOf } from "./graph.js";
+import { refLink } from "./named.js";
 import { schemaForm } from "./schema_form.js";
 
 const TERMINAL = new Set(["SUCCEEDED", "CANCELLED"]);
@@ -77,6 +78,7 @@ export function pipelinePage(main, pipelineId, showError) {
       el("h1", {}, [`${status.name} `, badge(status.state)]),
       el("div", { class: "row muted" }, [
         el("span", {}, pipelineId), status.tenant_id ? el("a", { href: `/ui/tenants/${encodeURIComponent(status.tenant_id)}` }, `tenant ${status.tenant_id}`) : null,
+        refLink(status.tenant_id, status.pipeline_ref),
         el("span", {}, `created ${when(status.created_at)}`),
         status.finished_at ? el("span", {}, `finished ${when(status.finished_at)}`) : null,
         status.retryable_until && status.state === "FAILED" ? el("span", {}, `retryable until ${when(status.retryable_until)}`) : null,
