@@ -22,6 +22,7 @@ class EventType(StrEnum):
     STAGE_SUCCEEDED = "stage.succeeded"
     STAGE_FAILED = "stage.failed"
     STAGE_SKIPPED = "stage.skipped"
+    STAGE_CACHED = "stage.cached"
     STAGE_CANCELLED = "stage.cancelled"
     STAGE_RETRY_REQUESTED = "stage.retry_requested"
     PIPELINE_WAITING_INPUT = "pipeline.waiting_input"

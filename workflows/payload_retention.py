@@ -1,4 +1,6 @@
-"""Retention of stored payloads: a worker's periodic sweep drops the folders of ended pipelines.
+"""Retention of stored payloads: a worker's periodic sweep drops the folders of ended pipelines
+(and, in the same loop, the step cache's expired entries:
+:func:`workflows.step_cache.sweep_step_cache`).
 
 A folder goes once its workflow closed more than ``retention_s`` ago. A folder whose workflow
 Temporal no longer knows (its own retention dropped it, or it never started) goes once its newest
@@ -20,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from pipeline_engine.settings import Settings
 from workflows.names import SHARD_ID_SEPARATOR
 from workflows.payload_store import UNSCOPED, Folder, PayloadStore
+from workflows.step_cache import CACHE_FOLDER, sweep_step_cache
 
 __all__ = ["SweepReport", "run_payload_sweeper", "start_payload_sweeper", "sweep_payloads"]
 
@@ -51,6 +54,8 @@ async def _ended_at(client: Client, folder: Folder) -> datetime | None:
 
 
 async def _expired(store: PayloadStore, client: Client, folder: Folder, cutoff: datetime) -> bool:
+    if folder.namespace == CACHE_FOLDER:
+        return False  # the step cache's entries: swept by their own TTL (sweep_step_cache)
     if folder.namespace == UNSCOPED:
         ended: datetime | None = datetime.min.replace(tzinfo=UTC)  # no workflow: age alone
     elif folder.namespace != client.namespace:
@@ -93,6 +98,12 @@ async def run_payload_sweeper(
                 )
         except Exception as exc:  # the store or Temporal is down: try again next time
             _log.warning("payload sweep failed: %s", exc)
+        try:
+            expired = await sweep_step_cache(store)
+            if expired:
+                _log.info("step cache sweep deleted %d expired entries", expired)
+        except Exception as exc:
+            _log.warning("step cache sweep failed: %s", exc)
         await asyncio.sleep(interval_s)
 
 

@@ -7,7 +7,7 @@ retention sweep can drop a whole pipeline's payloads at once.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -139,6 +139,22 @@ class PayloadStore:
                 if newest is None or meta["last_modified"] > newest:
                     newest = meta["last_modified"]
         return newest
+
+    async def list_paths(self, prefix: str) -> AsyncIterator[list[str]]:
+        """The paths of the objects under ``prefix``, a page at a time (the step cache's)."""
+        async for batch in obstore.list(self._store, prefix):
+            yield [meta["path"] for meta in batch]
+
+    async def delete_paths(self, paths: list[str]) -> None:
+        """Delete the objects at ``paths`` (those already gone are no error)."""
+        if not paths:
+            return
+        try:
+            await obstore.delete_async(self._store, paths)
+        except (NotFoundError, FileNotFoundError):  # a directory store: one by one
+            for path in paths:
+                with contextlib.suppress(NotFoundError, FileNotFoundError):
+                    await obstore.delete_async(self._store, path)
 
     async def delete_folder(self, folder: Folder) -> int:
         """Delete every object of ``folder``; returns how many there were."""

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
         StepFailed,
         StepOutcome,
     )
+    from pipeline_engine._step_cache import CacheAnswer, CacheRequest
     from pipeline_engine.observability.metric_labels import pipeline_labels
     from pipeline_engine.states import PipelineState
     from pipeline_engine.status import ErrorInfo
@@ -36,6 +37,11 @@ with workflow.unsafe.imports_passed_through():
         SA_TENANT_ID,
         SHARD_ID_SEPARATOR,
         SHARD_WORKFLOW_TYPE,
+    )
+    from workflows.step_cache_activities import (
+        ACTIVITY_CACHE_LOOKUP,
+        ACTIVITY_CACHE_WRITE,
+        CacheWriteInput,
     )
 
 
@@ -47,6 +53,11 @@ ACTIVITY_PARTS_PATCH = "activity-input-parts"
 """Patch id: the pipeline input, settings and previous result travel as payloads of their own."""
 PAYLOADS_TOO_LARGE = "PayloadsTooLarge"
 """Error type of a step whose result exceeds Temporal's payload size limit (2 MiB)."""
+_CACHE_CALL: dict[str, Any] = {
+    "start_to_close_timeout": timedelta(seconds=30),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=0.2), maximum_attempts=3),
+}
+"""A step cache lookup or write (a local activity): short, retried a little, never fatal."""
 
 
 def _retry_policy(call: StepCall) -> RetryPolicy:
@@ -249,6 +260,34 @@ class TemporalRuntime:
     def patched(self, patch_id: str) -> bool:
         return workflow.patched(patch_id)
 
+    async def cache_lookup(self, request: CacheRequest) -> CacheAnswer:
+        try:
+            answer: CacheAnswer = await workflow.execute_local_activity(
+                ACTIVITY_CACHE_LOOKUP,
+                request,
+                result_type=CacheAnswer,
+                summary=f"cache lookup {request.stage_id}",
+                **_CACHE_CALL,
+            )
+            return answer
+        except (ActivityError, ApplicationError, TemporalTimeoutError) as err:
+            _raise_if_cancelled(err)
+            workflow.logger.warning("step cache lookup failed: %s", err, extra=self._log_fields)
+            return CacheAnswer()  # the step runs; nothing is written
+
+    async def cache_write(self, request: CacheRequest, result: Any) -> None:
+        try:
+            await workflow.execute_local_activity(
+                ACTIVITY_CACHE_WRITE,
+                CacheWriteInput(request=request, result=result),
+                result_type=bool,
+                summary=f"cache write {request.stage_id}",
+                **_CACHE_CALL,
+            )
+        except (ActivityError, ApplicationError, TemporalTimeoutError) as err:
+            _raise_if_cancelled(err)
+            workflow.logger.warning("step cache write failed: %s", err, extra=self._log_fields)
+
     def state_changed(self, state: PipelineState) -> None:
         if self._is_shard:
             return  # a shard is part of its pipeline: it has no state of its own
@@ -258,6 +297,12 @@ class TemporalRuntime:
             workflow.metric_meter().create_counter(
                 "pipeline_engine_pipeline_transitions", "Pipelines entering a state"
             ).add(1, pipeline_labels(self._tenant, state=state.value))
+
+
+def _raise_if_cancelled(err: FailureError) -> None:
+    cause = err.cause if isinstance(err, ActivityError) else err
+    if isinstance(cause, TemporalCancelledError):
+        raise asyncio.CancelledError(str(cause)) from None
 
 
 def _first_stage_id(call: ShardCall) -> str:

@@ -22,6 +22,7 @@ from workflows.payload_refs import data_converter, store_of
 from workflows.payload_store import PayloadStore
 from workflows.pipeline_workflow import PipelineWorkflow
 from workflows.shard_workflow import PipelineShardWorkflow
+from workflows.step_cache_activities import build_step_cache_activities
 
 INLINE_RESULT_LIMIT = 512 * 1024
 """Largest step result without a payload store: the pipeline's status carries it (at least) twice,
@@ -145,6 +146,11 @@ def build_worker(
                     registry,
                     store_of(client.data_converter),
                 )
+            ),
+            *(
+                []
+                if activities_only
+                else build_step_cache_activities(registry, store_of(client.data_converter))
             ),
         ],
         max_concurrent_activities=max_concurrent_activities,

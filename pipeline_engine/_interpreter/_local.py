@@ -14,6 +14,7 @@ from typing import Any
 
 from pipeline_engine._interpreter._handoff import ShardCall, ShardResult
 from pipeline_engine._interpreter._runtime import StepCall, StepFailed, StepOutcome
+from pipeline_engine._step_cache import CacheAnswer, CacheRequest, MemoryStepCache
 from pipeline_engine.dsl import RetryPolicy
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import ErrorInfo
@@ -48,6 +49,8 @@ class LocalRuntime:
         on_state: Called with each new pipeline state.
         max_result_bytes: A result over this much JSON fails its stage (``ResultTooLarge``),
             as in the activity (``None``: no limit).
+        cache: The step cache (share one between runs to reuse results across pipelines;
+            default: one of this runtime's own).
     """
 
     def __init__(
@@ -59,8 +62,10 @@ class LocalRuntime:
         before_attempt: BeforeAttempt | None = None,
         on_state: Callable[[PipelineState], None] | None = None,
         max_result_bytes: int | None = None,
+        cache: MemoryStepCache | None = None,
     ) -> None:
         self._registry = registry
+        self._cache = cache if cache is not None else MemoryStepCache()
         self._executor = executor
         self._time_scale = time_scale
         self._before_attempt = before_attempt
@@ -146,3 +151,9 @@ class LocalRuntime:
 
     def patched(self, patch_id: str) -> bool:
         return True
+
+    async def cache_lookup(self, request: CacheRequest) -> CacheAnswer:
+        return self._cache.lookup(self._registry, request, self.now())
+
+    async def cache_write(self, request: CacheRequest, result: Any) -> None:
+        self._cache.write(self._registry, request, result, self.now())

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pipeline_engine._interpreter._handoff import ShardCall, ShardResult
+from pipeline_engine._step_cache import CacheAnswer, CacheRequest
 from pipeline_engine.dsl import RetryPolicy
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import ErrorInfo
@@ -107,4 +108,13 @@ class Runtime(Protocol):
 
     def patched(self, patch_id: str) -> bool:
         """Whether this run takes a changed code path (``workflow.patched``; else always)."""
+        ...
+
+    async def cache_lookup(self, request: CacheRequest) -> CacheAnswer:
+        """The step cache's key for ``request`` and its fresh entry, if any (recorded: a
+        replay gets the same answer). Never raises for an unreachable cache: a miss."""
+        ...
+
+    async def cache_write(self, request: CacheRequest, result: Any) -> None:
+        """Keep a step's ``result`` under ``request``'s key; a failure is logged, not raised."""
         ...

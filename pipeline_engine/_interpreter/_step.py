@@ -1,15 +1,18 @@
 """The step stage: run a step (within its ``max_concurrency`` and the run's ``max_in_flight``),
-its failures to the :class:`FailurePolicy`, again when a retry is asked for."""
+its failures to the :class:`FailurePolicy`, again when a retry is asked for; a step with
+``cache`` is looked up first and written after (:mod:`~pipeline_engine._interpreter._cache`)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
 
+from pipeline_engine._interpreter._cache import StepCache
 from pipeline_engine._interpreter._conditions import Conditions, Settled
 from pipeline_engine._interpreter._context import RunContext
 from pipeline_engine._interpreter._failure import RETRY, FailurePolicy
 from pipeline_engine._interpreter._runtime import StepFailed
+from pipeline_engine._step_cache import CacheRequest
 from pipeline_engine.dsl import StepPlan
 
 __all__ = ["StepStage"]
@@ -21,6 +24,7 @@ class StepStage:
     def __init__(self, ctx: RunContext, conditions: Conditions) -> None:
         self._ctx = ctx
         self._conditions = conditions
+        self._cache = StepCache(ctx, conditions)
 
     async def __call__(self, plan: StepPlan, previous: Any, policy: FailurePolicy) -> Any:
         """The step's result on ``previous`` (or what ``on_failure`` makes of its failure)."""
@@ -35,6 +39,12 @@ class StepStage:
                 return kwargs.value
             rec.computed_kwargs = kwargs
             plan = replace(plan, kwargs=kwargs)
+        request: CacheRequest | None = None
+        if self._cache.applies(plan):  # a retried stage (held) runs anew: no lookup
+            looked = await self._cache.look(plan, rec, previous, policy, lookup=held is None)
+            if isinstance(looked, Settled):  # a hit, or a failed key the policy settled
+                return looked.value
+            request = looked
         while True:
             try:
                 async with ctx.limit(plan.step), ctx.in_flight:
@@ -50,4 +60,6 @@ class StepStage:
                 return verdict
             rec.attempts += outcome.attempts
             ctx.records.succeed(rec, outcome.result)
+            if request is not None:
+                await self._cache.write(request, outcome.result)
             return outcome.result

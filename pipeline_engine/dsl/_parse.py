@@ -193,8 +193,6 @@ def _not_run_yet(plan: Plan) -> list[Problem]:
             problems.append(
                 Problem(f"{stage.path}.type", "sub-pipelines are not run by this engine yet")
             )
-        elif isinstance(stage, StepPlan) and stage.cache_ttl_s is not None:
-            problems.append(Problem(f"{stage.path}.cache", "the step cache is not on yet"))
     return problems
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from pipeline_engine._interpreter import LocalRuntime, PipelineRun
 from pipeline_engine._interpreter._local import BeforeAttempt
+from pipeline_engine._step_cache import MemoryStepCache
 from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.errors import PipelineNotFound
 from pipeline_engine.events import Event
@@ -81,6 +82,8 @@ class LocalPipelineEngine(EngineFront):
         self._registry = registry
         self._time_scale = time_scale
         self._before_attempt = before_attempt
+        self.step_cache = MemoryStepCache()
+        """The step cache of every pipeline of this engine (``cache`` on a step)."""
         self._pipelines: dict[str, _Entry] = {}
         self._changes = 0
         self._waiters: list[asyncio.Future[None]] = []
@@ -124,6 +127,7 @@ class LocalPipelineEngine(EngineFront):
             self._signal,
             time_scale=self._time_scale,
             before_attempt=self._before_attempt,
+            cache=self.step_cache,
         )
         run = PipelineRun(
             plan=plan,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from pipeline_engine.steps import default_registry
 from workflows.dev_server import TemporalDevServer, free_port
 from workflows.engine import TemporalPipelineEngine
 from workflows.messages import NO_STORE_LIMITS, RunLimits
+from workflows.payload_store import open_payload_store
 from workflows.worker_factory import build_worker, connect
 
 HERE = Path(__file__).parent
@@ -65,7 +67,10 @@ DSL_ELEMENTS: dict[str, Any] = {
                 "type": "switch",
                 "id": "route",
                 "cases": [
-                    {"when": "input.min > 0 && previous == null", "element": s("t_echo", id="many")},
+                    {
+                        "when": "input.min > 0 && previous == null",
+                        "element": s("t_echo", id="many"),
+                    },
                 ],
                 "default": s("t_echo", id="few"),
             },
@@ -87,6 +92,35 @@ DSL_ELEMENTS: dict[str, Any] = {
     },
 }
 """when (false), switch, $expr kwargs (with a map's index), a batched map, tolerated failures."""
+
+
+def _cached(*stamps: dict[str, Any]) -> dict[str, Any]:
+    return {"name": "cached", "definition": {"type": "chain", "steps": [s("t_add"), *stamps]}}
+
+
+CACHED_STAMP = s("t_stamp", kwargs={"label": "a"}, cache={"ttl_s": 3600})
+KEYED_STAMP = s("t_stamp", id="keyed", cache={"ttl_s": 3600, "key": "input.image"})
+
+
+async def _record_step_cache(address: str, queue: str) -> str:
+    """A pipeline whose first cached step hits (an earlier pipeline wrote it) and whose second
+    misses (run, then written): the step cache's local activities in the history."""
+    store = open_payload_store(tempfile.mkdtemp(prefix="record-cache-"))
+    client = await connect(address, payload_store=store)
+    engine = TemporalPipelineEngine(client, task_queue=queue, registry=default_registry)
+    async with build_worker(client, task_queue=queue, registry=default_registry):
+        first = await engine.create_pipeline(
+            _cached(CACHED_STAMP), input={"image": "a"}, tenant_id="cultivos-abc", start=True
+        )
+        await _until(engine, first.pipeline_id, PipelineState.SUCCEEDED)
+        rerun = await engine.create_pipeline(
+            _cached(CACHED_STAMP, KEYED_STAMP),
+            input={"image": "a"},
+            tenant_id="cultivos-abc",
+            start=True,
+        )
+        await _until(engine, rerun.pipeline_id, PipelineState.SUCCEEDED)
+    return rerun.pipeline_id
 
 
 async def record(only: set[str]) -> None:
@@ -334,6 +368,7 @@ async def record(only: set[str]) -> None:
                 start=True,
             )
             runs["activity_input_parts"] = parts.pipeline_id
+            runs["step_cache"] = await _record_step_cache(server.address, f"{queue}-cache")
             for pid in (mapped.pipeline_id, sharded_map.pipeline_id):
                 await _retry_each_failed(engine, pid)
 

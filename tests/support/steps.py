@@ -225,3 +225,12 @@ def t_double_each(ctx: StepContext, times: int = 2) -> list[int]:
     """A batch step: every item of the ``previous`` list times ``times``."""
     _record(ctx)
     return [int(x) * times for x in ctx.previous]
+
+
+@step(version="1")
+def t_stamp(ctx: StepContext, label: str = "") -> dict[str, Any]:
+    """A result no other call returns (a cached stage gives back the one it reused)."""
+    import uuid
+
+    _record(ctx)
+    return {"label": label, "stamp": uuid.uuid4().hex, "previous": ctx.previous}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,16 @@ async def _fake(config: dict[str, Any], input: Any, settings: dict[str, Any]) ->
     return await local.get_history(created.pipeline_id)
 
 
+def _sharding(engine: TemporalPipelineEngine, task_queue: str) -> TemporalPipelineEngine:
+    """The engine on ``task_queue`` with fan-outs of more than 4 members in shards."""
+    return TemporalPipelineEngine(
+        engine.client,
+        task_queue=task_queue,
+        registry=default_registry,
+        limits=NO_STORE_LIMITS.model_copy(update={"shard_width": 4, "progress_every_s": 0.2}),
+    )
+
+
 @pytest.mark.parametrize(("name", "config", "input", "settings"), CASES, ids=[c[0] for c in CASES])
 async def test_the_server_and_the_fake_give_the_same_events(
     engine: TemporalPipelineEngine,
@@ -67,12 +78,7 @@ async def test_the_server_and_the_fake_give_the_same_events(
     input: Any,
     settings: dict[str, Any],
 ) -> None:
-    sharding = TemporalPipelineEngine(
-        engine.client,
-        task_queue=task_queue,
-        registry=default_registry,
-        limits=NO_STORE_LIMITS.model_copy(update={"shard_width": 4, "progress_every_s": 0.2}),
-    )
+    sharding = _sharding(engine, task_queue)
     created = await sharding.create_pipeline(config, input=input, settings=settings, start=True)
     done = await wait_for_state(sharding, created.pipeline_id, timeout=120)
     assert done.state is PipelineState.SUCCEEDED, done.error
@@ -86,3 +92,58 @@ async def test_the_server_and_the_fake_give_the_same_events(
         assert done.stage("detect[0]").computed_kwargs == {"min_area": 25}
     if name == "crate-tomato":
         assert done.stage("species").branch == 0
+
+
+CACHED: dict[str, Any] = {
+    "name": "cached-parity",
+    "definition": {
+        "type": "chain",
+        "steps": [
+            {"type": "step", "name": "t_items", "kwargs": {"count": 6}},
+            {
+                "type": "map",
+                "id": "each",
+                "items": "/items",
+                "element": {"type": "step", "name": "t_stamp", "cache": {"ttl_s": 600}},
+            },
+            {
+                "type": "step",
+                "name": "t_stamp",
+                "id": "keyed",
+                "cache": {"ttl_s": 600, "key": "input.image"},
+            },
+        ],
+    },
+}
+"""Cached steps in a (sharded) map's runs and a step cached by a ``key`` expression."""
+
+
+async def _twice(engine: Any, tenant: str, input: Any) -> list[Event]:
+    """Run ``CACHED`` twice (two pipelines): the second run's events."""
+    pid = ""
+    for _ in range(2):
+        created = await engine.create_pipeline(
+            CACHED, input=input, tenant_id=tenant, idempotency_key=uuid.uuid4().hex, start=True
+        )
+        pid = created.pipeline_id
+        for _ in range(3000):
+            status = await engine.get_pipeline(pid)
+            if status.state is not PipelineState.RUNNING:
+                break
+            await asyncio.sleep(0.01)
+        assert status.state is PipelineState.SUCCEEDED, status.error
+    events: list[Event] = await engine.get_history(pid)
+    return events
+
+
+async def test_a_cached_rerun_gives_the_same_events_on_the_server_and_the_fake(
+    engine: TemporalPipelineEngine, task_queue: str
+) -> None:
+    sharding = _sharding(engine, task_queue)
+    tenant, input = f"parity-{uuid.uuid4().hex[:8]}", {"image": uuid.uuid4().hex}
+    real = await _twice(sharding, tenant, input)
+    fake = await _twice(LocalPipelineEngine(default_registry, time_scale=0), tenant, input)
+    assert signature(real) == signature(fake)
+    cached = sorted(e.payload["stage_id"] for e in real if e.type == "stage.cached")
+    assert cached == ["keyed", *(f"t_stamp[{i}]" for i in range(6))]
+    assert not [e for e in real if e.type == "stage.scheduled" and "stamp" in str(e.payload)]

@@ -1,0 +1,114 @@
+"""The step cache on the real server: a second pipeline reuses a result (no activity, the stage
+SUCCEEDED with ``cached``, a ``stage.cached`` event), in the payload store under the tenant's
+folder, never for another tenant."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+
+from pipeline_engine._step_cache import CacheRequest
+from pipeline_engine.states import PipelineState, StageState
+from tests.support.waiting import wait_for_state
+from workflows import step_cache
+from workflows.engine import TemporalPipelineEngine
+from workflows.payload_retention import sweep_payloads
+from workflows.payload_store import PayloadStore, open_payload_store
+from workflows.step_cache import CACHE_FOLDER
+
+
+def cached_config(ttl_s: float = 600) -> dict[str, Any]:
+    stamp = {"type": "step", "name": "t_stamp", "id": "stamp", "cache": {"ttl_s": ttl_s}}
+    return {
+        "name": "cached",
+        "definition": {
+            "type": "chain",
+            "steps": [{"type": "step", "name": "t_add", "id": "add"}, stamp],
+        },
+    }
+
+
+async def _run(engine: TemporalPipelineEngine, tenant: str, input: Any) -> Any:
+    created = await engine.create_pipeline(
+        cached_config(),
+        input=input,
+        tenant_id=tenant,
+        idempotency_key=uuid.uuid4().hex,  # a new pipeline each time
+        start=True,
+    )
+    status = await wait_for_state(engine, created.pipeline_id, timeout=60)
+    assert status.state is PipelineState.SUCCEEDED, status.error
+    history = await engine.get_history(created.pipeline_id)
+    return created.pipeline_id, status, history
+
+
+async def test_a_second_pipeline_reuses_the_result_of_the_first(
+    engine: TemporalPipelineEngine, payload_store: PayloadStore
+) -> None:
+    tenant, input = f"cache-{uuid.uuid4().hex[:8]}", {"image": uuid.uuid4().hex}
+    first_id, first, first_events = await _run(engine, tenant, input)
+    second_id, second, events = await _run(engine, tenant, input)
+    stage = second.stage("stamp")
+    assert stage.state is StageState.SUCCEEDED and stage.cached and stage.attempts == 0
+    assert stage.result == first.stage("stamp").result  # the same stamp: reused, not re-run
+    assert not first.stage("stamp").cached
+    [cached] = [e.payload for e in events if e.type == "stage.cached"]
+    assert cached["from_pipeline_id"] == first_id and cached["stage_id"] == "stamp"
+    assert [e.type for e in events if e.payload.get("stage_id") == "stamp"] == ["stage.cached"]
+    assert not [e for e in first_events if e.type == "stage.cached"]
+    paths = [
+        p async for batch in payload_store.list_paths(f"{CACHE_FOLDER}/{tenant}") for p in batch
+    ]
+    assert len(paths) == 1 and cached["key"] in paths[0]
+    other_id, other, _ = await _run(engine, f"{tenant}-other", input)
+    assert not other.stage("stamp").cached  # another tenant never reads this tenant's entry
+    assert other.stage("stamp").result != stage.result
+    assert second_id != other_id
+
+
+def _request(previous: Any, ttl_s: float, tenant: str = "a") -> CacheRequest:
+    return CacheRequest(
+        tenant_id=tenant, pipeline_id="p", stage_id="s", step="x", ttl_s=ttl_s, previous=previous
+    )
+
+
+async def test_the_sweep_deletes_expired_entries_only_and_is_bounded(
+    tmp_path: Path, client: Client
+) -> None:
+    store = open_payload_store(str(tmp_path))
+    now = datetime.now(UTC)
+    an_hour_ago = now - timedelta(hours=1)
+    short, long = _request(1, ttl_s=60), _request(2, ttl_s=86400)
+    assert await step_cache.write(store, short, "1", "short", an_hour_ago)
+    assert await step_cache.write(store, long, "1", "long", an_hour_ago)
+    assert (await step_cache.lookup(store, short, "1", now)).miss == "expired"
+    assert await step_cache.sweep_step_cache(store, now=now) == 1
+    assert (await step_cache.lookup(store, short, "1", now)).miss == "absent"
+    found = await step_cache.lookup(store, long, "1", now)
+    assert found.answer.hit and found.answer.result == "long"
+    # a reader with a shorter ttl_s does not reuse an entry older than it
+    assert (await step_cache.lookup(store, _request(2, ttl_s=60), "1", now)).miss == "expired"
+    assert (await step_cache.lookup(store, _request(2, 86400, "b"), "1", now)).miss == "absent"
+    for i in range(5):
+        await step_cache.write(store, _request(10 + i, ttl_s=1), "1", i, an_hour_ago)
+    assert await step_cache.sweep_step_cache(store, now=now, max_deletes=2) == 2
+    assert await step_cache.sweep_step_cache(store, now=now) == 3
+    # the payload retention sweep leaves the cache's folder alone, whatever its age
+    report = await sweep_payloads(store, client, retention_s=0, now=now + timedelta(days=400))
+    assert report.deleted_folders == 0
+    assert (await step_cache.lookup(store, long, "1", now)).answer.hit
+
+
+async def test_a_rewritten_key_keeps_one_entry(tmp_path: Path) -> None:
+    store = open_payload_store(str(tmp_path))
+    now = datetime.now(UTC)
+    request = _request(1, ttl_s=600)
+    await step_cache.write(store, request, "1", "old", now - timedelta(seconds=5))
+    await step_cache.write(store, request, "1", "new", now)
+    paths = [p async for batch in store.list_paths(CACHE_FOLDER) for p in batch]
+    assert len(paths) == 1
+    assert (await step_cache.lookup(store, request, "1", now)).answer.result == "new"
