@@ -211,6 +211,11 @@ class TemporalBatchEngine(BatchReads):
             except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
                 # no worker applied it in time: the signal is recorded and applied later
                 await self._calls(lambda: handle.signal(names.UPDATE_BATCH_CANCEL, request))
+            except PipelineNotFound:
+                # the run ended between the describe and the update (a batch watched again
+                # after retry-failed ends as soon as its pipelines have): nothing to cancel
+                if (await self._describe(batch_id)).status not in CLOSED:
+                    raise
             desc = await self._describe(batch_id)
         return await self._status(batch_id, desc)
 
