@@ -98,7 +98,9 @@ def _payload_refs(settings: Settings) -> PayloadRefs | None:
     from workflows.payload_store import store_from_settings
 
     store = store_from_settings(settings)
-    return ReferenceResolver(store) if store is not None else None
+    if store is None:
+        return None
+    return ReferenceResolver(store, namespace=settings.temporal_namespace)
 
 
 async def _prepare_database(store: TenantConfigStore, url: str, *, migrate: bool) -> None:

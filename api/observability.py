@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import time
+from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Gauge, disable_created_metrics
@@ -21,10 +22,35 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.queue_metrics import QueueMetrics
 from pipeline_engine.observability import bind_log_context, current_trace_id
 
-__all__ = ["ApiMetrics", "RequestContextMiddleware", "instrument"]
+__all__ = ["REDACTED", "ApiMetrics", "RequestContextMiddleware", "instrument", "redact_path_token"]
 
 #: Not measured, not traced: the probes and the metrics page itself.
 _UNOBSERVED = "healthz,readyz,metrics"
+
+#: The codec's path-token routes (``/v1/codec/t/<token>/decode``): a bearer token in the URL.
+_PATH_TOKEN = re.compile(r"(/v1/codec/t/)[^/?#]+")
+REDACTED = "[redacted]"
+#: Span attributes that carry the request's path (stable and old HTTP conventions).
+_PATH_ATTRIBUTES = ("url.path", "url.full", "http.target", "http.url")
+
+
+def redact_path_token(path: str) -> str:
+    """``path`` with the codec's path token replaced by ``[redacted]``."""
+    return _PATH_TOKEN.sub(rf"\1{REDACTED}", path)
+
+
+def _redact_span(span: Any, scope: dict[str, Any]) -> None:
+    """The request span's path attributes without the codec's path token (the instrumentation
+    sets them from the raw path before any hook runs; a span exporter would ship the token)."""
+    if span is None or not span.is_recording():
+        return
+    if not _PATH_TOKEN.search(str(scope.get("path", ""))):
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    for key in _PATH_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str):
+            span.set_attribute(key, redact_path_token(value))
 
 
 class ApiMetrics:
@@ -129,7 +155,10 @@ def instrument(app: FastAPI, metrics: ApiMetrics) -> None:
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     FastAPIInstrumentor.instrument_app(
-        app, meter_provider=metrics.meter_provider, excluded_urls=_UNOBSERVED
+        app,
+        meter_provider=metrics.meter_provider,
+        excluded_urls=_UNOBSERVED,
+        server_request_hook=_redact_span,
     )
 
 

@@ -13,9 +13,15 @@ from collections import Counter
 
 from pydantic import SecretStr
 
-from pipeline_engine.settings import DEV_JWT_SECRET, Settings
+from pipeline_engine.settings import DEV_ID_SECRET, DEV_JWT_SECRET, Settings
 
-__all__ = ["MIN_SECRET_BITS", "MIN_SECRET_LENGTH", "check_secret", "estimated_bits"]
+__all__ = [
+    "MIN_SECRET_BITS",
+    "MIN_SECRET_LENGTH",
+    "check_id_secret",
+    "check_secret",
+    "estimated_bits",
+]
 
 MIN_SECRET_LENGTH = 32
 MIN_SECRET_BITS = 128.0
@@ -32,7 +38,7 @@ def estimated_bits(secret: str) -> float:
 
 
 def _weak(secret: str) -> str | None:
-    if secret == DEV_JWT_SECRET:
+    if secret in (DEV_JWT_SECRET, DEV_ID_SECRET):
         return "is the dev default"
     if len(secret) < MIN_SECRET_LENGTH:
         return f"is shorter than {MIN_SECRET_LENGTH} characters"
@@ -47,7 +53,8 @@ def _weak(secret: str) -> str | None:
 def check_secret(settings: Settings) -> None:
     """Refuse a default, short or low-entropy secret outside dev.
 
-    Checked: ``jwt_secret``, every key of ``jwt_keys`` and ``page_token_secret`` when set.
+    Checked: ``jwt_secret``, every key of ``jwt_keys``, ``page_token_secret`` when set and
+    ``id_secret``.
 
     Raises:
         RuntimeError: ``env`` is not ``dev`` and one of them is weak (the message names it, never
@@ -58,8 +65,28 @@ def check_secret(settings: Settings) -> None:
     named: list[tuple[str, SecretStr | None]] = [
         ("PIPELINE_ENGINE_JWT_SECRET", settings.jwt_secret),
         ("PIPELINE_ENGINE_PAGE_TOKEN_SECRET", settings.page_token_secret),
+        ("PIPELINE_ENGINE_ID_SECRET", settings.id_secret),
     ]
     named += [(f"PIPELINE_ENGINE_JWT_KEYS[{kid!r}]", key) for kid, key in settings.jwt_keys.items()]
+    _refuse_weak(named)
+    if settings.jwt_signing_kid is not None and settings.jwt_signing_kid not in settings.jwt_keys:
+        raise RuntimeError(
+            "PIPELINE_ENGINE_JWT_SIGNING_KID names no key of PIPELINE_ENGINE_JWT_KEYS"
+        )
+
+
+def check_id_secret(settings: Settings) -> None:
+    """Refuse a default, short or low-entropy ``id_secret`` outside dev (the worker's check: it
+    derives the ids of a batch's pipelines and needs no JWT secret).
+
+    Raises:
+        RuntimeError: as :func:`check_secret`.
+    """
+    if settings.env != "dev":
+        _refuse_weak([("PIPELINE_ENGINE_ID_SECRET", settings.id_secret)])
+
+
+def _refuse_weak(named: list[tuple[str, SecretStr | None]]) -> None:
     for name, value in named:
         if value is None:
             continue
@@ -69,7 +96,3 @@ def check_secret(settings: Settings) -> None:
                 f"{name} {why}; outside dev it must be a secret of at least "
                 f"{MIN_SECRET_LENGTH} random characters"
             )
-    if settings.jwt_signing_kid is not None and settings.jwt_signing_kid not in settings.jwt_keys:
-        raise RuntimeError(
-            "PIPELINE_ENGINE_JWT_SIGNING_KID names no key of PIPELINE_ENGINE_JWT_KEYS"
-        )

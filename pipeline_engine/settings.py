@@ -8,9 +8,10 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEV_JWT_SECRET", "Settings"]
+__all__ = ["DEV_ID_SECRET", "DEV_JWT_SECRET", "Settings"]
 
 DEV_JWT_SECRET = "dev-only-secret-do-not-use-in-production-0123456789"
+DEV_ID_SECRET = "dev-only-id-secret-do-not-use-in-production-9f8e7d6c5b4a"
 
 
 class Settings(BaseSettings):
@@ -117,6 +118,18 @@ class Settings(BaseSettings):
         None,
         description="Key of the MAC on listing page tokens (default: derived from jwt_secret, "
         "a key of its own all the same).",
+    )
+    id_secret: SecretStr = Field(
+        SecretStr(DEV_ID_SECRET),
+        description="Key of the HMAC that derives pipeline, batch and delivery ids from (tenant, "
+        "config, input, key), so no one without it can compute an id (outside dev: at least 32 "
+        "characters and about 128 bits of entropy; the API and every worker need the same one).",
+    )
+    id_legacy_lookup: bool = Field(
+        True,
+        description="A create first looks for the id the same request had before ids were keyed "
+        "(plain SHA-256), so repeats of creates made then find their pipeline; turn off once "
+        "those pipelines are past retention (saves one Temporal call per create).",
     )
     api_host: str = Field("127.0.0.1", description="Address the API binds to.")
     api_port: int = Field(8000, description="Port the API binds to.")

@@ -23,7 +23,7 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from pipeline_engine._ids import canonical_json, keyed_id
+from pipeline_engine._ids import canonical_json, keyed_id, legacy_keyed_id
 from pipeline_engine.batches import (
     BatchRef,
     BatchStatus,
@@ -91,17 +91,14 @@ class TemporalBatchEngine(BatchReads):
     ) -> SubmittedBatch:
         """Store the inputs page by page, then start the batch's workflow (idempotent)."""
         fingerprint = _Fingerprint(request)
-        if request.idempotency_key is not None:
-            batch_id = keyed_id(request.tenant_id, request.idempotency_key, prefix="bt-")
-        elif isinstance(inputs, AsyncIterator):
-            batch_id = "bt-" + uuid.uuid4().hex[:24]  # a stream is read once: no digest first
-        else:
+        if request.idempotency_key is None and not isinstance(inputs, AsyncIterator):
             inputs = list(inputs)
             probe = _Fingerprint(request)
             for value in inputs:
                 probe.add(value)
-            batch_id = keyed_id(request.tenant_id, probe.hexdigest(), prefix="bt-")
-        existing = await self._describe_or_none(batch_id)
+            batch_id, existing = await self._batch_id(request.tenant_id, probe.hexdigest())
+        else:  # a stream without a key is read once: no digest first
+            batch_id, existing = await self._batch_id(request.tenant_id, request.idempotency_key)
         pages = InputPages(self._store, namespace=self._client.namespace, batch_id=batch_id)
         if isinstance(inputs, AsyncIterator):
             async for value in inputs:
@@ -124,6 +121,23 @@ class TemporalBatchEngine(BatchReads):
             return await self._repeat(batch_id, existing, digest, request)
         await pages.finish()
         return await self._start(batch_id, request, pages, digest)
+
+    async def _batch_id(
+        self, tenant_id: str | None, key: str | None
+    ) -> tuple[str, WorkflowExecutionDescription | None]:
+        """The batch's id (from its key or inputs' digest, else a new one) and the batch already
+        there, if any: one submitted before ids were keyed by the server secret counts too."""
+        if key is None:
+            return "bt-" + uuid.uuid4().hex[:24], None
+        ids = self._engine.ids
+        batch_id = keyed_id(tenant_id, key, ids=ids, prefix="bt-")
+        existing = await self._describe_or_none(batch_id)
+        legacy = legacy_keyed_id(tenant_id, key, ids=ids, prefix="bt-")
+        if existing is None and legacy is not None:
+            old = await self._describe_or_none(legacy)
+            if old is not None:
+                return legacy, old
+        return batch_id, existing
 
     async def _start(
         self, batch_id: str, request: BatchRequest, pages: InputPages, digest: str

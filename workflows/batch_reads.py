@@ -18,7 +18,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from pipeline_engine._ids import batch_member_key, keyed_id
+from pipeline_engine._ids import batch_member_key, keyed_id, legacy_keyed_id
 from pipeline_engine.batches import (
     BatchPage,
     BatchPipeline,
@@ -76,6 +76,15 @@ class BatchReads:
     _engine: TemporalPipelineEngine
     _client: Client
     _calls: TemporalCalls
+
+    def _member_id(self, tenant_id: str | None, batch_id: str, index: int) -> str:
+        """The id of the batch's pipeline of input ``index``."""
+        return keyed_id(tenant_id, batch_member_key(batch_id, index), ids=self._engine.ids)
+
+    def _legacy_member_id(self, tenant_id: str | None, batch_id: str, index: int) -> str | None:
+        """The id it had before ids were keyed (``None`` when those are not looked up)."""
+        key = batch_member_key(batch_id, index)
+        return legacy_keyed_id(tenant_id, key, ids=self._engine.ids)
 
     async def _describe_or_none(self, batch_id: str) -> WorkflowExecutionDescription | None:
         try:
@@ -191,20 +200,31 @@ class BatchReads:
         raw = decode_page_token(next_page_token)
         start = int.from_bytes(raw, "big") if raw else 0
         end = min(status.total, start + page_size)
-        ids = {keyed_id(tenant_id, batch_member_key(batch_id, i)): i for i in range(start, end)}
+        ids = {self._member_id(tenant_id, batch_id, i): i for i in range(start, end)}
+        # a batch's pipelines created before ids were keyed have the id of the plain hash
+        legacy = {
+            old: pid
+            for pid, i in ids.items()
+            if (old := self._legacy_member_id(tenant_id, batch_id, i)) is not None
+        }
         found: dict[str, str] = {}
         if ids:
             query = (
                 f"WorkflowType = '{names.WORKFLOW_TYPE}' AND "
                 f"{names.SA_BATCH_ID.name} = {quote_value(batch_id)} AND "
-                f"WorkflowId IN ({', '.join(map(quote_value, ids))})"
+                f"WorkflowId IN ({', '.join(map(quote_value, [*ids, *legacy]))})"
             )
+            renamed: dict[str, str] = {}
 
             async def fetch() -> None:
                 async for w in self._client.list_workflows(query, page_size=len(ids)):
                     found[w.id] = w.typed_search_attributes.get(names.SA_PIPELINE_STATE) or ""
 
             await self._calls(fetch)
+            for old, pid in legacy.items():
+                if old in found and pid not in found:
+                    renamed[pid] = old
+            ids = {renamed.get(pid, pid): i for pid, i in ids.items()}
         unstarted = (
             PipelineState.PENDING
             if status.state == "RUNNING" and status.cancel_reason is None
@@ -255,11 +275,18 @@ class BatchReads:
         )
 
         async def line(index: int) -> BatchResultLine:
-            pid = keyed_id(tenant_id, batch_member_key(batch_id, index))
+            pid = self._member_id(tenant_id, batch_id, index)
             try:
                 found = await self._engine.get_pipeline(pid, page=StagePage(limit=0))
             except PipelineNotFound:
-                return BatchResultLine(index=index, pipeline_id=pid, state=unstarted)
+                old = self._legacy_member_id(tenant_id, batch_id, index)
+                try:  # created before ids were keyed?
+                    if old is None:
+                        raise
+                    found = await self._engine.get_pipeline(old, page=StagePage(limit=0))
+                    pid = old
+                except PipelineNotFound:
+                    return BatchResultLine(index=index, pipeline_id=pid, state=unstarted)
             error = found.error.model_dump(mode="json") if found.error is not None else None
             return BatchResultLine(
                 index=index,

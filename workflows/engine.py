@@ -18,7 +18,7 @@ from __future__ import annotations
 from temporalio.client import Client
 from temporalio.service import RetryConfig
 
-from pipeline_engine._ids import pipeline_id_for
+from pipeline_engine._ids import IdRule, pipeline_id_for
 from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry
 from workflows.connection import TemporalSecurity
@@ -50,6 +50,8 @@ class TemporalPipelineEngine(EngineCommands, EngineVisibility):
             and concurrent reads always share one Temporal call (see :meth:`get_pipeline`).
         register_search_attributes: The first health check adds the search attributes missing
             from the namespace (:mod:`workflows.search_attributes`), when the cluster allows it.
+        ids: How ids are derived (the server's id secret; default: the dev one). The API and the
+            workers running batches must hold the same.
     """
 
     @classmethod
@@ -89,4 +91,5 @@ class TemporalPipelineEngine(EngineCommands, EngineVisibility):
             limits=limits,
             status_cache_s=settings.status_cache_s,
             register_search_attributes=settings.register_search_attributes,
+            ids=IdRule.from_settings(settings),
         )

@@ -87,6 +87,10 @@ class EngineCommands(EngineReads):
         activities and child workflows inherit it. ``batch`` marks it as one of a batch's
         pipelines (search attribute ``BatchId``, its input's index in the memo)."""
         identity, tenant_id, start = request.identity, request.tenant_id, request.start
+        if identity.legacy_id is not None:
+            repeat = await self._legacy_repeat(request)
+            if repeat is not None:
+                return repeat
         batch = request.batch
         plan, pid = identity.plan, identity.pipeline_id
         parsed = plan.config
@@ -135,6 +139,23 @@ class EngineCommands(EngineReads):
                 await self.start_pipeline(pid)
             return CreatedPipeline(pid, await self.get_status(pid), created=False)
         return CreatedPipeline(pid, state, created=True)
+
+    async def _legacy_repeat(self, request: CreateRequest) -> CreatedPipeline | None:
+        """The pipeline this request created before ids were keyed by the server secret, if any
+        (the same checks as a repeat on the current id)."""
+        identity = request.identity
+        legacy = identity.legacy_id
+        if legacy is None or legacy == identity.pipeline_id:
+            return None
+        try:
+            existing = await self._calls(self._handle(legacy).describe)
+        except PipelineNotFound:
+            return None
+        stored = await existing.memo_value(names.MEMO_FINGERPRINT, default=None)
+        identity.check_repeat(stored, pipeline_id=legacy)
+        if request.start:
+            await self.start_pipeline(legacy)
+        return CreatedPipeline(legacy, await self.get_status(legacy), created=False)
 
     def workflow_input(
         self,

@@ -12,6 +12,7 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
+from pipeline_engine._ids import DEV_IDS, IdRule
 from pipeline_engine.service import PreparedConfig
 from pipeline_engine.service.front import EngineFront
 from pipeline_engine.steps import StepRegistry
@@ -37,8 +38,10 @@ class EngineCore(EngineFront):
         limits: RunLimits | None = None,
         status_cache_s: float = 0.0,
         register_search_attributes: bool = True,
+        ids: IdRule = DEV_IDS,
     ) -> None:
         self._client = client
+        self._ids = ids
         self._attributes_ok = False  # until a health check saw them all (they are not removed)
         self._register_attributes = register_search_attributes
         if limits is None:
@@ -69,6 +72,11 @@ class EngineCore(EngineFront):
     def calls(self) -> TemporalCalls:
         """The one call wrapper (for the other engines on this client: batches, schedules)."""
         return self._calls
+
+    @property
+    def ids(self) -> IdRule:
+        """How this engine derives ids (for the other engines on this client: batches)."""
+        return self._ids
 
     @property
     def task_queue(self) -> str:

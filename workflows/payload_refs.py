@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote
 
@@ -32,8 +33,10 @@ from workflows.payload_store import UNSCOPED, PayloadMissing, PayloadStore, fold
 
 __all__ = [
     "DRIVER_NAME",
+    "BadReference",
     "PayloadStoreDriver",
     "ReferenceResolver",
+    "checked_key",
     "data_converter",
     "referenced_workflow",
     "resolve_references",
@@ -80,6 +83,7 @@ class PayloadStoreDriver(StorageDriver):
     ) -> list[Payload]:
         out = []
         for claim in claims:
+            checked_key(claim.claim_data)  # only a key this driver writes is ever read
             key = claim.claim_data["key"]
             data = await self._store.get(key)
             if hashlib.sha256(data).hexdigest() != claim.claim_data.get("sha256"):
@@ -124,14 +128,55 @@ def _reference(payload: Payload) -> ExternalStorageReference | None:
     return ref if ref.driver_name == DRIVER_NAME and "key" in ref.claim_data else None
 
 
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_MAX_KEY = 1024
+
+
+class BadReference(ValueError):
+    """A reference of this driver whose claim names no object it could have written."""
+
+
+def checked_key(claim: Mapping[str, str]) -> tuple[str, str, str]:
+    """``(namespace, workflow id, digest)`` of a claim this driver could have written.
+
+    The key must be exactly ``<namespace>/<workflow id>/<sha256>`` as
+    :meth:`PayloadStoreDriver.store` writes it (each id percent-encoded into one segment, the
+    digest the claim's ``sha256``), so a crafted key cannot name another workflow's folder
+    (``..``, extra segments, an absolute path).
+
+    Raises:
+        BadReference: naming what is wrong.
+    """
+    key, digest = claim.get("key", ""), claim.get("sha256", "")
+    if not key or len(key) > _MAX_KEY:
+        raise BadReference(f"not a payload-store reference: a key of 1 to {_MAX_KEY} characters")
+    if not _DIGEST.fullmatch(digest):
+        raise BadReference("not a payload-store reference: sha256 is not 64 lowercase hex digits")
+    parts = key.split("/")
+    if len(parts) != 3 or parts[2] != digest:
+        raise BadReference(
+            "not a payload-store reference: the key is not <namespace>/<workflow id>/<its sha256>"
+        )
+    namespace, owner = unquote(parts[0]), unquote(parts[1])
+    if not namespace or not owner or f"{folder_path(namespace, owner)}/{digest}" != key:
+        raise BadReference(
+            "not a payload-store reference: namespace and workflow id are not written as the "
+            "store writes them"
+        )
+    return namespace, owner, digest
+
+
 def referenced_workflow(payload: Payload) -> tuple[str, str] | None:
-    """``(namespace, workflow id)`` of the folder a reference payload points into, if it is one."""
+    """``(namespace, workflow id)`` of the folder a reference payload points into, if it is one.
+
+    Raises:
+        BadReference: it is one of ours whose key could not have been written by this driver.
+    """
     ref = _reference(payload)
     if ref is None:
         return None
-    namespace, _, rest = ref.claim_data["key"].partition("/")
-    owner, _, _ = rest.partition("/")
-    return unquote(namespace), unquote(owner)
+    namespace, owner, _ = checked_key(ref.claim_data)
+    return namespace, owner
 
 
 async def resolve_references(store: PayloadStore, payloads: Sequence[Payload]) -> list[Payload]:
@@ -149,23 +194,37 @@ async def resolve_references(store: PayloadStore, payloads: Sequence[Payload]) -
 
 
 class ReferenceResolver:
-    """Our references in the protobuf JSON the Temporal Web UI's codec protocol carries."""
+    """Our references in the protobuf JSON the Temporal Web UI's codec protocol carries.
 
-    def __init__(self, store: PayloadStore) -> None:
+    Args:
+        store: Where the payloads are.
+        namespace: The Temporal namespace of the API (a reference into another one is refused).
+    """
+
+    def __init__(self, store: PayloadStore, *, namespace: str | None = None) -> None:
         self._store = store
+        self._namespace = namespace
 
     def owner(self, payload: dict[str, Any]) -> str | None:
         """The workflow id a reference points into; ``None`` for any other payload.
 
         Raises:
-            ValueError: ``payload`` is not a Temporal payload.
+            ValueError: ``payload`` is not a Temporal payload, or a reference of ours that this
+                store's driver could not have written (a crafted key, another namespace).
         """
         try:
             parsed = json_format.ParseDict(payload, Payload())
         except json_format.ParseError as exc:
             raise ValueError(str(exc)) from None
         found = referenced_workflow(parsed)
-        return found[1] if found else None
+        if found is None:
+            return None
+        namespace, owner = found
+        if self._namespace is not None and namespace != self._namespace:
+            raise BadReference(
+                f"not a payload-store reference of namespace {self._namespace!r}: {namespace!r}"
+            )
+        return owner
 
     async def resolve(self, payload: dict[str, Any]) -> dict[str, Any]:
         """The stored payload a reference points to (the reference itself once swept)."""

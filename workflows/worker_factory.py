@@ -11,6 +11,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities import build_step_activities
+from pipeline_engine._ids import DEV_IDS, IdRule
 from pipeline_engine.observability.tracing import tracing_interceptors
 from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry
@@ -114,6 +115,7 @@ def build_worker(
     drain_s: float = 0.0,
     max_result_bytes: int = Settings.model_fields["payload_max_bytes"].default,
     sandboxed: bool = Settings.model_fields["workflow_sandbox"].default,
+    ids: IdRule = DEV_IDS,
 ) -> Worker:
     """A worker polling ``task_queue`` for pipelines and for the steps in ``registry``.
 
@@ -124,6 +126,7 @@ def build_worker(
     A step result over ``max_result_bytes`` of JSON fails its stage; without a payload store on
     the client, the limit is :data:`INLINE_RESULT_LIMIT` (results then travel in the history).
     ``sandboxed`` runs the workflows in the SDK's sandbox (``PIPELINE_ENGINE_WORKFLOW_SANDBOX``).
+    ``ids`` derives the ids of a batch's pipelines: the API's rule (``PIPELINE_ENGINE_ID_SECRET``).
     """
     if client.data_converter.external_storage is None:
         max_result_bytes = min(max_result_bytes, INLINE_RESULT_LIMIT)
@@ -142,7 +145,9 @@ def build_worker(
                 []
                 if activities_only
                 else build_batch_activities(
-                    TemporalPipelineEngine(client, task_queue=task_queue, registry=registry),
+                    TemporalPipelineEngine(
+                        client, task_queue=task_queue, registry=registry, ids=ids
+                    ),
                     registry,
                     store_of(client.data_converter),
                 )

@@ -58,6 +58,8 @@ def worker(
 
 async def _run_worker(settings: Settings, *, task_queue: str | None, activities_only: bool) -> None:
     import pipeline_engine.builtin_steps  # noqa: F401  (registers the built-in steps)
+    from api.secret_policy import check_id_secret
+    from pipeline_engine._ids import IdRule
     from pipeline_engine.cli._setup import check_search_attributes
     from pipeline_engine.observability import configure_logging, configure_tracing
     from pipeline_engine.observability.metric_labels import set_tenant_label
@@ -68,6 +70,7 @@ async def _run_worker(settings: Settings, *, task_queue: str | None, activities_
     from workflows.worker_factory import build_worker
 
     configure_logging(fmt=settings.log_format, level=settings.log_level, file=settings.log_file)
+    check_id_secret(settings)  # the API's id rule: batches create pipelines here
     load_steps(settings.step_modules)
     if settings.worker_metrics_port is not None:
         check_ports(
@@ -104,6 +107,7 @@ async def _run_worker(settings: Settings, *, task_queue: str | None, activities_
         activities_only=activities_only,
         drain_s=settings.worker_drain_s,
         sandboxed=settings.workflow_sandbox,
+        ids=IdRule.from_settings(settings),
     )
     log = logging.getLogger("pipeline_engine.worker")
     sweeper = start_payload_sweeper(store, client, settings)
@@ -244,6 +248,7 @@ async def _serve(
     import pipeline_engine.builtin_steps  # noqa: F401  (registers the built-in steps)
     from api.auth import dev_admin_token
     from api.serve import serve_api
+    from pipeline_engine._ids import IdRule
     from pipeline_engine.steps import default_registry
     from workflows.payload_retention import start_payload_sweeper
     from workflows.payload_store import store_from_settings
@@ -263,6 +268,7 @@ async def _serve(
         registry=default_registry,
         max_result_bytes=settings.payload_max_bytes,
         sandboxed=settings.workflow_sandbox,
+        ids=IdRule.from_settings(settings),
     )
     sweeper = start_payload_sweeper(store, client, settings)
     async with worker:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline_engine._finite import refuse_non_finite
+from pipeline_engine._ids import DEV_IDS, IdRule
 from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.events import Event
 from pipeline_engine.observability.tracing import span
@@ -75,6 +76,7 @@ class EngineFront(ABC):
     """The operations every engine fronts the same way (see the module's docstring)."""
 
     _registry: StepRegistry | None
+    _ids: IdRule = DEV_IDS  # the engine's id rule (the Temporal engine's: from its settings)
 
     async def create_pipeline(
         self,
@@ -102,6 +104,7 @@ class EngineFront(ABC):
                 input=input,
                 settings=settings,
                 idempotency_key=idempotency_key,
+                ids=self._ids,
             )
             request = CreateRequest(identity, tenant_id, input, settings, start, priority, batch)
             return await self._create(request)

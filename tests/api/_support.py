@@ -16,6 +16,7 @@ from pipeline_engine.settings import Settings
 from workflows.dev_server import TemporalDevServer
 
 SECRET = "test-secret-Qm7vX2pL9rT4wZ8kN3bF6hJ1sD5gA0cE-yU"  # random-looking: the entropy check
+ID_SECRET = "test-ids-Hx5cV9nB2mQ7wZ4kL8pR1tJ6sD3gF0aEyU"  # the API's id key (workers: the same)
 
 
 @dataclass
@@ -32,6 +33,7 @@ def make_settings(temporal: TemporalDevServer | None, db_url: str, **extra: Any)
     values: dict[str, Any] = {
         "env": "prod",
         "jwt_secret": SECRET,
+        "id_secret": ID_SECRET,
         "temporal_address": temporal.address if temporal else "127.0.0.1:1",
         "task_queue": f"api-{uuid.uuid4().hex[:10]}",
         "database_url": db_url,

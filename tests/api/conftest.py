@@ -22,6 +22,7 @@ from api.app import create_app
 from api.auth import mint_token
 from api.tenants import TenantConfigStore
 from api.tenants.migrate import downgrade, upgrade
+from pipeline_engine._ids import IdRule
 from pipeline_engine.steps import StepRegistry
 from tests.api._support import SECRET, ApiServer, bearer, make_settings, start_uvicorn
 from workflows.dev_server import TemporalDevServer, free_port
@@ -54,7 +55,12 @@ async def api_server(
         temporal_ui_url=UI_ORIGIN + "/namespaces/default",
     )
     app = create_app(settings, registry=registry)
-    worker = build_worker(client, task_queue=settings.task_queue, registry=registry)
+    worker = build_worker(
+        client,
+        task_queue=settings.task_queue,
+        registry=registry,
+        ids=IdRule.from_settings(settings),
+    )
     async with worker:
         port = free_port()
         server, task = await start_uvicorn(app, port)

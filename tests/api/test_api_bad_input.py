@@ -15,7 +15,7 @@ import pytest
 from api.app import create_app
 from pipeline_engine.settings import DEV_JWT_SECRET, Settings
 from pipeline_engine.steps import StepRegistry
-from tests.api._support import ApiServer, bearer, make_settings, pipeline_config, step
+from tests.api._support import SECRET, ApiServer, bearer, make_settings, pipeline_config, step
 
 MIB = 1024 * 1024
 
@@ -189,7 +189,10 @@ def test_refuses_weak_secrets_outside_dev(tmp_path: Path, registry: StepRegistry
     url = f"sqlite:///{tmp_path / 't.db'}"
     for secret in (DEV_JWT_SECRET, "short"):
         with pytest.raises(RuntimeError, match="JWT_SECRET"):
-            create_app(Settings(env="prod", jwt_secret=secret, database_url=url), registry=registry)
+            create_app(
+                Settings(env="prod", jwt_secret=secret, id_secret=SECRET[::-1], database_url=url),
+                registry=registry,
+            )
     create_app(Settings(env="dev", jwt_secret=DEV_JWT_SECRET, database_url=url), registry=registry)
 
 

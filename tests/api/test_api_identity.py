@@ -184,17 +184,24 @@ def test_hs256_keys_by_kid_rotate() -> None:
 
 
 def test_secrets_are_hidden_and_weak_ones_refused_in_production() -> None:
-    settings = Settings(jwt_secret=STRONG, jwt_keys={"k": STRONG + "2"}, s3_secret_access_key="s3")
+    settings = Settings(
+        jwt_secret=STRONG,
+        jwt_keys={"k": STRONG + "2"},
+        s3_secret_access_key="s3",
+        id_secret=STRONG[::-1],
+    )
     assert STRONG not in repr(settings) and "s3'" not in repr(settings)
+    assert STRONG[::-1] not in repr(settings)
     check_secret(settings.model_copy(update={"env": "prod"}))
     for weak in (" " * 40, "password" * 5, DEV_JWT_SECRET, "shh"):
         with pytest.raises(RuntimeError, match="JWT_SECRET") as err:
-            check_secret(Settings(env="prod", jwt_secret=weak))
+            check_secret(Settings(env="prod", jwt_secret=weak, id_secret=STRONG[::-1]))
         assert weak not in str(err.value)
+    strong = {"env": "prod", "jwt_secret": STRONG, "id_secret": STRONG[::-1]}
     with pytest.raises(RuntimeError, match=r"JWT_KEYS\['k'\]"):
-        check_secret(Settings(env="prod", jwt_secret=STRONG, jwt_keys={"k": " " * 40}))
+        check_secret(Settings(**strong, jwt_keys={"k": " " * 40}))
     with pytest.raises(RuntimeError, match="PAGE_TOKEN_SECRET"):
-        check_secret(Settings(env="prod", jwt_secret=STRONG, page_token_secret="x" * 40))
+        check_secret(Settings(**strong, page_token_secret="x" * 40))
 
 
 def test_page_tokens_have_a_key_of_their_own() -> None:

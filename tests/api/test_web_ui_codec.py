@@ -13,6 +13,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from api.app import create_app
 from api.tokens import ui_codec_endpoint
+from pipeline_engine._ids import IdRule
 from pipeline_engine.steps import StepRegistry
 from tests.api._support import SECRET, make_settings, start_uvicorn
 from tests.workflows.test_web_ui import browser, page_showing
@@ -59,7 +60,12 @@ async def codec_stack(
         temporal_ui_url=codec_ui_server.ui_url,
     )
     client = await connect(codec_ui_server.address, payload_store=payload_store)
-    async with build_worker(client, task_queue=settings.task_queue, registry=registry):
+    async with build_worker(
+        client,
+        task_queue=settings.task_queue,
+        registry=registry,
+        ids=IdRule.from_settings(settings),
+    ):
         server, task = await start_uvicorn(create_app(settings, registry=registry), API_PORT)
         try:
             yield TemporalPipelineEngine(client, task_queue=settings.task_queue, registry=registry)

@@ -34,9 +34,10 @@ from pipeline_engine import (
     stage,
     step,
 )
-from pipeline_engine._ids import pipeline_id_for
+from pipeline_engine._ids import DEV_IDS, IdRule, legacy_pipeline_id_for, pipeline_id_for
 from pipeline_engine.dsl import parse_config
 from tests.contract.conftest import AsyncEngine, Backend
+from tests.support import live_stack
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -267,9 +268,11 @@ async def test_create_is_idempotent_and_a_reused_key_conflicts(backend: Backend)
     pid = await engine.create_pipeline(config, input={"n": 1})
     assert await engine.create_pipeline(config.model_dump(by_alias=True), input={"n": 1}) == pid
     parsed = parse_config(config).config
-    assert pid == pipeline_id_for(
-        tenant_id=backend.tenant_id, config=parsed, input={"n": 1}, idempotency_key=None
-    )
+    # keyed by the server's id secret (the fake's: the dev one), never the plain hash of old
+    rule = DEV_IDS if backend.name == "fake" else IdRule.of(live_stack.ID_SECRET)
+    same = {"tenant_id": backend.tenant_id, "config": parsed, "input": {"n": 1}}
+    assert pid == pipeline_id_for(**same, idempotency_key=None, ids=rule)
+    assert pid != legacy_pipeline_id_for(**same, idempotency_key=None, ids=rule)
     await engine.start_pipeline(pid)
     assert await engine.create_pipeline(config, input={"n": 1}) == pid
     assert await engine.start_pipeline(pid) in (PipelineState.RUNNING, PipelineState.SUCCEEDED)

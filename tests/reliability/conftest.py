@@ -79,6 +79,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, calls_dir: Path) -> Iterator
     env = {
         "PIPELINE_ENGINE_ENV": "prod",
         "PIPELINE_ENGINE_JWT_SECRET": SECRET,
+        "PIPELINE_ENGINE_ID_SECRET": SECRET[::-1],
         "PIPELINE_ENGINE_TEMPORAL_ADDRESS": temporal.address,
         "PIPELINE_ENGINE_TASK_QUEUE": task_queue,
         "PIPELINE_ENGINE_DATABASE_URL": f"sqlite:///{logs / 'tenants.db'}",

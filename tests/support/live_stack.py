@@ -20,6 +20,7 @@ from workflows.dev_server import TemporalDevServer, free_port
 from workflows.payload_store import PayloadStore
 
 SECRET = "live-stack-secret-Rk4nW8qZ2vB6xT0mL5pH9cF3jS7dG1aE"  # random-looking: the entropy check
+ID_SECRET = "live-stack-ids-Vb3nQ8wZ1xK6mT4pL9hR2cJ7sF0dG5aYe"  # the API's and worker's id key
 
 
 @dataclass
@@ -44,11 +45,13 @@ def _start_live_stack(
         pytest.skip(f"live backend needs the REST API (api.app not importable: {exc})")
     import uvicorn
 
+    from pipeline_engine._ids import IdRule
     from workflows.worker_factory import build_worker, connect
 
     settings = Settings(
         env="prod",
         jwt_secret=SECRET,
+        id_secret=ID_SECRET,
         temporal_address=temporal.address,
         task_queue=f"live-{uuid.uuid4().hex[:10]}",
         database_url=db_url,
@@ -61,7 +64,12 @@ def _start_live_stack(
 
     async def start() -> None:
         client = await connect(temporal.address, payload_store=payload_store)
-        worker = build_worker(client, task_queue=settings.task_queue, registry=registry)
+        worker = build_worker(
+            client,
+            task_queue=settings.task_queue,
+            registry=registry,
+            ids=IdRule.from_settings(settings),
+        )
         handles["worker"] = asyncio.create_task(worker.run())
         handles["worker_obj"] = worker
         server = uvicorn.Server(

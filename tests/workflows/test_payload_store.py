@@ -87,8 +87,11 @@ async def test_driver_round_trip_dedups_and_checks_the_hash(store: PayloadStore)
     (back,) = await driver.retrieve(StorageDriverRetrieveContext(), [first])
     assert back == payload
     forged = StorageDriverClaim({**first.claim_data, "sha256": "0" * 64})
-    with pytest.raises(ValueError, match="checksum"):
+    with pytest.raises(ValueError, match="not a payload-store reference"):  # not its key
         await driver.retrieve(StorageDriverRetrieveContext(), [forged])
+    await store.put(first.claim_data["key"], b"tampered")  # the object changed under its key
+    with pytest.raises(ValueError, match="checksum"):
+        await driver.retrieve(StorageDriverRetrieveContext(), [first])
 
 
 @pytest.fixture

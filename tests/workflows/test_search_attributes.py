@@ -22,6 +22,7 @@ import pytest
 
 from api.app import create_app
 from api.auth import mint_token
+from pipeline_engine._ids import IdRule
 from pipeline_engine.steps import StepRegistry
 from tests.api._support import SECRET, bearer, make_settings, start_uvicorn, wait_state
 from workflows.dev_server import TemporalDevServer, free_port
@@ -51,7 +52,12 @@ async def _api(
         register_search_attributes=register,
     )
     client = await connect(temporal.address)
-    worker = build_worker(client, task_queue=settings.task_queue, registry=registry)
+    worker = build_worker(
+        client,
+        task_queue=settings.task_queue,
+        registry=registry,
+        ids=IdRule.from_settings(settings),
+    )
     async with worker:
         port = free_port()
         server, task = await start_uvicorn(create_app(settings, registry=registry), port)

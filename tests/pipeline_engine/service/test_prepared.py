@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 import tests.support.steps  # noqa: F401  (registers the t_* steps)
-from pipeline_engine._ids import canonical_json, config_fingerprint, pipeline_id_for
+from pipeline_engine._ids import DEV_IDS, canonical_json, config_fingerprint, pipeline_id_for
 from pipeline_engine.dsl import parse_config
 from pipeline_engine.errors import InvalidConfig
 from pipeline_engine.service import PreparedConfig
@@ -58,8 +58,14 @@ def test_the_fingerprint_is_unchanged_by_preparing(input: Any, settings: Any) ->
         idempotency_key=None,
         settings=settings,
         fingerprint=old,
+        ids=DEV_IDS,
     ) == pipeline_id_for(
-        tenant_id="acme", config=config, input=input, idempotency_key=None, settings=settings
+        tenant_id="acme",
+        config=config,
+        input=input,
+        idempotency_key=None,
+        settings=settings,
+        ids=DEV_IDS,
     )
 
 
