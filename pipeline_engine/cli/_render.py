@@ -46,7 +46,9 @@ def _duration_text(seconds: float | None) -> str:
 
 def progress_table(status: PipelineStatus) -> Table:
     """A per-stage table: state, attempts, duration and the last error of each stage."""
-    table = Table(title=f"{status.name}  {status.pipeline_id}  [{status.state.value}]")
+    ref = status.pipeline_ref
+    origin = f"  ({ref.name} v{ref.version})" if ref is not None else ""
+    table = Table(title=f"{status.name}{origin}  {status.pipeline_id}  [{status.state.value}]")
     table.add_column("stage")
     table.add_column("step")
     table.add_column("state")

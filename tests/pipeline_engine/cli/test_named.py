@@ -105,6 +105,7 @@ def test_alias_run_by_name_and_version_archive(cli: CliRunner, tenant: str, tmp_
     )
     assert pinned["result"] == 100
     assert pinned["pipeline_ref"]["name"] == "survey" and pinned["pipeline_ref"]["version"] == 2
+    assert "(survey v2)" in ok(cli, "status", pinned["pipeline_id"])
 
     both = cli.invoke(app, ["run", str(adds(tmp_path, 1)), "--pipeline", "survey", *t])
     assert both.exit_code == 2 and "one of them" in both.output
