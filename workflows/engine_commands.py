@@ -178,6 +178,7 @@ class EngineCommands(EngineReads):
             local_steps=sorted(plan.local_defaults),
             limits=self._limits,
             pipeline_ref=prepared.ref,
+            pinned=prepared.pinned,
         )
 
     def web_ui_texts(self, prepared: PreparedConfig, tenant_id: str | None) -> tuple[str, str]:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from activities.messages import StepActivityInput, StepActivityResult, StepErrorDetails
 from pipeline_engine._interpreter import RunSnapshot, ShardCall
+from pipeline_engine._interpreter._children import PinnedPipelines
 from pipeline_engine.dsl import Defaults, PipelineConfig
 from pipeline_engine.versions import PipelineVersionRef
 
@@ -121,6 +122,8 @@ class PipelineWorkflowInput(_Message):
     pipeline_ref: PipelineVersionRef | None = None
     """The stored pipeline version it runs (``None``: a raw config, or a run recorded before
     runs knew their origin); carried into every continued run with the rest of the input."""
+    pinned: PinnedPipelines | None = None
+    """The versions its sub-pipelines (and theirs) run, pinned when it was created."""
 
     @field_serializer("config")
     def _only_what_was_set(self, config: PipelineConfig) -> dict[str, Any]:
@@ -188,6 +191,8 @@ class ShardWorkflowInput(_Message):
     failure_hold_s: float
     limits: RunLimits
     call: ShardCall
+    pinned: PinnedPipelines | None = None
+    """The pipeline's pinned sub-pipelines (a map's runs may start some)."""
 
     @classmethod
     def for_pipeline(
@@ -207,6 +212,7 @@ class ShardWorkflowInput(_Message):
                 failure_hold_s=params.config.failure_hold_s,
                 limits=limits,
                 call=call,
+                pinned=params.pinned,
             )
 
         return make

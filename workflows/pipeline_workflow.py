@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from pipeline_engine.states import PipelineState
     from pipeline_engine.status import PipelineStatus, StagePage
     from workflows import names
+    from workflows.children import Children
     from workflows.messages import (
         CancelRequest,
         CommandRequest,
@@ -89,6 +90,7 @@ class PipelineWorkflow:
             shard_input=ShardWorkflowInput.for_pipeline(params, workflow.info().workflow_id, limits)
             if limits
             else None,
+            children=Children.of(params, limits),
         )
         self._run = PipelineRun(
             plan=compile_plan(params.config, local_defaults=frozenset(params.local_steps)),

@@ -27,10 +27,12 @@ with workflow.unsafe.imports_passed_through():
         StepFailed,
         StepOutcome,
     )
+    from pipeline_engine._interpreter._children import SubPipelineCall, not_resolved
     from pipeline_engine._step_cache import CacheAnswer, CacheRequest
     from pipeline_engine.observability.metric_labels import pipeline_labels
     from pipeline_engine.states import PipelineState
     from pipeline_engine.status import ErrorInfo
+    from workflows.children import Children
     from workflows.messages import ShardWorkflowInput, StepActivityInput, StepActivityResult
     from workflows.names import (
         SA_PIPELINE_STATE,
@@ -107,15 +109,18 @@ class TemporalRuntime:
         shards_in_flight: int = 1,
         shard_input: Callable[[ShardCall], ShardWorkflowInput] | None = None,
         is_shard: bool = False,
+        children: Children | None = None,
     ) -> None:
         """``history_bound``: (events, bytes) of history past which no more stages start;
         ``shard_width``: fan-outs wider than this run in ``PipelineShard`` children, whose input
-        ``shard_input`` makes; ``is_shard``: this runs a shard (it has no pipeline state)."""
+        ``shard_input`` makes; ``is_shard``: this runs a shard (it has no pipeline state);
+        ``children``: starts sub-pipelines (none: such a stage fails, not resolved)."""
         self._history_bound = history_bound
         self.shard_width = shard_width if shard_input is not None else None
         self.shards_in_flight = shards_in_flight
         self._shard_input = shard_input
         self._is_shard = is_shard
+        self._children = children
         self._tenant = tenant_id or ""
         self._log_fields = {
             "pipeline_id": workflow.info().workflow_id,
@@ -244,6 +249,12 @@ class TemporalRuntime:
             )
             raise StepFailed(error, 0, ends_pipeline=True) from None
         return result
+
+    async def run_sub_pipeline(self, call: SubPipelineCall) -> Any:
+        self._check_history()
+        if self._children is None:
+            raise StepFailed(not_resolved(call), 1)
+        return await self._children.run(call)
 
     async def wait_condition(
         self, predicate: Callable[[], bool], *, timeout: float | None, summary: str | None = None

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from pipeline_engine.dsl._cel import preload as _preload_cel
     from workflows import names
+    from workflows.children import Children
     from workflows.messages import ShardWorkflowInput
     from workflows.runtime import TemporalRuntime
 
@@ -73,6 +74,7 @@ class PipelineShardWorkflow:
             shards_in_flight=limits.shards_in_flight,
             shard_input=lambda call: params.model_copy(update={"call": call}),
             is_shard=True,
+            children=Children.of(params, limits),
         )
         self._run = PipelineRun(
             plan=_plan(params),

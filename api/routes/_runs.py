@@ -9,6 +9,7 @@ from typing import Any
 
 from api.tenants import TenantConfigCache
 from api.tenants.pipelines import PipelineStore
+from api.tenants.references import pin_references
 from pipeline_engine.errors import Conflict, NotFound
 from pipeline_engine.service import PreparedConfig, TaskPriority
 from pipeline_engine.service.tenant_configs import no_tenant_config
@@ -50,4 +51,12 @@ async def resolve_run(
             raise no_tenant_config(tenant_id) from None
         raise
     settings, priority = tenant if tenant is not None else ({}, None)
-    return ResolvedRun(name, cache.prepare(tenant_id, stored), settings, priority)
+    prepared = await pin_references(
+        pipelines,
+        cache,
+        tenant_id,
+        cache.prepare(tenant_id, stored),
+        name=stored.name,
+        version=stored.version,
+    )
+    return ResolvedRun(name, prepared, settings, priority)

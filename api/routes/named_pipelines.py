@@ -23,6 +23,7 @@ from api.deps import (
 from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
 from api.routes.tenants import parse_if_match
 from api.schemas import ALIAS_NAME, PIPELINE_NAME, AliasBody, PipelineVersionBody, RollbackBody
+from api.tenants.references import written_references
 from api.tenants.versions import NewVersion
 from pipeline_engine.errors import InvalidInput, Problem
 from pipeline_engine.service.named_pipelines import validate_document
@@ -108,6 +109,7 @@ async def put_pipeline_version(
     check_tenant(caller, tenant_id)
     field, document = _document(body)
     schema_version = validate_document(tenant_id, name, field, document, registry=registry)
+    await written_references(pipelines, cache, tenant_id, name, field, document, schema_version)
     new = NewVersion(field, document, schema_version, body.message)
     stored, created = await pipelines.write(
         tenant_id, name, new, actor=caller.sub, expected=parse_if_match(if_match)

@@ -13,6 +13,7 @@ from api.deps import (
     MetricsDep,
     OperablePipeline,
     Operator,
+    PipelinesDep,
     RegistryDep,
     SettingsDep,
     ViewablePipeline,
@@ -33,12 +34,14 @@ from api.schemas import (
     PipelineRef,
     RetryBody,
 )
+from api.tenants.references import pin_references
 from pipeline_engine._suggest import no_stage
 from pipeline_engine.dsl import PipelineConfig, parse_config
 from pipeline_engine.errors import InvalidConfig, InvalidInput, Problem, StageNotFound
 from pipeline_engine.events import Event
 from pipeline_engine.input_schema import payload_problems
 from pipeline_engine.pages import PipelinePage
+from pipeline_engine.service import PreparedConfig
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus, StagePage
 
@@ -75,15 +78,18 @@ async def create_pipeline(
     engine: EngineDep,
     registry: RegistryDep,
     cache: CacheDep,
+    pipelines: PipelinesDep,
     metrics: MetricsDep,
     response: Response,
 ) -> PipelineRef:
     """Create a pipeline in PENDING; the same arguments give the same id (200 on a repeat).
 
-    It runs at its tenant's priority when the tenant has a config that sets one.
+    It runs at its tenant's priority when the tenant has a config that sets one. Its
+    sub-pipelines (``type: pipeline``) are the tenant's pipelines, pinned now.
     """
     check_tenant(caller, body.tenant_id)
-    config = _config_of(body.config, registry, "$.config")
+    config = PreparedConfig.of(_config_of(body.config, registry, "$.config"), registry=registry)
+    config = await pin_references(pipelines, cache, body.tenant_id, config, name=config.config.name)
     created = await engine.create_pipeline(
         config,
         input=body.input,

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Response
 from api.deps import CacheDep, EngineDep, MetricsDep, Operator, PipelinesDep, check_tenant
 from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
 from api.schemas import PipelineRef, ProcessBody
+from api.tenants.references import pin_references
 from pipeline_engine._suggest import closest
 from pipeline_engine.errors import Conflict, InvalidInput, NotFound, Problem, TenantNotFound
 from pipeline_engine.service.tenant_configs import no_tenant_config
@@ -71,8 +72,16 @@ async def process(
             exc.message, details=[{"did_you_mean": near}] if near else []
         ) from None
     settings, priority = tenant if tenant is not None else ({}, None)
-    created = await engine.create_pipeline(
+    prepared = await pin_references(
+        pipelines,
+        cache,
+        body.tenant_id,
         cache.prepare(body.tenant_id, stored),
+        name=stored.name,
+        version=stored.version,
+    )
+    created = await engine.create_pipeline(
+        prepared,
         input=body.input,
         tenant_id=body.tenant_id,
         idempotency_key=body.idempotency_key,

@@ -18,6 +18,7 @@ from api.tenants.versions import (
     NewVersion,
     archive,
     get_version,
+    head_of,
     list_pipelines,
     list_versions,
     no_pipeline,
@@ -200,6 +201,26 @@ class PipelineStore:
         if stored is None:
             raise no_pipeline(tenant_id, name)
         return stored
+
+    async def referenced(
+        self, tenant_id: str, name: str, version: int | None
+    ) -> StoredPipeline | str:
+        """The version a sub-pipeline reference runs (``None``: the latest; no alias applies), or
+        why it cannot run (unknown name or version, archived)."""
+
+        def found() -> StoredPipeline | str:
+            with self._engine.connect() as conn:
+                head = head_of(conn, tenant_id, name)
+                if head is None:
+                    return f"unknown pipeline {name!r}"
+                if head.archived_at is not None:
+                    return f"pipeline {name!r} is archived"
+                wanted = head.latest_version if version is None else version
+                if wanted > head.latest_version:
+                    return f"pipeline {name!r} has no version {version}"
+                return get_version(conn, tenant_id, name, wanted)
+
+        return await self._store.run(found)
 
     async def audit(
         self, tenant_id: str, *, limit: int, before: int | None, pipeline: str | None = None

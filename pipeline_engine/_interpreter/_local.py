@@ -12,6 +12,7 @@ from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import Any
 
+from pipeline_engine._interpreter._children import SubPipelineCall, not_resolved
 from pipeline_engine._interpreter._handoff import ShardCall, ShardResult
 from pipeline_engine._interpreter._runtime import StepCall, StepFailed, StepOutcome
 from pipeline_engine._step_cache import CacheAnswer, CacheRequest, MemoryStepCache
@@ -24,6 +25,7 @@ from pipeline_engine.steps._attempt import AttemptFailed, attempt_context, run_a
 __all__ = ["LocalRuntime", "backoff_delay", "error_info"]
 
 BeforeAttempt = Callable[[StepCall, int], Awaitable[None]]
+Children = Callable[[SubPipelineCall], Awaitable[Any]]
 
 
 def backoff_delay(policy: RetryPolicy, attempt: int) -> float:
@@ -51,6 +53,8 @@ class LocalRuntime:
             as in the activity (``None``: no limit).
         cache: The step cache (share one between runs to reuse results across pipelines;
             default: one of this runtime's own).
+        children: Runs a sub-pipeline's child (an engine's); without it such a stage fails
+            (``SubPipelineNotResolved``).
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class LocalRuntime:
         on_state: Callable[[PipelineState], None] | None = None,
         max_result_bytes: int | None = None,
         cache: MemoryStepCache | None = None,
+        children: Children | None = None,
     ) -> None:
         self._registry = registry
         self._cache = cache if cache is not None else MemoryStepCache()
@@ -72,6 +77,7 @@ class LocalRuntime:
         self._on_state = on_state
         self._max_result_bytes = max_result_bytes
         self._waiters: list[asyncio.Future[None]] = []
+        self._children = children
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -148,6 +154,11 @@ class LocalRuntime:
 
     async def run_shard(self, call: ShardCall) -> ShardResult:
         raise NotImplementedError("an in-process run never shards a fan-out")
+
+    async def run_sub_pipeline(self, call: SubPipelineCall) -> Any:
+        if self._children is None:
+            raise StepFailed(not_resolved(call), 1)
+        return await self._children(call)
 
     def patched(self, patch_id: str) -> bool:
         return True

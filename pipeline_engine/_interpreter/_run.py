@@ -103,7 +103,7 @@ class PipelineRun(Commands, Reads):
         self._walk = Walk(self._ctx)
         self._walk.register(StepPlan, StepStage(self._ctx, self._walk.conditions))
         self._walk.register(SwitchPlan, SwitchStage(self._ctx, self._walk))
-        self._walk.register(SubPipelinePlan, SubPipelineStage(self._ctx))
+        self._walk.register(SubPipelinePlan, SubPipelineStage(self._ctx, self._walk.conditions))
         self._walk.register(InputPlan, InputStage(self._ctx))
         self._walk.register(MapPlan, MapStage(self._ctx, self._walk.fan_out))
         self._endings = Endings(self._ctx, max_result_bytes)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from pipeline_engine._interpreter._children import SubPipelineCall
 from pipeline_engine._interpreter._handoff import ShardCall, ShardResult
 from pipeline_engine._step_cache import CacheAnswer, CacheRequest
 from pipeline_engine.dsl import RetryPolicy
@@ -104,6 +105,11 @@ class Runtime(Protocol):
 
     async def run_shard(self, call: ShardCall) -> ShardResult:
         """Run a slice of a fan-out elsewhere (another workflow) and wait for its outcome."""
+        ...
+
+    async def run_sub_pipeline(self, call: SubPipelineCall) -> Any:
+        """Run a child pipeline and wait for it: its result; :class:`StepFailed` when it failed
+        (or was cancelled on its own). Cancelling the caller cancels the child."""
         ...
 
     def patched(self, patch_id: str) -> bool:

@@ -72,6 +72,7 @@ def sub_pipeline(
     version: int | None = NOT_SET,
     input: Any = NOT_SET,
     id: str | None = NOT_SET,
+    on_failure: str = NOT_SET,
     when: str | None = NOT_SET,
 ) -> SubPipeline:
     """A ``pipeline`` element: run another pipeline of the same tenant as a child workflow.
@@ -81,11 +82,12 @@ def sub_pipeline(
         version: Its version (default: the latest when the run starts).
         input: The child's input: JSON, or :func:`expr` (default: this element's previous value).
         id: Stage id (default: the pipeline's name, made unique).
+        on_failure: ``"fail"`` (default), ``"continue"``, or a failure handler step, as a step's.
         when: A CEL condition; false skips it.
 
     Returns:
         The :class:`~pipeline_engine.dsl.SubPipeline` element; its result is the child's.
     """
     fields: dict[str, Any] = {"type": "pipeline", "name": name}
-    fields.update(options(version=version, input=input, id=id, when=when))
+    fields.update(options(version=version, input=input, id=id, on_failure=on_failure, when=when))
     return SubPipeline(**fields)

@@ -18,7 +18,7 @@ from pipeline_engine.dsl._nodes import (
     SubPipelinePlan,
     SwitchPlan,
 )
-from pipeline_engine.dsl._references import MAX_REFERENCE_DEPTH, PipelineResolver
+from pipeline_engine.dsl._references import MAX_REFERENCE_DEPTH, PipelineResolver, ResolvedPipeline
 
 __all__ = ["COLLAPSE_OVER", "GraphNode", "PlanGraph", "plan_graph", "to_mermaid"]
 
@@ -166,7 +166,8 @@ class _Builder:
         entry = self.add(GraphNode(sid, "pipeline", label, node.path, (sid,)))
         child = None
         if self.pipelines is not None and self.depth < MAX_REFERENCE_DEPTH:
-            child = self.pipelines(node.name, node.version)
+            found = self.pipelines(node.name, node.version)
+            child = found.plan if isinstance(found, ResolvedPipeline) else None
         if child is not None:
             inner = _Builder(
                 self.collapse_over, self.pipelines, entry[0][0], f"{entry[0][0]}/", self.depth + 1

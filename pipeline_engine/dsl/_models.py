@@ -258,6 +258,7 @@ class SubPipeline(_Element):
         description='The child\'s input: JSON, or {"$expr": "<CEL>"}; default: the element\'s '
         "previous value.",
     )
+    on_failure: OnFailure = "fail"
 
 
 Element = Annotated[

@@ -11,9 +11,9 @@ from pipeline_engine._finite import non_finite_problems
 from pipeline_engine._suggest import did_you_mean, unknown_field_hint
 from pipeline_engine.dsl._expressions import find_expressions
 from pipeline_engine.dsl._models import PipelineConfig
-from pipeline_engine.dsl._nodes import MAX_DEPTH, Plan, StepPlan, SubPipelinePlan
+from pipeline_engine.dsl._nodes import MAX_DEPTH, Plan, StepPlan
 from pipeline_engine.dsl._plan import compile_plan
-from pipeline_engine.dsl._references import PipelineResolver, reference_problems
+from pipeline_engine.dsl._references import PipelineResolver, resolve_references
 from pipeline_engine.errors import InvalidConfig, Problem
 from pipeline_engine.steps import StepRegistry
 
@@ -178,22 +178,11 @@ def parse_config(
     if registry is not None:
         problems += _registry_problems(plan, registry)
     if pipelines is not None and not problems:
-        problems += [Problem(p, m) for p, m in reference_problems(plan, pipelines, name=name)]
-    problems += _not_run_yet(plan)
+        found = resolve_references(plan, pipelines, name=name)
+        problems += [Problem(p, m) for p, m in found.problems]
     if problems:
         raise InvalidConfig(_summary(problems), problems=problems)
     return plan
-
-
-def _not_run_yet(plan: Plan) -> list[Problem]:
-    """What the DSL can say but this engine does not run yet (refused, never half run)."""
-    problems = []
-    for stage in (*plan.stages, *plan.templates):
-        if isinstance(stage, SubPipelinePlan):
-            problems.append(
-                Problem(f"{stage.path}.type", "sub-pipelines are not run by this engine yet")
-            )
-    return problems
 
 
 def _too_deep() -> InvalidConfig:

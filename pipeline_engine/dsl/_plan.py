@@ -314,7 +314,9 @@ class _Compiler:
         input_set = "input" in el.model_fields_set
         if input_set:
             self._values(el.input, f"{path}.input")
-        plan = SubPipelinePlan(stage_id, el.name, el.version, el.input, input_set, path, when)
+        plan = SubPipelinePlan(
+            stage_id, el.name, el.version, el.input, input_set, path, when, el.on_failure
+        )
         self.stages.append(plan)
         return plan
 

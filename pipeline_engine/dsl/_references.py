@@ -1,23 +1,60 @@
 """Sub-pipeline references (``type: pipeline``): each names a pipeline (and version) the tenant has,
-and no chain of references comes back to where it started.
+and no chain of references comes back to a version already on it.
 
 Where pipelines are kept is not the DSL's business: the caller hands a resolver (the tenant's
-pipeline store answers it), and the documents it returns are followed to find cycles.
+pipeline store answers it), and the plans it returns are followed to find cycles. A cycle is a
+chain that reaches the same *version* again (``A@2 -> B@1 -> A@2``, or an unpinned ``A`` that is
+``A``'s latest): a pinned older version of the same name is another document, followed like any.
+What a resolution found is kept as :class:`Pinned` references, so every run below the one being
+created starts the very versions checked here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from pipeline_engine.dsl._nodes import Plan, SubPipelinePlan
 
-__all__ = ["MAX_REFERENCE_DEPTH", "PipelineResolver", "reference_problems", "sub_pipelines"]
+__all__ = [
+    "MAX_REFERENCE_DEPTH",
+    "PipelineResolver",
+    "Resolution",
+    "ResolvedPipeline",
+    "reference_label",
+    "resolve_references",
+    "sub_pipelines",
+]
 
 MAX_REFERENCE_DEPTH = 16
 """Sub-pipelines inside one another, at most."""
 
-PipelineResolver = Callable[[str, int | None], Plan | None]
-"""``(name, version or None for the latest) -> the compiled plan of that pipeline, or None``."""
+
+@dataclass(frozen=True)
+class ResolvedPipeline:
+    """One stored version a reference resolved to, compiled.
+
+    ``version`` 0 stands for a document not stored yet (the one being written)."""
+
+    name: str
+    version: int
+    digest: str
+    plan: Plan
+
+
+PipelineResolver = Callable[[str, int | None], "ResolvedPipeline | str"]
+"""``(name, version or None for the latest) -> that version compiled, or why there is none`` (a
+message such as ``unknown pipeline 'x'``: the problem reported)."""
+
+
+def reference_label(name: str, version: int | None) -> str:
+    """How a reference is written in messages and kept in a run's input: ``name`` or ``name@N``."""
+    return name if version is None else f"{name}@{version}"
+
+
+def _key(name: str, version: int) -> str:
+    """A version's label in trails and tables (``name`` alone: the version being written)."""
+    return name if version == 0 else f"{name}@{version}"
 
 
 def sub_pipelines(plan: Plan) -> list[SubPipelinePlan]:
@@ -25,53 +62,75 @@ def sub_pipelines(plan: Plan) -> list[SubPipelinePlan]:
     return [s for s in (*plan.stages, *plan.templates) if isinstance(s, SubPipelinePlan)]
 
 
-def reference_problems(
-    plan: Plan, resolve: PipelineResolver, *, name: str | None = None
-) -> list[tuple[str, str]]:
-    """Unknown names or versions and cycles of references, as (JSON path, message).
+@dataclass
+class Resolution:
+    """What :func:`resolve_references` found.
+
+    Attributes:
+        problems: (JSON path in the root plan, message) of each unknown reference or cycle.
+        labels: Each reference met (``name`` or ``name@N``) -> the ``name@version`` it resolved to.
+        pipelines: ``name@version`` -> the version, for every pipeline reachable from the root.
+    """
+
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    pipelines: dict[str, ResolvedPipeline] = field(default_factory=dict)
+
+
+def resolve_references(
+    plan: Plan, resolve: PipelineResolver, *, name: str | None = None, version: int = 0
+) -> Resolution:
+    """Resolve every reference reachable from ``plan``; unknown ones and cycles as problems.
 
     Args:
-        plan: The pipeline being validated.
-        resolve: Finds the pipelines it references.
-        name: The name ``plan`` is kept under (default: its config's ``name``); a reference to it,
-            directly or through others, is a cycle.
+        plan: The pipeline being validated (or created).
+        resolve: Finds the pipelines it references (asked once per label).
+        name: The name ``plan`` is kept under (default: its config's ``name``).
+        version: Its version (0: not stored yet; it is then what its unpinned name resolves to).
     """
-    own = name or plan.config.name
-    problems: list[tuple[str, str]] = []
+    out = Resolution()
+    found: dict[str, ResolvedPipeline | str] = {}
+
+    def lookup(sub: SubPipelinePlan) -> ResolvedPipeline | str:
+        label = reference_label(sub.name, sub.version)
+        if label not in found:
+            found[label] = resolve(sub.name, sub.version)
+        target = found[label]
+        if isinstance(target, ResolvedPipeline):
+            key = _key(target.name, target.version)
+            out.labels[label] = key
+            out.pipelines[key] = target
+        return target
+
+    own = _key(name or plan.config.name, version)
     for sub in sub_pipelines(plan):
-        target = resolve(sub.name, sub.version)
-        if target is None:
-            problems.append(_unknown(sub, resolve))
+        target = lookup(sub)
+        if isinstance(target, str):
+            field_ = "version" if sub.version is not None and "version" in target else "name"
+            out.problems.append((f"{sub.path}.{field_}", target))
             continue
-        cycle = _cycle_through(target, [own, _label(sub)], {own}, resolve)
-        if cycle:
-            problems.append((f"{sub.path}.name", "a cycle of sub-pipelines: " + " -> ".join(cycle)))
-    return problems
+        trail = [own, _key(target.name, target.version)]
+        why = _walk(target, trail, lookup)
+        if why:
+            out.problems.append((f"{sub.path}.name", why))
+    return out
 
 
-def _label(sub: SubPipelinePlan) -> str:
-    return sub.name if sub.version is None else f"{sub.name}@{sub.version}"
-
-
-def _unknown(sub: SubPipelinePlan, resolve: PipelineResolver) -> tuple[str, str]:
-    if sub.version is not None and resolve(sub.name, None) is not None:
-        return (f"{sub.path}.version", f"pipeline {sub.name!r} has no version {sub.version}")
-    return (f"{sub.path}.name", f"unknown pipeline {sub.name!r}")
-
-
-def _cycle_through(
-    plan: Plan, trail: list[str], names: set[str], resolve: PipelineResolver
-) -> list[str]:
-    """The trail of references that leads back to one of ``names`` (depth-first), or []."""
-    current = trail[-1].split("@")[0]
-    if current in names:
-        return trail
+def _walk(
+    plan: ResolvedPipeline,
+    trail: list[str],
+    lookup: Callable[[SubPipelinePlan], ResolvedPipeline | str],
+) -> str:
+    """Why the chain ``trail`` (ending at ``plan``) cannot run, or ``""`` (depth-first)."""
+    if trail[-1] in trail[:-1]:
+        return "a cycle of sub-pipelines: " + " -> ".join(trail)
     if len(trail) > MAX_REFERENCE_DEPTH:
-        return [*trail, f"… (more than {MAX_REFERENCE_DEPTH} levels)"]
-    for sub in sub_pipelines(plan):
-        target = resolve(sub.name, sub.version)
-        if target is not None:
-            found = _cycle_through(target, [*trail, _label(sub)], names | {current}, resolve)
-            if found:
-                return found
-    return []
+        return f"sub-pipelines nested more than {MAX_REFERENCE_DEPTH} deep: " + " -> ".join(trail)
+    for sub in sub_pipelines(plan.plan):
+        target = lookup(sub)
+        if isinstance(target, str):
+            return f"through {' -> '.join(trail[1:])}: {target}"
+        why = _walk(target, [*trail, _key(target.name, target.version)], lookup)
+        if why:
+            return why
+    return ""

@@ -18,7 +18,7 @@ from typing import Any
 from pipeline_engine._interpreter import LocalRuntime, PipelineRun
 from pipeline_engine._interpreter._local import BeforeAttempt
 from pipeline_engine._step_cache import MemoryStepCache
-from pipeline_engine.dsl import PipelineConfig
+from pipeline_engine.dsl import PipelineConfig, Plan
 from pipeline_engine.errors import PipelineNotFound
 from pipeline_engine.events import Event
 from pipeline_engine.pages import PipelinePage, PipelineSummary, PipelineWhere
@@ -30,10 +30,12 @@ from pipeline_engine.service.front import (
     InputAnswer,
     ListQuery,
 )
+from pipeline_engine.service.local_children import ChildRunner, StartChild
 from pipeline_engine.service.rules import Command, closed_run_verdict, page_of
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus, StagePage
 from pipeline_engine.steps import StepRegistry
+from pipeline_engine.versions import PipelineVersionRef
 
 __all__ = ["LocalPipelineEngine"]
 
@@ -122,38 +124,74 @@ class LocalPipelineEngine(EngineFront):
             if request.start:
                 await self.start_pipeline(pid)
             return CreatedPipeline(pid, existing.run.state, created=False)
+        children = ChildRunner(identity.prepared.pinned, self._start_child(tenant_id, settings))
+        run = self._launch(
+            pid, plan, tenant_id, request.input, settings, children, identity.prepared.ref
+        )
+        if request.start:
+            run.start()
+        self._keep(pid, run, tenant_id, plan.config, identity.fingerprint)
+        return CreatedPipeline(pid, run.state, created=True)
+
+    def _launch(
+        self,
+        pid: str,
+        plan: Plan,
+        tenant_id: str | None,
+        input: Any,
+        settings: dict[str, Any],
+        children: ChildRunner,
+        ref: PipelineVersionRef | None,
+    ) -> PipelineRun:
         runtime = _Runtime(
             self._registry,
             self._signal,
             time_scale=self._time_scale,
             before_attempt=self._before_attempt,
             cache=self.step_cache,
+            children=children,
         )
-        run = PipelineRun(
+        return PipelineRun(
             plan=plan,
             pipeline_id=pid,
             tenant_id=tenant_id,
-            input=request.input,
+            input=input,
             settings=settings,
             trace_id=uuid.uuid4().hex,
             runtime=runtime,
-            pipeline_ref=identity.prepared.ref,
+            pipeline_ref=ref,
         )
-        if request.start:
-            run.start()
+
+    def _keep(
+        self,
+        pid: str,
+        run: PipelineRun,
+        tenant_id: str | None,
+        config: PipelineConfig,
+        fingerprint: str,
+    ) -> asyncio.Task[PipelineState]:
+        """Run ``run`` as the engine's pipeline ``pid`` (a child run again replaces its last)."""
         task = asyncio.get_running_loop().create_task(run.run(), name=f"pipeline-{pid}")
         task.add_done_callback(lambda _t: self._signal())
+        seq = len(self._pipelines)
         self._pipelines[pid] = _Entry(
-            run,
-            task,
-            tenant_id,
-            plan.config,
-            identity.fingerprint,
-            datetime.now(UTC),
-            len(self._pipelines),
+            run, task, tenant_id, config, fingerprint, datetime.now(UTC), seq
         )
         self._signal()
-        return CreatedPipeline(pid, run.state, created=True)
+        return task
+
+    def _start_child(self, tenant_id: str | None, settings: dict[str, Any]) -> StartChild:
+        """How the children of a pipeline of ``tenant_id`` start (same tenant and settings)."""
+
+        def start(
+            pid: str, plan: Plan, input: Any, runner: ChildRunner, ref: PipelineVersionRef
+        ) -> tuple[PipelineRun, asyncio.Task[Any]]:
+            children = ChildRunner(runner.pinned, self._start_child(tenant_id, settings))
+            run = self._launch(pid, plan, tenant_id, input, settings, children, ref)
+            run.start()
+            return run, self._keep(pid, run, tenant_id, plan.config, "")
+
+        return start
 
     async def start_pipeline(self, pipeline_id: str, *, actor: str | None = None) -> PipelineState:
         """Start a PENDING pipeline; repeated calls return the current state."""

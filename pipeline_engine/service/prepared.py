@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline_engine._ids import canonical_json
+from pipeline_engine._interpreter._children import PinnedPipelines
 from pipeline_engine.dsl import PipelineConfig, Plan, parse_config
 from pipeline_engine.steps import StepRegistry
 from pipeline_engine.versions import PipelineVersionRef
@@ -30,11 +31,14 @@ class PreparedConfig:
         canonical: The config's canonical JSON (what request fingerprints hash).
         ref: The stored pipeline version it was read from (``None``: a raw config); every
             pipeline created from it records it as its origin (``pipeline_ref``).
+        pinned: The versions its sub-pipelines (and theirs) run, resolved against the tenant's
+            pipelines when a run is created (``None``: it has none, or nothing resolved them).
     """
 
     plan: Plan
     canonical: str
     ref: PipelineVersionRef | None = None
+    pinned: PinnedPipelines | None = None
 
     @property
     def config(self) -> PipelineConfig:

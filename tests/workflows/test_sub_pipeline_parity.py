@@ -1,0 +1,112 @@
+"""Sub-pipelines on the real server (child workflows) and in the fake's engine (child runs in
+process): the same events in the parent and in each child, the same results and errors."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any
+
+from pipeline_engine._interpreter._children import PinnedPipeline, PinnedPipelines
+from pipeline_engine.dsl import PipelineConfig
+from pipeline_engine.service import PreparedConfig
+from pipeline_engine.service.engine import PipelineEngine
+from pipeline_engine.service.local import LocalPipelineEngine
+from pipeline_engine.states import PipelineState
+from pipeline_engine.status import PipelineStatus
+from pipeline_engine.steps import StepRegistry
+from pipeline_engine.versions import PipelineVersionRef
+from tests.workflows.test_dsl_elements_parity import signature
+from workflows.engine import TemporalPipelineEngine
+
+
+def st(name: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "step", "name": name, **extra}
+
+
+CHILDREN = {
+    "sizing": {"name": "sizing", "definition": {"type": "chain", "steps": [st("t_add")] * 2}},
+    "broken": {"name": "broken", "definition": st("t_fail", retry={"max_attempts": 1})},
+}
+PARENT = {
+    "name": "crate",
+    "definition": {
+        "type": "chain",
+        "steps": [
+            st("t_add", kwargs={"n": 5}),
+            {
+                "type": "group",
+                "steps": [
+                    {"type": "pipeline", "name": "sizing"},
+                    {"type": "pipeline", "name": "sizing", "id": "again", "version": 1},
+                    {"type": "pipeline", "name": "broken", "on_failure": "continue"},
+                    {"type": "pipeline", "name": "sizing", "id": "never", "when": "false"},
+                ],
+            },
+        ],
+    },
+}
+
+
+def pinned(registry: StepRegistry) -> PreparedConfig:
+    """The parent with its children pinned, as the API pins them when a run is created."""
+    pipelines = {
+        f"{name}@1": PinnedPipeline(
+            ref=PipelineVersionRef(name=name, version=1, digest=f"d-{name}"),
+            config=PipelineConfig.model_validate(config),
+        )
+        for name, config in CHILDREN.items()
+    }
+    labels = {"sizing": "sizing@1", "sizing@1": "sizing@1", "broken": "broken@1"}
+    prepared = PreparedConfig.of(PARENT, registry=registry)
+    return replace(prepared, pinned=PinnedPipelines(labels=labels, pipelines=pipelines))
+
+
+async def _ended(engine: PipelineEngine, pid: str) -> PipelineStatus:
+    for _ in range(1200):
+        status = await engine.get_pipeline(pid)
+        if status.state not in (PipelineState.RUNNING, PipelineState.PENDING):
+            return status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{pid} did not end")
+
+
+async def _run(engine: PipelineEngine, prepared: PreparedConfig) -> dict[str, Any]:
+    created = await engine.create_pipeline(prepared, tenant_id="acme", start=True)
+    pid = created.pipeline_id
+    done = await _ended(engine, pid)
+    out: dict[str, Any] = {"": (done.state, done.result, signature(await engine.get_history(pid)))}
+    for stage in done.stages:
+        if stage.child_pipeline_id:
+            child_id = stage.child_pipeline_id
+            assert child_id == f"{pid}.{stage.stage_id}"
+            child = await _ended(engine, child_id)
+            assert child.tenant_id == "acme"
+            events = signature(await engine.get_history(child_id))
+            error = child.error.type if child.error else None
+            out[stage.stage_id] = (child.state, child.result, error, events)
+    out["errors"] = {s.stage_id: s.error and s.error.message.split(" (")[0] for s in done.stages}
+    return out
+
+
+async def test_the_server_and_the_fake_run_sub_pipelines_alike(
+    engine: TemporalPipelineEngine, registry: StepRegistry
+) -> None:
+    prepared = pinned(registry)
+    real = await _run(engine, prepared)
+    local = LocalPipelineEngine(registry, time_scale=0)
+    try:
+        fake = await _run(local, prepared)
+    finally:
+        await local.aclose()
+    assert real == fake
+    state, result, _ = real[""]
+    assert state is PipelineState.SUCCEEDED and result == [
+        2,
+        2,
+        None,
+        None,
+    ]  # a child's first step gets previous null
+    assert set(real) == {"", "sizing", "again", "broken", "errors"}  # "never" was skipped
+    assert real["broken"][:3] == (PipelineState.FAILED, None, "RuntimeError")
+    assert real["errors"]["broken"] == "sub-pipeline 'broken'"
