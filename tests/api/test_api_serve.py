@@ -38,23 +38,34 @@ async def test_two_workers_serve_one_port_and_read_new_tenants_from_the_store(
     try:
 
         async def both_up() -> bool:
-            return len(_workers(proc.pid)) == 2
+            if len(_workers(proc.pid)) != 2:
+                return False
+            try:  # the port is bound before the workers have imported the app
+                return httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200
+            except httpx.HTTPError:
+                return False
 
-        await wait_until(both_up, timeout=60)
+        url = f"http://127.0.0.1:{port}"
+        await wait_until(
+            both_up, timeout=120
+        )  # each worker imports the whole API (10 s at load 12)
         token = mint_token(DEV_JWT_SECRET, sub="t", roles=["admin"], tenants=["*"])
         headers = {"Authorization": f"Bearer {token}"}
-        url = f"http://127.0.0.1:{port}"
         put = httpx.put(
             f"{url}/v1/tenants/acme/config",
             json={"pipeline_definition": {"type": "step", "name": "t_add"}},
             headers=headers,
+            timeout=60.0,  # the other worker may still be importing: the connection waits for it
         )
         assert put.status_code == 200, put.text
         # each request on a new connection, to whichever worker accepts it: one that did not
         # store the config reads it from the database (a 503 for Temporal, never a 404)
         for i in range(8):
             r = httpx.post(
-                f"{url}/v1/process", json={"tenant_id": "acme", "input": i}, headers=headers
+                f"{url}/v1/process",
+                json={"tenant_id": "acme", "input": i},
+                headers=headers,
+                timeout=60.0,
             )
             assert r.status_code == 503, r.text
     finally:

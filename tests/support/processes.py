@@ -29,6 +29,10 @@ def start_python(args: list[str], *, env: dict[str, str], log: Path) -> subproce
         )
 
 
+#: How long a started API may take to answer ``/healthz``.
+READY_S = 180
+
+
 def start_worker(
     address: str, task_queue: str, *, calls_dir: Path, log: Path, drain_s: float | None = None
 ) -> subprocess.Popen[bytes]:
@@ -47,25 +51,26 @@ def start_worker(
 
 
 def start_api(env: dict[str, str], *, port: int, log: Path) -> subprocess.Popen[bytes]:
-    """``pipeline-engine api`` on 127.0.0.1:``port``; returns once ``/healthz`` answers."""
+    """``pipeline-engine api`` on 127.0.0.1:``port``; returns once ``/healthz`` answers (within
+    ``READY_S``: a fresh process imports the whole API, 10 s or more when the machine is loaded)."""
     cli = Path(sys.executable).parent / "pipeline-engine"
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env, "PIPELINE_ENGINE_API_PORT": str(port)}
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [str(cli), "api"], cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
         )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + READY_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the API exited with {proc.returncode}: {log.read_text()[-2000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
                 return proc
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
     proc.kill()
-    raise RuntimeError("the API did not answer /healthz within 60 s")
+    raise RuntimeError(f"the API did not answer /healthz within {READY_S} s")
 
 
 def signal_and_wait(
