@@ -12,14 +12,19 @@ import json
 import sys
 import tempfile
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pipeline_engine.builtin_steps  # noqa: F401
 import tests.support.steps  # noqa: F401
+from pipeline_engine._interpreter._children import PinnedPipeline, PinnedPipelines
+from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.examples import seed_pipeline_config
+from pipeline_engine.service import PreparedConfig
 from pipeline_engine.states import PipelineState, StageState
-from pipeline_engine.steps import default_registry
+from pipeline_engine.steps import StepRegistry, default_registry
+from pipeline_engine.versions import PipelineVersionRef
 from workflows.dev_server import TemporalDevServer, free_port
 from workflows.engine import TemporalPipelineEngine
 from workflows.messages import NO_STORE_LIMITS, RunLimits
@@ -121,6 +126,44 @@ async def _record_step_cache(address: str, queue: str) -> str:
         )
         await _until(engine, rerun.pipeline_id, PipelineState.SUCCEEDED)
     return rerun.pipeline_id
+
+
+SUB_PIPELINE_CHILDREN = {
+    "sizing": {"name": "sizing", "definition": {"type": "chain", "steps": [s("t_add")] * 2}},
+    "broken": {"name": "broken", "definition": s("t_fail", retry={"max_attempts": 1})},
+}
+SUB_PIPELINE_PARENT = {
+    "name": "crate",
+    "definition": {
+        "type": "chain",
+        "steps": [
+            s("t_add", kwargs={"n": 5}),
+            {
+                "type": "group",
+                "steps": [
+                    {"type": "pipeline", "name": "sizing"},
+                    {"type": "pipeline", "name": "sizing", "id": "again", "version": 1, "input": {"$expr": "previous + 1"}},
+                    {"type": "pipeline", "name": "broken", "on_failure": "continue"},
+                    {"type": "pipeline", "name": "sizing", "id": "never", "when": "false"},
+                ],
+            },
+        ],
+    },
+}
+
+
+def pinned_sub_pipelines(registry: StepRegistry) -> PreparedConfig:
+    """The parent with its children pinned, as the API pins them when a run is created."""
+    pipelines = {
+        f"{name}@1": PinnedPipeline(
+            ref=PipelineVersionRef(name=name, version=1, digest=f"d-{name}"),
+            config=PipelineConfig.model_validate(config),
+        )
+        for name, config in SUB_PIPELINE_CHILDREN.items()
+    }
+    labels = {"sizing": "sizing@1", "sizing@1": "sizing@1", "broken": "broken@1"}
+    prepared = PreparedConfig.of(SUB_PIPELINE_PARENT, registry=registry)
+    return replace(prepared, pinned=PinnedPipelines(labels=labels, pipelines=pipelines))
 
 
 async def record(only: set[str]) -> None:
@@ -369,6 +412,11 @@ async def record(only: set[str]) -> None:
             )
             runs["activity_input_parts"] = parts.pipeline_id
             runs["step_cache"] = await _record_step_cache(server.address, f"{queue}-cache")
+            parent = await engine.create_pipeline(
+                pinned_sub_pipelines(default_registry), tenant_id="cultivos-abc", start=True
+            )
+            runs["sub_pipeline"] = parent.pipeline_id
+            runs["sub_pipeline_child"] = f"{parent.pipeline_id}.sizing"
             for pid in (mapped.pipeline_id, sharded_map.pipeline_id):
                 await _retry_each_failed(engine, pid)
 

@@ -4,62 +4,17 @@ process): the same events in the parent and in each child, the same results and 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
 from typing import Any
 
-from pipeline_engine._interpreter._children import PinnedPipeline, PinnedPipelines
-from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.service import PreparedConfig
 from pipeline_engine.service.engine import PipelineEngine
 from pipeline_engine.service.local import LocalPipelineEngine
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus
 from pipeline_engine.steps import StepRegistry
-from pipeline_engine.versions import PipelineVersionRef
+from tests.histories.record import pinned_sub_pipelines as pinned
 from tests.workflows.test_dsl_elements_parity import signature
 from workflows.engine import TemporalPipelineEngine
-
-
-def st(name: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "step", "name": name, **extra}
-
-
-CHILDREN = {
-    "sizing": {"name": "sizing", "definition": {"type": "chain", "steps": [st("t_add")] * 2}},
-    "broken": {"name": "broken", "definition": st("t_fail", retry={"max_attempts": 1})},
-}
-PARENT = {
-    "name": "crate",
-    "definition": {
-        "type": "chain",
-        "steps": [
-            st("t_add", kwargs={"n": 5}),
-            {
-                "type": "group",
-                "steps": [
-                    {"type": "pipeline", "name": "sizing"},
-                    {"type": "pipeline", "name": "sizing", "id": "again", "version": 1},
-                    {"type": "pipeline", "name": "broken", "on_failure": "continue"},
-                    {"type": "pipeline", "name": "sizing", "id": "never", "when": "false"},
-                ],
-            },
-        ],
-    },
-}
-
-
-def pinned(registry: StepRegistry) -> PreparedConfig:
-    """The parent with its children pinned, as the API pins them when a run is created."""
-    pipelines = {
-        f"{name}@1": PinnedPipeline(
-            ref=PipelineVersionRef(name=name, version=1, digest=f"d-{name}"),
-            config=PipelineConfig.model_validate(config),
-        )
-        for name, config in CHILDREN.items()
-    }
-    labels = {"sizing": "sizing@1", "sizing@1": "sizing@1", "broken": "broken@1"}
-    prepared = PreparedConfig.of(PARENT, registry=registry)
-    return replace(prepared, pinned=PinnedPipelines(labels=labels, pipelines=pipelines))
 
 
 async def _ended(engine: PipelineEngine, pid: str) -> PipelineStatus:
