@@ -1,12 +1,15 @@
 """Where the built-in steps get their pixels: the bundled image or one named by the pipeline input.
 
 The pipeline input may carry an image as ``{"image_png_base64": "..."}`` (any format Pillow reads,
-base64-encoded) or ``{"image_path": "..."}``: a file in the worker's image directory
-(``PIPELINE_ENGINE_IMAGE_DIR``; unset, the default, refuses every path). Only a regular file of at
-most ``MAX_IMAGE_BYTES`` under that directory (after resolving links) is read; whatever is refused
-(outside it, missing, a directory, a FIFO, a device, too big, not an image) gets the same error,
-so the answers tell nothing about the worker's files. Any other input - ``None``, ``{}``, a dict
-without those keys - means the bundled ``data/crates.png``.
+base64-encoded) or ``{"image_path": "..."}``: a file in the pipeline's tenant's folder of the
+worker's image directory, ``<PIPELINE_ENGINE_IMAGE_DIR>/<tenant id>/`` (``_no_tenant`` for a
+pipeline without a tenant; the variable unset, the default, refuses every path). Only a regular
+file of at most ``MAX_IMAGE_BYTES`` under that folder (after resolving links) is read, so a
+pipeline cannot name another tenant's file (``../tenant-a/x.png``, an absolute path, a link out);
+whatever is refused (another tenant's, outside it, missing, a directory, a FIFO, a device, too
+big, not an image) gets the same error, so the answers tell nothing about the worker's files.
+Any other input - ``None``, ``{}``, a dict without those keys - means the bundled
+``data/crates.png``.
 Steps do not pass pixels to each other, so every step that needs them calls :func:`load_image`;
 decoding is cached so a chain reads the image once per worker.
 """
@@ -18,6 +21,7 @@ import binascii
 import functools
 import io
 import os
+import re
 import stat
 from dataclasses import dataclass
 from importlib import resources
@@ -32,10 +36,22 @@ IMAGE_DIR_ENV = "PIPELINE_ENGINE_IMAGE_DIR"
 MAX_IMAGE_BYTES = 32 * 1024 * 1024
 REFUSED = "image_path: no readable image at that path in the worker's image directory"
 
-__all__ = ["BUNDLED", "IMAGE_DIR_ENV", "MAX_IMAGE_BYTES", "REFUSED", "LoadedImage", "load_image"]
+__all__ = [
+    "BUNDLED",
+    "IMAGE_DIR_ENV",
+    "MAX_IMAGE_BYTES",
+    "NO_TENANT",
+    "REFUSED",
+    "LoadedImage",
+    "load_image",
+    "tenant_image_dir",
+]
 
 BUNDLED = "bundled:crates.png"
 _MAX_PIXELS = 4096 * 4096
+NO_TENANT = "_no_tenant"
+"""The image folder of pipelines without a tenant (no tenant id starts with ``_``)."""
+_TENANT_FOLDER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}")
 
 
 @dataclass(frozen=True)
@@ -107,14 +123,24 @@ def _read_allowed(root: str, path: str) -> bytes | None:
     return data if len(data) <= MAX_IMAGE_BYTES else None
 
 
-def _from_path(path: str) -> NDArray[np.uint8]:
+def tenant_image_dir(root: str | Path, tenant_id: str | None) -> Path | None:
+    """The folder of ``root`` whose images a tenant's pipelines may read (``None``: a tenant id
+    that cannot be one folder name, which the API never lets through)."""
+    name = NO_TENANT if tenant_id is None else tenant_id
+    if name != NO_TENANT and not _TENANT_FOLDER.fullmatch(name):
+        return None
+    return Path(root) / name
+
+
+def _from_path(path: str, tenant_id: str | None) -> NDArray[np.uint8]:
     root = os.environ.get(IMAGE_DIR_ENV)
     if not root:
         raise ValueError(
             f"image_path: reading worker files is off (set {IMAGE_DIR_ENV} to a directory of "
             "images to allow it)"
         )
-    data = _read_allowed(root, path)
+    folder = tenant_image_dir(root, tenant_id)
+    data = _read_allowed(str(folder), path) if folder is not None else None
     if data is None:
         raise ValueError(REFUSED)
     try:
@@ -123,8 +149,9 @@ def _from_path(path: str) -> NDArray[np.uint8]:
         raise ValueError(REFUSED) from None
 
 
-def load_image(pipeline_input: Any) -> LoadedImage:
-    """The image a pipeline works on, chosen by its input (see the module docstring).
+def load_image(pipeline_input: Any, *, tenant_id: str | None) -> LoadedImage:
+    """The image a pipeline of ``tenant_id`` works on, chosen by its input (see the module
+    docstring): an ``image_path`` is read from that tenant's folder only.
 
     Raises ``ValueError`` when the input names an image that cannot be read.
     """
@@ -138,5 +165,5 @@ def load_image(pipeline_input: Any) -> LoadedImage:
         if path is not None:
             if not isinstance(path, str):
                 raise ValueError("image_path: expected a string")
-            return LoadedImage(_from_path(path), f"input:image_path:{path}")
+            return LoadedImage(_from_path(path, tenant_id), f"input:image_path:{path}")
     return LoadedImage(_bundled(), BUNDLED)

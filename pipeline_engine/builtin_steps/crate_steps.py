@@ -32,7 +32,7 @@ def segmentation(ctx: StepContext, min_pixels: int = 50) -> dict[str, Any]:
     """
     if min_pixels < 1:
         raise ValueError(f"min_pixels must be at least 1, got {min_pixels}")
-    image = load_image(ctx.input)
+    image = load_image(ctx.input, tenant_id=ctx.tenant_id)
     labels, regions = components(wood_mask(image.pixels), min_area=min_pixels)
     light = brightness(image.pixels).ravel()
     flat = labels.ravel()
@@ -59,7 +59,7 @@ def segment_filter(
     (`[{"id", "reason"}]`, reason "too_small" or "empty").
     """
     segments = segments_of(ctx.previous, "segment_filter")
-    pixels = load_image(ctx.input).pixels if drop_empty else None
+    pixels = load_image(ctx.input, tenant_id=ctx.tenant_id).pixels if drop_empty else None
     kept: list[dict[str, Any]] = []
     dropped: list[dict[str, str]] = []
     for seg in segments:

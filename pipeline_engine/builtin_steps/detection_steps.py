@@ -60,7 +60,7 @@ def sahi_detection(
     _check_min_area(min_area)
     check_tiling(slice_size, overlap)
     segments = _selected(ctx.previous, segment_type, "sahi_detection")
-    pixels = load_image(ctx.input).pixels
+    pixels = load_image(ctx.input, tenant_id=ctx.tenant_id).pixels
     detections: list[dict[str, Any]] = []
     n_tiles = n_raw = 0
     for done, segment in enumerate(segments, start=1):
@@ -97,7 +97,7 @@ def detection(ctx: StepContext, segment_type: str = "cajon", min_area: int = 30)
     """
     _check_min_area(min_area)
     segments = _selected(ctx.previous, segment_type, "detection")
-    pixels = load_image(ctx.input).pixels
+    pixels = load_image(ctx.input, tenant_id=ctx.tenant_id).pixels
     detections = [
         _as_json(blob, segment)
         for segment in segments
@@ -121,7 +121,7 @@ def detection_batch(ctx: StepContext, min_area: int = 30) -> list[dict[str, Any]
             f"detection_batch expects a list of segments (a batched map's run), got "
             f"{type(ctx.previous).__name__}"
         )
-    pixels = load_image(ctx.input).pixels
+    pixels = load_image(ctx.input, tenant_id=ctx.tenant_id).pixels
     out = []
     for raw in ctx.previous:
         (segment,) = segments_of(raw, "detection_batch")

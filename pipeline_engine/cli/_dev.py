@@ -201,7 +201,8 @@ def _dev_image_dir(data_dir: Path) -> None:
     images.mkdir(parents=True, exist_ok=True)
     console.print(
         f"[yellow]dev:[/yellow] pipeline inputs may name image files in {images} "
-        f"({IMAGE_DIR_ENV}; a production worker reads no files unless it is set)"
+        f"(each tenant's in {images}/<tenant id>/; {IMAGE_DIR_ENV}; a production worker reads "
+        "no files unless it is set)"
     )
 
 

@@ -19,7 +19,7 @@ from PIL import Image
 import pipeline_engine.builtin_steps as builtin
 from pipeline_engine.builtin_steps._boxes import ios, iou, merge_groups, nms
 from pipeline_engine.builtin_steps._components import components, label
-from pipeline_engine.builtin_steps._image import MAX_IMAGE_BYTES, REFUSED
+from pipeline_engine.builtin_steps._image import MAX_IMAGE_BYTES, NO_TENANT, REFUSED, load_image
 from pipeline_engine.builtin_steps._synthetic import Scene, ground_truth, make_image
 from pipeline_engine.builtin_steps._tiles import tiles
 from pipeline_engine.steps import StepContext, default_registry
@@ -496,9 +496,12 @@ def test_image_path_is_off_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_image_paths_outside_the_image_dir_or_not_images_get_one_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No existence oracle, no blocking on a FIFO, no endless read of a device."""
-    images = tmp_path / "images"
-    images.mkdir()
+    """No existence oracle, no blocking on a FIFO, no endless read of a device, no other tenant's
+    file (``ctx`` runs as tenant ``t``: its folder is ``<image dir>/t``)."""
+    images = tmp_path / "images" / "t"
+    images.mkdir(parents=True)
+    other = tmp_path / "images" / "other"
+    other.mkdir()
     Image.fromarray(np.zeros((4, 4, 3), dtype=np.uint8)).save(images / "ok.png")
     (images / "notes.txt").write_text("not an image")
     (images / "sub").mkdir()
@@ -508,7 +511,9 @@ def test_image_paths_outside_the_image_dir_or_not_images_get_one_error(
     (images / "to-passwd").symlink_to("/etc/passwd")
     (images / "to-zero").symlink_to("/dev/zero")
     (tmp_path / "secret.png").write_bytes((images / "ok.png").read_bytes())
-    monkeypatch.setenv("PIPELINE_ENGINE_IMAGE_DIR", str(images))
+    (other / "theirs.png").write_bytes((images / "ok.png").read_bytes())
+    (images / "to-theirs").symlink_to(other / "theirs.png")
+    monkeypatch.setenv("PIPELINE_ENGINE_IMAGE_DIR", str(images.parent))
     assert builtin.segmentation(ctx(input={"image_path": "ok.png"}))["image"]["width"] == 4
     refused = [
         "/etc/passwd",
@@ -525,6 +530,11 @@ def test_image_paths_outside_the_image_dir_or_not_images_get_one_error(
         "to-zero",
         "ok.png\x00.txt",
         "",
+        "../other/theirs.png",
+        "../other/missing.png",
+        str(other / "theirs.png"),
+        "to-theirs",
+        "../t/../other/theirs.png",
     ]
     for path in refused:
         started = time.monotonic()
@@ -532,17 +542,26 @@ def test_image_paths_outside_the_image_dir_or_not_images_get_one_error(
             builtin.segmentation(ctx(input={"image_path": path}))
         assert str(err.value) == REFUSED, (path, str(err.value))
         assert time.monotonic() - started < 5, path  # the FIFO did not block
+    assert builtin.segmentation(ctx(input={"image_path": "../t/ok.png"}))["image"]["width"] == 4
+    for tenant in ("../t", "a/b", ".."):  # not one folder name: refused alike
+        with pytest.raises(ValueError) as err:
+            load_image({"image_path": "ok.png"}, tenant_id=tenant)
+        assert str(err.value) == REFUSED
+    (images.parent / NO_TENANT).mkdir()
+    (images.parent / NO_TENANT / "mine.png").write_bytes((images / "ok.png").read_bytes())
+    assert load_image({"image_path": "mine.png"}, tenant_id=None).width == 4
 
 
 def test_input_image_path_and_other_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIPELINE_ENGINE_IMAGE_DIR", str(tmp_path))
+    (tmp_path / "t").mkdir()  # the folder of ctx's tenant
     pixels = np.zeros((50, 80, 3), dtype=np.uint8)
     pixels[:] = (96, 104, 112)
     pixels[5:45, 5:75] = (122, 80, 46)  # one dark crate
     yy, xx = np.mgrid[0:50, 0:80]
     pixels[(xx - 20) ** 2 + (yy - 25) ** 2 <= 36] = (210, 36, 30)
     pixels[(xx - 50) ** 2 + (yy - 25) ** 2 <= 100] = (84, 172, 64)
-    path = tmp_path / "one.png"
+    path = tmp_path / "t" / "one.png"
     Image.fromarray(pixels).save(path)
     final = run_seed(input={"image_path": "one.png"}, settings={})
     assert {k: v["count"] for k, v in final["summary"]["by_label"].items()} == {
