@@ -13,11 +13,20 @@ from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.errors import PipelineNotFound
 from workflows.messages import PipelineWorkflowInput
 
-__all__ = ["pipeline_config"]
+__all__ = ["pipeline_config", "pipeline_input"]
 
 
 async def pipeline_config(client: Client, pipeline_id: str) -> PipelineConfig:
     """The config of ``pipeline_id`` (from the input of its current run).
+
+    Raises:
+        PipelineNotFound: when the workflow's history has no start event.
+    """
+    return (await pipeline_input(client, pipeline_id)).config
+
+
+async def pipeline_input(client: Client, pipeline_id: str) -> PipelineWorkflowInput:
+    """The input of ``pipeline_id``'s current run (its config, its pinned sub-pipelines…).
 
     Raises:
         PipelineNotFound: when the workflow's history has no start event.
@@ -28,6 +37,6 @@ async def pipeline_config(client: Client, pipeline_id: str) -> PipelineConfig:
             payloads = event.workflow_execution_started_event_attributes.input.payloads
             decoded = await client.data_converter.decode(payloads, [PipelineWorkflowInput])
             params: PipelineWorkflowInput = decoded[0]
-            return params.config
+            return params
         break
     raise PipelineNotFound(f"pipeline {pipeline_id!r} has no start event")

@@ -22,6 +22,7 @@ from temporalio.common import QueryRejectCondition
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from pipeline_engine._interpreter._children import PinnedPipelines
 from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.errors import EngineUnavailable, PipelineError, PipelineNotFound
 from pipeline_engine.events import Event
@@ -30,7 +31,7 @@ from pipeline_engine.service.front import HistoryWindow
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus, StagePage
 from workflows import names, search_attributes
-from workflows.definition import pipeline_config
+from workflows.definition import pipeline_config, pipeline_input
 from workflows.engine_core import EngineCore
 from workflows.event_watch import QueueTimes, history_batches
 from workflows.messages import HistoryQuery
@@ -182,6 +183,10 @@ class EngineReads(EngineCore):
     async def get_config(self, pipeline_id: str) -> PipelineConfig:
         """The config the pipeline runs (read from its workflow history; needs no worker)."""
         return await self._calls(lambda: pipeline_config(self._client, pipeline_id))
+
+    async def get_sub_pipelines(self, pipeline_id: str) -> PinnedPipelines | None:
+        """The versions the pipeline's sub-pipelines run, as pinned when it was created."""
+        return (await self._calls(lambda: pipeline_input(self._client, pipeline_id))).pinned
 
     async def tenant_of(self, pipeline_id: str) -> str | None:
         """The owning tenant, read from the workflow's ``TenantId`` search attribute."""

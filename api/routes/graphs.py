@@ -19,7 +19,17 @@ from api.deps import (
 )
 from api.errors import ERROR_RESPONSES
 from api.schemas import GraphEdgeOut, GraphNodeOut, GraphOut, GraphProblemOut
-from pipeline_engine.dsl import GraphNode, Plan, PlanGraph, compile_plan, parse_config, plan_graph
+from pipeline_engine._interpreter._children import PinnedPipelines
+from pipeline_engine.dsl import (
+    GraphNode,
+    PipelineResolver,
+    Plan,
+    PlanGraph,
+    compile_plan,
+    parse_config,
+    plan_graph,
+)
+from pipeline_engine.dsl._references import ResolvedPipeline, sub_pipelines
 from pipeline_engine.errors import InvalidConfig, Problem, TenantNotFound
 from pipeline_engine.service.tenant_configs import definition_config
 
@@ -53,8 +63,28 @@ def _concerned(graph: PlanGraph, path: str) -> str | None:
     return best.id if best is not None else None
 
 
-def _graph_out(plan: Plan | None, name: str, problems: list[Problem]) -> GraphOut:
-    graph = plan_graph(plan) if plan is not None else PlanGraph()
+def _pinned_resolver(pinned: PinnedPipelines | None) -> PipelineResolver | None:
+    """Finds a sub-pipeline's plan among the versions a pipeline pinned (drawn inside it)."""
+    if pinned is None:
+        return None
+
+    def resolve(name: str, version: int | None) -> ResolvedPipeline | str:
+        found = pinned.find(name, version)
+        if found is None:
+            return f"pipeline {name!r} was not pinned"
+        ref = found.ref
+        return ResolvedPipeline(ref.name, ref.version, ref.digest, compile_plan(found.config))
+
+    return resolve
+
+
+def _graph_out(
+    plan: Plan | None,
+    name: str,
+    problems: list[Problem],
+    pipelines: PipelineResolver | None = None,
+) -> GraphOut:
+    graph = plan_graph(plan, pipelines=pipelines) if plan is not None else PlanGraph()
     return GraphOut(
         name=name,
         nodes=[_node_out(n) for n in graph.nodes],
@@ -82,9 +112,13 @@ def _config_graph(document: dict[str, Any], registry: RegistryDep) -> GraphOut:
 
 @router.get("/pipelines/{pipeline_id}/graph", operation_id="get_pipeline_graph")
 async def get_pipeline_graph(pipeline_id: ViewablePipeline, engine: EngineDep) -> GraphOut:
-    """The pipeline's definition as a graph (stage states come from ``GET /v1/pipelines/{id}``)."""
+    """The pipeline's definition as a graph (stage states come from ``GET /v1/pipelines/{id}``);
+    a sub-pipeline is a node holding its child's stages (ids ``<stage id>/<child stage id>``,
+    the versions pinned when the pipeline was created; their states come from the child)."""
     config = await engine.get_config(pipeline_id)
-    return _graph_out(compile_plan(config), config.name, [])
+    plan = compile_plan(config)
+    pinned = await engine.get_sub_pipelines(pipeline_id) if sub_pipelines(plan) else None
+    return _graph_out(plan, config.name, [], _pinned_resolver(pinned))
 
 
 @router.get("/tenants/{tenant_id}/config/graph", operation_id="get_tenant_config_graph")

@@ -98,8 +98,14 @@ class _Builder:
         return [self.prefix + i for i in ids]
 
     def add(self, node: GraphNode) -> tuple[list[str], list[str]]:
-        if self.prefix or self.parent:
-            node = dataclasses.replace(node, id=self.prefix + node.id, parent=self.parent)
+        if self.prefix or self.parent:  # a child's node: its stages are the child's, prefixed
+            node = dataclasses.replace(
+                node,
+                id=self.prefix + node.id,
+                parent=self.parent,
+                stages=tuple(self.own(node.stages)),
+                run_prefixes=tuple(self.own(node.run_prefixes)),
+            )
         self.graph.nodes.append(node)
         return [node.id], [node.id]
 

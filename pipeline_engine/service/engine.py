@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from pipeline_engine._interpreter._children import PinnedPipelines
 from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.events import Event
 from pipeline_engine.pages import PipelinePage, PipelineWhere
@@ -167,6 +168,10 @@ class PipelineEngine(Protocol):
 
     async def get_config(self, pipeline_id: str) -> PipelineConfig:
         """The config the pipeline runs (what the console draws)."""
+        ...
+
+    async def get_sub_pipelines(self, pipeline_id: str) -> PinnedPipelines | None:
+        """The versions its sub-pipelines run, pinned when it was created (``None``: none)."""
         ...
 
     async def tenant_of(self, pipeline_id: str) -> str | None:

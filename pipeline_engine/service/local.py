@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline_engine._interpreter import LocalRuntime, PipelineRun
+from pipeline_engine._interpreter._children import PinnedPipelines
 from pipeline_engine._interpreter._local import BeforeAttempt
 from pipeline_engine._step_cache import MemoryStepCache
 from pipeline_engine.dsl import PipelineConfig, Plan
@@ -49,6 +50,7 @@ class _Entry:
     fingerprint: str
     created_at: datetime
     seq: int
+    pinned: PinnedPipelines | None = None
 
 
 class _Runtime(LocalRuntime):
@@ -130,7 +132,7 @@ class LocalPipelineEngine(EngineFront):
         )
         if request.start:
             run.start()
-        self._keep(pid, run, tenant_id, plan.config, identity.fingerprint)
+        self._keep(pid, run, tenant_id, plan.config, identity.fingerprint, identity.prepared.pinned)
         return CreatedPipeline(pid, run.state, created=True)
 
     def _launch(
@@ -169,13 +171,14 @@ class LocalPipelineEngine(EngineFront):
         tenant_id: str | None,
         config: PipelineConfig,
         fingerprint: str,
+        pinned: PinnedPipelines | None,
     ) -> asyncio.Task[PipelineState]:
         """Run ``run`` as the engine's pipeline ``pid`` (a child run again replaces its last)."""
         task = asyncio.get_running_loop().create_task(run.run(), name=f"pipeline-{pid}")
         task.add_done_callback(lambda _t: self._signal())
         seq = len(self._pipelines)
         self._pipelines[pid] = _Entry(
-            run, task, tenant_id, config, fingerprint, datetime.now(UTC), seq
+            run, task, tenant_id, config, fingerprint, datetime.now(UTC), seq, pinned
         )
         self._signal()
         return task
@@ -189,7 +192,7 @@ class LocalPipelineEngine(EngineFront):
             children = ChildRunner(runner.pinned, self._start_child(tenant_id, settings))
             run = self._launch(pid, plan, tenant_id, input, settings, children, ref)
             run.start()
-            return run, self._keep(pid, run, tenant_id, plan.config, "")
+            return run, self._keep(pid, run, tenant_id, plan.config, "", runner.pinned)
 
         return start
 
@@ -248,6 +251,10 @@ class LocalPipelineEngine(EngineFront):
     async def get_config(self, pipeline_id: str) -> PipelineConfig:
         """The config the pipeline runs."""
         return self._entry(pipeline_id).config
+
+    async def get_sub_pipelines(self, pipeline_id: str) -> PinnedPipelines | None:
+        """The versions its sub-pipelines run, pinned when it was created."""
+        return self._entry(pipeline_id).pinned
 
     async def tenant_of(self, pipeline_id: str) -> str | None:
         """The owning tenant."""

@@ -98,7 +98,7 @@ export function fanOutCount(node, stages) {
 
 function label(node, stages) {
   let text = node.label;
-  if (node.step && node.step !== node.id) text += `\n(${node.step})`;
+  if (node.step && node.step !== node.label) text += `\n(${node.step})`;
   if (node.kind === "input") text += "\n(human input)";
   if (node.kind === "pipeline") text += "\n(pipeline)";
   if (node.kind === "switch") {
@@ -132,6 +132,8 @@ export function drawGraph(container, graph, { onSelect, onHover } = {}) {
   }
   for (const p of graph.problems || []) if (p.node) cy.getElementById(p.node).addClass("problem");
   cy.on("dbltap", "node[kind = 'pipeline']", (e) => foldSubPipeline(e.target));
+  // a sub-pipeline starts folded to one node (its stage's state); double-click shows its stages
+  cy.nodes("[kind = 'pipeline']").forEach((n) => { if (n.isParent()) foldSubPipeline(n); });
   return cy;
 }
 

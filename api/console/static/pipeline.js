@@ -146,14 +146,18 @@ export function pipelinePage(main, pipelineId, showError) {
     );
   }
 
+  /** This pipeline's stages and its children's (`<stage id>/<child's>`, read-only here). */
+  const allStages = () => [...status.stages, ...(status.childStages || [])];
+
   function renderTable() {
+    const stages = allStages();
     fill(view.table, ...graph.nodes.map((node) => {
-      const mine = stagesOf(node, status.stages);
+      const mine = stagesOf(node, stages);
       const first = mine[0] || {};
-      const state = nodeState(node, status.stages);
+      const state = nodeState(node, stages);
       const errors = mine.filter((s) => s.error).map((s) => `${s.stage_id}: ${s.error.type}: ${s.error.message}`);
       return el("tr", { "data-node": node.id, "data-state": state }, [
-        el("td", {}, node.kind === "step" || node.kind === "input" ? node.id : `${node.label} (${fanOutCount(node, status.stages)})`),
+        el("td", {}, ["step", "input", "pipeline"].includes(node.kind) ? node.id : `${node.label} (${fanOutCount(node, stages)})`),
         el("td", {}, badge(state)),
         el("td", {}, String(mine.reduce((n, s) => n + s.attempts, 0))),
         el("td", {}, when(first.scheduled_at)),
@@ -171,7 +175,7 @@ export function pipelinePage(main, pipelineId, showError) {
     const waiting = status.waiting_inputs.map((i) => i.stage_id).join(",");
     if (inputsShown !== waiting) renderInputs(); // keeps what is being typed
     inputsShown = waiting;
-    paint(cy, graph, status.stages);
+    paint(cy, graph, allStages());
     refreshTooltip();
     renderTable();
     renderDetails();
@@ -194,8 +198,23 @@ export function pipelinePage(main, pipelineId, showError) {
     return { ...first, stages };
   }
 
+  /** The stages of this pipeline's children, as the graph names them (`<stage id>/<child's>`). */
+  async function childStages(stages) {
+    if (!graph.nodes.some((n) => n.parent)) return [];
+    const children = stages.filter((s) => s.kind === "pipeline" && s.child_pipeline_id);
+    const read = await Promise.all(children.map(async (s) => {
+      try {
+        const child = await api("GET", `/pipelines/${encodeURIComponent(s.child_pipeline_id)}`);
+        return child.stages.map((c) => ({ ...c, stage_id: `${s.stage_id}/${c.stage_id}` }));
+      } catch { return []; } // not started yet
+    }));
+    return read.flat();
+  }
+
   async function refresh() {
-    status = await readStatus();
+    const read = await readStatus();
+    read.childStages = await childStages(read.stages);
+    status = read;
     render();
   }
 
@@ -238,11 +257,11 @@ export function pipelinePage(main, pipelineId, showError) {
 
   let hovered = null;
   function tooltipText(node) {
-    const mine = stagesOf(node, status.stages);
+    const mine = stagesOf(node, allStages());
     // errors of stages failed now (a retried stage that succeeded keeps its last error)
     const errors = mine.filter((s) => s.error && s.state === "FAILED").slice(0, 3).map((s) => `${s.stage_id}: ${s.error.message}`);
-    const state = nodeState(node, status.stages);
-    const hint = state === "FAILED" && can("operator") && status.state === "FAILED" ? ["click to retry"] : [];
+    const state = nodeState(node, allStages());
+    const hint = state === "FAILED" && !node.parent && can("operator") && status.state === "FAILED" ? ["click to retry"] : [];
     return [`${node.id} — ${state}`, `attempts: ${mine.reduce((n, s) => n + s.attempts, 0)}`, ...errors, ...hint].join("\n");
   }
   function hover(node, event) {
@@ -269,6 +288,7 @@ export function pipelinePage(main, pipelineId, showError) {
     }
     cy = drawGraph(view.box, graph, { onSelect: (node) => { selected = node; detailsShown = null; renderDetails(); }, onHover: hover });
     window.consoleGraph = cy;
+    status.childStages = await childStages(status.stages).catch(() => []);
     render();
     follow();
   })();
