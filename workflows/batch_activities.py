@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from temporalio import activity
@@ -96,6 +97,7 @@ class BatchActivities:
         """Create (idempotently) and start the batch's pipelines of this range."""
         inputs = await self._inputs(request)
         prepared = PreparedConfig.of(request.config, registry=self._registry)
+        prepared = replace(prepared, pinned=request.pinned)
         priority = TaskPriority(key=request.priority_key, fairness_weight=request.fairness_weight)
 
         async def create(pair: tuple[int, Any]) -> None:

@@ -152,6 +152,7 @@ class TemporalBatchEngine(BatchReads):
             total=pages.total,
             max_running=request.max_running,
             inline_inputs=pages.inline,
+            pinned=request.config.pinned,
         )
         attrs = TypedSearchAttributes(
             [

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline_engine._interpreter._children import PinnedPipelines
 from pipeline_engine.dsl import PipelineConfig
 
 __all__ = [
@@ -47,6 +48,8 @@ class BatchWorkflowInput(_Message):
     )
     started: int = Field(0, ge=0, description="Pipelines started by earlier runs (continued).")
     cancel: BatchCancelRequest | None = None
+    pinned: PinnedPipelines | None = None
+    """The versions the config's sub-pipelines run, pinned when the batch was submitted."""
 
 
 class BatchStartRequest(_Message):
@@ -61,6 +64,8 @@ class BatchStartRequest(_Message):
     start: int = Field(ge=0)
     count: int = Field(ge=1)
     inputs: list[Any] | None = Field(None, description="These inputs, when kept inline.")
+    pinned: PinnedPipelines | None = None
+    """The batch's pinned sub-pipelines (every pipeline of it runs the same versions)."""
 
 
 class BatchCountsRequest(_Message):

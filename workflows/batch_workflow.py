@@ -127,6 +127,7 @@ class BatchWorkflow:
                 start=start,
                 count=count,
                 inputs=inline[start : start + count] if inline is not None else None,
+                pinned=params.pinned,
             ),
             start_to_close_timeout=timedelta(minutes=10),
             heartbeat_timeout=timedelta(seconds=30),

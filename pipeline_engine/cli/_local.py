@@ -14,6 +14,13 @@ __all__ = ["COMMANDS"]
 StepModulesOption = typer.Option(
     None, "--step-modules", help="Extra step modules (comma-separated import paths)."
 )
+PipelinesOption = typer.Option(
+    None,
+    "--pipelines",
+    exists=True,
+    file_okay=False,
+    help="A folder of the pipelines its sub-pipelines name: <name>.json, <name>@<version>.json.",
+)
 
 
 def _registry_with_modules(modules: str | None) -> StepRegistry:
@@ -30,11 +37,18 @@ def validate(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Pipeline config (JSON)."),
     step_modules: str | None = StepModulesOption,
     as_json: bool = typer.Option(False, "--json", help="Print the stages as JSON."),
+    pipelines: Path | None = PipelinesOption,
 ) -> None:
-    """Validate a pipeline config: the same checks and messages as the API."""
+    """Validate a pipeline config: the same checks and messages as the API (its sub-pipelines'
+    references too, against ``--pipelines``)."""
+    from pipeline_engine.cli._pipeline_files import folder_resolver
     from pipeline_engine.dsl import parse_config
 
-    plan = parse_config(file.read_text(), registry=_registry_with_modules(step_modules))
+    plan = parse_config(
+        file.read_text(),
+        registry=_registry_with_modules(step_modules),
+        pipelines=folder_resolver(pipelines) if pipelines is not None else None,
+    )
     if as_json:
         print_json(
             {"name": plan.config.name, "valid": True, "stages": [s.stage_id for s in plan.stages]}
@@ -69,11 +83,15 @@ def steps(
 
 def graph(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Pipeline config (JSON)."),
+    pipelines: Path | None = PipelinesOption,
 ) -> None:
-    """Print the pipeline as a Mermaid flowchart."""
+    """Print the pipeline as a Mermaid flowchart (a sub-pipeline is a subgraph, holding its
+    child's stages when ``--pipelines`` has it)."""
+    from pipeline_engine.cli._pipeline_files import folder_resolver
     from pipeline_engine.dsl import parse_config, to_mermaid
 
-    typer.echo(to_mermaid(parse_config(file.read_text())), nl=False)
+    resolver = folder_resolver(pipelines) if pipelines is not None else None
+    typer.echo(to_mermaid(parse_config(file.read_text()), pipelines=resolver), nl=False)
 
 
 #: (name, function) of every command of this module, in help order.

@@ -5,6 +5,7 @@ ownership kept), its failure the stage's (retry reruns it), cancel reaching it."
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +152,24 @@ async def test_cancelling_the_parent_cancels_the_child(
     assert next(s for s in parent["stages"] if s["stage_id"] == "slow")["state"] == "CANCELLED"
     child = await wait_state(http, f"{pid}.slow", admin, "CANCELLED", timeout=30)
     assert child["state"] == "CANCELLED"
+
+
+async def test_a_batch_runs_its_pipelines_sub_pipelines(
+    http: httpx.AsyncClient, admin: dict[str, str], tenant: str
+) -> None:
+    await put(http, admin, tenant, "sizing", st("t_add", n=1))
+    await put(
+        http, admin, tenant, "crate", {"type": "chain", "steps": [sub("sizing"), st("t_add")]}
+    )
+    body = {"tenant_id": tenant, "inputs": [{"n": 1}, {"n": 2}], "pipeline": "crate"}
+    r = await http.post("/v1/batches", json=body, headers=admin)
+    assert r.status_code == 201, r.text
+    batch_id = r.json()["batch_id"]
+    for _ in range(300):
+        batch = (await http.get(f"/v1/batches/{batch_id}", headers=admin)).json()
+        if batch["state"] != "RUNNING":
+            break
+        await asyncio.sleep(0.3)
+    assert batch["state"] == "SUCCEEDED", batch
+    lines = (await http.get(f"/v1/batches/{batch_id}/results", headers=admin)).text.splitlines()
+    assert [json.loads(line)["result"] for line in lines] == [2, 2]  # the pinned child ran

@@ -156,6 +156,28 @@ def test_graph_prints_mermaid(tmp_path: Path) -> None:
     assert "n_detection --> n_aggregate_detections" in result.output
 
 
+def test_graph_and_validate_follow_sub_pipelines_in_a_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "pipelines"
+    folder.mkdir()
+    (folder / "sizing.json").write_text(json.dumps({"type": "step", "name": "t_add"}))
+    crate = {
+        "name": "crate",
+        "definition": {"type": "chain", "steps": [{"type": "pipeline", "name": "sizing"}]},
+    }
+    path = str(write(tmp_path, crate))
+    drawn = CliRunner().invoke(app, ["graph", path, "--pipelines", str(folder)])
+    assert drawn.exit_code == 0, drawn.output
+    assert 'subgraph n_sizing["sizing (pipeline)"]' in drawn.output
+    assert 'n_sizing_t_add["t_add"]' in drawn.output  # the child's stage inside
+    ok = CliRunner().invoke(app, ["validate", path, "--pipelines", str(folder)])
+    assert ok.exit_code == 0, ok.output
+    crate["definition"]["steps"].append({"type": "pipeline", "name": "sizing", "version": 2})
+    bad_path = str(write(tmp_path, crate))
+    bad = CliRunner().invoke(app, ["validate", bad_path, "--pipelines", str(folder)])
+    assert bad.exit_code != 0 and "$.definition.steps[1].version" in bad.output, bad.output
+    assert "has no version 2" in bad.output
+
+
 ADD = {"name": "cli-add", "definition": {"type": "step", "name": "t_add", "kwargs": {"n": 1}}}
 
 
