@@ -16,13 +16,20 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
 )
 from temporalio.common import QueryRejectCondition
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from pipeline_engine._interpreter._blocks import page_of, resolve_history, resolve_status
 from pipeline_engine._interpreter._children import PinnedPipelines
+from pipeline_engine._interpreter._handoff import (
+    HistoryParts,
+    HistoryPartsQuery,
+    StatusParts,
+)
 from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.errors import EngineUnavailable, PipelineError, PipelineNotFound
 from pipeline_engine.events import Event
@@ -53,6 +60,10 @@ _CLOSED = {
     WorkflowExecutionStatus.TERMINATED,
     WorkflowExecutionStatus.TIMED_OUT,
 }
+
+
+_NO_HANDLER = "expected but not found"
+"""How the SDK answers a query a workflow has no handler for (one from before the query)."""
 
 
 def _no_such_id(exc: RPCError) -> PipelineError:
@@ -93,14 +104,8 @@ class EngineReads(EngineCore):
     async def _read(self, pipeline_id: str, page: StagePage) -> Read:
         handle = self._handle(pipeline_id)
         try:
-            status: PipelineStatus | None = await self._query(
-                lambda: handle.query(
-                    names.QUERY_STATUS,
-                    page,
-                    result_type=PipelineStatus,
-                    reject_condition=QueryRejectCondition.NOT_OPEN,
-                ),
-                overrides=_BY_ID,
+            status = await self._status_query(
+                handle, page, reject=QueryRejectCondition.NOT_OPEN, overrides=_BY_ID
             )
         except WorkflowQueryRejectedError as rejected:
             ended: WorkflowExecutionStatus | None = rejected.status
@@ -119,14 +124,63 @@ class EngineReads(EngineCore):
                 return Read(final, ended=True)
         # cancelled or terminated through Temporal (the last state is the workflow's to tell), or
         # too large for the result to keep its stages
-        status = await self._query(
-            lambda: handle.query(names.QUERY_STATUS, page, result_type=PipelineStatus)
-        )
+        status = await self._status_query(handle, page)
         if status is None:
             return Read(recorded_status(await self._calls(handle.describe), why=self._unanswered()))
         if final is not None and status.result_omitted:
             status = status.model_copy(update={"result": final.result, "result_omitted": False})
         return Read(status)
+
+    async def _status_query(
+        self,
+        handle: WorkflowHandle[Any, Any],
+        page: StagePage,
+        *,
+        reject: QueryRejectCondition | None = None,
+        overrides: Overrides | None = None,
+    ) -> PipelineStatus | None:
+        """The ``status_parts`` query with the slices its shards hold read from them (a
+        workflow from before that query answers the ``status`` query)."""
+        try:
+            parts: StatusParts | None = await self._query(
+                lambda: handle.query(
+                    names.QUERY_STATUS_PARTS,
+                    page_of(page),
+                    result_type=StatusParts,
+                    reject_condition=reject,
+                ),
+                overrides=overrides,
+            )
+        except WorkflowQueryFailedError as exc:
+            if _NO_HANDLER not in str(exc):
+                raise
+            return await self._query(
+                lambda: handle.query(
+                    names.QUERY_STATUS, page, result_type=PipelineStatus, reject_condition=reject
+                ),
+                overrides=overrides,
+            )
+        if parts is None:
+            return None
+        return await resolve_status(parts, self._from_shard)
+
+    async def _from_shard(self, source: str, kind: str, query: object) -> object:
+        """What a thin parent leaves to its shard ``source``: a status page or a history page."""
+        handle = self._client.get_workflow_handle(source)
+        if kind == "status":
+            answer: object = await self._query(
+                lambda: handle.query(names.QUERY_STATUS_PARTS, query, result_type=StatusParts)
+            )
+        else:
+            answer = await self._query(
+                lambda: handle.query(names.QUERY_HISTORY_PARTS, query, result_type=HistoryParts)
+            )
+        if answer is None:
+            raise EngineUnavailable(
+                f"{self._unanswered()} for the shard {source} of this pipeline",
+                retry_after_s=self._query_timeout_s,
+            )
+        return answer
 
     async def _query(
         self, query: Callable[[], Awaitable[T]], *, overrides: Overrides | None = None
@@ -162,13 +216,18 @@ class EngineReads(EngineCore):
         """Raises ``EngineUnavailable`` when no worker answered within the query timeout (the
         events are kept by the workflow; they can be read when a worker is back)."""
         handle = self._handle(pipeline_id)
-        events: list[Event] | None = await self._query(
-            lambda: handle.query(
-                names.QUERY_HISTORY,
-                HistoryQuery(since=window.since, after_id=window.after_id, limit=window.limit),
-                result_type=list[Event],
-            ),
-        )
+        try:
+            events = await self._history_parts(handle, window)
+        except WorkflowQueryFailedError as exc:
+            if _NO_HANDLER not in str(exc):
+                raise
+            events = await self._query(
+                lambda: handle.query(
+                    names.QUERY_HISTORY,
+                    HistoryQuery(since=window.since, after_id=window.after_id, limit=window.limit),
+                    result_type=list[Event],
+                ),
+            )
         if events is None:
             raise EngineUnavailable(
                 f"{self._unanswered()}; the pipeline's events can be read when one is back",
@@ -179,6 +238,33 @@ class EngineReads(EngineCore):
             # a stream reads the status once it saw the pipeline end).
             self._statuses.forget(pipeline_id)
         return events
+
+    async def _history_parts(
+        self, handle: WorkflowHandle[Any, Any], window: HistoryWindow
+    ) -> list[Event] | None:
+        """The ``history_parts`` query with the spans its shards keep read from them; a span's
+        events before ``since`` are dropped here, and the page goes on until ``limit`` holds."""
+        events: list[Event] = []
+        after, limit = window.after_id, window.limit
+        while True:
+            query = HistoryPartsQuery(
+                since=window.since, after_id=after, limit=None if limit is None else limit
+            )
+            parts: HistoryParts | None = await self._query(
+                lambda q=query: handle.query(  # type: ignore[misc]
+                    names.QUERY_HISTORY_PARTS, q, result_type=HistoryParts
+                )
+            )
+            if parts is None:
+                return None
+            page = await resolve_history(parts, self._from_shard)
+            ends = [e.id for e in parts.events] + [s.first_id + s.count - 1 for s in parts.spans]
+            if window.since is not None:
+                page = [e for e in page if e.timestamp >= window.since]
+            events.extend(page)
+            if limit is None or not parts.spans or not ends or len(page) >= limit:
+                return events
+            after, limit = max(ends), limit - len(page)
 
     async def get_config(self, pipeline_id: str) -> PipelineConfig:
         """The config the pipeline runs (read from its workflow history; needs no worker)."""

@@ -35,6 +35,10 @@ TEMPORAL_ACTOR = "temporal-cli"
 """Recorded as the actor of a command that came through Temporal (CLI, Web UI, batch), not REST."""
 
 QUERY_HISTORY = "history"
+QUERY_STATUS_PARTS = "status_parts"
+"""A status page with the slices of it a thin parent's shards hold (``StatusParts``)."""
+QUERY_HISTORY_PARTS = "history_parts"
+"""A history page with the spans of it a thin parent's shards keep (``HistoryParts``)."""
 
 SA_PIPELINE_STATE = SearchAttributeKey.for_keyword("PipelineState")
 SA_TENANT_ID = SearchAttributeKey.for_keyword("TenantId")

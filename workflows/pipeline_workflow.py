@@ -13,6 +13,12 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pipeline_engine._interpreter import PipelineRun, ShardProgress
+    from pipeline_engine._interpreter._handoff import (
+        HistoryParts,
+        HistoryPartsQuery,
+        PartsQuery,
+        StatusParts,
+    )
     from pipeline_engine.dsl import compile_plan, pydantic_problems
     from pipeline_engine.dsl._cel import preload as _preload_cel
     from pipeline_engine.errors import InvalidInput, PipelineError
@@ -310,3 +316,13 @@ class PipelineWorkflow:
     def history(self, query: HistoryQuery | None = None) -> list[Event]:
         q = query or HistoryQuery()
         return self._run.history(since=q.since, after_id=q.after_id, limit=q.limit)
+
+    @workflow.query(name=names.QUERY_STATUS_PARTS)
+    def status_parts(self, query: PartsQuery | None = None) -> StatusParts:
+        """A status page, naming the slices of it its fan-outs' shards hold."""
+        return self._run.status_parts(query or PartsQuery())
+
+    @workflow.query(name=names.QUERY_HISTORY_PARTS)
+    def history_parts(self, query: HistoryPartsQuery | None = None) -> HistoryParts:
+        """A history page, naming the spans of it its fan-outs' shards keep."""
+        return self._run.history_parts(query or HistoryPartsQuery())

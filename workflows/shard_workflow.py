@@ -15,6 +15,12 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from pipeline_engine._interpreter import PipelineRun, ShardProgress, ShardResult
+    from pipeline_engine._interpreter._handoff import (
+        HistoryParts,
+        HistoryPartsQuery,
+        PartsQuery,
+        StatusParts,
+    )
     from pipeline_engine.dsl import (
         GroupPlan,
         Hooks,
@@ -116,7 +122,7 @@ class PipelineShardWorkflow:
                 await self._report()
 
     async def _report(self) -> None:
-        progress = self._run.progress()
+        progress = self._run.progress(workflow.info().workflow_id)
         if progress is not None and self._parent is not None:
             await self._parent.signal(names.SIGNAL_SHARD_PROGRESS, progress)
 
@@ -124,3 +130,13 @@ class PipelineShardWorkflow:
     def shard_progress(self, progress: ShardProgress) -> None:
         """A shard of this shard reports: its stages become this one's (reported on up)."""
         self._run.apply_progress(progress)
+
+    @workflow.query(name=names.QUERY_STATUS_PARTS)
+    def status_parts(self, query: PartsQuery | None = None) -> StatusParts:
+        """A page of this shard's stages (its thin parent leaves them to it)."""
+        return self._run.status_parts(query or PartsQuery())
+
+    @workflow.query(name=names.QUERY_HISTORY_PARTS)
+    def history_parts(self, query: HistoryPartsQuery | None = None) -> HistoryParts:
+        """A page of this shard's events (its thin parent numbers them, keeps them not)."""
+        return self._run.history_parts(query or HistoryPartsQuery())

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pipeline_engine._interpreter._handoff import HeldStage
+from pipeline_engine._interpreter._blocks import Blocks
+from pipeline_engine._interpreter._handoff import EventSpan, HeldStage
 from pipeline_engine._interpreter._runtime import Runtime
 from pipeline_engine.dsl import InputPlan, MapPlan, StagePlan, StepPlan, SubPipelinePlan, SwitchPlan
 from pipeline_engine.events import Event, EventType
@@ -100,6 +101,11 @@ class Records:
         self._rt = runtime
         self.identity = Identity(pipeline_id, tenant_id, name, trace_id, inline_bytes, ref)
         self.events: list[Event] = []
+        self.next_id = 1
+        """The id of the next event (a thin parent numbers its shards' events too)."""
+        self.spans: list[EventSpan] = []
+        """Events numbered here but kept by shards (see ``_blocks``)."""
+        self.blocks = Blocks()
         self.stages = stages
         self.state = PipelineState.PENDING
         self.final: PipelineState | None = None
@@ -123,9 +129,10 @@ class Records:
     # ------------------------------------------------------------------ events & state
     def emit(self, kind: EventType, **payload: Any) -> None:
         """Append an event to the log (``None`` fields left out)."""
+        self.next_id += 1
         self.events.append(
             Event(
-                id=len(self.events) + 1,
+                id=self.next_id - 1,
                 type=kind.value,
                 payload={k: v for k, v in payload.items() if v is not None},
                 timestamp=self._rt.now(),
@@ -133,6 +140,17 @@ class Records:
             )
         )
         self._rt.notify()
+
+    def add_event(self, event: Event, trace_id: str) -> None:
+        """Append another run's event to the log, numbered here."""
+        self.events.append(event.model_copy(update={"id": self.next_id, "trace_id": trace_id}))
+        self.next_id += 1
+
+    def add_span(self, span: EventSpan) -> None:
+        """Number a shard's events (kept there) in the log."""
+        if span.count:
+            self.spans.append(span.model_copy(update={"first_id": self.next_id}))
+            self.next_id += span.count
 
     def set_state(self, state: PipelineState) -> None:
         """Move the pipeline to ``state`` (the runtime hears of a change)."""
@@ -174,7 +192,7 @@ class Records:
     def _fan_out_running(self) -> bool:
         """Whether a stage still runs beside the failed one: the pipeline shows FAILED only once
         the failing fan-out has drained (new runs; histories recorded before keep their order)."""
-        running = any(
+        running = self.blocks.running() or any(
             s.state is StageState.RUNNING and s.kind != "map"  # a map runs while its items do
             for s in self.stages.values()
         )
@@ -240,6 +258,8 @@ class Records:
             if rec.state is StageState.PENDING:
                 rec.state = StageState.SKIPPED
                 self.emit(EventType.STAGE_SKIPPED, stage_id=rec.stage_id, step=rec.step)
+        for rec in self.blocks.skip_unstarted():
+            self.emit(EventType.STAGE_SKIPPED, stage_id=rec.stage_id, step=rec.step)
         self.waiting.clear()
         self.parked.clear()
 

@@ -161,12 +161,14 @@ class PipelineRun(Commands, Reads):
     # ------------------------------------------------------------------ shards
     async def run_shard(self, call: ShardCall) -> ShardResult:
         """Run a shard of a pipeline's fan-out (this run was made with ``shard=True``)."""
+        self._reporter.block = call.block
         return await serve(self._ctx, self._walk.fan_out, call)
 
-    def progress(self) -> ShardProgress | None:
+    def progress(self, source: str = "") -> ShardProgress | None:
         """A shard's stages and events since its last report (every stage in the first one);
-        ``None`` when nothing changed."""
-        return self._reporter.progress()
+        ``None`` when nothing changed. ``source``: the shard's workflow, where a thin parent
+        reads what it does not keep."""
+        return self._reporter.progress(source)
 
     def apply_progress(self, progress: ShardProgress) -> None:
         """Merge a shard's report: its stages become this run's, its events join the log."""

@@ -2,16 +2,20 @@
 time, and a shard's run of the interpreter (:func:`serve`).
 
 A shard's stages and events are merged into the pipeline's as it reports
-(:mod:`~pipeline_engine._interpreter._progress`). A member that failed for good in a shard is held
-in the pipeline as if it had failed there: its retry re-runs it in the pipeline, skipping the
-stages that already succeeded.
+(:mod:`~pipeline_engine._interpreter._progress`); in runs since :data:`THIN_FAN_OUT_PATCH` the
+pipeline keeps only a :class:`Block` per shard (counts, live stages) and reads the rest from the
+shard (:mod:`~pipeline_engine._interpreter._blocks`). A member that failed for good in a shard is
+held in the pipeline as if it had failed there: its retry re-runs it in the pipeline, skipping the
+stages that already succeeded (a thin pipeline adopts the member's records from the shard).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import TYPE_CHECKING, Any
 
+from pipeline_engine._interpreter._blocks import THIN_FAN_OUT_PATCH, Block
 from pipeline_engine._interpreter._context import RunContext
 from pipeline_engine._interpreter._failure import FailurePolicy, StageFailure
 from pipeline_engine._interpreter._gate import Gate
@@ -20,6 +24,7 @@ from pipeline_engine._interpreter._members import Members
 from pipeline_engine._interpreter._memo import shard_key
 from pipeline_engine._interpreter._runtime import StepFailed
 from pipeline_engine._interpreter._tasks import run_all
+from pipeline_engine.dsl import stages_of
 from pipeline_engine.states import PipelineState
 
 if TYPE_CHECKING:
@@ -46,6 +51,8 @@ class _Fan:
         self.gate = Gate(at_once)
         self.results: list[Any] = [None] * n
         self.captured: set[str] = set()
+        self.blocks: dict[int, Block] = {}
+        """Thin: each chunk's block, by its first member."""
 
 
 class Sharded:
@@ -58,8 +65,40 @@ class Sharded:
     async def run(self, members: Members, cap: int | None, policy: FailurePolicy) -> list[Any]:
         """Run ``members`` in shards: their ordered results."""
         fan = _Fan(self._ctx, members, cap, policy)
+        if self._ctx.runtime.patched(THIN_FAN_OUT_PATCH):
+            self._open_blocks(fan, members)
         await run_all([self._chunk(fan, members, policy, lo, hi) for lo, hi in fan.chunks])
         return fan.results
+
+    def _open_blocks(self, fan: _Fan, members: Members) -> None:
+        """Thin parent: a block per chunk, laid where its members' stages were; the members'
+        records leave this run (their shards keep them)."""
+        records = self._ctx.records
+        own = records.stages
+        by_stage: dict[str, int] = {}  # a group member's stage id -> its chunk
+        ids: dict[int, list[str]] = {}
+        for lo, hi in fan.chunks:
+            nodes = members.members[lo:hi] if members.template is None else None
+            block = Block(key=shard_key(members.key(lo), hi - lo), position=len(own), nodes=nodes)
+            fan.blocks[lo] = records.blocks.open(block, own)
+            chunk_ids = [p.stage_id for n in nodes or () for p in stages_of(n)[0]]
+            ids[lo] = [sid for sid in chunk_ids if sid not in fan.blocks[lo].adopted]
+            by_stage.update(dict.fromkeys(ids[lo], lo))
+        if not by_stage:
+            return
+        placed: set[int] = set()
+        position = 0
+        for sid in own:
+            lo_ = by_stage.get(sid)
+            if lo_ is None:
+                position += 1
+            elif lo_ not in placed:
+                placed.add(lo_)
+                fan.blocks[lo_].position = position
+        for lo, chunk_ids in ids.items():
+            fan.blocks[lo].pending = len(chunk_ids)
+            for sid in chunk_ids:
+                own.pop(sid, None)
 
     async def _chunk(
         self, fan: _Fan, members: Members, policy: FailurePolicy, lo: int, hi: int
@@ -93,16 +132,22 @@ class Sharded:
         done = shard_key(keys[0], hi - lo)
         if done in memo:
             return keys
+        block = fan.blocks.get(lo)
         call = members.call(lo, hi).model_copy(
             update={
                 "cap": fan.cap,
                 "absorb": policy.absorb,
                 "fail_fast": fan.fail_fast,
                 "values": memo.pick(keys),
+                "block": block.key if block is not None else None,
             }
         )
         out = await self._run_shard(call, keys[0].rsplit("|", 1)[-1])
         memo.update(out.values)
+        if block is not None:
+            for rec in out.stages:  # failed members: retried here, so kept here
+                self._ctx.records.stages[rec.stage_id] = rec
+                block.adopt(rec)
         failed = {f.member for f in out.failures}
         for key, result in zip(keys, out.results, strict=False):
             if key not in failed:
@@ -141,15 +186,26 @@ async def serve(ctx: RunContext, fan_out: FanOut, call: ShardCall) -> ShardResul
     members = Members.of_shard(call)
     capture: list[ShardFailure] | None = None if call.absorb or call.fail_fast else []
     policy = FailurePolicy(ctx, holds=False, absorb=call.absorb, captured=capture)
+    thin = call.block is not None
     try:
         results = await fan_out(members, call.cap, policy)
     except StageFailure as failure:
+        if thin:
+            records.skip_pending()  # its parent keeps only counts: nothing stays PENDING
         first = ShardFailure(
             member="-", stage_id=failure.stage_id, error=failure.error, fatal=failure.fatal
         )
         return ShardResult(results=[], failures=[first])
+    except asyncio.CancelledError:
+        if thin:
+            records.skip_pending()
+        raise
+    memo = ctx.memo
     return ShardResult(
         results=results,
         failures=capture or [],
-        values=dict(ctx.memo.values) if capture else {},
+        values=dict(memo.values) if capture else {},
+        stages=[rec for sid, rec in records.stages.items() if sid not in memo]
+        if thin and capture
+        else [],
     )

@@ -33,12 +33,18 @@ def snapshot(records: Records, memo: Memo, runs: int) -> RunSnapshot:
         retried=sorted(records.retried),
         inputs_done=dict(records.inputs_done),
         runs=runs + 1,
+        spans=list(records.spans),
+        blocks=records.blocks.states(),
     )
 
 
 def restore(records: Records, memo: Memo, snap: RunSnapshot) -> int:
     """Put ``snap`` into a new run's records and memo; the workflow runs it has had."""
     records.events = list(snap.events)
+    records.spans = list(snap.spans)
+    ends = [e.id for e in snap.events[-1:]] + [s.first_id + s.count - 1 for s in snap.spans[-1:]]
+    records.next_id = max(ends, default=0) + 1
+    records.blocks.restored = {b.key: b for b in snap.blocks}
     records.stages.update((s.stage_id, s) for s in snap.stages)
     memo.values = dict(snap.values)
     records.state = snap.state

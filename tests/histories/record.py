@@ -443,6 +443,11 @@ async def record(only: set[str]) -> None:
                 )
             ]
             histories["sharded_group_shard"] = shards[0], None
+            # thin_*: the same runs since the thin-fan-out patch (a parent keeping counts and
+            # live stages); the plain names keep their recordings from before it.
+            for name in ("sharded_group", "sharded_group_shard", "sharded_map_retry"):
+                histories[f"thin_{name}"] = histories[name]
+            histories["thin_dsl_elements_sharded"] = histories["dsl_elements_sharded"]
             chain_runs = [
                 w.run_id async for w in client.list_workflows(f"WorkflowId = '{chain.pipeline_id}'")
             ]  # newest first

@@ -12,7 +12,9 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from pipeline_engine._interpreter._handoff import PartsQuery, StatusParts
 from pipeline_engine.states import PipelineState, StageState
+from pipeline_engine.status import StagePage
 from tests.support.processes import signal_and_wait, start_worker
 from tests.support.steps import calls_of
 from tests.support.waiting import wait_for_state, wait_until
@@ -284,3 +286,67 @@ async def test_sigkill_of_the_worker_in_the_middle_of_a_sharded_fan_out(
         assert set(runs) == {f"{p}{i}" for p in "az" for i in range(30)}
     finally:
         signal_and_wait(worker, signal.SIGTERM, timeout=10)
+
+
+async def test_a_thin_parent_pages_status_and_history_from_its_shards(
+    engine: TemporalPipelineEngine, task_queue: str
+) -> None:
+    """The pipeline's workflow keeps counts and live stages of a sharded group; its stages and
+    events are read from the shards, page by page, also while it runs and after it ended."""
+    sharded = engine_with(engine, task_queue, SHARDED)
+    members = [
+        {"type": "chain", "steps": [{**s("t_add", n=i), "id": f"m{i}"}, s("t_sleep", seconds=0)]}
+        for i in range(30)
+    ]
+    members[0]["steps"][1] = {**s("t_sleep", seconds=0.5), "id": "slow0"}
+    config = {
+        "name": "thin",
+        "definition": {
+            "type": "chain",
+            "steps": [
+                {**s("t_add"), "id": "first"},
+                {"type": "group", "steps": members, "max_concurrency": 4},
+                {**s("t_add"), "id": "last"},
+            ],
+        },
+    }
+    created = await sharded.create_pipeline(config, start=True)
+    pid = created.pipeline_id
+
+    async def some_ran() -> bool:
+        return (await sharded.get_pipeline(pid)).stage_counts.get("SUCCEEDED", 0) >= 8
+
+    await wait_until(some_ran, timeout=60, interval=0.2)
+    running = await sharded.get_pipeline(pid, page=StagePage(offset=0, limit=1000))
+    assert sum(running.stage_counts.values()) == running.stages_total == 62
+    assert [st.stage_id for st in running.stages][:2] == ["first", "m0"]
+    status = await wait_for_state(sharded, pid, timeout=120)
+    assert status.state is PipelineState.SUCCEEDED, status.error
+    every = (await sharded.get_pipeline(pid, page=StagePage(limit=1000))).stages
+    ids = [st.stage_id for st in every]
+    assert ids[0] == "first" and ids[-1] == "last" and len(set(ids)) == 62
+    assert ids[1:3] == ["m0", "slow0"] and all(st.state is StageState.SUCCEEDED for st in every)
+    for offset, limit in [(0, 7), (5, 12), (19, 3), (55, 10)]:
+        page = await sharded.get_pipeline(pid, page=StagePage(offset=offset, limit=limit))
+        assert [st.stage_id for st in page.stages] == ids[offset : offset + limit]
+        assert page.stages_total == 62 and page.stage_counts == {"SUCCEEDED": 62}
+    done = await sharded.get_pipeline(
+        pid, page=StagePage(state=StageState.SUCCEEDED, offset=40, limit=30)
+    )
+    assert [st.stage_id for st in done.stages] == ids[40:]
+    # the workflow itself holds the two stages of its own and slices of its shards
+    own = await sharded.client.get_workflow_handle(pid).query(
+        names.QUERY_STATUS_PARTS, PartsQuery(), result_type=StatusParts
+    )
+    assert [st.stage_id for st in own.status.stages] == ["first", "last"]
+    assert len(own.slices) == 3 and all("~" in sl.source for sl in own.slices)
+    events = await sharded.get_history(pid)
+    assert [e.id for e in events] == list(range(1, len(events) + 1))
+    assert [e.type for e in events].count("stage.succeeded") == 62
+    assert events[0].type == "pipeline.created" and events[-1].type == "pipeline.succeeded"
+    for after, limit in [(3, 10), (20, 50), (len(events) - 4, 10)]:
+        paged = await sharded.get_history(pid, after_id=after, limit=limit)
+        assert paged == events[after : after + limit]
+    since = events[40].timestamp
+    later = await sharded.get_history(pid, since=since, limit=5)
+    assert later == [e for e in events if e.timestamp >= since][:5]

@@ -14,8 +14,12 @@ from pipeline_engine._interpreter import (
     ShardResult,
     StepCall,
 )
+from pipeline_engine._interpreter._blocks import page_of, resolve_history, resolve_status
+from pipeline_engine._interpreter._handoff import HistoryPartsQuery, PartsQuery
 from pipeline_engine.dsl import GroupPlan, Plan, StagePlan, node_from_wire, parse_config, stages_of
+from pipeline_engine.events import Event
 from pipeline_engine.states import PipelineState, StageState
+from pipeline_engine.status import PipelineStatus, StagePage
 from pipeline_engine.steps import StepContext, StepRegistry, step
 
 REGISTRY = StepRegistry()
@@ -102,6 +106,8 @@ class ShardingRuntime(LocalRuntime):
         self._width = shard_width
         self.parent: PipelineRun | None = None
         self.shards: list[ShardCall] = []
+        self.runs: dict[str, PipelineRun] = {}
+        """Each shard's run by its source name (a thin parent's reads go there)."""
 
     @property
     def shard_width(self) -> int | None:  # type: ignore[override]
@@ -113,8 +119,10 @@ class ShardingRuntime(LocalRuntime):
         self.shards.append(call)
         runtime = LocalRuntime(REGISTRY, time_scale=0, before_attempt=_record_call)
         shard = _new_run(_shard_plan(self._plan, call), runtime, None, shard=True)
+        source = f"shard-{len(self.shards)}"
+        self.runs[source] = shard
         result = await shard.run_shard(call)
-        progress = shard.progress()
+        progress = shard.progress(source)
         if progress is not None and self.parent is not None:
             self.parent.apply_progress(progress)
         return result
@@ -180,6 +188,32 @@ async def until(predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
 def held(run: PipelineRun) -> Callable[[], bool]:
     """Whether the run is held in FAILED (a stage waits for ``retry_stage``)."""
     return lambda: run.state is PipelineState.FAILED and run.status().retryable_until is not None
+
+
+async def _fetch(run: PipelineRun, source: str, kind: str, query: object) -> object:
+    runtime = run._rt
+    assert isinstance(runtime, ShardingRuntime)
+    shard = runtime.runs[source]
+    if kind == "status":
+        assert isinstance(query, PartsQuery)
+        return shard.status_parts(query)
+    assert isinstance(query, HistoryPartsQuery)
+    return shard.history_parts(query)
+
+
+async def whole_status(run: PipelineRun, page: StagePage | None = None) -> PipelineStatus:
+    """A page of ``run``'s status (default: the first) with what its shards hold read from them,
+    as the engine reads it."""
+    parts = run.status_parts(page_of(page))
+    return await resolve_status(parts, lambda *a: _fetch(run, *a))
+
+
+async def whole_history(
+    run: PipelineRun, *, after_id: int | None = None, limit: int | None = None
+) -> list[Event]:
+    """``run``'s events with its shards' read from them, as the engine reads them."""
+    parts = run.history_parts(HistoryPartsQuery(after_id=after_id, limit=limit))
+    return await resolve_history(parts, lambda *a: _fetch(run, *a))
 
 
 def stage_states(run: PipelineRun) -> dict[str, StageState]:
