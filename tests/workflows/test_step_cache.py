@@ -9,16 +9,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from temporalio.client import Client
 
 from pipeline_engine._step_cache import CacheRequest
 from pipeline_engine.states import PipelineState, StageState
-from tests.support.waiting import wait_for_state
+from pipeline_engine.steps import StepRegistry
+from tests.support.promtool import assert_documented
+from tests.support.waiting import wait_for_state, wait_until
 from workflows import step_cache
+from workflows.dev_server import TemporalDevServer, free_port
 from workflows.engine import TemporalPipelineEngine
 from workflows.payload_retention import sweep_payloads
 from workflows.payload_store import PayloadStore, open_payload_store
 from workflows.step_cache import CACHE_FOLDER
+from workflows.worker_factory import build_worker, connect
 
 
 def cached_config(ttl_s: float = 600) -> dict[str, Any]:
@@ -112,3 +117,28 @@ async def test_a_rewritten_key_keeps_one_entry(tmp_path: Path) -> None:
     paths = [p async for batch in store.list_paths(CACHE_FOLDER) for p in batch]
     assert len(paths) == 1
     assert (await step_cache.lookup(store, request, "1", now)).answer.result == "new"
+
+
+async def test_hits_and_misses_are_counted_on_the_worker_page(
+    temporal_server: TemporalDevServer, registry: StepRegistry, payload_store: PayloadStore
+) -> None:
+    port = free_port()
+    client = await connect(temporal_server.address, metrics_port=port, payload_store=payload_store)
+    queue = f"cache-metrics-{uuid.uuid4().hex[:8]}"
+    async with build_worker(client, task_queue=queue, registry=registry):
+        engine = TemporalPipelineEngine(client, task_queue=queue, registry=registry)
+        tenant, input = f"cache-{uuid.uuid4().hex[:8]}", {"image": uuid.uuid4().hex}
+        await _run(engine, tenant, input)
+        await _run(engine, tenant, input)
+        text = ""
+
+        async def scraped() -> bool:
+            nonlocal text
+            async with httpx.AsyncClient() as http:
+                text = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+            return "pipeline_engine_step_cache_hits_total{" in text
+
+        await wait_until(scraped, timeout=20, interval=0.5)
+    assert "pipeline_engine_step_cache_misses_total{" in text and 'reason="absent"' in text
+    assert 'step="t_stamp"' in text
+    assert_documented(text, prefixes=("pipeline_engine_step_cache",))
