@@ -24,6 +24,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from api.auth import Caller, Role
 from api.context import ApiContext
 from api.observability import ApiMetrics
+from api.schemas import PIPELINE_NAME
 from api.schemas import TENANT_ID as TENANT_ID_PATTERN
 from api.tenants import TenantConfigCache, TenantConfigStore
 from api.tenants.pipelines import PipelineStore
@@ -39,6 +40,7 @@ from pipeline_engine.settings import Settings
 from pipeline_engine.states import StageState
 from pipeline_engine.status import MAX_STAGE_PAGE, PipelineStatus, StagePage
 from pipeline_engine.steps import StepRegistry
+from pipeline_engine.versions import MAX_VERSION
 
 __all__ = [
     "TENANT_ID_PATTERN",
@@ -354,12 +356,26 @@ async def pipeline_where(
     started_before: Annotated[
         datetime | None, Query(description="Created before (ISO 8601; UTC without a zone).")
     ] = None,
+    pipeline: Annotated[
+        str | None,
+        Query(
+            pattern=PIPELINE_NAME,
+            description="Only runs of this stored pipeline (`default`: the tenant config's; "
+            "then give `tenant_id` unless the caller has one tenant).",
+        ),
+    ] = None,
+    version: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_VERSION, description="Only runs of this version (`pipeline_ref`)."),
+    ] = None,
 ) -> PipelineWhere:
     """The list filters of the query string."""
     return PipelineWhere(
         name_prefix=name or None,
         started_after=_utc(started_after),
         started_before=_utc(started_before),
+        pipeline=pipeline,
+        version=version,
     )
 
 

@@ -19,6 +19,8 @@ class PipelineSummary(BaseModel):
         state: The last recorded state (a :class:`~pipeline_engine.PipelineState` value).
         started_at: When it was created.
         closed_at: When its run ended, if it did.
+        pipeline_version: The stored pipeline version it runs (its ``pipeline_ref.version``;
+            ``None`` for a raw config).
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -29,6 +31,7 @@ class PipelineSummary(BaseModel):
     state: str | None = None
     started_at: datetime | None = None
     closed_at: datetime | None = None
+    pipeline_version: int | None = None
 
 
 class PipelinePage(BaseModel):
@@ -53,6 +56,9 @@ class PipelineWhere(BaseModel):
         started_after: Only pipelines created at or after this time.
         started_before: Only pipelines created before this time.
         batch_id: Only the pipelines of this batch.
+        pipeline: Only runs of this stored pipeline (its ``pipeline_ref.name``; ``default`` is
+            the tenant config's). Raw-config pipelines are never runs of a stored pipeline.
+        version: Only runs of this version (its ``pipeline_ref.version``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -61,3 +67,5 @@ class PipelineWhere(BaseModel):
     started_after: datetime | None = None
     started_before: datetime | None = None
     batch_id: str | None = None
+    pipeline: str | None = None
+    version: int | None = Field(None, ge=1)

@@ -97,7 +97,7 @@ class BatchActivities:
         """Create (idempotently) and start the batch's pipelines of this range."""
         inputs = await self._inputs(request)
         prepared = PreparedConfig.of(request.config, registry=self._registry)
-        prepared = replace(prepared, pinned=request.pinned)
+        prepared = replace(prepared, pinned=request.pinned, ref=request.pipeline_ref)
         priority = TaskPriority(key=request.priority_key, fairness_weight=request.fairness_weight)
 
         async def create(pair: tuple[int, Any]) -> None:

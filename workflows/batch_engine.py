@@ -146,6 +146,7 @@ class TemporalBatchEngine(BatchReads):
             batch_id=batch_id,
             tenant_id=request.tenant_id,
             config=request.config.plan.config,
+            pipeline_ref=request.config.ref,
             settings=request.settings or {},
             priority_key=request.priority.key if request.priority else None,
             fairness_weight=request.priority.fairness_weight if request.priority else None,

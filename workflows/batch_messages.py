@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from pipeline_engine._interpreter._children import PinnedPipelines
 from pipeline_engine.dsl import PipelineConfig
+from pipeline_engine.versions import PipelineVersionRef
 
 __all__ = [
     "BatchCancelRequest",
@@ -25,6 +26,19 @@ class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _WithRef(_Message):
+    pipeline_ref: PipelineVersionRef | None = None
+    """The stored pipeline version the batch runs (``None``: a raw config)."""
+
+    @model_serializer(mode="wrap")
+    def _no_null_ref(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # left out when unset, so a message without an origin is the shape workers already read
+        data: dict[str, Any] = handler(self)
+        if data.get("pipeline_ref", 0) is None:
+            del data["pipeline_ref"]
+        return data
+
+
 class BatchCancelRequest(_Message):
     """Cancel a batch: no pipeline starts any more, the running ones are cancelled."""
 
@@ -32,7 +46,7 @@ class BatchCancelRequest(_Message):
     actor: str | None = None
 
 
-class BatchWorkflowInput(_Message):
+class BatchWorkflowInput(_WithRef):
     """What a batch runs: one pipeline of ``config`` per input, ``max_running`` at once."""
 
     batch_id: str
@@ -52,7 +66,7 @@ class BatchWorkflowInput(_Message):
     """The versions the config's sub-pipelines run, pinned when the batch was submitted."""
 
 
-class BatchStartRequest(_Message):
+class BatchStartRequest(_WithRef):
     """Start (idempotently) the batch's pipelines ``start`` to ``start + count``."""
 
     batch_id: str

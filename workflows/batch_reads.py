@@ -40,7 +40,7 @@ from pipeline_engine.status import StagePage
 from workflows import names
 from workflows.batch_messages import BatchProgress
 from workflows.engine import TemporalPipelineEngine
-from workflows.engine_visibility import quote_value
+from workflows.engine_visibility import NOT_CONTINUED, quote_value
 from workflows.temporal_calls import TemporalCalls
 
 __all__ = ["CLOSED", "READ_AHEAD", "BatchReads"]
@@ -155,7 +155,7 @@ class BatchReads:
         """Batches newest first, from Temporal visibility (state: as last recorded)."""
         if tenant_ids is not None and not tenant_ids:
             return BatchPage()
-        query = f"WorkflowType = '{names.BATCH_WORKFLOW_TYPE}'"
+        query = f"WorkflowType = '{names.BATCH_WORKFLOW_TYPE}' AND {NOT_CONTINUED}"
         if tenant_ids is not None:
             query += (
                 f" AND {names.SA_TENANT_ID.name} IN ({', '.join(map(quote_value, tenant_ids))})"
@@ -210,7 +210,7 @@ class BatchReads:
         found: dict[str, str] = {}
         if ids:
             query = (
-                f"WorkflowType = '{names.WORKFLOW_TYPE}' AND "
+                f"WorkflowType = '{names.WORKFLOW_TYPE}' AND {NOT_CONTINUED} AND "
                 f"{names.SA_BATCH_ID.name} = {quote_value(batch_id)} AND "
                 f"WorkflowId IN ({', '.join(map(quote_value, [*ids, *legacy]))})"
             )
@@ -243,7 +243,7 @@ class BatchReads:
         self, batch_id: str, state: PipelineState, page_size: int, next_page_token: str | None
     ) -> BatchPipelinePage:
         query = (
-            f"WorkflowType = '{names.WORKFLOW_TYPE}' AND "
+            f"WorkflowType = '{names.WORKFLOW_TYPE}' AND {NOT_CONTINUED} AND "
             f"{names.SA_BATCH_ID.name} = {quote_value(batch_id)} AND "
             f"{names.SA_PIPELINE_STATE.name} = {quote_value(state.value)}"
         )

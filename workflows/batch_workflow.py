@@ -121,6 +121,7 @@ class BatchWorkflow:
                 batch_id=params.batch_id,
                 tenant_id=params.tenant_id,
                 config=params.config,
+                pipeline_ref=params.pipeline_ref,
                 settings=params.settings,
                 priority_key=params.priority_key,
                 fairness_weight=params.fairness_weight,

@@ -103,12 +103,16 @@ class EngineCommands(EngineReads):
             start=start,
         )
         state = PipelineState.RUNNING if start else PipelineState.PENDING
-        attrs = [  # started: RUNNING from the first moment, so the list agrees with the answer
+        attrs: list[SearchAttributePair[Any]] = [  # started: RUNNING from the first moment
             SearchAttributePair(names.SA_PIPELINE_STATE, state.value),
             SearchAttributePair(names.SA_PIPELINE_NAME, parsed.name),
         ]
         if tenant_id is not None:
             attrs.append(SearchAttributePair(names.SA_TENANT_ID, tenant_id))
+        if identity.prepared.ref is not None:  # where it came from (``PipelineVersion = 2``)
+            attrs.append(
+                SearchAttributePair(names.SA_PIPELINE_VERSION, identity.prepared.ref.version)
+            )
         memo: dict[str, Any] = {names.MEMO_FINGERPRINT: identity.fingerprint}
         if batch is not None:
             attrs.append(SearchAttributePair(names.SA_BATCH_ID, batch.batch_id))
@@ -194,8 +198,8 @@ class EngineCommands(EngineReads):
         if found is None:
             plan = prepared.plan
             found = texts[tenant_id] = (
-                web_ui.static_summary(plan, tenant_id),
-                web_ui.static_details(plan, tenant_id),
+                web_ui.static_summary(plan, tenant_id, prepared.ref),
+                web_ui.static_details(plan, tenant_id, prepared.ref),
             )
         return found
 

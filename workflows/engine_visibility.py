@@ -6,15 +6,21 @@ import asyncio
 
 from temporalio.service import RPCError, RPCStatusCode
 
-from pipeline_engine.errors import PipelineError
+from pipeline_engine.errors import InvalidInput, PipelineError, Problem
 from pipeline_engine.pages import PipelinePage, PipelineSummary, PipelineWhere
 from pipeline_engine.service import decode_page_token, invalid_page_token
 from pipeline_engine.service.front import ListQuery
 from pipeline_engine.states import PipelineState
+from pipeline_engine.versions import DEFAULT_PIPELINE
 from workflows import names
 from workflows.engine_core import EngineCore
 
-__all__ = ["EngineVisibility", "quote_value"]
+__all__ = ["NOT_CONTINUED", "EngineVisibility", "quote_value"]
+
+NOT_CONTINUED = "ExecutionStatus != 'ContinuedAsNew'"
+"""A pipeline (or batch) that continued as new has one execution per run; only its current (or
+last) run is the pipeline: the earlier ones are closed as ContinuedAsNew with the search
+attributes they had then (``PipelineState`` RUNNING), and would be listed and counted again."""
 
 
 def _token_refused(exc: RPCError) -> PipelineError:
@@ -41,6 +47,7 @@ class EngineVisibility(EngineCore):
                     state=w.typed_search_attributes.get(names.SA_PIPELINE_STATE),
                     started_at=w.start_time,
                     closed_at=w.close_time,
+                    pipeline_version=w.typed_search_attributes.get(names.SA_PIPELINE_VERSION),
                 )
                 for w in it.current_page or []
             ]
@@ -70,7 +77,7 @@ class EngineVisibility(EngineCore):
 def _visibility_query(
     tenant_ids: list[str] | None, state: PipelineState | None, where: PipelineWhere
 ) -> str:
-    clauses = [f"WorkflowType = '{names.WORKFLOW_TYPE}'"]
+    clauses = [f"WorkflowType = '{names.WORKFLOW_TYPE}'", NOT_CONTINUED]
     if tenant_ids is not None:
         quoted = ", ".join(quote_value(t) for t in tenant_ids)
         clauses.append(f"{names.SA_TENANT_ID.name} IN ({quoted})")
@@ -86,7 +93,35 @@ def _visibility_query(
         clauses.append(f"StartTime < {quote_value(where.started_before.isoformat())}")
     if where.batch_id is not None:
         clauses.append(f"{names.SA_BATCH_ID.name} = {quote_value(where.batch_id)}")
+    clauses.extend(_origin_clauses(tenant_ids, where))
     return " AND ".join(clauses)
+
+
+def _origin_clauses(tenant_ids: list[str] | None, where: PipelineWhere) -> list[str]:
+    """``pipeline=`` and ``version=``: runs of a stored pipeline carry ``PipelineVersion``, and
+    its run name (``PipelineName``: the tenant id for ``default``, else the pipeline's name)."""
+    version = names.SA_PIPELINE_VERSION.name
+    clauses = []
+    if where.version is not None:
+        clauses.append(f"{version} = {int(where.version)}")
+    if where.pipeline is None:
+        return clauses
+    if where.version is None:
+        clauses.append(f"{version} >= 1")  # a stored pipeline's run, not a raw config's
+    name = names.SA_PIPELINE_NAME.name
+    if where.pipeline != DEFAULT_PIPELINE:
+        clauses.append(f"{name} = {quote_value(where.pipeline)}")
+        return clauses
+    if tenant_ids is None:
+        raise InvalidInput(
+            "pipeline=default needs tenant_id: runs of a tenant's default pipeline are named "
+            "after their tenant",
+            problems=[Problem("$.tenant_id", "required with pipeline=default")],
+        )
+    tenant = names.SA_TENANT_ID.name
+    each = [f"({tenant} = {quote_value(t)} AND {name} = {quote_value(t)})" for t in tenant_ids]
+    clauses.append("(" + " OR ".join(each) + ")")
+    return clauses
 
 
 def quote_value(value: str) -> str:

@@ -6,7 +6,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_serializer,
+    model_serializer,
+)
 
 from activities.messages import StepActivityInput, StepActivityResult, StepErrorDetails
 from pipeline_engine._interpreter import RunSnapshot, ShardCall
@@ -129,6 +136,14 @@ class PipelineWorkflowInput(_Message):
     def _only_what_was_set(self, config: PipelineConfig) -> dict[str, Any]:
         # Unset fields re-validate to the same defaults, so the history need not carry them.
         return config.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+    @model_serializer(mode="wrap")
+    def _no_null_ref(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Left out when unset: a run without an origin has the input workers already read.
+        data: dict[str, Any] = handler(self)
+        if data.get("pipeline_ref", 0) is None:
+            del data["pipeline_ref"]
+        return data
 
 
 class CommandRequest(_Message):

@@ -45,11 +45,15 @@ SA_TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
 SA_PIPELINE_NAME = SearchAttributeKey.for_keyword("PipelineName")
 SA_BATCH_ID = SearchAttributeKey.for_keyword("BatchId")
 """The batch a pipeline belongs to (``temporal workflow list --query "BatchId = 'bt-…'"``)."""
+SA_PIPELINE_VERSION = SearchAttributeKey.for_int("PipelineVersion")
+"""The stored pipeline version a run came from (its ``pipeline_ref.version``; unset for a raw
+config): ``temporal workflow list --query "PipelineName = 'crates' AND PipelineVersion = 2"``."""
 SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
     SA_PIPELINE_STATE,
     SA_TENANT_ID,
     SA_PIPELINE_NAME,
     SA_BATCH_ID,
+    SA_PIPELINE_VERSION,
 )
 """THE list of the search attributes the engine needs, each with its type (its key's
 ``indexed_value_type``). Add a new one here and only here: ``pipeline-engine dev`` and

@@ -98,19 +98,22 @@ class TemporalScheduleEngine:
             config, input=definition.input, tenant_id=tenant, settings=settings, start=True
         )
         name = config.plan.config.name
+        attrs: list[SearchAttributePair[Any]] = [
+            SearchAttributePair(names.SA_PIPELINE_STATE, PipelineState.RUNNING.value),
+            SearchAttributePair(names.SA_TENANT_ID, tenant),
+            SearchAttributePair(names.SA_PIPELINE_NAME, name),
+        ]
+        label = repr(name)
+        if config.ref is not None:  # each run knows the version it runs
+            attrs.append(SearchAttributePair(names.SA_PIPELINE_VERSION, config.ref.version))
+            label = f"{config.ref.name!r} v{config.ref.version}"
         action = ScheduleActionStartWorkflow(
             names.WORKFLOW_TYPE,
             params,
             id=sid,
             task_queue=self._engine.task_queue,
-            typed_search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(names.SA_PIPELINE_STATE, PipelineState.RUNNING.value),
-                    SearchAttributePair(names.SA_TENANT_ID, tenant),
-                    SearchAttributePair(names.SA_PIPELINE_NAME, name),
-                ]
-            ),
-            static_summary=f"{name!r} run of schedule {definition.schedule_id!r} ({tenant})",
+            typed_search_attributes=TypedSearchAttributes(attrs),
+            static_summary=f"{label} run of schedule {definition.schedule_id!r} ({tenant})",
             priority=_priority(tenant, priority),
         )
         spec = ScheduleSpec(

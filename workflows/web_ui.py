@@ -13,6 +13,7 @@ from pipeline_engine._interpreter import utc_minute as when
 from pipeline_engine.dsl import Plan, to_mermaid
 from pipeline_engine.states import PipelineState, StageState
 from pipeline_engine.status import PipelineStatus, StagePage
+from pipeline_engine.versions import PipelineVersionRef
 from workflows import names
 
 __all__ = ["current_details", "static_details", "static_summary"]
@@ -25,18 +26,24 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def static_summary(plan: Plan, tenant_id: str | None) -> str:
-    """One line for the workflow list: ``cultivos-abc · 6 stages``."""
-    name = plan.config.name
+def static_summary(plan: Plan, tenant_id: str | None, ref: PipelineVersionRef | None = None) -> str:
+    """One line for the workflow list: ``cultivos-abc · 6 stages``, or with the stored version
+    it runs, ``cultivos-abc · crates v2 · 6 stages``."""
+    name = plan.config.name if ref is None else f"{ref.name} v{ref.version}"
     label = name if tenant_id in (None, name) else f"{tenant_id} · {name}"
     return f"{label} · {_plural(len(plan.stages), 'stage')}"
 
 
-def static_details(plan: Plan, tenant_id: str | None) -> str:
+def static_details(plan: Plan, tenant_id: str | None, ref: PipelineVersionRef | None = None) -> str:
     """The pipeline's graph (Mermaid) and where it came from, fixed at start."""
     owner = f" of tenant `{tenant_id}`" if tenant_id else ""
+    origin = (
+        f", version {ref.version} of `{ref.name}` (digest `{ref.digest[:12]}`)"
+        if ref is not None
+        else ""
+    )
     return (
-        f"Pipeline `{plan.config.name}`{owner}: {_plural(len(plan.stages), 'stage')}, "
+        f"Pipeline `{plan.config.name}`{origin}{owner}: {_plural(len(plan.stages), 'stage')}, "
         f"one activity per stage (activity type = step, activity id = stage id).\n\n"
         f"```mermaid\n{to_mermaid(plan)}```\n"
     )
@@ -74,6 +81,9 @@ def current_details(status: PipelineStatus) -> str:
         running = [s.stage_id for s in status.stages if s.state is StageState.RUNNING]
         more = (status.stages_total or 0) - len(running)
     lines = [f"**{status.state.value}** · {done}/{total} stages done"]
+    ref = status.pipeline_ref
+    if ref is not None:  # also in continued runs, which have no static summary
+        lines[0] += f" · `{ref.name}` v{ref.version}"
     pid = status.pipeline_id
     if status.state is PipelineState.PENDING:
         lines.append(f"Created, not started: {_command(pid, 'signal', 'start', {})}")

@@ -24,6 +24,7 @@ from pipeline_engine.status import (
     StageStatus,
     page_stages,
 )
+from pipeline_engine.versions import PipelineVersionRef
 
 __all__ = ["Reads"]
 
@@ -37,6 +38,11 @@ class Reads:
     def state(self) -> PipelineState:
         """Current pipeline state."""
         return self._records.state
+
+    @property
+    def pipeline_ref(self) -> PipelineVersionRef | None:
+        """The stored pipeline version the run came from (``None``: a raw config)."""
+        return self._records.identity.ref
 
     def status(
         self, page: StagePage | None = None, *, whole_result: bool = False

@@ -507,6 +507,8 @@ class AsyncPipelineClient(AsyncNamedMethods, AsyncVolumeMethods, BaseClient):
         tenant_id: str | None = None,
         state: PipelineState | str | None = None,
         name: str | None = None,
+        pipeline: str | None = None,
+        version: int | None = None,
         page_size: int | None = None,
         page_token: str | None = None,
         timeout: float | None = None,
@@ -519,6 +521,8 @@ class AsyncPipelineClient(AsyncNamedMethods, AsyncVolumeMethods, BaseClient):
                 caller may see).
             state: Only pipelines in this state.
             name: Only pipelines whose config name starts with this.
+            pipeline: Only runs of this stored pipeline (``default``: the tenant config's).
+            version: Only runs of this version (with ``pipeline``: of that pipeline).
             page_size: Items per page.
             page_token: ``next_page_token`` of the previous page.
         """
@@ -529,6 +533,8 @@ class AsyncPipelineClient(AsyncNamedMethods, AsyncVolumeMethods, BaseClient):
                 tenant_id=self._tenant(tenant_id),
                 state=PipelineState(state).value if state is not None else None,
                 name=name or None,
+                pipeline=pipeline,
+                version=version,
                 page_size=page_size,
                 page_token=page_token,
             ),

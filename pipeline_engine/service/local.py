@@ -51,6 +51,18 @@ class _Entry:
     created_at: datetime
     seq: int
     pinned: PinnedPipelines | None = None
+    ref: PipelineVersionRef | None = None
+
+
+def _of_origin(ref: PipelineVersionRef | None, where: PipelineWhere) -> bool:
+    """Whether a run of ``ref`` passes the ``pipeline=`` and ``version=`` filters."""
+    if where.pipeline is None and where.version is None:
+        return True
+    return (
+        ref is not None
+        and where.pipeline in (None, ref.name)
+        and where.version in (None, ref.version)
+    )
 
 
 class _Runtime(LocalRuntime):
@@ -178,7 +190,15 @@ class LocalPipelineEngine(EngineFront):
         task.add_done_callback(lambda _t: self._signal())
         seq = len(self._pipelines)
         self._pipelines[pid] = _Entry(
-            run, task, tenant_id, config, fingerprint, datetime.now(UTC), seq, pinned
+            run,
+            task,
+            tenant_id,
+            config,
+            fingerprint,
+            datetime.now(UTC),
+            seq,
+            pinned,
+            run.pipeline_ref,
         )
         self._signal()
         return task
@@ -281,11 +301,13 @@ class LocalPipelineEngine(EngineFront):
                 state=e.run.state.value,
                 started_at=e.created_at,
                 closed_at=e.run.status().finished_at if e.task.done() else None,
+                pipeline_version=e.ref.version if e.ref is not None else None,
             )
             for pid, e in rows
             if (tenant_ids is None or e.tenant_id in tenant_ids)
             and (state is None or e.run.state is state)
             and e.config.name.startswith(filters.name_prefix or "")
+            and _of_origin(e.ref, filters)
             and (filters.started_after is None or e.created_at >= filters.started_after)
             and (filters.started_before is None or e.created_at < filters.started_before)
         ]

@@ -401,6 +401,15 @@ async def record(only: set[str]) -> None:
                 start=True,
             )
             runs["continued_chain"] = chain.pipeline_id
+            stored = PreparedConfig.of(
+                {"name": "crates", "definition": {"type": "chain", "steps": [s("t_add")] * 15}},
+                registry=default_registry,
+            )
+            origin = PipelineVersionRef(name="crates", version=2, digest="ab" * 32)
+            versioned = await continuing.create_pipeline(
+                replace(stored, ref=origin), tenant_id="cultivos-abc", start=True
+            )
+            runs["named_version_continued"] = versioned.pipeline_id  # pipeline_ref in the input
             parts = await engine.create_pipeline(
                 {
                     "name": "parts",
@@ -453,6 +462,11 @@ async def record(only: set[str]) -> None:
             ]  # newest first
             histories["continued_chain_first_run"] = chain.pipeline_id, chain_runs[-1]
             histories["continued_chain"] = chain.pipeline_id, chain_runs[0]
+            versioned_runs = [
+                w.run_id
+                async for w in client.list_workflows(f"WorkflowId = '{versioned.pipeline_id}'")
+            ]
+            histories["named_version_first_run"] = versioned.pipeline_id, versioned_runs[-1]
             ids = json.loads(IDS.read_text()) if IDS.exists() else {}
             for name, (wid, run_id) in histories.items():
                 if only and name not in only:
