@@ -142,3 +142,32 @@ async def test_hits_and_misses_are_counted_on_the_worker_page(
     assert "pipeline_engine_step_cache_misses_total{" in text and 'reason="absent"' in text
     assert 'step="t_stamp"' in text
     assert_documented(text, prefixes=("pipeline_engine_step_cache",))
+
+
+async def test_retry_stage_runs_anew_on_the_server(engine: TemporalPipelineEngine) -> None:
+    tenant, input = f"cache-{uuid.uuid4().hex[:8]}", {"image": uuid.uuid4().hex}
+    flaky = {
+        "type": "step",
+        "name": "t_flaky",
+        "id": "flaky",
+        "kwargs": {"fail_times": 1},
+        "retry": {"max_attempts": 1},
+        "cache": {"ttl_s": 600},
+    }
+    config = {"name": "cached-retry", "definition": flaky}
+    created = await engine.create_pipeline(
+        config, input=input, tenant_id=tenant, idempotency_key="held", start=True
+    )
+    await wait_for_state(engine, created.pipeline_id, PipelineState.FAILED, timeout=60)
+    await engine.retry_stage(created.pipeline_id, "flaky", "fixed")
+    done = await wait_for_state(engine, created.pipeline_id, timeout=60)
+    assert done.state is PipelineState.SUCCEEDED and not done.stage("flaky").cached
+    assert done.stage("flaky").attempts == 2  # the retry ran the step
+    later = await engine.create_pipeline(
+        config, input=input, tenant_id=tenant, idempotency_key="later", start=True
+    )
+    reused = await wait_for_state(engine, later.pipeline_id, timeout=60)
+    assert reused.stage("flaky").cached  # the retry's result was written
+    events = await engine.get_history(later.pipeline_id)
+    [cached] = [e.payload for e in events if e.type == "stage.cached"]
+    assert cached["from_pipeline_id"] == created.pipeline_id

@@ -231,3 +231,21 @@ async def test_local_steps_run_like_the_others() -> None:
         ("t_add", 2),
         ("t_add-2", 1),
     ]
+
+
+async def test_the_fake_caches_a_step_across_pipelines() -> None:
+    config = pipeline("cached", chain(step("t_add"), step("t_stamp", cache=600)))
+    async with AsyncFakePipelineEngine() as engine:
+        done = []
+        for key in ("1", "2"):
+            pid = await engine.create_pipeline(config, idempotency_key=key)
+            await engine.start_pipeline(pid)
+            done.append(await engine.wait_for(pid, timeout=5))
+        events = await engine.get_history(done[1].pipeline_id)
+    first = done[0].pipeline_id
+    assert [c.pipeline_id for c in engine.calls_of("t_stamp")] == [first]  # one attempt in all
+    stage = done[1].stage("t_stamp")
+    assert stage.cached and stage.state is StageState.SUCCEEDED and stage.attempts == 0
+    assert stage.result == done[0].stage("t_stamp").result
+    [cached] = [e.payload for e in events if e.type == "stage.cached"]
+    assert cached["from_pipeline_id"] == first and cached["stage_id"] == "t_stamp"
