@@ -21,10 +21,12 @@ from temporalio.exceptions import CancelledError as TemporalCancelledError
 with workflow.unsafe.imports_passed_through():
     from pipeline_engine._interpreter import StepFailed
     from pipeline_engine._interpreter._children import (
+        ChildFailed,
         PinnedPipelines,
         SubPipelineCall,
         child_config,
         child_error,
+        finished_stages,
         not_resolved,
     )
     from pipeline_engine.dsl._references import reference_label
@@ -82,6 +84,7 @@ class Children:
             limits=self._limits,
             pinned=self._pinned,
             pipeline_ref=pinned.ref,
+            reuse=call.reuse,
         )
 
     async def run(self, call: SubPipelineCall) -> Any:
@@ -128,12 +131,14 @@ class Children:
             if self._cancelling:  # its parent cancelled it
                 return asyncio.CancelledError(str(cause))
             return StepFailed(child_error(call, True, None), 1)
-        error: ErrorInfo | None = None
+        status: PipelineStatus | None = None
         if isinstance(cause, ApplicationError) and cause.details:
             try:
-                error = PipelineStatus.model_validate(cause.details[0]).error
+                status = PipelineStatus.model_validate(cause.details[0])
             except ValueError:
-                error = None
+                status = None
+        error = status.error if status is not None else None
         if error is None:
             error = ErrorInfo(type=type(cause or err).__name__, message=str(cause or err))
-        return StepFailed(child_error(call, False, error), 1)
+        finished = finished_stages(status) if status is not None else {}
+        return ChildFailed(child_error(call, False, error), finished)

@@ -131,6 +131,9 @@ class PipelineWorkflowInput(_Message):
     runs knew their origin); carried into every continued run with the rest of the input."""
     pinned: PinnedPipelines | None = None
     """The versions its sub-pipelines (and theirs) run, pinned when it was created."""
+    reuse: dict[str, Any] | None = None
+    """A sub-pipeline's child run again by a retry: the results of the stages its failed run
+    had finished, not run again."""
 
     @field_serializer("config")
     def _only_what_was_set(self, config: PipelineConfig) -> dict[str, Any]:

@@ -110,6 +110,7 @@ class PipelineWorkflow:
             max_result_bytes=limits.max_result_bytes if limits else None,
             inline_result_bytes=limits.inline_result_bytes if limits else None,
             resume=params.resume,
+            reuse=params.reuse,
             pipeline_ref=params.pipeline_ref,
         )
 

@@ -14,19 +14,23 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from pipeline_engine._interpreter._runtime import StepFailed
 from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.dsl._references import reference_label
-from pipeline_engine.status import ErrorInfo
+from pipeline_engine.states import StageState
+from pipeline_engine.status import ErrorInfo, PipelineStatus
 from pipeline_engine.versions import PipelineVersionRef
 
 __all__ = [
     "CHILD_ID_SEPARATOR",
+    "ChildFailed",
     "PinnedPipeline",
     "PinnedPipelines",
     "SubPipelineCall",
     "child_config",
     "child_error",
     "child_pipeline_id",
+    "finished_stages",
     "next_child_run",
     "not_resolved",
 ]
@@ -97,6 +101,30 @@ class SubPipelineCall:
     name: str
     version: int | None
     input: Any
+    reuse: dict[str, Any] | None = None
+    """Stage results of the child's failed run, not run again by this one (a retry's)."""
+
+
+class ChildFailed(StepFailed):
+    """The child failed: its error, and what its stages had finished (``finished``), which the
+    next run of the child reuses when the stage is retried."""
+
+    def __init__(self, error: ErrorInfo, finished: dict[str, Any]) -> None:
+        super().__init__(error, 1)
+        self.finished = finished
+
+
+_REUSED = ("step", "input", "map", "switch", "pipeline")
+
+
+def finished_stages(status: PipelineStatus) -> dict[str, Any]:
+    """The results of a failed child's stages that succeeded (those its status carries): a
+    stage of its plan (a map that failed runs all its items again), never a handler's."""
+    return {
+        s.stage_id: s.result
+        for s in status.stages
+        if s.state is StageState.SUCCEEDED and not s.result_omitted and s.kind in _REUSED
+    }
 
 
 def child_error(call: SubPipelineCall, cancelled: bool, error: ErrorInfo | None) -> ErrorInfo:

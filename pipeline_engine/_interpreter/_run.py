@@ -37,7 +37,7 @@ from pipeline_engine.dsl import (
     SwitchPlan,
 )
 from pipeline_engine.events import EventType
-from pipeline_engine.states import PipelineState
+from pipeline_engine.states import PipelineState, StageState
 from pipeline_engine.status import ErrorInfo
 from pipeline_engine.versions import PipelineVersionRef
 
@@ -66,6 +66,7 @@ class PipelineRun(Commands, Reads):
         inline_result_bytes: int | None = None,
         resume: RunSnapshot | None = None,
         shard: bool = False,
+        reuse: dict[str, Any] | None = None,
         pipeline_ref: PipelineVersionRef | None = None,
     ) -> None:
         """Args beyond the pipeline's own: ``max_in_flight`` caps the steps running at once in
@@ -74,7 +75,8 @@ class PipelineRun(Commands, Reads):
         workflow's result payload (``ResultTooLarge``) instead of letting it loop;
         ``inline_result_bytes`` leaves larger results out of status answers (``result_omitted``);
         ``resume`` goes on from a run's :meth:`snapshot`; ``shard`` runs a slice of a fan-out
-        (:meth:`run_shard`) whose stages and events are reported to the pipeline
+        (:meth:`run_shard`) whose stages and events are reported to the pipeline; ``reuse``: stage
+        results a failed run of this pipeline (a sub-pipeline's child) had, not run again
         (:meth:`progress`); ``pipeline_ref`` names the stored version it runs (in its status
         and its ``pipeline.created`` event)."""
         self._plan = plan
@@ -111,6 +113,8 @@ class PipelineRun(Commands, Reads):
         self._root: asyncio.Task[Any] | None = None
         self._runs = 1
         self._resumed_started = False
+        if resume is None and reuse:
+            self._reuse(reuse)
         if resume is not None:
             self._runs = restore(self._records, self._ctx.memo, resume)
             self._resumed_started = self._records.started
@@ -122,6 +126,16 @@ class PipelineRun(Commands, Reads):
                 state=PipelineState.PENDING.value,
                 pipeline_ref=None if pipeline_ref is None else pipeline_ref.model_dump(),
             )
+
+    def _reuse(self, finished: dict[str, Any]) -> None:
+        """Stages a failed run finished: SUCCEEDED from the start, with their results."""
+        for stage_id, value in finished.items():
+            rec = self._records.stages.get(stage_id)
+            if rec is None:
+                continue  # not a stage of this plan (a map's run: its map runs it again)
+            rec.state = StageState.SUCCEEDED
+            self._records.keep_result(rec, value)
+            self._ctx.memo.put(stage_id, value)
 
     # ------------------------------------------------------------------ continue-as-new
     def snapshot(self) -> RunSnapshot:

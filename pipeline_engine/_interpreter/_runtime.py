@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pipeline_engine._interpreter._children import SubPipelineCall
 from pipeline_engine._interpreter._handoff import ShardCall, ShardResult
 from pipeline_engine._step_cache import CacheAnswer, CacheRequest
 from pipeline_engine.dsl import RetryPolicy
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import ErrorInfo
+
+if TYPE_CHECKING:
+    from pipeline_engine._interpreter._children import SubPipelineCall
 
 __all__ = ["Runtime", "StepCall", "StepFailed", "StepOutcome", "utc_minute"]
 

@@ -4,9 +4,10 @@ stage's.
 The child's id is the parent's id and the stage id (:func:`child_pipeline_id`). A child that
 fails ends at once (it holds nothing itself) and its failure is the stage's, through the
 :class:`FailurePolicy` like a step's (``on_failure``, ``continue``, the parent's hold). A
-``retry_stage`` (or ``retry_failed``) of the stage runs the child again from its start under a new
-id (``+2``, ``+3``…: the failed run stays readable), the stages it had finished included
-(docs/dsl.md says why). A cancelled parent cancels its child.
+``retry_stage`` (or ``retry_failed``) of the stage redrives the child: a new child run under a new
+id (``+2``, ``+3``…: the failed run stays readable) that reuses the results of the stages the
+failed run had finished (its status's), so only what failed (and what follows) runs again. A
+cancelled parent cancels its child.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 from typing import Any
 
 from pipeline_engine._interpreter._children import (
+    ChildFailed,
     SubPipelineCall,
     child_pipeline_id,
     next_child_run,
@@ -54,12 +56,19 @@ class SubPipelineStage:
             if isinstance(computed, Settled):
                 return computed.value
             child_input = computed
+        reuse: dict[str, Any] | None = None
         while True:
             await ctx.unpaused()
             run = next_child_run(rec.child_pipeline_id)
             child_id = child_pipeline_id(ctx.pipeline_id, node.stage_id, run)
             call = SubPipelineCall(
-                ctx.pipeline_id, node.stage_id, child_id, node.name, node.version, child_input
+                ctx.pipeline_id,
+                node.stage_id,
+                child_id,
+                node.name,
+                node.version,
+                child_input,
+                reuse,
             )
             rec.child_pipeline_id = child_id
             ctx.records.scheduled(rec, rec.attempts + 1)
@@ -67,6 +76,8 @@ class SubPipelineStage:
                 with ctx.counted():
                     result = await ctx.runtime.run_sub_pipeline(call)
             except StepFailed as failed:
+                if isinstance(failed, ChildFailed):  # a retry reuses what it finished
+                    reuse = {**(reuse or {}), **failed.finished} or None
                 rec.attempts += 1
                 error = failed.error.model_copy(update={"stage_id": node.stage_id})
                 if failed.ends_pipeline:

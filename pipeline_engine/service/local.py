@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipeline_engine._interpreter import LocalRuntime, PipelineRun
-from pipeline_engine._interpreter._children import PinnedPipelines
+from pipeline_engine._interpreter._children import PinnedPipelines, SubPipelineCall
 from pipeline_engine._interpreter._local import BeforeAttempt
 from pipeline_engine._step_cache import MemoryStepCache
 from pipeline_engine.dsl import PipelineConfig, Plan
@@ -31,7 +31,7 @@ from pipeline_engine.service.front import (
     InputAnswer,
     ListQuery,
 )
-from pipeline_engine.service.local_children import ChildRunner, StartChild
+from pipeline_engine.service.local_children import ChildRunner, StartChild, StartedChild
 from pipeline_engine.service.rules import Command, closed_run_verdict, page_of
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus, StagePage
@@ -156,6 +156,8 @@ class LocalPipelineEngine(EngineFront):
         settings: dict[str, Any],
         children: ChildRunner,
         ref: PipelineVersionRef | None,
+        *,
+        reuse: dict[str, Any] | None = None,
     ) -> PipelineRun:
         runtime = _Runtime(
             self._registry,
@@ -174,6 +176,7 @@ class LocalPipelineEngine(EngineFront):
             trace_id=uuid.uuid4().hex,
             runtime=runtime,
             pipeline_ref=ref,
+            reuse=reuse,
         )
 
     def _keep(
@@ -207,10 +210,13 @@ class LocalPipelineEngine(EngineFront):
         """How the children of a pipeline of ``tenant_id`` start (same tenant and settings)."""
 
         def start(
-            pid: str, plan: Plan, input: Any, runner: ChildRunner, ref: PipelineVersionRef
-        ) -> tuple[PipelineRun, asyncio.Task[Any]]:
+            call: SubPipelineCall, plan: Plan, runner: ChildRunner, ref: PipelineVersionRef
+        ) -> StartedChild:
+            pid = call.child_id
             children = ChildRunner(runner.pinned, self._start_child(tenant_id, settings))
-            run = self._launch(pid, plan, tenant_id, input, settings, children, ref)
+            run = self._launch(
+                pid, plan, tenant_id, call.input, settings, children, ref, reuse=call.reuse
+            )
             run.start()
             return run, self._keep(pid, run, tenant_id, plan.config, "", runner.pinned)
 

@@ -15,23 +15,25 @@ from typing import Any
 
 from pipeline_engine._interpreter import PipelineRun, StepFailed
 from pipeline_engine._interpreter._children import (
+    ChildFailed,
     PinnedPipelines,
     SubPipelineCall,
     child_config,
     child_error,
+    finished_stages,
     not_resolved,
 )
 from pipeline_engine.dsl import Plan, compile_plan
 from pipeline_engine.states import PipelineState
 from pipeline_engine.versions import PipelineVersionRef
 
-__all__ = ["ChildRunner", "StartChild"]
+__all__ = ["ChildRunner", "StartChild", "StartedChild"]
 
-StartChild = Callable[
-    [str, Plan, Any, "ChildRunner", PipelineVersionRef], tuple[PipelineRun, asyncio.Task[Any]]
-]
-"""``(child id, plan, input, its parent's runner, its version) -> (the started run, its task)``:
-the engine keeps the run as one of its pipelines."""
+StartedChild = tuple[PipelineRun, "asyncio.Task[Any]"]
+
+StartChild = Callable[[SubPipelineCall, Plan, "ChildRunner", PipelineVersionRef], StartedChild]
+"""``(the call, its plan, its parent's runner, its version) -> (the started run, its task)``: the
+engine keeps the run as one of its pipelines (reusing ``call.reuse``)."""
 
 
 class ChildRunner:
@@ -61,7 +63,7 @@ class ChildRunner:
         if pinned is None:
             raise StepFailed(not_resolved(call), 1)
         key = f"{pinned.ref.name}@{pinned.ref.version}"
-        run, task = self._start(call.child_id, self._plan(key), call.input, self, pinned.ref)
+        run, task = self._start(call, self._plan(key), self, pinned.ref)
         try:
             state = await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -72,5 +74,7 @@ class ChildRunner:
             raise
         if state is PipelineState.SUCCEEDED:
             return run.status(whole_result=True).result
-        error = run.status().error if state is PipelineState.FAILED else None
-        raise StepFailed(child_error(call, state is not PipelineState.FAILED, error), 1)
+        if state is not PipelineState.FAILED:
+            raise StepFailed(child_error(call, True, None), 1)
+        status = run.status(whole_result=True)
+        raise ChildFailed(child_error(call, False, status.error), finished_stages(status))

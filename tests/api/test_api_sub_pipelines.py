@@ -1,6 +1,6 @@
 """Sub-pipelines (``type: pipeline``) over REST on the real server and Temporal: references checked
 when written and pinned when a run is created, the child read through the same routes (tenant
-ownership kept), its failure the stage's (retry reruns it), cancel reaching it."""
+ownership kept), its failure the stage's (a retry redrives it), cancel reaching it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from tests.api._support import bearer, wait_state
+from tests.support.steps import calls_of
 
 
 def st(name: str, **kwargs: Any) -> dict[str, Any]:
@@ -96,7 +97,7 @@ async def test_a_sub_pipeline_runs_as_a_child_pinned_when_created(
     assert (await http.get(f"/v1/pipelines/{child_id}", headers=stranger)).status_code == 404
 
 
-async def test_a_failed_child_fails_the_stage_and_a_retry_runs_it_again(
+async def test_a_failed_child_fails_the_stage_and_a_retry_redrives_it(
     http: httpx.AsyncClient, admin: dict[str, str], tenant: str, calls_dir: Path
 ) -> None:
     await put(http, admin, tenant, "sizing", {"type": "chain", "steps": [
@@ -128,6 +129,10 @@ async def test_a_failed_child_fails_the_stage_and_a_retry_runs_it_again(
     assert (child["state"], child["result"]) == ("SUCCEEDED", 4)  # its rerun
     first = (await http.get(f"/v1/pipelines/{pid}.sizing", headers=admin)).json()
     assert first["state"] == "FAILED"  # the failed run stays readable
+    # a redrive: the rerun reused what the failed run had finished (t_add), ran only t_double
+    assert [c[0] for c in calls_of(calls_dir, f"{pid}.sizing+2")] == ["t_double"]
+    reused = next(s for s in child["stages"] if s["stage_id"] == "t_add")
+    assert (reused["state"], reused["attempts"], reused["result"]) == ("SUCCEEDED", 0, 2)
 
 
 async def test_cancelling_the_parent_cancels_the_child(

@@ -4,14 +4,19 @@ process): the same events in the parent and in each child, the same results and 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+from pipeline_engine._interpreter._children import PinnedPipeline, PinnedPipelines
+from pipeline_engine.dsl import PipelineConfig
 from pipeline_engine.service import PreparedConfig
 from pipeline_engine.service.engine import PipelineEngine
 from pipeline_engine.service.local import LocalPipelineEngine
 from pipeline_engine.states import PipelineState
 from pipeline_engine.status import PipelineStatus
 from pipeline_engine.steps import StepRegistry
+from pipeline_engine.versions import PipelineVersionRef
 from tests.histories.record import pinned_sub_pipelines as pinned
 from tests.workflows.test_dsl_elements_parity import signature
 from workflows.engine import TemporalPipelineEngine
@@ -65,3 +70,63 @@ async def test_the_server_and_the_fake_run_sub_pipelines_alike(
     assert set(real) == {"", "sizing", "again", "broken", "errors"}  # "never" was skipped
     assert real["broken"][:3] == (PipelineState.FAILED, None, "RuntimeError")
     assert real["errors"]["broken"] == "sub-pipeline 'broken'"
+
+
+REDRIVEN = {
+    "name": "redriven",
+    "definition": {"type": "chain", "steps": [{"type": "pipeline", "name": "fixable"}]},
+}
+FIXABLE = {
+    "name": "fixable",
+    "definition": {
+        "type": "chain",
+        "steps": [
+            {"type": "step", "name": "t_add", "kwargs": {"n": 2}},
+            {"type": "step", "name": "t_double", "kwargs": {"fail_on": 2}},
+        ],
+    },
+}
+
+
+async def _redrive(engine: PipelineEngine, prepared: PreparedConfig, calls: Path) -> Any:
+    """Run until the child fails, fix the rerun, retry the stage: what each run did."""
+    pid = (await engine.create_pipeline(prepared, tenant_id="acme", start=True)).pipeline_id
+    failed = await _ended(engine, pid)
+    assert failed.state is PipelineState.FAILED
+    (calls / f"{pid}.fixable+2.fixed").touch()
+    await engine.retry_stage(pid, "fixable", "fixed")
+    done = await _ended(engine, pid)
+    first, rerun = f"{pid}.fixable", f"{pid}.fixable+2"
+    children = [await engine.get_pipeline(c) for c in (first, rerun)]
+    return (
+        done.state,
+        done.result,
+        signature(await engine.get_history(pid)),
+        [(c.state, [(s.stage_id, s.state, s.attempts) for s in c.stages]) for c in children],
+        [signature(await engine.get_history(c)) for c in (first, rerun)],
+    )
+
+
+async def test_a_retry_redrives_the_child_alike(
+    engine: TemporalPipelineEngine, registry: StepRegistry, calls_dir: Path
+) -> None:
+    pinned = PinnedPipelines(
+        labels={"fixable": "fixable@1"},
+        pipelines={
+            "fixable@1": PinnedPipeline(
+                ref=PipelineVersionRef(name="fixable", version=1, digest="d"),
+                config=PipelineConfig.model_validate(FIXABLE),
+            )
+        },
+    )
+    prepared = replace(PreparedConfig.of(REDRIVEN, registry=registry), pinned=pinned)
+    real = await _redrive(engine, prepared, calls_dir)
+    local = LocalPipelineEngine(registry, time_scale=0)
+    try:
+        fake = await _redrive(local, prepared, calls_dir)
+    finally:
+        await local.aclose()
+    assert real == fake
+    assert real[:2] == (PipelineState.SUCCEEDED, 4)
+    ok = PipelineState.SUCCEEDED
+    assert real[3][1] == (ok, [("t_add", ok, 0), ("t_double", ok, 1)])  # t_add reused
