@@ -266,6 +266,12 @@ def list_(
     name: str | None = typer.Option(
         None, "--name", help="Only pipelines whose config name starts with this."
     ),
+    stored: str | None = typer.Option(
+        None, "--pipeline", help="Only runs of this stored pipeline (default: the config's)."
+    ),
+    version: int | None = typer.Option(
+        None, "--version", min=1, help="Only runs of this version of a stored pipeline."
+    ),
     page_size: int = typer.Option(20, "--page-size", min=1, max=1000, help="Rows per page."),
     page_token: str | None = typer.Option(
         None, "--page-token", help="The next page (printed under the previous one)."
@@ -277,18 +283,25 @@ def list_(
     """List pipelines, newest first, by pages."""
     with _client(url, token) as client:
         page = client.list_pipelines(
-            tenant_id=tenant, state=state, name=name, page_size=page_size, page_token=page_token
+            tenant_id=tenant,
+            state=state,
+            name=name,
+            pipeline=stored,
+            version=version,
+            page_size=page_size,
+            page_token=page_token,
         )
     if as_json:
         print_json(page)
         return
     from rich.table import Table
 
-    table = Table("pipeline", "name", "tenant", "state", "started", "ended")
+    table = Table("pipeline", "name", "version", "tenant", "state", "started", "ended")
     for item in page.items:
         table.add_row(
             item.pipeline_id,
             item.name or "",
+            str(item.pipeline_version or ""),
             item.tenant_id or "",
             item.state or "",
             f"{item.started_at:%Y-%m-%d %H:%M:%S}" if item.started_at else "",

@@ -74,6 +74,8 @@ function listPage() {
   const tenant = el("input", { id: "f-tenant", placeholder: "tenant", value: params.get("tenant_id") || "" });
   const state = el("select", { id: "f-state" }, [el("option", { value: "" }, "any state"), ...STATES.map((s) => el("option", { value: s, selected: params.get("state") === s }, s))]);
   const name = el("input", { id: "f-name", placeholder: "name starts with", value: params.get("name") || "" });
+  const stored = el("input", { id: "f-pipeline", placeholder: "stored pipeline", size: 12, value: params.get("pipeline") || "" });
+  const version = el("input", { id: "f-version", type: "number", min: 1, placeholder: "version", size: 6, value: params.get("version") || "" });
   const after = el("input", { id: "f-after", type: "datetime-local", title: "started after", value: params.get("started_after") || "" });
   const afterLabel = el("label", { for: "f-after", class: "muted" }, ["Started after ", after]);
   const counts = el("div", { class: "counts", id: "counts" });
@@ -86,6 +88,8 @@ function listPage() {
     const q = new URLSearchParams();
     if (tenant.value) q.set("tenant_id", tenant.value);
     if (name.value) q.set("name", name.value);
+    if (stored.value) q.set("pipeline", stored.value.trim());
+    if (version.value) q.set("version", version.value);
     if (after.value) q.set("started_after", new Date(after.value).toISOString());
     return q;
   }
@@ -103,7 +107,8 @@ function listPage() {
       }, [badge(s), ` ${total.by_state[s]}`])));
       fill(rows, ...data.items.map((p) => el("tr", { "data-pipeline": p.pipeline_id }, [
         el("td", {}, el("a", { href: `/ui/pipelines/${encodeURIComponent(p.pipeline_id)}` }, p.pipeline_id)),
-        el("td", {}, p.name || ""), el("td", {}, p.tenant_id || ""), el("td", {}, badge(p.state)),
+        el("td", {}, p.name || ""), el("td", { class: "version" }, p.pipeline_version ? `v${p.pipeline_version}` : ""),
+        el("td", {}, p.tenant_id || ""), el("td", {}, badge(p.state)),
         el("td", {}, when(p.started_at)), el("td", {}, when(p.closed_at)),
       ])));
       fill(pager,
@@ -116,15 +121,15 @@ function listPage() {
     }
   }
   const apply = () => { tokens.length = 1; page = 0; load(); };
-  for (const input of [tenant, state, name, after]) input.addEventListener("change", apply);
+  for (const input of [tenant, state, name, stored, version, after]) input.addEventListener("change", apply);
 
   const runForm = can("operator") ? runCard() : null;
   fill(main,
     el("h1", {}, "Pipelines"),
     runForm,
-    el("div", { class: "card row" }, [tenant, state, name, afterLabel, el("button", { onclick: apply }, "Filter")]),
+    el("div", { class: "card row" }, [tenant, state, name, stored, version, afterLabel, el("button", { onclick: apply }, "Filter")]),
     counts,
-    el("table", {}, [el("thead", {}, el("tr", {}, ["Pipeline", "Name", "Tenant", "State", "Started", "Closed"].map((h) => el("th", {}, h)))), rows]),
+    el("table", {}, [el("thead", {}, el("tr", {}, ["Pipeline", "Name", "Version", "Tenant", "State", "Started", "Closed"].map((h) => el("th", {}, h)))), rows]),
     pager,
   );
   load();

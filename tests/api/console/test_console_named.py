@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select
 
@@ -115,6 +116,15 @@ def test_versions_diff_rollback_alias_and_the_runs_version(
     wait_until(browser, marks, "the run's version against the one before it")
     assert Select(browser.find_element(By.ID, "diff-to")).first_selected_option.text == "v2"
     assert Select(browser.find_element(By.ID, "diff-from")).first_selected_option.text == "v1"
+
+    open_page(browser, live_stack, f"/ui?tenant_id={tenant}&pipeline=crates&version=2", viewer)
+    run_row = f"#pipelines tr[data-pipeline='{ran.json()['pipeline_id']}']"
+    wait_until(browser, lambda b: b.find_elements(By.CSS_SELECTOR, run_row), "the run by version")
+    assert browser.find_element(By.CSS_SELECTOR, f"{run_row} .version").text == "v2"
+    version = browser.find_element(By.ID, "f-version")
+    version.clear()
+    version.send_keys("1", Keys.TAB)  # no run of version 1
+    wait_until(browser, lambda b: not b.find_elements(By.CSS_SELECTOR, "#pipelines tr"), "none")
 
     raw = create(live_stack, {"name": "raw", "definition": add("a", 1)}, tenant, start=False)
     open_page(browser, live_stack, f"/ui/pipelines/{raw}", viewer)

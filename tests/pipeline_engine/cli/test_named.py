@@ -4,6 +4,7 @@ and the exit codes scripts rely on."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from api.tenants.aliases import canary_bucket
 from pipeline_engine.cli import app
 from tests.support.live_stack import LiveStack
 
@@ -124,3 +126,54 @@ def test_alias_run_by_name_and_version_archive(cli: CliRunner, tenant: str, tmp_
         "pipeline.version_created",
         "pipeline.version_created",
     ]
+
+
+def test_issue_20_done_when_three_versions_of_two_pipelines_canary_found_by_version(
+    cli: CliRunner, tenant: str, tmp_path: Path
+) -> None:
+    t = ("--tenant", tenant)
+    for name in ("crates", "survey"):
+        for n in (1, 2, 3):
+            ok(cli, "pipelines", "push", name, str(adds(tmp_path, n)), "-m", f"{name} {n}", *t)
+        history = as_json(cli, "pipelines", "history", name, *t)["items"]
+        assert [(v["version"], v["message"]) for v in history] == [
+            (3, f"{name} 3"),
+            (2, f"{name} 2"),
+            (1, f"{name} 1"),
+        ]
+    diff = as_json(cli, "pipelines", "diff", "crates", "--from", "1", "--to", "3", *t)
+    assert diff == [{"op": "replace", "path": "/steps/0/kwargs/n", "value": 3}]
+    assert as_json(cli, "pipelines", "rollback", "crates", "--to", "1", *t)["version"] == 4
+    ok(
+        cli, "pipelines", "alias", "crates", "live", "--version", "4",
+        "--canary-version", "3", "--canary-percent", "10", *t,
+    )  # fmt: skip
+
+    # inputs picked with the server's own rule: 3 the canary gets, 5 the alias's version gets
+    picked: dict[bool, list[dict[str, int]]] = {True: [], False: []}
+    for i in range(1000):
+        side = canary_bucket(tenant, "crates", "live", {"image": i}) < 10
+        if len(picked[side]) < (3 if side else 5):
+            picked[side].append({"image": i})
+    assert [len(picked[True]), len(picked[False])] == [3, 5]
+    canary: set[str] = set()
+    pids: set[str] = set()
+    for side, payloads in picked.items():
+        for payload in payloads:
+            ran = as_json(cli, "run", "--pipeline", "crates", "--input", json.dumps(payload), *t)
+            pids.add(ran["pipeline_id"])
+            if side:
+                canary.add(ran["pipeline_id"])
+
+    def listed(version: int) -> set[str]:
+        page = as_json(
+            cli, "list", "--pipeline", "crates", "--version", str(version), "--page-size", "100", *t
+        )
+        return {item["pipeline_id"] for item in page["items"]}
+
+    deadline = time.monotonic() + 60  # the visibility store lags the runs by a moment
+    while (listed(3), listed(4)) != (canary, pids - canary):
+        assert time.monotonic() < deadline, (listed(3), canary)
+        time.sleep(0.5)
+    table = ok(cli, "list", "--pipeline", "crates", "--version", "3", *t)
+    assert all(pid in table for pid in canary)
