@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
+from anyio import CapacityLimiter
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -20,7 +21,9 @@ from api.errors import install_error_handlers
 from api.ndjson import streamed_upload
 from api.observability import ApiMetrics, RequestContextMiddleware, instrument
 from api.query_guard import QueryGuardMiddleware
+from api.rate_limits import RateLimits, check_limits
 from api.routes import api_router, ops_router
+from api.routes.graphs import GRAPH_PATH
 from api.security_headers import SecurityHeadersMiddleware
 from api.tenants import TenantConfigCache, TenantConfigStore
 from api.tenants.migrate import upgrade
@@ -132,9 +135,11 @@ def create_app(
 
     Raises:
         RuntimeError: Outside dev, when the JWT secret is the default one or too short.
+        ValueError: A rate limit or the rate limit storage URL is not valid.
     """
     settings = settings or Settings()
     check_secret(settings)
+    check_limits(settings)
     registry = registry if registry is not None else _default_registry(settings)
     metrics = ApiMetrics(
         tenant_label=settings.metrics_tenant_label,
@@ -155,6 +160,7 @@ def create_app(
         except PipelineError as exc:
             log.error("tenant configs not loaded yet: %s", exc.message)
         batches, schedules = _volume(the_engine)
+        limits = RateLimits(settings)
         app.state.ctx = ApiContext(
             settings=settings,
             engine=the_engine,
@@ -166,14 +172,19 @@ def create_app(
             payload_refs=_payload_refs(settings) if engine is None else None,
             batches=batches,
             schedules=schedules,
+            limits=limits,
+            cpu=CapacityLimiter(settings.cpu_threads),
         )
         refresher = asyncio.create_task(cache.run_refresher(settings.config_refresh_s))
+        heartbeat = asyncio.create_task(limits.run_heartbeat())
         try:
             yield
         finally:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
+            for task in (refresher, heartbeat):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await limits.aclose()
             if own_store:
                 await the_store.close()
 
@@ -191,6 +202,12 @@ def create_app(
     install_console(app, settings)
     app.add_middleware(
         BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, streamed=streamed_upload
+    )
+    app.add_middleware(  # outside the general bound: a draft's graph is refused sooner
+        BodyLimitMiddleware,
+        max_body_bytes=settings.graph_max_body_bytes,
+        streamed=lambda scope: scope.get("path") != GRAPH_PATH,
+        setting="PIPELINE_ENGINE_GRAPH_MAX_BODY_BYTES",
     )
     app.add_middleware(QueryGuardMiddleware)
     if settings.temporal_ui_url:  # the Web UI calls the codec endpoint from its own origin

@@ -31,6 +31,7 @@ class BodyLimitMiddleware:
         app: The wrapped application.
         max_body_bytes: Largest body accepted.
         streamed: Requests it lets by unread (their route streams the body, with its own limit).
+        setting: The setting of the limit, named in the 413 (default: ``MAX_BODY_BYTES``).
     """
 
     def __init__(
@@ -39,10 +40,12 @@ class BodyLimitMiddleware:
         *,
         max_body_bytes: int,
         streamed: Callable[[Scope], bool] | None = None,
+        setting: str = "PIPELINE_ENGINE_MAX_BODY_BYTES",
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self._streamed = streamed
+        self._setting = setting
         self._drain_budget = max(_MIN_DRAIN_BYTES, 4 * max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -90,8 +93,8 @@ class BodyLimitMiddleware:
 
     async def _too_large(self, send: Send) -> None:
         err = PayloadTooLarge(
-            f"request body is larger than {self.max_body_bytes} bytes",
-            details=[{"max_body_bytes": self.max_body_bytes}],
+            f"request body is larger than {self.max_body_bytes} bytes ({self._setting})",
+            details=[{"max_body_bytes": self.max_body_bytes, "setting": self._setting}],
         )
         await _reject(send, 413, err.code, err.message, err.details, close=True)
 

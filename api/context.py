@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from anyio import CapacityLimiter
 from cachetools import LRUCache
 
 from api.auth import TokenVerifier
 from api.observability import ApiMetrics
+from api.rate_limits import RateLimits
 from api.tenants import TenantConfigCache, TenantConfigStore
 from pipeline_engine.service import PipelineEngine
 from pipeline_engine.service.batches import BatchEngine
@@ -50,6 +52,8 @@ class ApiContext:
         payload_refs: Reads the payload store for the codec endpoint (``None``: no store).
         batches: Batch operations (``None``: the engine runs no batches).
         schedules: Schedule operations (``None``: the engine runs no schedules).
+        limits: Request rates and concurrent streams per token and tenant (``None``: none).
+        cpu: The threads CPU-heavy request work runs in, off the event loop (:mod:`api.cpu`).
         owners: The tenant of pipelines seen (an id's tenant never changes: it is part of the
             id's derivation), so ownership is checked before any other read at the cost of one
             ``describe`` per pipeline and process.
@@ -65,4 +69,6 @@ class ApiContext:
     payload_refs: PayloadRefs | None = None
     batches: BatchEngine | None = None
     schedules: ScheduleEngine | None = None
+    limits: RateLimits | None = None
+    cpu: CapacityLimiter = field(default_factory=lambda: CapacityLimiter(2))
     owners: LRUCache[str, str | None] = field(default_factory=lambda: LRUCache(maxsize=65536))

@@ -24,6 +24,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from api.auth import Caller, Role
 from api.context import ApiContext
 from api.observability import ApiMetrics
+from api.rate_limits import StreamSlot, token_key
 from api.schemas import PIPELINE_NAME
 from api.schemas import TENANT_ID as TENANT_ID_PATTERN
 from api.tenants import TenantConfigCache, TenantConfigStore
@@ -74,6 +75,7 @@ __all__ = [
     "pipeline_where",
     "refused_credentials",
     "require",
+    "stream_slot",
 ]
 
 _MAX_PIPELINE_ID = 255
@@ -145,23 +147,38 @@ async def _caller_of(ctx: ApiContext, token: str | None) -> Caller:
     return await ctx.tokens.averify(token)
 
 
+async def _counted(ctx: ApiContext, request: Request, token: str | None) -> Caller:
+    """The token's caller, its request counted against the rates (429 once over)."""
+    caller = await _caller_of(ctx, token)
+    assert token is not None  # _caller_of refused a missing one
+    request.state.token_key = key = token_key(token)  # for the route's stream slots
+    if ctx.limits is not None:
+        await ctx.limits.check_request(key, caller)
+    return caller
+
+
 async def current_caller(
     ctx: ContextDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    """The caller named by the request's bearer token (401 when missing or invalid)."""
-    return await _caller_of(ctx, credentials.credentials if credentials is not None else None)
+    """The caller named by the request's bearer token (401 when missing or invalid; 429 over
+    the token's or its tenants' request rate)."""
+    token = credentials.credentials if credentials is not None else None
+    return await _counted(ctx, request, token)
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
 async def path_token_viewer(
-    ctx: ContextDep, token: Annotated[str, Path(description="A viewer's bearer token.")]
+    ctx: ContextDep,
+    request: Request,
+    token: Annotated[str, Path(description="A viewer's bearer token.")],
 ) -> Caller:
     """The caller named by a token in the path (for clients that cannot send a header: the
     Temporal Web UI's codec endpoint); needs the viewer role."""
-    caller = await _caller_of(ctx, token)
+    caller = await _counted(ctx, request, token)
     if not caller.has_role(Role.VIEWER):
         raise PermissionDenied("this operation needs the 'viewer' role")
     return caller
@@ -333,6 +350,16 @@ OperablePipeline = Annotated[str, Depends(_pipeline_for(Role.OPERATOR))]
 """A pipeline id the caller may operate (operator role, one of its tenants)."""
 ApprovablePipeline = Annotated[str, Depends(_pipeline_for(Role.APPROVER))]
 """A pipeline id the caller may give input to (approver role, one of its tenants)."""
+
+
+async def stream_slot(request: Request, ctx: ApiContext, pipeline_id: str) -> StreamSlot:
+    """A slot among the concurrent streams of the request's token and the pipeline's tenant
+    (429 when either holds its limit): taken last, once nothing else can refuse the stream."""
+    tenant = ctx.owners.get(pipeline_id)
+    key: str = request.state.token_key
+    if ctx.limits is None:
+        return StreamSlot.unlimited()
+    return await ctx.limits.acquire_stream(key, tenant)
 
 
 TenantPath = Annotated[str, Path(pattern=TENANT_ID_PATTERN, description="The tenant.")]

@@ -16,6 +16,7 @@
     ├── PermissionDenied       403  the caller lacks the role the operation needs
     ├── PayloadTooLarge        413  the request body is over the configured limit
     ├── EngineUnavailable      503  Temporal (or the database) cannot be reached right now
+    │   └── RateLimited        429  a request rate or concurrent stream limit was reached
     └── TimeoutError           504  the operation did not finish in time (also a builtin one)
 
 Every error carries a stable ``code`` (the ``error`` field of the REST error body), its HTTP status
@@ -46,6 +47,7 @@ __all__ = [
     "PipelineError",
     "PipelineNotFound",
     "Problem",
+    "RateLimited",
     "ScheduleNotFound",
     "StageNotFound",
     "TenantNotFound",
@@ -252,6 +254,18 @@ class EngineUnavailable(PipelineError):
         return self._retry_after_s
 
 
+class RateLimited(EngineUnavailable):
+    """A request rate or concurrent stream limit of the caller's token or tenant was reached.
+
+    Transient like :class:`EngineUnavailable` (a subclass of it): retry after ``retry_after_s``
+    (the ``Retry-After`` header). ``details`` name the limit, e.g. ``{"limit": "per_token",
+    "rate": "300 per 1 second", "setting": "PIPELINE_ENGINE_RATE_LIMIT_PER_TOKEN"}``.
+    """
+
+    code = "rate_limited"
+    http_status = 429
+
+
 class TimeoutError(PipelineError, builtins.TimeoutError):
     """The operation did not complete within its timeout. Also a builtin ``TimeoutError``."""
 
@@ -279,6 +293,7 @@ _BY_CODE: dict[str, type[PipelineError]] = {
         PermissionDenied,
         PayloadTooLarge,
         EngineUnavailable,
+        RateLimited,
         TimeoutError,
     )
 }
@@ -296,17 +311,18 @@ _BY_STATUS: dict[int, type[PipelineError]] = {
         PermissionDenied,
         PayloadTooLarge,
         EngineUnavailable,
+        RateLimited,
         TimeoutError,
     )
 }
-_BY_STATUS.update({429: EngineUnavailable, 502: EngineUnavailable})  # overloaded, bad gateway
+_BY_STATUS.update({502: EngineUnavailable})  # bad gateway
 
 
 def error_class_for_status(status: int) -> type[PipelineError]:
     """The most general error class answered with this HTTP status (for bodies without a code).
 
-    ``429`` and ``502`` count as ``EngineUnavailable`` (transient); unknown statuses as
-    ``PipelineError``.
+    ``429`` is ``RateLimited`` and ``502`` ``EngineUnavailable`` (both transient); unknown
+    statuses ``PipelineError``.
     """
     return _BY_STATUS.get(status, PipelineError)
 

@@ -146,6 +146,70 @@ class Settings(BaseSettings):
         description="Largest NDJSON body of `POST /v1/batches` (streamed to the payload store, "
         "never held whole).",
     )
+    rate_limits_enabled: bool = Field(
+        True,
+        description="Apply the request rate and concurrent stream limits below (false: none, "
+        "e.g. behind a proxy that limits already).",
+    )
+    rate_limit_storage_url: str = Field(
+        "memory://",
+        description="Where request counts and stream slots live: memory:// (this process "
+        "only) or redis://host:port/db (rediss:// for TLS), shared by every API process.",
+    )
+    rate_limit_key_prefix: str = Field(
+        "pipeline-engine",
+        min_length=1,
+        max_length=100,
+        description="Prefix of the limits' keys in Redis (one per deployment sharing a Redis).",
+    )
+    rate_limit_per_token: str = Field(
+        "300/second;12000/minute",
+        max_length=200,
+        description='Requests one bearer token may make, in the `limits` notation ("10/second;'
+        '600/minute"; "" for no limit); over it: 429 with Retry-After.',
+    )
+    rate_limit_per_tenant: str = Field(
+        "600/second;24000/minute",
+        max_length=200,
+        description="Requests all the tokens of one tenant may make together (a token naming "
+        'tenants counts against each; an all-tenant "*" token against none); "" for no limit.',
+    )
+    rate_limit_strategy: Literal["fixed-window", "sliding-window-counter", "moving-window"] = Field(
+        "sliding-window-counter",
+        description="How rates are counted (the `limits` library's strategies).",
+    )
+    streams_per_token: int = Field(
+        32, ge=0, description="Concurrent SSE streams one token may hold open (0: no limit)."
+    )
+    streams_per_tenant: int = Field(
+        128,
+        ge=0,
+        description="Concurrent SSE streams open on one tenant's pipelines, all tokens together "
+        "(0: no limit).",
+    )
+    stream_lease_s: float = Field(
+        30.0,
+        ge=1,
+        le=3600,
+        description="A stream's slot is renewed every third of this while it is open: the slots "
+        "of a killed API process are free again after at most this long.",
+    )
+    graph_max_body_bytes: int = Field(
+        512 * 1024, ge=1, description="Largest body of `POST /v1/graph` (413 above)."
+    )
+    graph_max_elements: int = Field(
+        2000,
+        ge=1,
+        description="Most DSL elements (JSON objects with a `type`) a `POST /v1/graph` "
+        "config may hold (422 above).",
+    )
+    cpu_threads: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Threads one API process computes graphs and large configs' validation "
+        "in, off the event loop (more requests wait their turn).",
+    )
     max_concurrent_activities: int = Field(
         64, ge=1, description="Activities one worker runs at once."
     )

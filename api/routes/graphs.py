@@ -2,13 +2,19 @@
 
 A graph is the compiled plan as nodes (stages; wide and run-time fan-outs as one node) and
 data-flow edges; for configs, each validation problem names the node it concerns.
+
+Parsing, validating and drawing run off the event loop (:mod:`api.cpu`); a draft's body is
+bounded in bytes (``PIPELINE_ENGINE_GRAPH_MAX_BODY_BYTES``, 413) and in elements
+(``PIPELINE_ENGINE_GRAPH_MAX_ELEMENTS``, 422) before any of it is parsed.
 """
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 
+from api.cpu import count_elements, off_loop
 from api.deps import (
+    ContextDep,
     EngineDep,
     RegistryDep,
     StoreDep,
@@ -34,6 +40,8 @@ from pipeline_engine.errors import InvalidConfig, Problem, TenantNotFound
 from pipeline_engine.service.tenant_configs import definition_config
 
 router = APIRouter(tags=["graphs"], responses=ERROR_RESPONSES)
+GRAPH_PATH = "/v1/graph"
+"""The draft graph's path (its body has a bound of its own)."""
 
 
 def _node_out(node: GraphNode) -> GraphNodeOut:
@@ -110,20 +118,39 @@ def _config_graph(document: dict[str, Any], registry: RegistryDep) -> GraphOut:
     return _graph_out(plan, name, [])
 
 
+def _draft_graph(document: dict[str, Any], registry: RegistryDep, most: int) -> GraphOut:
+    """A draft's graph, once its size is known to be within the bound."""
+    if count_elements(document, most) > most:
+        raise InvalidConfig(
+            f"the config has more than {most} elements (PIPELINE_ENGINE_GRAPH_MAX_ELEMENTS)",
+            problems=[
+                Problem(
+                    "$.config",
+                    f"more than {most} elements (objects with a type): "
+                    "PIPELINE_ENGINE_GRAPH_MAX_ELEMENTS",
+                )
+            ],
+        )
+    return _config_graph(document, registry)
+
+
 @router.get("/pipelines/{pipeline_id}/graph", operation_id="get_pipeline_graph")
-async def get_pipeline_graph(pipeline_id: ViewablePipeline, engine: EngineDep) -> GraphOut:
+async def get_pipeline_graph(
+    pipeline_id: ViewablePipeline, engine: EngineDep, ctx: ContextDep
+) -> GraphOut:
     """The pipeline's definition as a graph (stage states come from ``GET /v1/pipelines/{id}``);
     a sub-pipeline is a node holding its child's stages (ids ``<stage id>/<child stage id>``,
     the versions pinned when the pipeline was created; their states come from the child)."""
     config = await engine.get_config(pipeline_id)
-    plan = compile_plan(config)
+    plan = await off_loop(ctx.cpu, compile_plan, config)
     pinned = await engine.get_sub_pipelines(pipeline_id) if sub_pipelines(plan) else None
-    return _graph_out(plan, config.name, [], _pinned_resolver(pinned))
+    resolver = _pinned_resolver(pinned)
+    return await off_loop(ctx.cpu, _graph_out, plan, config.name, [], resolver)
 
 
 @router.get("/tenants/{tenant_id}/config/graph", operation_id="get_tenant_config_graph")
 async def get_tenant_config_graph(
-    tenant_id: TenantPath, caller: Viewer, store: StoreDep, registry: RegistryDep
+    tenant_id: TenantPath, caller: Viewer, store: StoreDep, registry: RegistryDep, ctx: ContextDep
 ) -> GraphOut:
     """The tenant's stored config as a graph, with its validation problems (paths under
     ``$.definition``) on the nodes they concern."""
@@ -131,7 +158,8 @@ async def get_tenant_config_graph(
     row = await store.get(tenant_id)
     if row is None:
         raise TenantNotFound(f"no config for tenant {tenant_id!r}")
-    return _config_graph(definition_config(tenant_id, row.pipeline_definition), registry)
+    document = definition_config(tenant_id, row.pipeline_definition)
+    return await off_loop(ctx.cpu, _config_graph, document, registry)
 
 
 @router.post("/graph", operation_id="draw_config")
@@ -146,9 +174,15 @@ async def draw_config(
     ],
     caller: Viewer,
     registry: RegistryDep,
+    ctx: ContextDep,
 ) -> GraphOut:
-    """Any config (e.g. an edited draft) as a graph with its validation problems; stores nothing."""
-    return _config_graph(config, registry)
+    """Any config (e.g. an edited draft) as a graph with its validation problems; stores nothing.
+
+    At most ``PIPELINE_ENGINE_GRAPH_MAX_BODY_BYTES`` of body (413) and
+    ``PIPELINE_ENGINE_GRAPH_MAX_ELEMENTS`` elements (422).
+    """
+    most = ctx.settings.graph_max_elements
+    return await off_loop(ctx.cpu, _draft_graph, config, registry, most)
 
 
 __all__ = ["router"]

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
-from api.deps import EngineDep, SettingsDep, ViewablePipeline
+from api.deps import ContextDep, EngineDep, SettingsDep, ViewablePipeline, stream_slot
 from api.errors import ERROR_RESPONSES, translate_exception
 from pipeline_engine.errors import InvalidInput, Problem, StageNotFound
 from pipeline_engine.events import Event
@@ -92,6 +93,8 @@ async def stream_events(
     pipeline_id: ViewablePipeline,
     engine: EngineDep,
     settings: SettingsDep,
+    ctx: ContextDep,
+    request: Request,
     after_id: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=32)] = None,
 ) -> EventSourceResponse:
@@ -101,8 +104,11 @@ async def stream_events(
     """
     resume = _resume_id(after_id, last_event_id)
     backlog = await engine.get_history(pipeline_id, after_id=resume)
+    slot = await stream_slot(request, ctx, pipeline_id)  # 429 when the token holds its streams
     return EventSourceResponse(
-        _events(engine, pipeline_id, backlog, resume), ping=settings.sse_ping_s
+        slot.guard(_events(engine, pipeline_id, backlog, resume)),
+        ping=settings.sse_ping_s,
+        background=BackgroundTask(slot.background),
     )
 
 
@@ -161,6 +167,8 @@ async def stream_metrics(
     pipeline_id: ViewablePipeline,
     engine: EngineDep,
     settings: SettingsDep,
+    ctx: ContextDep,
+    request: Request,
     stage_id: Annotated[str | None, Query(max_length=255)] = None,
 ) -> EventSourceResponse:
     """Stream MetricPoints (``event: metric``) while the pipeline runs; ends when it ends.
@@ -171,7 +179,12 @@ async def stream_metrics(
     status = await engine.get_pipeline(pipeline_id)
     if stage_id is not None and all(s.stage_id != stage_id for s in status.stages):
         raise StageNotFound(f"pipeline {pipeline_id!r} has no stage {stage_id!r}")
-    return EventSourceResponse(_metrics(engine, pipeline_id, stage_id), ping=settings.sse_ping_s)
+    slot = await stream_slot(request, ctx, pipeline_id)
+    return EventSourceResponse(
+        slot.guard(_metrics(engine, pipeline_id, stage_id)),
+        ping=settings.sse_ping_s,
+        background=BackgroundTask(slot.background),
+    )
 
 
 __all__ = ["router"]

@@ -116,7 +116,7 @@ def error_from_response(
     if status == 422 and type(error) is PipelineError:
         error = InvalidConfig(error.message, details=error.details)
     if isinstance(error, EngineUnavailable) and retry_after is not None:
-        error = EngineUnavailable(error.message, details=error.details, retry_after_s=retry_after)
+        error = type(error)(error.message, details=error.details, retry_after_s=retry_after)
     return error
 
 

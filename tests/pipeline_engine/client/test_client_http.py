@@ -242,6 +242,26 @@ def test_retries_give_up_after_max_attempts(
     assert info.value.retry_after_s == 0
 
 
+def test_a_rate_limit_is_retried_then_raised_as_rate_limited(
+    server: Recorder, transport: httpx.MockTransport
+) -> None:
+    from pipeline_engine.errors import RateLimited, error_class_for_status
+
+    body = {
+        "error": "rate_limited",
+        "message": "request rate limit per token reached",
+        "details": [{"limit": "per_token", "setting": "PIPELINE_ENGINE_RATE_LIMIT_PER_TOKEN"}],
+    }
+    server.on("GET", f"/v1/pipelines/{PID}", reply(429, body, {"Retry-After": "0"}))
+    with sync_client(transport) as client, pytest.raises(RateLimited) as info:
+        client.get_status(PID, retry_policy=ClientRetryPolicy(max_attempts=2))
+    assert len(server.requests) == 2
+    assert isinstance(info.value, EngineUnavailable)  # transient, like a 503
+    assert info.value.retry_after_s == 0
+    assert info.value.details[0]["limit"] == "per_token"
+    assert error_class_for_status(429) is RateLimited
+
+
 def test_no_retry_policy_means_one_attempt(
     server: Recorder, transport: httpx.MockTransport
 ) -> None:
