@@ -62,10 +62,10 @@ async def test_healthz_is_answered_while_a_big_graph_is_computed(
     released: list[bool] = []
     draw = graphs.plan_graph
 
-    def held_plan_graph(plan: Any) -> Any:
+    def held_plan_graph(plan: Any, **options: Any) -> Any:
         started.set()
         released.append(release.wait(30))
-        return draw(plan)
+        return draw(plan, **options)
 
     monkeypatch.setattr(graphs, "plan_graph", held_plan_graph)
     headers = bearer(token(["viewer"], ["*"]))
