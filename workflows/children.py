@@ -85,6 +85,7 @@ class Children:
             pinned=self._pinned,
             pipeline_ref=pinned.ref,
             reuse=call.reuse,
+            input_as_previous=True,
         )
 
     async def run(self, call: SubPipelineCall) -> Any:

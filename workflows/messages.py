@@ -134,6 +134,8 @@ class PipelineWorkflowInput(_Message):
     reuse: dict[str, Any] | None = None
     """A sub-pipeline's child run again by a retry: the results of the stages its failed run
     had finished, not run again."""
+    input_as_previous: bool = False
+    """A sub-pipeline's child: its first stage receives its input as ``previous``."""
 
     @field_serializer("config")
     def _only_what_was_set(self, config: PipelineConfig) -> dict[str, Any]:

@@ -111,6 +111,7 @@ class PipelineWorkflow:
             inline_result_bytes=limits.inline_result_bytes if limits else None,
             resume=params.resume,
             reuse=params.reuse,
+            input_as_previous=params.input_as_previous,
             pipeline_ref=params.pipeline_ref,
         )
 

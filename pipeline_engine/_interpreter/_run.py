@@ -67,6 +67,7 @@ class PipelineRun(Commands, Reads):
         resume: RunSnapshot | None = None,
         shard: bool = False,
         reuse: dict[str, Any] | None = None,
+        input_as_previous: bool = False,
         pipeline_ref: PipelineVersionRef | None = None,
     ) -> None:
         """Args beyond the pipeline's own: ``max_in_flight`` caps the steps running at once in
@@ -76,7 +77,9 @@ class PipelineRun(Commands, Reads):
         ``inline_result_bytes`` leaves larger results out of status answers (``result_omitted``);
         ``resume`` goes on from a run's :meth:`snapshot`; ``shard`` runs a slice of a fan-out
         (:meth:`run_shard`) whose stages and events are reported to the pipeline; ``reuse``: stage
-        results a failed run of this pipeline (a sub-pipeline's child) had, not run again
+        results a failed run of this pipeline (a sub-pipeline's child) had, not run again;
+        ``input_as_previous``: its first stage receives ``input`` as ``previous`` (a child: it
+        goes on from its parent's chain)
         (:meth:`progress`); ``pipeline_ref`` names the stored version it runs (in its status
         and its ``pipeline.created`` event)."""
         self._plan = plan
@@ -111,6 +114,7 @@ class PipelineRun(Commands, Reads):
         self._endings = Endings(self._ctx, max_result_bytes)
         self._reporter = Reporter(self._records)
         self._root: asyncio.Task[Any] | None = None
+        self._input_as_previous = input_as_previous
         self._runs = 1
         self._resumed_started = False
         if resume is None and reuse:
@@ -234,7 +238,9 @@ class PipelineRun(Commands, Reads):
         if records.cancel_reason is not None:
             await self._endings.cancelled(self._root, run_hook=True)
             return _ENDED
-        previous: dict[str, Any] | None = {} if isinstance(self._plan.root, DagPlan) else None
+        previous: Any = {} if isinstance(self._plan.root, DagPlan) else None
+        if self._input_as_previous and previous is None:
+            previous = self._ctx.input
         policy = FailurePolicy.top(self._ctx)
         self._root = asyncio.create_task(self._walk.run(self._plan.root, previous, policy))
         timeout = self._timeout(resumed)

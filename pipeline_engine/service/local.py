@@ -158,6 +158,7 @@ class LocalPipelineEngine(EngineFront):
         ref: PipelineVersionRef | None,
         *,
         reuse: dict[str, Any] | None = None,
+        child: bool = False,
     ) -> PipelineRun:
         runtime = _Runtime(
             self._registry,
@@ -177,6 +178,7 @@ class LocalPipelineEngine(EngineFront):
             runtime=runtime,
             pipeline_ref=ref,
             reuse=reuse,
+            input_as_previous=child,
         )
 
     def _keep(
@@ -215,7 +217,15 @@ class LocalPipelineEngine(EngineFront):
             pid = call.child_id
             children = ChildRunner(runner.pinned, self._start_child(tenant_id, settings))
             run = self._launch(
-                pid, plan, tenant_id, call.input, settings, children, ref, reuse=call.reuse
+                pid,
+                plan,
+                tenant_id,
+                call.input,
+                settings,
+                children,
+                ref,
+                reuse=call.reuse,
+                child=True,
             )
             run.start()
             return run, self._keep(pid, run, tenant_id, plan.config, "", runner.pinned)

@@ -80,12 +80,12 @@ async def test_a_sub_pipeline_runs_as_a_child_pinned_when_created(
     await put(http, admin, tenant, "sizing", {"type": "chain", "steps": [st("t_add", n=100)]})
     done = await wait_state(http, pid, admin, "SUCCEEDED", "FAILED", timeout=60)
     assert done["state"] == "SUCCEEDED", done
-    assert done["result"] == 11  # 2, then sizing v1 (its first step's previous is None): 1
+    assert done["result"] == 13  # 2, then sizing v1 (its input 2 as its first previous): 3
     stage = next(s for s in done["stages"] if s["stage_id"] == "sizing")
     assert stage["kind"] == "pipeline" and stage["child_pipeline_id"] == f"{pid}.sizing"
     child_id = stage["child_pipeline_id"]
     child = (await http.get(f"/v1/pipelines/{child_id}", headers=admin)).json()
-    assert (child["state"], child["tenant_id"], child["result"]) == ("SUCCEEDED", tenant, 1)
+    assert (child["state"], child["tenant_id"], child["result"]) == ("SUCCEEDED", tenant, 3)
     history = (await http.get(f"/v1/pipelines/{child_id}/history", headers=admin)).json()
     assert history[0]["type"] == "pipeline.created"
     events = (await http.get(f"/v1/pipelines/{pid}/history", headers=admin)).json()
@@ -101,7 +101,7 @@ async def test_a_failed_child_fails_the_stage_and_a_retry_redrives_it(
     http: httpx.AsyncClient, admin: dict[str, str], tenant: str, calls_dir: Path
 ) -> None:
     await put(http, admin, tenant, "sizing", {"type": "chain", "steps": [
-        st("t_add", n=2), st("t_double", fail_on=2)]})  # fmt: skip
+        st("t_add", n=2), st("t_double", fail_on=4)]})  # fmt: skip
     continuing = sub("sizing", id="lenient", on_failure="continue")
     crate = {"type": "chain", "steps": [st("t_add", n=2), {"type": "group", "steps": [
         sub("sizing"), {"type": "chain", "steps": [continuing]}]}]}  # fmt: skip
@@ -122,17 +122,17 @@ async def test_a_failed_child_fails_the_stage_and_a_retry_redrives_it(
     r = await http.post(f"/v1/pipelines/{pid}/retry", json={"reason": "fixed"}, headers=admin)
     assert r.status_code == 200, r.text
     done = await wait_state(http, pid, admin, "SUCCEEDED", timeout=60)
-    assert done["result"] == [4, None]  # the lenient one continued
+    assert done["result"] == [8, None]  # 2 + 2, doubled; the lenient one continued
     stage = next(s for s in done["stages"] if s["stage_id"] == "sizing")
     assert stage["child_pipeline_id"] == f"{pid}.sizing+2"
     child = (await http.get(f"/v1/pipelines/{pid}.sizing+2", headers=admin)).json()
-    assert (child["state"], child["result"]) == ("SUCCEEDED", 4)  # its rerun
+    assert (child["state"], child["result"]) == ("SUCCEEDED", 8)  # its rerun
     first = (await http.get(f"/v1/pipelines/{pid}.sizing", headers=admin)).json()
     assert first["state"] == "FAILED"  # the failed run stays readable
     # a redrive: the rerun reused what the failed run had finished (t_add), ran only t_double
     assert [c[0] for c in calls_of(calls_dir, f"{pid}.sizing+2")] == ["t_double"]
     reused = next(s for s in child["stages"] if s["stage_id"] == "t_add")
-    assert (reused["state"], reused["attempts"], reused["result"]) == ("SUCCEEDED", 0, 2)
+    assert (reused["state"], reused["attempts"], reused["result"]) == ("SUCCEEDED", 0, 4)
 
 
 async def test_cancelling_the_parent_cancels_the_child(

@@ -178,6 +178,16 @@ def test_graph_and_validate_follow_sub_pipelines_in_a_folder(tmp_path: Path) -> 
     assert "has no version 2" in bad.output
 
 
+def test_the_sub_pipeline_example_validates_and_draws_with_its_child() -> None:
+    folder = Path(__file__).parents[3] / "examples" / "sub-pipelines"
+    args = [str(folder / "crate.json"), "--pipelines", str(folder)]
+    ok = CliRunner().invoke(app, ["validate", *args])
+    assert ok.exit_code == 0, ok.output
+    drawn = CliRunner().invoke(app, ["graph", *args])
+    assert "n_detection --> n_sizing" in drawn.output
+    assert 'n_sizing_aggregate_detections["aggregate_detections"]' in drawn.output
+
+
 ADD = {"name": "cli-add", "definition": {"type": "step", "name": "t_add", "kwargs": {"n": 1}}}
 
 
