@@ -114,6 +114,8 @@ class EngineCommands(EngineReads):
                 SearchAttributePair(names.SA_PIPELINE_VERSION, identity.prepared.ref.version)
             )
         memo: dict[str, Any] = {names.MEMO_FINGERPRINT: identity.fingerprint}
+        if identity.prepared.ref is not None:
+            memo[names.MEMO_PIPELINE_REF] = identity.prepared.ref.model_dump()
         if batch is not None:
             attrs.append(SearchAttributePair(names.SA_BATCH_ID, batch.batch_id))
             memo[names.MEMO_BATCH_INDEX] = batch.index

@@ -42,7 +42,7 @@ from workflows.definition import pipeline_config, pipeline_input
 from workflows.engine_core import EngineCore
 from workflows.event_watch import QueueTimes, history_batches
 from workflows.messages import HistoryQuery
-from workflows.recorded_status import recorded_status
+from workflows.recorded_status import recorded_ref, recorded_status
 from workflows.search_attributes import SearchAttributesMissing
 from workflows.status_cache import Read
 from workflows.temporal_calls import Overrides
@@ -115,7 +115,8 @@ class EngineReads(EngineCore):
             desc = await self._calls(handle.describe)  # no worker answered: Temporal's records
             ended = desc.status if desc.status in _CLOSED else None
             if ended is None:
-                return Read(recorded_status(desc, why=self._unanswered()))
+                why = self._unanswered()
+                return Read(recorded_status(desc, why=why, ref=await recorded_ref(desc)))
         final: PipelineStatus | None = None
         if ended in (WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.FAILED):
             typed = self._client.get_workflow_handle(pipeline_id, result_type=PipelineStatus)
@@ -126,7 +127,9 @@ class EngineReads(EngineCore):
         # too large for the result to keep its stages
         status = await self._status_query(handle, page)
         if status is None:
-            return Read(recorded_status(await self._calls(handle.describe), why=self._unanswered()))
+            desc = await self._calls(handle.describe)
+            why = self._unanswered()
+            return Read(recorded_status(desc, why=why, ref=await recorded_ref(desc)))
         if final is not None and status.result_omitted:
             status = status.model_copy(update={"result": final.result, "result_omitted": False})
         return Read(status)

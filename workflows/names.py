@@ -61,6 +61,9 @@ SEARCH_ATTRIBUTES: tuple[SearchAttributeKey[Any], ...] = (
 and ``/readyz`` is not ready until it exists (:mod:`workflows.search_attributes`)."""
 
 MEMO_FINGERPRINT = "fingerprint"
+MEMO_PIPELINE_REF = "pipeline_ref"
+"""A run of a stored pipeline: its ``pipeline_ref`` (what a status read from Temporal's records
+shows when no worker answers)."""
 MEMO_BATCH_INDEX = "batch_index"
 """A batch's pipeline: the position of its input in the batch."""
 MEMO_BATCH = "batch"

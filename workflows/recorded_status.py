@@ -7,11 +7,13 @@ activities (activity id = stage id); ``note`` says the picture is partial.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus
 
 from pipeline_engine.states import PipelineState, StageState
 from pipeline_engine.status import ErrorInfo, PipelineStatus, StageStatus
+from pipeline_engine.versions import PipelineVersionRef
 from workflows import names
 
 __all__ = ["recorded_status"]
@@ -57,12 +59,15 @@ def _stages(desc: WorkflowExecutionDescription) -> list[StageStatus]:
     return stages
 
 
-def recorded_status(desc: WorkflowExecutionDescription, *, why: str) -> PipelineStatus:
+def recorded_status(
+    desc: WorkflowExecutionDescription, *, why: str, ref: PipelineVersionRef | None = None
+) -> PipelineStatus:
     """The status Temporal's records give for the described pipeline workflow.
 
     Args:
         desc: The workflow's description.
         why: Why the live status is not available (goes into ``note``).
+        ref: Its origin, read from its memo (:func:`recorded_ref`).
     """
     attrs = desc.typed_search_attributes
     return PipelineStatus(
@@ -74,4 +79,14 @@ def recorded_status(desc: WorkflowExecutionDescription, *, why: str) -> Pipeline
         created_at=desc.start_time,
         finished_at=desc.close_time,
         note=f"{why}: the state and the running stages are what Temporal recorded",
+        pipeline_ref=ref,
     )
+
+
+async def recorded_ref(desc: WorkflowExecutionDescription) -> PipelineVersionRef | None:
+    """The run's origin as its memo keeps it (``None``: a raw config, or an older run)."""
+    raw = await desc.memo_value(names.MEMO_PIPELINE_REF, default=None)
+    try:
+        return PipelineVersionRef.model_validate(raw) if raw is not None else None
+    except ValidationError:
+        return None

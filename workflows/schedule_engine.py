@@ -113,6 +113,7 @@ class TemporalScheduleEngine:
             id=sid,
             task_queue=self._engine.task_queue,
             typed_search_attributes=TypedSearchAttributes(attrs),
+            memo={names.MEMO_PIPELINE_REF: config.ref.model_dump()} if config.ref else None,
             static_summary=f"{label} run of schedule {definition.schedule_id!r} ({tenant})",
             priority=_priority(tenant, priority),
         )

@@ -87,3 +87,17 @@ async def test_a_raw_config_has_no_version_and_is_no_stored_pipeline_s_run(
 
     await wait_until(listed)
     assert not (await engine.list_pipelines(where=PipelineWhere(pipeline=name))).items
+
+
+async def test_with_no_worker_the_status_from_temporal_s_records_names_the_version(
+    engine: TemporalPipelineEngine,
+) -> None:
+    unpolled = TemporalPipelineEngine(
+        engine.client, task_queue=f"nobody-{uuid.uuid4().hex[:8]}", query_timeout_s=1.0
+    )
+    ref = PipelineVersionRef(name="crates", version=5, digest="cd" * 32)
+    prepared = replace(PreparedConfig.of(_chain("crates", 1), registry=None), ref=ref)
+    created = await unpolled.create_pipeline(prepared, tenant_id="origin-t")
+    status = await unpolled.get_pipeline(created.pipeline_id)
+    assert status.note is not None and status.pipeline_ref == ref  # from the workflow's memo
+    await engine.client.get_workflow_handle(created.pipeline_id).terminate("test over")
