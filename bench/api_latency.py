@@ -54,6 +54,7 @@ def stack(
         "PIPELINE_ENGINE_API_WORKERS": str(api_workers),
         "PIPELINE_ENGINE_ENV": "prod",
         "PIPELINE_ENGINE_JWT_SECRET": SECRET,
+        "PIPELINE_ENGINE_ID_SECRET": SECRET[::-1],
         "PIPELINE_ENGINE_TEMPORAL_ADDRESS": temporal,
         "PIPELINE_ENGINE_TASK_QUEUE": queue,
         "PIPELINE_ENGINE_DATABASE_URL": f"sqlite:///{data / 'tenants.db'}",

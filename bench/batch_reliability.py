@@ -74,6 +74,7 @@ class Stack:
         self.env = {
             "PIPELINE_ENGINE_ENV": "prod",
             "PIPELINE_ENGINE_JWT_SECRET": SECRET,
+            "PIPELINE_ENGINE_ID_SECRET": "batch-ids-Vx3nQ8wZ1cK6mT4pL9hR2bJ7sF0dG5aYeU",
             "PIPELINE_ENGINE_TEMPORAL_ADDRESS": self.temporal.address,
             "PIPELINE_ENGINE_TASK_QUEUE": "reliability",
             "PIPELINE_ENGINE_DATABASE_URL": f"sqlite:///{work / 'tenants.db'}",

@@ -60,6 +60,7 @@ async def _run_worker(settings: Settings, *, task_queue: str | None, activities_
     import pipeline_engine.builtin_steps  # noqa: F401  (registers the built-in steps)
     from api.secret_policy import check_id_secret
     from pipeline_engine._ids import IdRule
+    from pipeline_engine.cli._failures import EXIT_INVALID, CliFailure
     from pipeline_engine.cli._setup import check_search_attributes
     from pipeline_engine.observability import configure_logging, configure_tracing
     from pipeline_engine.observability.metric_labels import set_tenant_label
@@ -70,7 +71,10 @@ async def _run_worker(settings: Settings, *, task_queue: str | None, activities_
     from workflows.worker_factory import build_worker
 
     configure_logging(fmt=settings.log_format, level=settings.log_level, file=settings.log_file)
-    check_id_secret(settings)  # the API's id rule: batches create pipelines here
+    try:  # the API's id rule: a batch's pipelines are created here
+        check_id_secret(settings)
+    except RuntimeError as exc:
+        raise CliFailure(str(exc), exit_code=EXIT_INVALID) from None
     load_steps(settings.step_modules)
     if settings.worker_metrics_port is not None:
         check_ports(

@@ -29,6 +29,9 @@ def start_python(args: list[str], *, env: dict[str, str], log: Path) -> subproce
         )
 
 
+#: The id key of the workers these tests start (random-looking: the entropy check).
+WORKER_ID_SECRET = "worker-ids-Bn6cX1vQ8wZ3mK5pL0hR7tJ2sD9gF4aEyU"
+
 #: How long a started API may take to answer ``/healthz``.
 READY_S = 180
 
@@ -44,6 +47,8 @@ def start_worker(
         "PIPELINE_ENGINE_TASK_QUEUE": task_queue,
         "PIPELINE_ENGINE_STEP_MODULES": "tests.support.steps",
         "PIPELINE_ENGINE_TEST_CALLS": str(calls_dir),
+        # a production worker refuses the dev id secret (it derives a batch's pipeline ids)
+        "PIPELINE_ENGINE_ID_SECRET": WORKER_ID_SECRET,
     }
     if drain_s is not None:
         env["PIPELINE_ENGINE_WORKER_DRAIN_S"] = str(drain_s)

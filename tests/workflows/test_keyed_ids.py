@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from typing import Any
@@ -24,6 +27,7 @@ from pipeline_engine.errors import Conflict
 from pipeline_engine.service import PreparedConfig
 from pipeline_engine.service.batches import BatchRequest
 from pipeline_engine.steps import StepRegistry
+from tests.support.processes import ROOT
 from tests.support.waiting import wait_for_state
 from workflows.batch_engine import TemporalBatchEngine
 from workflows.engine import TemporalPipelineEngine
@@ -139,3 +143,22 @@ async def test_a_batch_submitted_before_the_secret_reads_its_pipelines(
     assert [(line.pipeline_id, line.state) for line in lines] == [
         (p.pipeline_id, "SUCCEEDED") for p in old_page.items
     ]
+
+
+def test_a_production_worker_refuses_the_dev_id_secret() -> None:
+    """A worker with another id key than the API's would give a batch's pipelines ids the API
+    never finds: outside dev the dev key (or a weak one) stops it at start, in one line."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_ENGINE_")}
+    env |= {"PIPELINE_ENGINE_ENV": "prod", "PIPELINE_ENGINE_TEMPORAL_ADDRESS": "127.0.0.1:1"}
+    for secret in (None, " " * 40):
+        if secret is not None:
+            env["PIPELINE_ENGINE_ID_SECRET"] = secret
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "worker.py")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "PIPELINE_ENGINE_ID_SECRET" in done.stderr and "Traceback" not in done.stderr
