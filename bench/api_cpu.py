@@ -82,7 +82,7 @@ async def _app_and_status() -> tuple[Any, TemporalPipelineEngine, str]:
     await store.put(
         TENANT, pipeline_definition=seed["pipeline_definition"], settings=seed["settings"]
     )
-    settings = Settings(env="prod", jwt_secret=SECRET, log_level="WARNING")
+    settings = Settings(env="prod", jwt_secret=SECRET, id_secret=SECRET[::-1], log_level="WARNING")
     app = create_app(settings, engine=engine, registry=default_registry, store=store, migrate=False)
     status = await _ended_status(TENANT, seed["pipeline_definition"])
     pid = f"pl-bench-{uuid.uuid4().hex[:12]}"
