@@ -76,6 +76,7 @@ def _v1() -> dict[str, Any]:
             {"type": "input", "id": "approve", "schema": {"type": "object"}},
             {**step("t_echo", tag="one"), "id": "echo"},
             flaky,
+            {**flaky, "id": "flaky-again"},
         ],
     }
 
@@ -106,10 +107,19 @@ async def test_a_version_written_mid_run_changes_nothing_in_the_running_one(
     assert held["pipeline_ref"] == one
     r = await http.post(f"/v1/pipelines/{pid}/stages/flaky/retry", json={}, headers=admin)
     assert r.status_code == 200, r.text
+    for _ in range(300):  # the retried stage succeeds, the next one fails and is held
+        again = (await http.get(f"/v1/pipelines/{pid}", headers=admin)).json()
+        if again["state"] == "FAILED" and again["error"]["stage_id"] == "flaky-again":
+            break
+        await asyncio.sleep(0.1)
+    assert again["error"]["stage_id"] == "flaky-again" and again["pipeline_ref"] == one
+    r = await http.post(f"/v1/pipelines/{pid}/retry", json={}, headers=admin)  # retry_failed
+    assert r.status_code == 200, r.text
     done = await wait_state(http, pid, admin, "SUCCEEDED")
     assert done["state"] == "SUCCEEDED" and done["pipeline_ref"] == one
     stages = {s["stage_id"]: s for s in done["stages"]}
-    assert set(stages) == {"approve", "echo", "flaky"} and stages["echo"]["result"]["tag"] == "one"
+    assert set(stages) == {"approve", "echo", "flaky", "flaky-again"}
+    assert stages["echo"]["result"]["tag"] == "one"
     # new runs take the new version; the list finds each by version
     r = await http.post(
         "/v1/process", json={"tenant_id": tenant, "pipeline": "crates", "input": {}}, headers=admin
