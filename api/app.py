@@ -121,6 +121,7 @@ def create_app(
     registry: StepRegistry | None = None,
     store: TenantConfigStore | None = None,
     migrate: bool = True,
+    batches: BatchEngine | None = None,
 ) -> FastAPI:
     """The FastAPI application: the REST front door of Pipeline Engine.
 
@@ -132,6 +133,7 @@ def create_app(
             ``settings.step_modules``.
         store: The tenant config store; by default one on ``settings.database_url``.
         migrate: Apply the Alembic migrations of the store at start-up.
+        batches: The batch engine; by default a Temporal engine's (none for another engine).
 
     Raises:
         RuntimeError: Outside dev, when the JWT secret is the default one or too short.
@@ -159,7 +161,7 @@ def create_app(
             await cache.load_all()
         except PipelineError as exc:
             log.error("tenant configs not loaded yet: %s", exc.message)
-        batches, schedules = _volume(the_engine)
+        temporal_batches, schedules = _volume(the_engine)
         limits = RateLimits(settings)
         app.state.ctx = ApiContext(
             settings=settings,
@@ -170,7 +172,7 @@ def create_app(
             metrics=metrics,
             tokens=TokenVerifier.from_settings(settings),
             payload_refs=_payload_refs(settings) if engine is None else None,
-            batches=batches,
+            batches=batches or temporal_batches,
             schedules=schedules,
             limits=limits,
             cpu=CapacityLimiter(settings.cpu_threads),

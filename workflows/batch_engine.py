@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -23,21 +22,24 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from pipeline_engine._ids import canonical_json, keyed_id, legacy_keyed_id
+from pipeline_engine._ids import keyed_id, legacy_keyed_id
 from pipeline_engine.batches import (
     BatchRef,
     BatchStatus,
     RetriedBatch,
 )
 from pipeline_engine.errors import (
-    InvalidInput,
     InvalidState,
     PipelineNotFound,
-    Problem,
 )
 from pipeline_engine.pages import PipelineWhere
 from pipeline_engine.service import check_same_request
-from pipeline_engine.service.batches import BatchRequest, SubmittedBatch
+from pipeline_engine.service.batches import (
+    BatchFingerprint,
+    BatchRequest,
+    SubmittedBatch,
+    no_inputs,
+)
 from pipeline_engine.states import PipelineState, StageState
 from pipeline_engine.status import StagePage
 from workflows import names
@@ -49,26 +51,6 @@ from workflows.engine_commands import _priority
 from workflows.payload_store import PayloadStore
 
 __all__ = ["TemporalBatchEngine"]
-
-
-class _Fingerprint:
-    """SHA-256 of what a batch runs: config, settings, max_running, and every input in order."""
-
-    def __init__(self, request: BatchRequest) -> None:
-        self._digest = hashlib.sha256(request.config.canonical.encode())
-        self._digest.update(canonical_json([request.settings or {}, request.max_running]).encode())
-
-    def add(self, value: Any) -> None:
-        self._digest.update(b"\n" + canonical_json(value).encode())
-
-    def hexdigest(self) -> str:
-        return self._digest.hexdigest()
-
-
-def _no_inputs() -> InvalidInput:
-    return InvalidInput(
-        "a batch needs at least one input", problems=[Problem("$.inputs", "no inputs")]
-    )
 
 
 class TemporalBatchEngine(BatchReads):
@@ -90,10 +72,10 @@ class TemporalBatchEngine(BatchReads):
         self, request: BatchRequest, inputs: Iterable[Any] | AsyncIterator[Any]
     ) -> SubmittedBatch:
         """Store the inputs page by page, then start the batch's workflow (idempotent)."""
-        fingerprint = _Fingerprint(request)
+        fingerprint = BatchFingerprint(request)
         if request.idempotency_key is None and not isinstance(inputs, AsyncIterator):
             inputs = list(inputs)
-            probe = _Fingerprint(request)
+            probe = BatchFingerprint(request)
             for value in inputs:
                 probe.add(value)
             batch_id, existing = await self._batch_id(request.tenant_id, probe.hexdigest())
@@ -115,7 +97,7 @@ class TemporalBatchEngine(BatchReads):
                 else:
                     pages.total += 1
         if pages.total == 0:
-            raise _no_inputs()
+            raise no_inputs()
         digest = fingerprint.hexdigest()
         if existing is not None:
             return await self._repeat(batch_id, existing, digest, request)

@@ -15,6 +15,7 @@ from typing import Any
 
 from pipeline_engine._ids import canonical_json
 from pipeline_engine.errors import InvalidInput, Problem
+from pipeline_engine.service.batches import MAX_INPUTS, too_many_inputs
 from workflows.payload_store import PayloadStore, folder_path
 
 __all__ = [
@@ -28,8 +29,6 @@ __all__ = [
 
 PAGE_SIZE = 1000
 """Inputs per stored page."""
-MAX_INPUTS = 100_000
-"""Most inputs one batch takes."""
 INLINE_LIMIT_BYTES = 512 * 1024
 """Largest inputs (JSON bytes in all) a batch carries in its workflow's input without a store."""
 
@@ -37,13 +36,6 @@ INLINE_LIMIT_BYTES = 512 * 1024
 def page_key(namespace: str, batch_id: str, page: int) -> str:
     """Where page ``page`` of a batch's inputs is stored."""
     return f"{folder_path(namespace, batch_id)}/inputs/{page:06d}.ndjson"
-
-
-def _too_many() -> InvalidInput:
-    return InvalidInput(
-        f"a batch takes at most {MAX_INPUTS} inputs",
-        problems=[Problem("$.inputs", f"more than {MAX_INPUTS} inputs: split the batch")],
-    )
 
 
 class InputPages:
@@ -73,7 +65,7 @@ class InputPages:
     async def add(self, value: Any) -> None:
         """Add the next input (stores a page once it is full)."""
         if self.total >= MAX_INPUTS:
-            raise _too_many()
+            raise too_many_inputs()
         text = canonical_json(value)
         self.total += 1
         if self.inline is not None:

@@ -8,7 +8,9 @@ translation. :class:`~workflows.batch_engine.TemporalBatchEngine` adds the comma
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from temporalio.client import (
@@ -36,17 +38,21 @@ from pipeline_engine.errors import (
 from pipeline_engine.pages import PipelineWhere
 from pipeline_engine.service import decode_page_token, invalid_page_token
 from pipeline_engine.states import PipelineState
-from pipeline_engine.status import StagePage
+from pipeline_engine.status import PipelineStatus, StagePage
 from workflows import names
 from workflows.batch_messages import BatchProgress
 from workflows.engine import TemporalPipelineEngine
+from workflows.engine_reads import final_status
 from workflows.engine_visibility import NOT_CONTINUED, quote_value
 from workflows.temporal_calls import TemporalCalls
 
-__all__ = ["CLOSED", "READ_AHEAD", "BatchReads"]
+__all__ = ["CLOSED", "READ_AHEAD", "RESULTS_WINDOW", "BatchReads"]
 
-READ_AHEAD = 16
-"""Pipelines whose status a results stream reads at once (ahead of the line it writes)."""
+READ_AHEAD = 32
+"""Pipelines whose result a results stream reads at once (ahead of the line it writes)."""
+RESULTS_WINDOW = 500
+"""Pipelines a results stream lists from visibility in one call (the next window is listed while
+the lines of this one are read)."""
 CLOSED = frozenset(
     {
         WorkflowExecutionStatus.COMPLETED,
@@ -266,44 +272,122 @@ class BatchReads:
     async def batch_results(
         self, batch_id: str, *, tenant_id: str | None
     ) -> AsyncIterator[BatchResultLine]:
-        """One line per input in input order, reading a few pipelines ahead of the one written."""
+        """One line per input in input order, never holding more than a window of them.
+
+        The pipelines are listed from visibility :data:`RESULTS_WINDOW` ids at a time (their
+        states, one call per window); an ended one's line comes from its workflow's close event
+        (its result or failure: one history read, no query, no worker), :data:`READ_AHEAD` of
+        them in flight. Only a pipeline held FAILED (open: its error is the workflow's to tell)
+        or one whose result left its stages out is read through the status query.
+        """
         status = await self.get_batch(batch_id)
         unstarted = (
             PipelineState.CANCELLED.value
             if status.state != PipelineState.RUNNING.value or status.cancel_reason is not None
             else PipelineState.PENDING.value
         )
-
-        async def line(index: int) -> BatchResultLine:
-            pid = self._member_id(tenant_id, batch_id, index)
-            try:
-                found = await self._engine.get_pipeline(pid, page=StagePage(limit=0))
-            except PipelineNotFound:
-                old = self._legacy_member_id(tenant_id, batch_id, index)
-                try:  # created before ids were keyed?
-                    if old is None:
-                        raise
-                    found = await self._engine.get_pipeline(old, page=StagePage(limit=0))
-                    pid = old
-                except PipelineNotFound:
-                    return BatchResultLine(index=index, pipeline_id=pid, state=unstarted)
-            error = found.error.model_dump(mode="json") if found.error is not None else None
-            return BatchResultLine(
-                index=index,
-                pipeline_id=pid,
-                state=found.state.value,
-                result=found.result,
-                error=error,
-            )
-
-        pending: list[asyncio.Task[BatchResultLine]] = []
-        next_index = 0
+        pending: deque[asyncio.Task[BatchResultLine]] = deque()
+        windows = _Windows(self, batch_id, tenant_id, status.total)
         try:
-            while next_index < status.total or pending:
-                while next_index < status.total and len(pending) < READ_AHEAD:
-                    pending.append(asyncio.ensure_future(line(next_index)))
-                    next_index += 1
-                yield await pending.pop(0)
+            async for index, pid, listed in windows:
+                pending.append(asyncio.ensure_future(self._line(index, pid, listed, unstarted)))
+                if len(pending) >= READ_AHEAD:
+                    yield await pending.popleft()
+            while pending:
+                yield await pending.popleft()
         finally:
+            windows.close()
             for task in pending:
                 task.cancel()
+
+    async def _line(
+        self, index: int, pid: str, listed: _Listed | None, unstarted: str
+    ) -> BatchResultLine:
+        if listed is None:
+            return BatchResultLine(index=index, pipeline_id=pid, state=unstarted)
+        if listed.status in CLOSED:
+            typed = self._client.get_workflow_handle(pid, result_type=PipelineStatus)
+            final = await self._calls(lambda: final_status(typed))
+            if final is not None and final.complete and not final.result_omitted:
+                return _result_line(index, pid, final)
+        elif listed.state != PipelineState.FAILED.value:  # running: nothing to tell but its state
+            return BatchResultLine(index=index, pipeline_id=pid, state=listed.state or unstarted)
+        try:
+            found = await self._engine.get_pipeline(pid, page=StagePage(limit=0))
+        except PipelineNotFound:
+            return BatchResultLine(index=index, pipeline_id=pid, state=unstarted)
+        return _result_line(index, pid, found)
+
+    async def _list_window(self, batch_id: str, ids: list[str]) -> dict[str, _Listed]:
+        """The current (or last) run of each of ``ids`` that visibility lists (by id)."""
+        query = (
+            f"WorkflowType = '{names.WORKFLOW_TYPE}' AND {NOT_CONTINUED} AND "
+            f"{names.SA_BATCH_ID.name} = {quote_value(batch_id)} AND "
+            f"WorkflowId IN ({', '.join(map(quote_value, ids))})"
+        )
+        found: dict[str, _Listed] = {}
+
+        async def fetch() -> None:
+            found.clear()
+            async for w in self._client.list_workflows(query, page_size=len(ids)):
+                state = w.typed_search_attributes.get(names.SA_PIPELINE_STATE)
+                found[w.id] = _Listed(w.status, state)
+
+        await self._calls(fetch)
+        return found
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """What visibility says of one of a batch's pipelines."""
+
+    status: WorkflowExecutionStatus | None
+    state: str | None
+
+
+class _Windows:
+    """``(index, pipeline id, listed or None)`` in input order, listing one window ahead."""
+
+    def __init__(self, reads: BatchReads, batch_id: str, tenant_id: str | None, total: int):
+        self._reads = reads
+        self._batch_id = batch_id
+        self._tenant_id = tenant_id
+        self._total = total
+        self._next: asyncio.Task[dict[str, _Listed]] | None = None
+
+    def _ids(self, start: int) -> list[tuple[str, str | None]]:
+        """The window's pipeline ids, each with the id it had before ids were keyed (or None)."""
+        end = min(self._total, start + RESULTS_WINDOW)
+        reads, tenant, batch = self._reads, self._tenant_id, self._batch_id
+        return [
+            (reads._member_id(tenant, batch, i), reads._legacy_member_id(tenant, batch, i))
+            for i in range(start, end)
+        ]
+
+    def _list(self, start: int) -> asyncio.Task[dict[str, _Listed]] | None:
+        if start >= self._total:
+            return None
+        ids = [one for pair in self._ids(start) for one in pair if one is not None]
+        return asyncio.ensure_future(self._reads._list_window(self._batch_id, ids))
+
+    async def __aiter__(self) -> AsyncIterator[tuple[int, str, _Listed | None]]:
+        self._next = self._list(0)
+        for start in range(0, self._total, RESULTS_WINDOW):
+            assert self._next is not None
+            listed = await self._next
+            self._next = self._list(start + RESULTS_WINDOW)
+            for offset, (pid, old) in enumerate(self._ids(start)):
+                if pid not in listed and old is not None and old in listed:
+                    pid = old  # created before ids were keyed
+                yield start + offset, pid, listed.get(pid)
+
+    def close(self) -> None:
+        if self._next is not None:
+            self._next.cancel()
+
+
+def _result_line(index: int, pid: str, found: PipelineStatus) -> BatchResultLine:
+    error = found.error.model_dump(mode="json") if found.error is not None else None
+    return BatchResultLine(
+        index=index, pipeline_id=pid, state=found.state.value, result=found.result, error=error
+    )

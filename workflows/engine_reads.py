@@ -47,7 +47,7 @@ from workflows.search_attributes import SearchAttributesMissing
 from workflows.status_cache import Read
 from workflows.temporal_calls import Overrides
 
-__all__ = ["EngineReads"]
+__all__ = ["EngineReads", "final_status"]
 
 T = TypeVar("T")
 
@@ -120,7 +120,7 @@ class EngineReads(EngineCore):
         final: PipelineStatus | None = None
         if ended in (WorkflowExecutionStatus.COMPLETED, WorkflowExecutionStatus.FAILED):
             typed = self._client.get_workflow_handle(pipeline_id, result_type=PipelineStatus)
-            final = await self._calls(lambda: _final_status(typed))
+            final = await self._calls(lambda: final_status(typed))
             if final is not None and final.complete:
                 return Read(final, ended=True)
         # cancelled or terminated through Temporal (the last state is the workflow's to tell), or
@@ -327,7 +327,7 @@ class EngineReads(EngineCore):
         self._attributes_ok = True
 
 
-async def _final_status(handle: WorkflowHandle[Any, PipelineStatus]) -> PipelineStatus | None:
+async def final_status(handle: WorkflowHandle[Any, PipelineStatus]) -> PipelineStatus | None:
     """The status an ended workflow left: its result, or the details of its failure."""
     try:
         return await handle.result(follow_runs=False)

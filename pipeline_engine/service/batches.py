@@ -6,10 +6,12 @@ REST API depends on this protocol only.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pipeline_engine._ids import canonical_json
 from pipeline_engine.batches import (
     BatchPage,
     BatchPipelinePage,
@@ -18,14 +20,41 @@ from pipeline_engine.batches import (
     BatchStatus,
     RetriedBatch,
 )
+from pipeline_engine.errors import InvalidInput, Problem
 from pipeline_engine.service.engine import TaskPriority
 from pipeline_engine.service.prepared import PreparedConfig
 from pipeline_engine.states import PipelineState
 
-__all__ = ["DEFAULT_MAX_RUNNING", "BatchEngine", "BatchRequest", "SubmittedBatch"]
+__all__ = [
+    "DEFAULT_MAX_RUNNING",
+    "MAX_INPUTS",
+    "BatchEngine",
+    "BatchFingerprint",
+    "BatchRequest",
+    "SubmittedBatch",
+    "no_inputs",
+    "too_many_inputs",
+]
 
 DEFAULT_MAX_RUNNING = 100
 """Pipelines of one batch running at once when the request does not say."""
+MAX_INPUTS = 100_000
+"""Most inputs one batch takes."""
+
+
+def no_inputs() -> InvalidInput:
+    """The refusal of a batch without inputs."""
+    return InvalidInput(
+        "a batch needs at least one input", problems=[Problem("$.inputs", "no inputs")]
+    )
+
+
+def too_many_inputs() -> InvalidInput:
+    """The refusal of a batch of more than :data:`MAX_INPUTS` inputs."""
+    return InvalidInput(
+        f"a batch takes at most {MAX_INPUTS} inputs",
+        problems=[Problem("$.inputs", f"more than {MAX_INPUTS} inputs: split the batch")],
+    )
 
 
 @dataclass(frozen=True)
@@ -49,6 +78,25 @@ class BatchRequest:
     priority: TaskPriority | None = None
     max_running: int = DEFAULT_MAX_RUNNING
     idempotency_key: str | None = None
+
+
+class BatchFingerprint:
+    """SHA-256 of what a batch runs: config, settings, max_running, and every input in order.
+
+    A repeated submission (same key, or same everything) must have the same fingerprint.
+    """
+
+    def __init__(self, request: BatchRequest) -> None:
+        self._digest = hashlib.sha256(request.config.canonical.encode())
+        self._digest.update(canonical_json([request.settings or {}, request.max_running]).encode())
+
+    def add(self, value: Any) -> None:
+        """Add the next input."""
+        self._digest.update(b"\n" + canonical_json(value).encode())
+
+    def hexdigest(self) -> str:
+        """The fingerprint so far."""
+        return self._digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from pipeline_engine._interpreter._local import BeforeAttempt
 from pipeline_engine.service.local import LocalPipelineEngine
+from pipeline_engine.service.local_batches import LocalBatchEngine
 from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry
 
@@ -35,7 +36,7 @@ __all__ = ["FakeServer"]
 
 
 class FakeServer:
-    """The API app over a :class:`LocalPipelineEngine`, started on first use.
+    """The API app over a :class:`LocalPipelineEngine` (and its batches), started on first use.
 
     Args:
         registry: Where steps are looked up (and configs validated against).
@@ -55,9 +56,15 @@ class FakeServer:
         )
         metadata.create_all(database)
         self._store = TenantConfigStore("sqlite://", engine=database)
+        self.batches = LocalBatchEngine(self.engine)
         settings = Settings(env="dev", jwt_secret=secret, config_refresh_s=3600.0, sse_ping_s=15.0)
         self.app: FastAPI = create_app(
-            settings, engine=self.engine, registry=registry, store=self._store, migrate=False
+            settings,
+            engine=self.engine,
+            registry=registry,
+            store=self._store,
+            migrate=False,
+            batches=self.batches,
         )
         self.token = mint_token(
             secret, sub="fake", roles=["admin"], tenants=["*"], ttl_s=settings.jwt_max_ttl_s
@@ -77,7 +84,8 @@ class FakeServer:
                 self._lifespan = lifespan
 
     async def stop(self) -> None:
-        """Stop every pipeline, then the app."""
+        """Stop every batch and pipeline, then the app."""
+        await self.batches.aclose()
         await self.engine.aclose()
         lifespan, self._lifespan = self._lifespan, None
         if lifespan is not None:

@@ -55,16 +55,19 @@ def start_worker(
     return start_python(["worker.py"], env=env, log=log)
 
 
-def start_api(env: dict[str, str], *, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_api(
+    env: dict[str, str], *, port: int, log: Path, wait_s: float = READY_S
+) -> subprocess.Popen[bytes]:
     """``pipeline-engine api`` on 127.0.0.1:``port``; returns once ``/healthz`` answers (within
-    ``READY_S``: a fresh process imports the whole API, 10 s or more when the machine is loaded)."""
+    ``wait_s``, by default ``READY_S``: a fresh process imports the whole API, 10 s or more when
+    the machine is loaded)."""
     cli = Path(sys.executable).parent / "pipeline-engine"
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env, "PIPELINE_ENGINE_API_PORT": str(port)}
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [str(cli), "api"], cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT
         )
-    deadline = time.monotonic() + READY_S
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the API exited with {proc.returncode}: {log.read_text()[-2000:]}")
@@ -75,7 +78,7 @@ def start_api(env: dict[str, str], *, port: int, log: Path) -> subprocess.Popen[
             pass
         time.sleep(0.1)
     proc.kill()
-    raise RuntimeError(f"the API did not answer /healthz within {READY_S} s")
+    raise RuntimeError(f"the API did not answer /healthz within {wait_s:g} s")
 
 
 def signal_and_wait(

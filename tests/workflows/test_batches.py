@@ -150,3 +150,40 @@ async def test_a_pipeline_is_not_a_batch(batches: TemporalBatchEngine) -> None:
         await batches.get_batch("bt-nothing-here")
     desc_type = names.BATCH_WORKFLOW_TYPE
     assert desc_type == "BatchWorkflow"
+
+
+async def test_results_stream_by_windows_and_read_no_status_of_an_ended_pipeline(
+    batches: TemporalBatchEngine,
+    engine: TemporalPipelineEngine,
+    registry: StepRegistry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Input order across visibility windows; an ended pipeline's line is its close event, and
+    only the one held FAILED (open: its error is the workflow's to tell) is read by status."""
+    import workflows.batch_reads as reads
+
+    monkeypatch.setattr(reads, "RESULTS_WINDOW", 3)
+    monkeypatch.setattr(reads, "READ_AHEAD", 2)
+    tenant = f"tn-{uuid.uuid4().hex[:8]}"
+    fix = f"never-{uuid.uuid4().hex[:8]}"
+    inputs = [{"n": i, "fail": i == 4, "fix": fix} for i in range(8)]
+    submitted = await batches.submit_batch(_request(registry, tenant=tenant, max_running=8), inputs)
+    batch_id = submitted.batch.batch_id
+    status = await _until(batches, batch_id, "FAILED", "SUCCEEDED")
+    assert status.counts == {"SUCCEEDED": 7, "FAILED": 1}, status
+    read_by_status: list[str] = []
+    real = engine.get_pipeline
+
+    async def counted(pipeline_id: str, **kwargs: Any) -> Any:
+        read_by_status.append(pipeline_id)
+        return await real(pipeline_id, **kwargs)
+
+    monkeypatch.setattr(engine, "get_pipeline", counted)
+    lines = [line async for line in batches.batch_results(batch_id, tenant_id=tenant)]
+    assert [line.index for line in lines] == list(range(8))
+    assert [line.state for line in lines] == ["SUCCEEDED"] * 4 + ["FAILED"] + ["SUCCEEDED"] * 3
+    assert [line.result["double"] for line in lines if line.index != 4] == [
+        2 * i for i in (0, 1, 2, 3, 5, 6, 7)
+    ]
+    assert lines[4].error is not None and "fails until fixed" in lines[4].error["message"]
+    assert read_by_status == [lines[4].pipeline_id]

@@ -360,3 +360,19 @@ def test_list_pipelines_pages(server: Recorder, transport: httpx.MockTransport) 
         "page_size": "1",
         "page_token": "aa",
     }
+
+
+def test_every_error_code_comes_back_as_its_class() -> None:
+    """A client reads each error the server may answer as the class the server raised (a
+    ``batch_not_found`` was a bare ``PipelineError``)."""
+    import pipeline_engine.errors as errors
+
+    def subclasses(cls: type[PipelineError]) -> list[type[PipelineError]]:
+        return [cls, *(s for sub in cls.__subclasses__() for s in subclasses(sub))]
+
+    public = [c for c in subclasses(PipelineError) if c.__module__ == errors.__name__]
+    public = [c for c in public if not c.__name__.startswith("_")]
+    assert errors.BatchNotFound in public
+    for cls in public:
+        rebuilt = errors.error_from_dict({"error": cls.code, "message": "m"})
+        assert type(rebuilt) is cls, cls
