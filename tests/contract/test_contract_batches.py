@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.timeout(180)
 
 ITEM = {"type": "step", "name": "t_batch_item", "retry": {"max_attempts": 1}}
 WAIT_S = 120.0
+T = TypeVar("T")
 
 
 async def _configure(backend: Backend, **kwargs: Any) -> None:
@@ -38,6 +40,14 @@ async def _until(engine: AsyncEngine, batch_id: str, *states: str) -> BatchStatu
         if status.state in states or time.monotonic() > deadline:
             return status
         await asyncio.sleep(0.2)
+
+
+async def _eventually(read: Callable[[], Awaitable[T]], ok: Callable[[T], bool]) -> T:
+    """``read()`` until ``ok`` (lists come from Temporal visibility, a moment behind)."""
+    deadline = time.monotonic() + WAIT_S
+    while not ok(found := await read()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    return found
 
 
 async def test_a_batch_counts_pages_results_and_retries_its_failed(
@@ -59,7 +69,7 @@ async def test_a_batch_counts_pages_results_and_retries_its_failed(
     assert status.pipeline == "default" and status.finished_at is not None
     assert status.cancel_reason is None
 
-    listed = await engine.list_batches()
+    listed = await _eventually(engine.list_batches, lambda p: p.items[0].state == "FAILED")
     assert [(b.batch_id, b.state, b.total) for b in listed.items] == [(ref.batch_id, "FAILED", 6)]
 
     first = await engine.list_batch_pipelines(ref.batch_id, page_size=4)
@@ -70,7 +80,10 @@ async def test_a_batch_counts_pages_results_and_retries_its_failed(
     assert [p.index for p in rest.items] == [4, 5] and rest.next_page_token is None
     by_index = {p.index: p for p in first.items + rest.items}
     assert by_index[2].state == "FAILED" and by_index[0].state == "SUCCEEDED"
-    failed = await engine.list_batch_pipelines(ref.batch_id, state=PipelineState.FAILED)
+    failed = await _eventually(
+        lambda: engine.list_batch_pipelines(ref.batch_id, state=PipelineState.FAILED),
+        lambda p: bool(p.items),
+    )
     assert [(p.index, p.pipeline_id) for p in failed.items] == [(2, by_index[2].pipeline_id)]
 
     lines = [line async for line in engine.batch_results(ref.batch_id)]
@@ -109,7 +122,7 @@ async def test_a_cancelled_batch_starts_no_more_and_says_so(backend: Backend) ->
     lines = [line async for line in engine.batch_results(ref.batch_id)]
     assert [line.index for line in lines] == list(range(10))
     assert lines[-1].state == "CANCELLED"  # never started: CANCELLED, not PENDING
-    listed = await engine.list_batches()
+    listed = await _eventually(engine.list_batches, lambda p: p.items[0].state == "CANCELLED")
     assert [(b.batch_id, b.state) for b in listed.items] == [(ref.batch_id, "CANCELLED")]
     again = await engine.cancel_batch(ref.batch_id, "again")  # a repeat: the state
     assert again.state == "CANCELLED"
