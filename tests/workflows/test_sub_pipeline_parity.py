@@ -20,6 +20,7 @@ from pipeline_engine.versions import PipelineVersionRef
 from tests.histories.record import pinned_sub_pipelines as pinned
 from tests.workflows.test_dsl_elements_parity import signature
 from workflows.engine import TemporalPipelineEngine
+from workflows.messages import NO_STORE_LIMITS
 
 
 async def _ended(engine: PipelineEngine, pid: str) -> PipelineStatus:
@@ -126,3 +127,38 @@ async def test_a_retry_redrives_the_child_alike(
     assert real[:2] == (PipelineState.SUCCEEDED, 4)
     ok = PipelineState.SUCCEEDED
     assert real[3][1] == (ok, [("t_add", ok, 0), ("t_double", ok, 1)])  # t_add reused
+
+
+MAPPED = {
+    "name": "mapped",
+    "definition": {
+        "type": "chain",
+        "steps": [
+            {"type": "step", "name": "t_items", "kwargs": {"count": 5}},
+            {
+                "type": "map",
+                "id": "each",
+                "items": "/items",
+                "element": {"type": "pipeline", "name": "sizing", "input": {"$expr": "index"}},
+            },
+        ],
+    },
+}
+
+
+async def test_sub_pipelines_in_a_sharded_map_run_as_children_of_the_shards(
+    engine: TemporalPipelineEngine, registry: StepRegistry
+) -> None:
+    sharding = TemporalPipelineEngine(
+        engine.client,
+        task_queue=engine.task_queue,
+        registry=registry,
+        limits=NO_STORE_LIMITS.model_copy(update={"shard_width": 2, "progress_every_s": 0.2}),
+    )
+    prepared = replace(PreparedConfig.of(MAPPED, registry=registry), pinned=pinned(registry).pinned)
+    created = await sharding.create_pipeline(prepared, tenant_id="acme", start=True)
+    done = await _ended(sharding, created.pipeline_id)
+    assert done.state is PipelineState.SUCCEEDED, done.error
+    assert done.result == [2, 3, 4, 5, 6]  # each child: its index, then two t_add
+    child = await _ended(sharding, f"{created.pipeline_id}.sizing[4]")
+    assert (child.state, child.result, child.tenant_id) == (PipelineState.SUCCEEDED, 6, "acme")
