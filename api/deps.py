@@ -12,7 +12,6 @@ of the caller's, answering 404 otherwise so nothing leaks about other tenants.
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Query, Request
@@ -23,9 +22,9 @@ from fastapi.security.utils import get_authorization_scheme_param
 
 from api.auth import Caller, Role
 from api.context import ApiContext
+from api.list_filters import WhereDep, pipeline_where
 from api.observability import ApiMetrics
 from api.rate_limits import StreamSlot, token_key
-from api.schemas import PIPELINE_NAME
 from api.schemas import TENANT_ID as TENANT_ID_PATTERN
 from api.tenants import TenantConfigCache, TenantConfigStore
 from api.tenants.pipelines import PipelineStore
@@ -35,13 +34,11 @@ from pipeline_engine.errors import (
     PipelineNotFound,
     TenantNotFound,
 )
-from pipeline_engine.pages import PipelineWhere
 from pipeline_engine.service import PipelineEngine
 from pipeline_engine.settings import Settings
 from pipeline_engine.states import StageState
 from pipeline_engine.status import MAX_STAGE_PAGE, PipelineStatus, StagePage
 from pipeline_engine.steps import StepRegistry
-from pipeline_engine.versions import MAX_VERSION
 
 __all__ = [
     "TENANT_ID_PATTERN",
@@ -367,46 +364,6 @@ IfMatch = Annotated[
     str | None,
     Header(alias="If-Match", max_length=64, description="The current version (optimistic lock)."),
 ]
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
-async def pipeline_where(
-    name: Annotated[
-        str | None, Query(max_length=200, description="Only pipelines whose name starts with this.")
-    ] = None,
-    started_after: Annotated[
-        datetime | None, Query(description="Created at or after (ISO 8601; UTC without a zone).")
-    ] = None,
-    started_before: Annotated[
-        datetime | None, Query(description="Created before (ISO 8601; UTC without a zone).")
-    ] = None,
-    pipeline: Annotated[
-        str | None,
-        Query(
-            pattern=PIPELINE_NAME,
-            description="Only runs of this stored pipeline (`default`: the tenant config's; "
-            "then give `tenant_id` unless the caller has one tenant).",
-        ),
-    ] = None,
-    version: Annotated[
-        int | None,
-        Query(ge=1, le=MAX_VERSION, description="Only runs of this version (`pipeline_ref`)."),
-    ] = None,
-) -> PipelineWhere:
-    """The list filters of the query string."""
-    return PipelineWhere(
-        name_prefix=name or None,
-        started_after=_utc(started_after),
-        started_before=_utc(started_before),
-        pipeline=pipeline,
-        version=version,
-    )
-
-
-WhereDep = Annotated[PipelineWhere, Depends(pipeline_where)]
 
 
 def listed_tenants(caller: Caller, tenant_id: str | None) -> list[str] | None:
