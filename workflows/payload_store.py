@@ -73,8 +73,9 @@ class PayloadStore:
     def __init__(self, store: LocalStore | S3Store, *, location: str) -> None:
         self._store = store
         self.location = location
-        #: Called with the operation (``check``, ``put``, ``exists``, ``get``) each time the store
-        #: fails one: the worker and the API count them (``pipeline_engine_payload_store_errors``).
+        #: Called with the operation (``check``, ``put``, ``exists``, ``get``; the step cache's
+        #: ``list`` and ``delete``) each time the store fails one: the worker and the API count
+        #: them (``pipeline_engine_payload_store_errors``).
         self.on_error: Callable[[str], None] | None = None
 
     async def check(self) -> None:
@@ -142,8 +143,11 @@ class PayloadStore:
 
     async def list_paths(self, prefix: str) -> AsyncIterator[list[str]]:
         """The paths of the objects under ``prefix``, a page at a time (the step cache's)."""
-        async for batch in obstore.list(self._store, prefix):
-            yield [meta["path"] for meta in batch]
+        try:
+            async for batch in obstore.list(self._store, prefix):
+                yield [meta["path"] for meta in batch]
+        except Exception as exc:
+            raise self._unavailable(exc, "list") from None
 
     async def delete_paths(self, paths: list[str]) -> None:
         """Delete the objects at ``paths`` (those already gone are no error)."""
@@ -155,6 +159,8 @@ class PayloadStore:
             for path in paths:
                 with contextlib.suppress(NotFoundError, FileNotFoundError):
                     await obstore.delete_async(self._store, path)
+        except Exception as exc:
+            raise self._unavailable(exc, "delete") from None
 
     async def delete_folder(self, folder: Folder) -> int:
         """Delete every object of ``folder``; returns how many there were."""

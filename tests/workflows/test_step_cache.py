@@ -171,3 +171,18 @@ async def test_retry_stage_runs_anew_on_the_server(engine: TemporalPipelineEngin
     events = await engine.get_history(later.pipeline_id)
     [cached] = [e.payload for e in events if e.type == "stage.cached"]
     assert cached["from_pipeline_id"] == created.pipeline_id
+
+
+async def test_a_broken_store_is_a_miss_and_a_failed_write_never_raises(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    store = open_payload_store(str(root))
+    root.rmdir()
+    root.write_text("not a directory")  # every operation fails
+    failed: list[str] = []
+    store.on_error = failed.append
+    now = datetime.now(UTC)
+    request = _request(1, ttl_s=600)
+    found = await step_cache.lookup(store, request, "1", now)
+    assert found.miss == "unavailable" and found.answer.key is None and not found.answer.hit
+    assert not await step_cache.write(store, request, "1", "x", now)
+    assert failed and set(failed) <= {"list", "put", "delete"}
