@@ -1,4 +1,5 @@
-"""CPU-heavy work of a request (parsing, validating and drawing configs) off the event loop.
+"""CPU-heavy work of a request (parsing, validating and drawing configs) off the event loop:
+the graph routes, and the validation of a tenant config or a named pipeline's version.
 
 A large config takes the event loop's CPU for seconds: every other request of the process, and
 ``/healthz``, would wait. Such work runs in a worker thread instead, at most
@@ -20,9 +21,9 @@ __all__ = ["count_elements", "off_loop"]
 T = TypeVar("T")
 
 
-async def off_loop(limiter: CapacityLimiter, fn: Callable[..., T], *args: Any) -> T:
-    """``fn(*args)`` in a worker thread, one of ``limiter``'s."""
-    return await anyio.to_thread.run_sync(partial(fn, *args), limiter=limiter)
+async def off_loop(limiter: CapacityLimiter, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` in a worker thread, one of ``limiter``'s."""
+    return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), limiter=limiter)
 
 
 def count_elements(document: Any, most: int) -> int:

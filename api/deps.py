@@ -349,10 +349,10 @@ ApprovablePipeline = Annotated[str, Depends(_pipeline_for(Role.APPROVER))]
 """A pipeline id the caller may give input to (approver role, one of its tenants)."""
 
 
-async def stream_slot(request: Request, ctx: ApiContext, pipeline_id: str) -> StreamSlot:
-    """A slot among the concurrent streams of the request's token and the pipeline's tenant
-    (429 when either holds its limit): taken last, once nothing else can refuse the stream."""
-    tenant = ctx.owners.get(pipeline_id)
+async def stream_slot(request: Request, ctx: ApiContext, tenant: str | None) -> StreamSlot:
+    """A slot among the concurrent streams of the request's token and of ``tenant`` (the
+    streamed object's; 429 when either holds its limit): taken last, once nothing else can
+    refuse the stream."""
     key: str = request.state.token_key
     if ctx.limits is None:
         return StreamSlot.unlimited()

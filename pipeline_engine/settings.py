@@ -179,13 +179,15 @@ class Settings(BaseSettings):
         description="How rates are counted (the `limits` library's strategies).",
     )
     streams_per_token: int = Field(
-        32, ge=0, description="Concurrent SSE streams one token may hold open (0: no limit)."
+        32,
+        ge=0,
+        description="Concurrent streams (SSE, batch results) one token may hold open (0: none).",
     )
     streams_per_tenant: int = Field(
         128,
         ge=0,
-        description="Concurrent SSE streams open on one tenant's pipelines, all tokens together "
-        "(0: no limit).",
+        description="Concurrent streams open on one tenant's pipelines and batches, all tokens "
+        "together (0: no limit).",
     )
     stream_lease_s: float = Field(
         30.0,

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 
 from api.auth import Caller, Role
 from api.deps import (
@@ -24,6 +25,7 @@ from api.deps import (
     check_tenant,
     listed_tenants,
     require,
+    stream_slot,
 )
 from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
 from api.ndjson import NDJSON, ndjson_inputs
@@ -279,11 +281,17 @@ async def retry_failed(
         }
     },
 )
-async def get_batch_results(batch: ViewableBatch, batches: BatchesDep) -> StreamingResponse:
-    """The results as NDJSON in input order (pipelines not ended yet say their state)."""
+async def get_batch_results(
+    batch: ViewableBatch, batches: BatchesDep, ctx: ContextDep, request: Request
+) -> StreamingResponse:
+    """The results as NDJSON in input order (pipelines not ended yet say their state); an open
+    download counts among the token's and the tenant's concurrent streams."""
 
     async def lines() -> AsyncIterator[bytes]:
         async for line in batches.batch_results(batch.batch_id, tenant_id=batch.tenant_id):
             yield line.model_dump_json(exclude_none=False).encode() + b"\n"
 
-    return StreamingResponse(lines(), media_type=NDJSON)
+    slot = await stream_slot(request, ctx, batch.tenant_id)
+    return StreamingResponse(
+        slot.guard(lines()), media_type=NDJSON, background=BackgroundTask(slot.background)
+    )

@@ -9,9 +9,11 @@ from typing import Annotated, Any
 import jsonpatch
 from fastapi import APIRouter, Path, Query, Response
 
+from api.cpu import off_loop
 from api.deps import (
     Admin,
     CacheDep,
+    ContextDep,
     IfMatch,
     PipelinesDep,
     RegistryDep,
@@ -99,6 +101,7 @@ async def put_pipeline_version(
     cache: CacheDep,
     registry: RegistryDep,
     response: Response,
+    ctx: ContextDep,
     if_match: IfMatch = None,
 ) -> PipelineVersion:
     """Write the pipeline's next version (validated exactly like pipeline creation).
@@ -108,7 +111,9 @@ async def put_pipeline_version(
     """
     check_tenant(caller, tenant_id)
     field, document = _document(body)
-    schema_version = validate_document(tenant_id, name, field, document, registry=registry)
+    schema_version = await off_loop(
+        ctx.cpu, validate_document, tenant_id, name, field, document, registry=registry
+    )
     await written_references(pipelines, cache, tenant_id, name, field, document, schema_version)
     new = NewVersion(field, document, schema_version, body.message)
     stored, created = await pipelines.write(

@@ -104,7 +104,8 @@ async def stream_events(
     """
     resume = _resume_id(after_id, last_event_id)
     backlog = await engine.get_history(pipeline_id, after_id=resume)
-    slot = await stream_slot(request, ctx, pipeline_id)  # 429 when the token holds its streams
+    # the last refusal: 429 when the token or the tenant holds its streams
+    slot = await stream_slot(request, ctx, ctx.owners.get(pipeline_id))
     return EventSourceResponse(
         slot.guard(_events(engine, pipeline_id, backlog, resume)),
         ping=settings.sse_ping_s,
@@ -179,7 +180,7 @@ async def stream_metrics(
     status = await engine.get_pipeline(pipeline_id)
     if stage_id is not None and all(s.stage_id != stage_id for s in status.stages):
         raise StageNotFound(f"pipeline {pipeline_id!r} has no stage {stage_id!r}")
-    slot = await stream_slot(request, ctx, pipeline_id)
+    slot = await stream_slot(request, ctx, ctx.owners.get(pipeline_id))
     return EventSourceResponse(
         slot.guard(_metrics(engine, pipeline_id, stage_id)),
         ping=settings.sse_ping_s,

@@ -4,9 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from api.cpu import off_loop
 from api.deps import (
     Admin,
     CacheDep,
+    ContextDep,
     IfMatch,
     RegistryDep,
     StoreDep,
@@ -85,6 +87,7 @@ async def put_tenant_config(
     store: StoreDep,
     cache: CacheDep,
     registry: RegistryDep,
+    ctx: ContextDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> TenantConfig:
@@ -105,7 +108,9 @@ async def put_tenant_config(
     priority, fairness_weight = body.priority, body.fairness_weight
     if not caller.platform_admin:
         priority, fairness_weight = _kept_scheduling(await store.get(tenant_id), body)
-    validate_tenant_config(
+    await off_loop(  # a large definition would hold the event loop for seconds
+        ctx.cpu,
+        validate_tenant_config,
         tenant_id,
         body.pipeline_definition,
         settings,

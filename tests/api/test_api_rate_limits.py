@@ -245,3 +245,42 @@ def test_settings_that_are_not_valid_stop_the_start(tmp_path: Path) -> None:
         create_app(make_settings(None, db, rate_limit_per_token="lots"))
     with pytest.raises(ValueError, match="PIPELINE_ENGINE_RATE_LIMIT_STORAGE_URL"):
         create_app(make_settings(None, db, rate_limit_storage_url="memcached://x:1"))
+
+
+async def test_a_batch_results_download_counts_among_the_streams(
+    temporal_server: TemporalDevServer,
+    tmp_path: Path,
+    registry: StepRegistry,
+    api_server: ApiServer,
+    token: Any,
+    tenant: str,
+) -> None:
+    async with limited_api(
+        temporal_server,
+        tmp_path,
+        registry,
+        api_server.settings.task_queue,
+        streams_per_token=1,
+        streams_per_tenant=0,
+    ) as (api, http):
+        admin = bearer(token(["admin"], [tenant], sub="batcher"))
+        config = {"pipeline_definition": step("t_add")}
+        put = await http.put(f"/v1/tenants/{tenant}/config", json=config, headers=admin)
+        assert put.status_code in (200, 201), put.text
+        body = {"tenant_id": tenant, "inputs": [{"n": 1}]}
+        created = await http.post("/v1/batches", json=body, headers=admin)
+        assert created.status_code == 201, created.text
+        results = f"/v1/batches/{created.json()['batch_id']}/results"
+        pid = await _pipeline(http, token, tenant)
+        async with _open(http, f"/v1/pipelines/{pid}/events", admin) as held:
+            assert held.status_code == 200
+            _assert_429(
+                await http.get(results, headers=admin),
+                "streams_per_token",
+                "PIPELINE_ENGINE_STREAMS_PER_TOKEN",
+            )
+        await until_open(http, results, admin, limit="streams_per_token")
+        deadline = time.monotonic() + 30
+        while api.app.state.ctx.limits.open_streams and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert api.app.state.ctx.limits.open_streams == 0  # the download ended: its slot too

@@ -33,6 +33,18 @@ MAX_EXAMPLES = 5
 MAX_QUERY_EXAMPLES = 12
 
 
+def _examples(n: int) -> settings:
+    """Hypothesis settings of a fuzz run: ``n`` examples, reproducible, no deadline."""
+    return settings(
+        max_examples=n,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 def _page_tokens(real: list[str]) -> st.SearchStrategy[str]:
     """Page tokens: real ones and near misses of them, and arbitrary hex."""
 
@@ -71,14 +83,7 @@ def _fuzz(
             if page_tokens and "page_token" in names:
                 strategy = st.tuples(strategy, _page_tokens(page_tokens)).map(_with_token)
 
-            @settings(
-                max_examples=MAX_QUERY_EXAMPLES if queries_only else MAX_EXAMPLES,
-                deadline=None,
-                database=None,
-                derandomize=True,
-                phases=[Phase.explicit, Phase.generate],
-                suppress_health_check=list(HealthCheck),
-            )
+            @_examples(MAX_QUERY_EXAMPLES if queries_only else MAX_EXAMPLES)
             @given(case=strategy)
             def check(case: Any) -> None:
                 nonlocal calls
@@ -178,14 +183,7 @@ def _fuzz_tenants(
             operation.as_strategy(generation_mode=mode), _path_choices(operation, [own, other])
         ).map(_with_paths)
 
-        @settings(
-            max_examples=MAX_TENANT_EXAMPLES,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            phases=[Phase.explicit, Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
+        @_examples(MAX_TENANT_EXAMPLES)
         @given(case=strategy)
         def check(case: Any) -> None:
             nonlocal calls
