@@ -18,6 +18,7 @@ import pytest
 
 from api.auth import mint_token
 from tests.support.live_stack import LiveStack
+from tests.support.processes import WORKER_ID_SECRET
 from workflows.dev_server import free_port
 
 ROOT = Path(__file__).parents[3]
@@ -31,7 +32,8 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         timeout=120,
         check=False,
         cwd=ROOT,
-        env={**os.environ, **(env or {})},
+        # a production worker refuses the dev id key: these workers get one of their own
+        env={**os.environ, "PIPELINE_ENGINE_ID_SECRET": WORKER_ID_SECRET, **(env or {})},
     )
 
 

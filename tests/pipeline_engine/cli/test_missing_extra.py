@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.core_venv import ROOT, core_only_venv
+from tests.support.processes import WORKER_ID_SECRET
 from workflows.dev_server import free_port
 
 
@@ -65,7 +66,10 @@ def test_client_and_worker_commands_work_without_it(core_python: Path) -> None:
     worker = run(
         core_python,
         "worker",
-        env={"PIPELINE_ENGINE_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}"},
+        env={
+            "PIPELINE_ENGINE_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
+            "PIPELINE_ENGINE_ID_SECRET": WORKER_ID_SECRET,  # a production worker's own id key
+        },
     )
     assert worker.returncode == 6, worker.stderr
     assert "cannot reach Temporal" in worker.stderr
