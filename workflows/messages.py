@@ -99,12 +99,20 @@ class RunLimits(_Message):
         "stops starting steps, lets the running ones finish and continues as new with its whole "
         "state. None: never (runs recorded before continue-as-new existed).",
     )
+    features: int = Field(
+        0,
+        ge=0,
+        le=1,
+        description="The interpreter's feature level (workflows/features.py): the patches it "
+        "takes without a marker, and PipelineState written once per activation. 0: runs "
+        "recorded before levels existed.",
+    )
     progress_every_s: float = Field(
         2.0, gt=0, le=3600, description="How often a shard reports its stages to the pipeline."
     )
 
 
-NO_STORE_LIMITS = RunLimits(shard_width=1000, continue_as_new_events=8000)
+NO_STORE_LIMITS = RunLimits(shard_width=1000, continue_as_new_events=8000, features=1)
 """Payloads inline in the history: results are bounded by Temporal's payload limit."""
 STORE_LIMITS = NO_STORE_LIMITS.model_copy(
     update={"max_result_bytes": None, "inline_result_bytes": None}

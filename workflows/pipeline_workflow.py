@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from pipeline_engine.status import PipelineStatus, StagePage
     from workflows import names
     from workflows.children import Children
+    from workflows.features import taken
     from workflows.messages import (
         CancelRequest,
         CommandRequest,
@@ -85,7 +86,8 @@ class PipelineWorkflow:
     @workflow.init
     def __init__(self, params: PipelineWorkflowInput) -> None:
         # Runs started before the limits existed keep running unbounded, as they were recorded.
-        limits = (params.limits or RunLimits()) if workflow.patched(_PATCH_LIMITS) else None
+        features = params.limits.features if params.limits is not None else 0
+        limits = (params.limits or RunLimits()) if taken(_PATCH_LIMITS, features) else None
         self._limits = limits
         self._runtime = TemporalRuntime(
             tenant_id=params.tenant_id,
@@ -97,6 +99,7 @@ class PipelineWorkflow:
             if limits
             else None,
             children=Children.of(params, limits),
+            features=features,
         )
         self._run = PipelineRun(
             plan=compile_plan(params.config, local_defaults=frozenset(params.local_steps)),
@@ -125,6 +128,7 @@ class PipelineWorkflow:
         if params.autostart and params.resume is None:
             self._run.start()
         details = asyncio.create_task(self._show_details())
+        states = asyncio.create_task(self._runtime.states.run())
         walk = asyncio.create_task(self._run.run())
         try:
             await self._continue_as_new_when_due(walk, params)
@@ -135,10 +139,12 @@ class PipelineWorkflow:
                 await workflow.wait([walk])
             await workflow.wait_condition(workflow.all_handlers_finished)
             details.cancel()
+            self._end_states(states)
             workflow.set_current_details(current_details(self._run.status(RUNNING_PAGE)))
             raise
         await workflow.wait_condition(workflow.all_handlers_finished)
         details.cancel()
+        self._end_states(states)
         status = self._final()
         workflow.set_current_details(current_details(self._run.status(RUNNING_PAGE)))
         if status.state is PipelineState.FAILED:
@@ -152,6 +158,11 @@ class PipelineWorkflow:
                 non_retryable=True,
             )
         return status
+
+    def _end_states(self, states: asyncio.Task[None]) -> None:
+        """The run ends: its last state is written now (the activation ends with the run)."""
+        self._runtime.states.flush()
+        states.cancel()
 
     async def _continue_as_new_when_due(
         self, walk: asyncio.Task[PipelineState], params: PipelineWorkflowInput
@@ -191,6 +202,7 @@ class PipelineWorkflow:
             self._run.unpause()
             return
         workflow.logger.info("continuing as new (run %d)", snapshot.runs)
+        self._runtime.states.flush()
         workflow.continue_as_new(params.model_copy(update={"resume": snapshot, "autostart": False}))
 
     @workflow.signal(name=names.SIGNAL_SHARD_PROGRESS)
@@ -216,7 +228,7 @@ class PipelineWorkflow:
         """Who sent a command: the REST caller's token subject, else whoever used Temporal."""
         if request is not None and request.actor:
             return request.actor
-        return names.TEMPORAL_ACTOR if workflow.patched(ACTORS_PATCH) else None
+        return names.TEMPORAL_ACTOR if taken(ACTORS_PATCH, self._runtime.features) else None
 
     def _start(self, request: StartRequest | None) -> PipelineState:
         return self._run.start(actor=self._actor(request))
@@ -277,7 +289,7 @@ class PipelineWorkflow:
 
     # -- signals: the same commands, fire-and-forget (``temporal workflow signal``, batch by query)
     def _on_signal(self, name: str, model: type[R], raw: Any, apply: Callable[[R], object]) -> None:
-        if not workflow.patched(SIGNALS_PATCH):
+        if not taken(SIGNALS_PATCH, self._runtime.features):
             return
         try:
             apply(_request(model, name, raw))

@@ -33,9 +33,9 @@ with workflow.unsafe.imports_passed_through():
     from pipeline_engine.states import PipelineState
     from pipeline_engine.status import ErrorInfo
     from workflows.children import Children
+    from workflows.features import StatePublisher, taken
     from workflows.messages import ShardWorkflowInput, StepActivityInput, StepActivityResult
     from workflows.names import (
-        SA_PIPELINE_STATE,
         SA_TENANT_ID,
         SHARD_ID_SEPARATOR,
         SHARD_WORKFLOW_TYPE,
@@ -110,11 +110,15 @@ class TemporalRuntime:
         shard_input: Callable[[ShardCall], ShardWorkflowInput] | None = None,
         is_shard: bool = False,
         children: Children | None = None,
+        features: int = 0,
     ) -> None:
         """``history_bound``: (events, bytes) of history past which no more stages start;
         ``shard_width``: fan-outs wider than this run in ``PipelineShard`` children, whose input
         ``shard_input`` makes; ``is_shard``: this runs a shard (it has no pipeline state);
-        ``children``: starts sub-pipelines (none: such a stage fails, not resolved)."""
+        ``children``: starts sub-pipelines (none: such a stage fails, not resolved);
+        ``features``: the run's feature level (:mod:`workflows.features`)."""
+        self.features = features
+        self.states = StatePublisher(features)
         self._history_bound = history_bound
         self.shard_width = shard_width if shard_input is not None else None
         self.shards_in_flight = shards_in_flight
@@ -158,7 +162,7 @@ class TemporalRuntime:
         into every activity's input. Runs recorded before carry all in one."""
         shared = {"input": call.input, "settings": call.settings, "previous": call.previous}
         parts: list[str] = []
-        split = workflow.patched(ACTIVITY_PARTS_PATCH)
+        split = taken(ACTIVITY_PARTS_PATCH, self.features)
         if split:
             parts = [name for name, value in shared.items() if value is not None and value != {}]
         pipeline_id = call.pipeline_id
@@ -269,7 +273,7 @@ class TemporalRuntime:
         self.changed = True
 
     def patched(self, patch_id: str) -> bool:
-        return workflow.patched(patch_id)
+        return taken(patch_id, self.features)
 
     async def cache_lookup(self, request: CacheRequest) -> CacheAnswer:
         try:
@@ -302,7 +306,7 @@ class TemporalRuntime:
     def state_changed(self, state: PipelineState) -> None:
         if self._is_shard:
             return  # a shard is part of its pipeline: it has no state of its own
-        workflow.upsert_search_attributes([SA_PIPELINE_STATE.value_set(state.value)])
+        self.states.changed(state)
         workflow.logger.info("pipeline state %s", state.value, extra=self._log_fields)
         if state.is_terminal or state is PipelineState.RUNNING:
             workflow.metric_meter().create_counter(

@@ -81,6 +81,7 @@ class PipelineShardWorkflow:
             shard_input=lambda call: params.model_copy(update={"call": call}),
             is_shard=True,
             children=Children.of(params, limits),
+            features=limits.features,
         )
         self._run = PipelineRun(
             plan=_plan(params),

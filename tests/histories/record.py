@@ -457,6 +457,19 @@ async def record(only: set[str]) -> None:
             for name in ("sharded_group", "sharded_group_shard", "sharded_map_retry"):
                 histories[f"thin_{name}"] = histories[name]
             histories["thin_dsl_elements_sharded"] = histories["dsl_elements_sharded"]
+            # level1_*: the same runs at feature level 1 (patches taken without markers, the
+            # state written once per activation: workflows/features.py)
+            for name in (
+                "seed_chain_chord",
+                "local_steps",
+                "signals",
+                "human_input",
+                "failed_after_fan_out_drains",
+                "thin_sharded_group",
+                "continued_chain",
+                "dsl_elements",
+            ):
+                histories[f"level1_{name}"] = histories[name]
             chain_runs = [
                 w.run_id async for w in client.list_workflows(f"WorkflowId = '{chain.pipeline_id}'")
             ]  # newest first

@@ -53,7 +53,9 @@ async def test_local_and_regular_steps_share_data_flow_status_and_events(
         assert ("stage.scheduled", sid) in events and ("stage.succeeded", sid) in events
     types = await event_types(engine, created.pipeline_id)
     assert types.count("ACTIVITY_TASK_SCHEDULED") == 1  # only c; a and b are markers
-    assert types.count("MARKER_RECORDED") == 5  # h, a, b; the run-limits and input-parts patches
+    assert types.count("MARKER_RECORDED") == 3  # h, a, b: the patches of level 1 take none
+    history = await engine.client.get_workflow_handle(created.pipeline_id).fetch_history()
+    assert "TemporalChangeVersion" not in history.to_json()  # nor the SDK's upserts of them
 
 
 async def test_local_step_retries_inside_the_workflow_and_counts_attempts(
