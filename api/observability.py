@@ -108,7 +108,7 @@ class ApiMetrics:
         )
         self.trigger_deliveries = Counter(
             "pipeline_engine_trigger_deliveries",
-            "Webhook trigger deliveries, by outcome (accepted, repeated, refused).",
+            "Webhook trigger deliveries, by outcome (accepted, repeated, refused, invalid).",
             ["outcome"],
             registry=self.registry,
         )
@@ -121,7 +121,8 @@ class ApiMetrics:
 
     def trigger_delivery(self, outcome: str) -> None:
         """Count a webhook delivery: ``accepted`` (a pipeline started), ``repeated`` (a delivery
-        seen before), ``refused`` (no such trigger, or a bad signature)."""
+        seen before), ``refused`` (no such trigger, or a bad signature), ``invalid`` (signed,
+        but no delivery id, not JSON, or its input mapping failed)."""
         self.trigger_deliveries.labels(outcome).inc()
 
     def schedule_created(self) -> None:

@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import (
     Client,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
+    WorkflowHistoryEventFilterType,
 )
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from pipeline_engine._ids import batch_member_key, keyed_id, legacy_keyed_id
@@ -42,17 +44,13 @@ from pipeline_engine.status import PipelineStatus, StagePage
 from workflows import names
 from workflows.batch_messages import BatchProgress
 from workflows.engine import TemporalPipelineEngine
-from workflows.engine_reads import final_status
 from workflows.engine_visibility import NOT_CONTINUED, quote_value
 from workflows.temporal_calls import TemporalCalls
 
-__all__ = ["CLOSED", "READ_AHEAD", "RESULTS_WINDOW", "BatchReads"]
+__all__ = ["CLOSED", "READ_AHEAD", "BatchReads"]
 
 READ_AHEAD = 32
 """Pipelines whose result a results stream reads at once (ahead of the line it writes)."""
-RESULTS_WINDOW = 500
-"""Pipelines a results stream lists from visibility in one call (the next window is listed while
-the lines of this one are read)."""
 CLOSED = frozenset(
     {
         WorkflowExecutionStatus.COMPLETED,
@@ -272,13 +270,13 @@ class BatchReads:
     async def batch_results(
         self, batch_id: str, *, tenant_id: str | None
     ) -> AsyncIterator[BatchResultLine]:
-        """One line per input in input order, never holding more than a window of them.
+        """One line per input in input order, never holding more than :data:`READ_AHEAD`.
 
-        The pipelines are listed from visibility :data:`RESULTS_WINDOW` ids at a time (their
-        states, one call per window); an ended one's line comes from its workflow's close event
-        (its result or failure: one history read, no query, no worker), :data:`READ_AHEAD` of
-        them in flight. Only a pipeline held FAILED (open: its error is the workflow's to tell)
-        or one whose result left its stages out is read through the status query.
+        An ended pipeline's line is its workflow's close event (its result or failure: one
+        history read, no query, no worker, nothing kept in the status cache), :data:`READ_AHEAD`
+        of them in flight. A pipeline with no close event yet (running, or held FAILED: its
+        error is the workflow's to tell), or one whose result left its stages out, is read
+        through the status query; one Temporal does not know was not started.
         """
         status = await self.get_batch(batch_id)
         unstarted = (
@@ -287,103 +285,73 @@ class BatchReads:
             else PipelineState.PENDING.value
         )
         pending: deque[asyncio.Task[BatchResultLine]] = deque()
-        windows = _Windows(self, batch_id, tenant_id, status.total)
         try:
-            async for index, pid, listed in windows:
-                pending.append(asyncio.ensure_future(self._line(index, pid, listed, unstarted)))
+            for index in range(status.total):
+                line = self._line(tenant_id, batch_id, index, unstarted)
+                pending.append(asyncio.ensure_future(line))
                 if len(pending) >= READ_AHEAD:
                     yield await pending.popleft()
             while pending:
                 yield await pending.popleft()
         finally:
-            windows.close()
             for task in pending:
                 task.cancel()
 
     async def _line(
-        self, index: int, pid: str, listed: _Listed | None, unstarted: str
+        self, tenant_id: str | None, batch_id: str, index: int, unstarted: str
     ) -> BatchResultLine:
-        if listed is None:
-            return BatchResultLine(index=index, pipeline_id=pid, state=unstarted)
-        if listed.status in CLOSED:
-            typed = self._client.get_workflow_handle(pid, result_type=PipelineStatus)
-            final = await self._calls(lambda: final_status(typed))
-            if final is not None and final.complete and not final.result_omitted:
-                return _result_line(index, pid, final)
-        elif listed.state != PipelineState.FAILED.value:  # running: nothing to tell but its state
-            return BatchResultLine(index=index, pipeline_id=pid, state=listed.state or unstarted)
+        pid = self._member_id(tenant_id, batch_id, index)
+        try:
+            final = await self._close_event(pid)
+        except PipelineNotFound:
+            old = self._legacy_member_id(tenant_id, batch_id, index)
+            try:  # created before ids were keyed?
+                if old is None:
+                    raise
+                final = await self._close_event(old)
+                pid = old
+            except PipelineNotFound:
+                return BatchResultLine(index=index, pipeline_id=pid, state=unstarted)
+        if final is not None and final.complete and not final.result_omitted:
+            return _result_line(index, pid, final)
         try:
             found = await self._engine.get_pipeline(pid, page=StagePage(limit=0))
         except PipelineNotFound:
             return BatchResultLine(index=index, pipeline_id=pid, state=unstarted)
         return _result_line(index, pid, found)
 
-    async def _list_window(self, batch_id: str, ids: list[str]) -> dict[str, _Listed]:
-        """The current (or last) run of each of ``ids`` that visibility lists (by id)."""
-        query = (
-            f"WorkflowType = '{names.WORKFLOW_TYPE}' AND {NOT_CONTINUED} AND "
-            f"{names.SA_BATCH_ID.name} = {quote_value(batch_id)} AND "
-            f"WorkflowId IN ({', '.join(map(quote_value, ids))})"
-        )
-        found: dict[str, _Listed] = {}
+    async def _close_event(self, pipeline_id: str) -> PipelineStatus | None:
+        """The status an ended pipeline's workflow closed with (``None``: open, or it closed
+        otherwise: cancelled or terminated through Temporal); ``PipelineNotFound`` if none."""
+        handle = self._client.get_workflow_handle(pipeline_id)
 
-        async def fetch() -> None:
-            found.clear()
-            async for w in self._client.list_workflows(query, page_size=len(ids)):
-                state = w.typed_search_attributes.get(names.SA_PIPELINE_STATE)
-                found[w.id] = _Listed(w.status, state)
-
-        await self._calls(fetch)
-        return found
-
-
-@dataclass(frozen=True)
-class _Listed:
-    """What visibility says of one of a batch's pipelines."""
-
-    status: WorkflowExecutionStatus | None
-    state: str | None
-
-
-class _Windows:
-    """``(index, pipeline id, listed or None)`` in input order, listing one window ahead."""
-
-    def __init__(self, reads: BatchReads, batch_id: str, tenant_id: str | None, total: int):
-        self._reads = reads
-        self._batch_id = batch_id
-        self._tenant_id = tenant_id
-        self._total = total
-        self._next: asyncio.Task[dict[str, _Listed]] | None = None
-
-    def _ids(self, start: int) -> list[tuple[str, str | None]]:
-        """The window's pipeline ids, each with the id it had before ids were keyed (or None)."""
-        end = min(self._total, start + RESULTS_WINDOW)
-        reads, tenant, batch = self._reads, self._tenant_id, self._batch_id
-        return [
-            (reads._member_id(tenant, batch, i), reads._legacy_member_id(tenant, batch, i))
-            for i in range(start, end)
-        ]
-
-    def _list(self, start: int) -> asyncio.Task[dict[str, _Listed]] | None:
-        if start >= self._total:
+        async def read() -> PipelineStatus | None:
+            async for event in handle.fetch_history_events(
+                event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT, skip_archival=True
+            ):
+                return await _status_of_close(self._client, event)
             return None
-        ids = [one for pair in self._ids(start) for one in pair if one is not None]
-        return asyncio.ensure_future(self._reads._list_window(self._batch_id, ids))
 
-    async def __aiter__(self) -> AsyncIterator[tuple[int, str, _Listed | None]]:
-        self._next = self._list(0)
-        for start in range(0, self._total, RESULTS_WINDOW):
-            assert self._next is not None
-            listed = await self._next
-            self._next = self._list(start + RESULTS_WINDOW)
-            for offset, (pid, old) in enumerate(self._ids(start)):
-                if pid not in listed and old is not None and old in listed:
-                    pid = old  # created before ids were keyed
-                yield start + offset, pid, listed.get(pid)
+        return await self._calls(read)
 
-    def close(self) -> None:
-        if self._next is not None:
-            self._next.cancel()
+
+async def _status_of_close(client: Client, event: HistoryEvent) -> PipelineStatus | None:
+    """The :class:`PipelineStatus` a close event carries (its result, or its failure's details)."""
+    converter = client.data_converter
+    if event.HasField("workflow_execution_completed_event_attributes"):
+        payloads = event.workflow_execution_completed_event_attributes.result.payloads
+        if not payloads:
+            return None
+        found: PipelineStatus = (await converter.decode(payloads, [PipelineStatus]))[0]
+        return found
+    if event.HasField("workflow_execution_failed_event_attributes"):
+        failure = event.workflow_execution_failed_event_attributes.failure
+        cause = await converter.decode_failure(failure)
+        if isinstance(cause, ApplicationError) and cause.type == "PipelineFailed" and cause.details:
+            detail = cause.details[0]
+            if isinstance(detail, dict) and "state" in detail:
+                return PipelineStatus.model_validate(detail)
+    return None
 
 
 def _result_line(index: int, pid: str, found: PipelineStatus) -> BatchResultLine:

@@ -18,6 +18,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from pipeline_engine.batches import batch_state
+    from pipeline_engine.observability.metric_labels import pipeline_labels
     from pipeline_engine.states import PipelineState
     from workflows import names
     from workflows.batch_messages import (
@@ -98,6 +99,10 @@ class BatchWorkflow:
             full[key] = full.get(key, 0) + unstarted
         state = batch_state(full, cancelled=self._cancel is not None)
         workflow.upsert_search_attributes([names.SA_PIPELINE_STATE.value_set(state.value)])
+        # not a command (nothing in the history) and not recorded while a history replays
+        workflow.metric_meter().create_counter(
+            "pipeline_engine_batches_ended", "Batches that ended, by state"
+        ).add(1, pipeline_labels(params.tenant_id or "", state=state.value))
         return BatchOutcome(state=state.value, counts=full, started=self._started)
 
     async def _counts(self) -> dict[str, int]:

@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         SubmitInputRequest,
     )
     from workflows.runtime import TemporalRuntime
+    from workflows.schedule_runs import count_schedule_run
     from workflows.web_ui import RUNNING_PAGE, current_details
 
 _preload_cel()  # CEL is imported with the workflow, never inside a workflow task
@@ -125,6 +126,8 @@ class PipelineWorkflow:
 
     @workflow.run
     async def run(self, params: PipelineWorkflowInput) -> PipelineStatus:
+        if params.resume is None:  # a first run, not one continued as new
+            count_schedule_run(params.tenant_id)
         if params.autostart and params.resume is None:
             self._run.start()
         details = asyncio.create_task(self._show_details())

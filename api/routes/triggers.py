@@ -179,12 +179,14 @@ async def deliver(
         ctx.metrics.trigger_delivery("refused")
         raise _refused()
     if not delivery_id:
+        ctx.metrics.trigger_delivery("invalid")
         raise InvalidInput(
             "a delivery names itself", problems=[Problem("header.X-Delivery-Id", "required")]
         )
     try:
         body = json.loads(raw)
     except ValueError as exc:
+        ctx.metrics.trigger_delivery("invalid")
         raise InvalidInput("the delivery is not JSON", problems=[Problem("$", str(exc))]) from None
     headers = {k.lower(): v for k, v in request.headers.items()}
     payload = body
@@ -194,6 +196,7 @@ async def deliver(
                 trigger.input, {"body": body, "headers": headers}, allowed=MAPPING_VARIABLES
             )
         except ExpressionError as exc:
+            ctx.metrics.trigger_delivery("invalid")
             raise InvalidInput(
                 "the trigger's input mapping failed on this delivery",
                 problems=[Problem("$.input", str(exc))],

@@ -13,6 +13,7 @@ import httpx
 
 from tests.api._support import bearer
 from tests.api.conftest import TokenFactory
+from tests.support.promtool import metric_value
 
 ITEM = {"type": "step", "name": "t_batch_item", "retry": {"max_attempts": 1}}
 
@@ -44,6 +45,7 @@ async def test_json_batch_status_list_pipelines_results_and_retry(
     fix = f"never-{uuid.uuid4().hex[:6]}"
     inputs = [{"n": i, "fail": i == 2, "fix": fix} for i in range(6)]
     body = {"tenant_id": tenant, "inputs": inputs, "max_running": 3}
+    counted = (await http.get("/metrics")).text
     r = await http.post("/v1/batches", json=body, headers=admin)
     assert r.status_code == 201, r.text
     created = r.json()
@@ -51,6 +53,12 @@ async def test_json_batch_status_list_pipelines_results_and_retry(
     batch_id = created["batch_id"]
     again = await http.post("/v1/batches", json=body, headers=admin)
     assert again.status_code == 200 and again.json()["batch_id"] == batch_id
+    metrics = (await http.get("/metrics")).text
+    for name, n in (
+        ("pipeline_engine_batches_submitted_total", 1),  # the repeat is not counted
+        ("pipeline_engine_batch_inputs_total", 6),
+    ):
+        assert metric_value(metrics, name) - metric_value(counted, name) == n, name
 
     status = await _until_done(http, batch_id, admin)
     assert status["state"] == "FAILED"

@@ -11,6 +11,7 @@ import httpx
 
 from tests.api._support import bearer, wait_state
 from tests.api.conftest import TokenFactory
+from tests.support.promtool import metric_value
 
 ROOT = Path(__file__).resolve().parents[2]
 S3_EVENT = (ROOT / "examples" / "s3-object-created.json").read_bytes()
@@ -47,6 +48,7 @@ async def test_an_s3_object_created_notification_starts_the_pipeline_once(
     assert again.status_code == 200 and again.json()["secret"] is None  # shown once
 
     deliver = f"/v1/triggers/{tenant}/s3-uploads"
+    counted = (await http.get("/metrics")).text
     first = await http.post(deliver, content=S3_EVENT, headers=_signed(secret, S3_EVENT, "d-1"))
     assert first.status_code == 202, first.text
     pid = first.json()["pipeline_id"]
@@ -85,8 +87,13 @@ async def test_an_s3_object_created_notification_starts_the_pipeline_once(
     assert len(after["items"]) == len(before["items"]) + 1  # only the good delivery started one
 
     metrics = (await http.get("/metrics")).text
-    assert 'pipeline_engine_trigger_deliveries_total{outcome="refused"}' in metrics
-    assert 'pipeline_engine_trigger_deliveries_total{outcome="accepted"}' in metrics
+    name = "pipeline_engine_trigger_deliveries_total"
+    moved = {
+        outcome: metric_value(metrics, name, outcome=outcome)
+        - metric_value(counted, name, outcome=outcome)
+        for outcome in ("accepted", "repeated", "refused", "invalid")
+    }
+    assert moved == {"accepted": 2, "repeated": 1, "refused": 5, "invalid": 0}
 
     viewer = bearer(token(["operator"], [tenant]))
     assert (await http.put(url, json={}, headers=viewer)).status_code == 403
@@ -107,6 +114,7 @@ async def test_bad_mappings_and_deliveries_are_422s(
     assert unknown_var.status_code == 422
     secret = (await http.put(url, json={"input": "body.a.b"}, headers=admin)).json()["secret"]
     deliver = f"/v1/triggers/{tenant}/t1"
+    counted = (await http.get("/metrics")).text
     body = json.dumps({"a": {}}).encode()
     missing_key = await http.post(deliver, content=body, headers=_signed(secret, body, "x"))
     assert missing_key.status_code == 422 and missing_key.json()["details"][0]["path"] == "$.input"
@@ -117,3 +125,9 @@ async def test_bad_mappings_and_deliveries_are_422s(
     del headers["X-Delivery-Id"]
     r = await http.post(deliver, content=body, headers=headers)
     assert r.status_code == 422 and "X-Delivery-Id" in r.text
+    # signed but unusable: counted apart from the refused (unsigned or unknown) ones
+    metrics = (await http.get("/metrics")).text
+    name = "pipeline_engine_trigger_deliveries_total"
+    for outcome, n in (("invalid", 3), ("refused", 0), ("accepted", 0)):
+        moved = metric_value(metrics, name, outcome=outcome)
+        assert moved - metric_value(counted, name, outcome=outcome) == n, outcome

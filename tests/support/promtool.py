@@ -7,7 +7,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-__all__ = ["assert_documented", "assert_promtool_accepts", "documented_metrics", "promtool"]
+__all__ = [
+    "assert_documented",
+    "assert_promtool_accepts",
+    "documented_metrics",
+    "metric_value",
+    "promtool",
+]
 
 OPERATIONS_MD = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 
@@ -47,3 +53,16 @@ def documented_metrics() -> set[str]:
     text = OPERATIONS_MD.read_text()
     first_cells = re.findall(r"^\| (`[a-z_]+`(?:, `[a-z_]+`)*) \|", text, flags=re.MULTILINE)
     return {name for cell in first_cells for name in re.findall(r"`([a-z_]+)`", cell)}
+
+
+def metric_value(page: str, name: str, **labels: str) -> float:
+    """The sum of the samples of ``name`` on a Prometheus page whose labels include ``labels``
+    (0 when there is none): read before and after, so a test sees a counter move."""
+    total = 0.0
+    for match in re.finditer(
+        rf"^{re.escape(name)}(?:\{{(?P<labels>[^}}]*)\}})? (?P<value>\S+)$", page, re.MULTILINE
+    ):
+        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group("labels") or ""))
+        if all(found.get(k) == v for k, v in labels.items()):
+            total += float(match.group("value"))
+    return total

@@ -152,17 +152,16 @@ async def test_a_pipeline_is_not_a_batch(batches: TemporalBatchEngine) -> None:
     assert desc_type == "BatchWorkflow"
 
 
-async def test_results_stream_by_windows_and_read_no_status_of_an_ended_pipeline(
+async def test_results_stream_reads_no_status_of_an_ended_pipeline(
     batches: TemporalBatchEngine,
     engine: TemporalPipelineEngine,
     registry: StepRegistry,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Input order across visibility windows; an ended pipeline's line is its close event, and
+    """Input order with a short read-ahead; an ended pipeline's line is its close event, and
     only the one held FAILED (open: its error is the workflow's to tell) is read by status."""
     import workflows.batch_reads as reads
 
-    monkeypatch.setattr(reads, "RESULTS_WINDOW", 3)
     monkeypatch.setattr(reads, "READ_AHEAD", 2)
     tenant = f"tn-{uuid.uuid4().hex[:8]}"
     fix = f"never-{uuid.uuid4().hex[:8]}"
