@@ -18,7 +18,6 @@ from pipeline_engine.settings import DEV_ID_SECRET, DEV_JWT_SECRET, Settings
 __all__ = [
     "MIN_SECRET_BITS",
     "MIN_SECRET_LENGTH",
-    "check_id_secret",
     "check_secret",
     "estimated_bits",
 ]
@@ -73,17 +72,6 @@ def check_secret(settings: Settings) -> None:
         raise RuntimeError(
             "PIPELINE_ENGINE_JWT_SIGNING_KID names no key of PIPELINE_ENGINE_JWT_KEYS"
         )
-
-
-def check_id_secret(settings: Settings) -> None:
-    """Refuse a default, short or low-entropy ``id_secret`` outside dev (the worker's check: it
-    derives the ids of a batch's pipelines and needs no JWT secret).
-
-    Raises:
-        RuntimeError: as :func:`check_secret`.
-    """
-    if settings.env != "dev":
-        _refuse_weak([("PIPELINE_ENGINE_ID_SECRET", settings.id_secret)])
 
 
 def _refuse_weak(named: list[tuple[str, SecretStr | None]]) -> None:

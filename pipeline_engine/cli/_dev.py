@@ -56,11 +56,22 @@ def worker(
     asyncio.run(_run_worker(settings, task_queue=task_queue, activities_only=activities_only))
 
 
+def _warn_of_the_dev_id_secret(settings: Settings) -> None:
+    """Outside dev, say that this worker derives a batch's pipeline ids with the dev key: unless
+    the API does too, the API will not find them (the API refuses that key; a worker only warns,
+    since most workers run no batches and need no secret)."""
+    from pipeline_engine.settings import DEV_ID_SECRET
+
+    if settings.env != "dev" and settings.id_secret.get_secret_value() == DEV_ID_SECRET:
+        logging.getLogger("pipeline_engine.worker").warning(
+            "PIPELINE_ENGINE_ID_SECRET is the dev default: set the API's, or the pipelines of "
+            "batches this worker starts get ids the API does not find"
+        )
+
+
 async def _run_worker(settings: Settings, *, task_queue: str | None, activities_only: bool) -> None:
     import pipeline_engine.builtin_steps  # noqa: F401  (registers the built-in steps)
-    from api.secret_policy import check_id_secret
     from pipeline_engine._ids import IdRule
-    from pipeline_engine.cli._failures import EXIT_INVALID, CliFailure
     from pipeline_engine.cli._setup import check_search_attributes
     from pipeline_engine.observability import configure_logging, configure_tracing
     from pipeline_engine.observability.metric_labels import set_tenant_label
@@ -71,10 +82,6 @@ async def _run_worker(settings: Settings, *, task_queue: str | None, activities_
     from workflows.worker_factory import build_worker
 
     configure_logging(fmt=settings.log_format, level=settings.log_level, file=settings.log_file)
-    try:  # the API's id rule: a batch's pipelines are created here
-        check_id_secret(settings)
-    except RuntimeError as exc:
-        raise CliFailure(str(exc), exit_code=EXIT_INVALID) from None
     load_steps(settings.step_modules)
     if settings.worker_metrics_port is not None:
         check_ports(
@@ -114,6 +121,7 @@ async def _run_worker(settings: Settings, *, task_queue: str | None, activities_
         ids=IdRule.from_settings(settings),
     )
     log = logging.getLogger("pipeline_engine.worker")
+    _warn_of_the_dev_id_secret(settings)  # once it runs: a failure to start stays one line
     sweeper = start_payload_sweeper(store, client, settings)
     async with worker:
         log.info("worker polling %s on %s", queue, settings.temporal_address)
