@@ -310,6 +310,9 @@ async def measure(
                     log.print(
                         f"run {i + 1}/{args.repeat} {label:<52} wall {sample.wall_s:8.2f} s"
                         f"  p50 {statistics.median(sample.latencies):7.2f} s"
+                        + f"  peak {sample.worker_peak_mib or 0:.0f} MiB  CPU "
+                        + " ".join(f"{k} {v:.1f}" for k, v in sample.cpu.items())
+                        + f"  load {os.getloadavg()[0]:.1f}"
                         + (f"  ({sample.failed} not SUCCEEDED)" if sample.failed else ""),
                         soft_wrap=True,
                     )
