@@ -40,13 +40,15 @@ class _Counting(OutboundInterceptor):
         self._seen = seen
 
     async def query_workflow(self, input: QueryWorkflowInput) -> Any:
-        if input.query == names.QUERY_STATUS:
+        # the engine asks for status_parts since the thin fan-out (status of older workflows)
+        if input.query in (names.QUERY_STATUS, names.QUERY_STATUS_PARTS):
             self._seen[input.id] += 1
         return await super().query_workflow(input)
 
 
 class StatusQueries(Interceptor):
-    """Counts the ``status`` queries sent through a client, per pipeline."""
+    """Counts the status queries (``status`` or ``status_parts``) sent through a client, per
+    pipeline."""
 
     def __init__(self) -> None:
         self.seen: Counter[str] = Counter()
