@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.api._limits import REDIS_URL, drop_keys, storage_settings, until_open
-from tests.api._support import SECRET, ApiServer, bearer, pipeline_config, step
+from tests.api._support import ID_SECRET, SECRET, ApiServer, bearer, pipeline_config, step
 from workflows.dev_server import TemporalDevServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,6 +78,7 @@ async def test_two_api_processes_share_rates_and_stream_slots_through_redis(
         **os.environ,
         "PIPELINE_ENGINE_ENV": "prod",
         "PIPELINE_ENGINE_JWT_SECRET": SECRET,
+        "PIPELINE_ENGINE_ID_SECRET": ID_SECRET,  # a production API refuses the dev id key
         "PIPELINE_ENGINE_TEMPORAL_ADDRESS": temporal_server.address,
         "PIPELINE_ENGINE_TASK_QUEUE": api_server.settings.task_queue,  # the session's worker
         "PIPELINE_ENGINE_DATABASE_URL": f"sqlite:///{tmp_path / 'tenants.db'}",
