@@ -27,7 +27,7 @@ from pipeline_engine.steps import StepRegistry
 from tests.api._support import SECRET, bearer, make_settings, start_uvicorn, wait_state
 from workflows.dev_server import TemporalDevServer, free_port
 from workflows.names import SEARCH_ATTRIBUTES
-from workflows.search_attributes import describe, missing_search_attributes
+from workflows.search_attributes import describe, missing_search_attributes, type_name
 from workflows.worker_factory import build_worker, connect
 
 ROOT = Path(__file__).parents[2]
@@ -120,7 +120,7 @@ async def test_bare_cluster_readyz_names_missing_and_setup_fixes_it(
         done = _setup(bare_temporal)
         assert done.returncode == 0, done.stderr
         for key in SEARCH_ATTRIBUTES:
-            assert f"{key.name} (Keyword): registered" in done.stdout
+            assert f"{key.name} ({type_name(key)}): registered" in done.stdout
         again = _setup(bare_temporal)
         assert again.returncode == 0 and "already there" in again.stdout, again.stderr
 
