@@ -151,12 +151,26 @@ class PipelineWorkflowInput(_Message):
         return config.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
     @model_serializer(mode="wrap")
-    def _no_null_ref(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Left out when unset: a run without an origin has the input workers already read.
-        data: dict[str, Any] = handler(self)
-        if data.get("pipeline_ref", 0) is None:
-            del data["pipeline_ref"]
-        return data
+    def _no_new_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_defaults(handler(self), _NEWER_PIPELINE_FIELDS)
+
+
+#: Fields added to a pipeline's input after workers were deployed, with their defaults: left out
+#: of the payload while at the default, so a run that uses none of them has the input an older
+#: worker (whose models forbid unknown fields) still reads during a rolling deploy.
+_NEWER_PIPELINE_FIELDS: dict[str, Any] = {
+    "pipeline_ref": None,
+    "pinned": None,
+    "reuse": None,
+    "input_as_previous": False,
+}
+
+
+def _without_defaults(data: dict[str, Any], newer: dict[str, Any]) -> dict[str, Any]:
+    for name, default in newer.items():
+        if name in data and data[name] == default:
+            del data[name]
+    return data
 
 
 class CommandRequest(_Message):
@@ -221,6 +235,10 @@ class ShardWorkflowInput(_Message):
     call: ShardCall
     pinned: PinnedPipelines | None = None
     """The pipeline's pinned sub-pipelines (a map's runs may start some)."""
+
+    @model_serializer(mode="wrap")
+    def _no_new_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return _without_defaults(handler(self), {"pinned": None})
 
     @classmethod
     def for_pipeline(
