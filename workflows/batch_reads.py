@@ -186,7 +186,22 @@ class BatchReads:
             nxt = it.next_page_token.hex() if it.next_page_token else None
             return BatchPage(items=items, next_page_token=nxt)
 
-        return await self._calls(fetch, overrides=_TOKEN)
+        page = await self._calls(fetch, overrides=_TOKEN)
+        running = [i for i, b in enumerate(page.items) if b.state == PipelineState.RUNNING.value]
+        settled = await asyncio.gather(*(self._settled(page.items[i]) for i in running))
+        for i, item in zip(running, settled, strict=True):
+            page.items[i] = item
+        return page
+
+    async def _settled(self, listed: BatchSummary) -> BatchSummary:
+        """A batch listed RUNNING as its workflow's own description has it: visibility is
+        eventually consistent, and a closed batch's row can keep the RUNNING it started with
+        (seen on the dev server: a FAILED batch listed RUNNING for minutes)."""
+        desc = await self._describe_or_none(listed.batch_id)
+        if desc is None or desc.status not in CLOSED:
+            return listed
+        status = await self._status(listed.batch_id, desc)
+        return listed.model_copy(update={"state": status.state, "finished_at": status.finished_at})
 
     async def batch_pipelines(
         self,

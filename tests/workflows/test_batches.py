@@ -145,6 +145,32 @@ async def test_cancel_stops_starting_and_cancels_the_running(
     assert listed.items[0].state == "CANCELLED" and listed.items[0].total == 30
 
 
+async def test_a_batch_closed_without_its_last_upsert_is_listed_as_it_ended(
+    batches: TemporalBatchEngine, registry: StepRegistry, client: Client
+) -> None:
+    """Visibility can keep a closed batch's RUNNING (it is eventually consistent): the list
+    asks the workflow itself. A batch terminated mid-way closes with RUNNING recorded."""
+    tenant = f"tn-{uuid.uuid4().hex[:8]}"
+    inputs = [{"n": i, "fix": "terminated"} for i in range(6)]
+    submitted = await batches.submit_batch(
+        _request(registry, tenant=tenant, max_running=1, seconds=5.0), inputs
+    )
+    batch_id = submitted.batch.batch_id
+    await client.get_workflow_handle(batch_id).terminate("test: no final upsert")
+    desc = await client.get_workflow_handle(batch_id).describe()
+    assert desc.typed_search_attributes.get(names.SA_PIPELINE_STATE) == "RUNNING"
+    deadline = time.monotonic() + 60
+    while True:
+        listed = await batches.list_batches(tenant_ids=[tenant], next_page_token=None)
+        if listed.items or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.3)
+    status = await batches.get_batch(batch_id)
+    assert status.state != "RUNNING" and status.finished_at is not None
+    assert [(b.batch_id, b.state) for b in listed.items] == [(batch_id, status.state)]
+    assert listed.items[0].finished_at == status.finished_at
+
+
 async def test_a_pipeline_is_not_a_batch(batches: TemporalBatchEngine) -> None:
     with pytest.raises(BatchNotFound):
         await batches.get_batch("bt-nothing-here")
