@@ -278,6 +278,12 @@ class Settings(BaseSettings):
         "slower per workflow task; the interpreter is the only workflow code, and CI replays "
         "its recorded histories in the sandbox).",
     )
+    worker_build_id: str | None = Field(
+        None,
+        description="The build id a worker reports to Temporal, recorded on every workflow task "
+        "it completes (default: pipeline-engine@<version>; set it to your image's tag or commit "
+        "to tell deploys apart).",
+    )
     shard_width: int = Field(
         1000,
         ge=2,

@@ -12,6 +12,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities import build_step_activities
 from pipeline_engine._ids import DEV_IDS, IdRule
+from pipeline_engine._version import __version__
 from pipeline_engine.observability.tracing import tracing_interceptors
 from pipeline_engine.settings import Settings
 from pipeline_engine.steps import StepRegistry
@@ -24,6 +25,10 @@ from workflows.payload_store import PayloadStore
 from workflows.pipeline_workflow import PipelineWorkflow
 from workflows.shard_workflow import PipelineShardWorkflow
 from workflows.step_cache_activities import build_step_cache_activities
+
+DEFAULT_BUILD_ID = f"pipeline-engine@{__version__}"
+"""The build id a worker reports (Temporal records it on every workflow task it completes). Without
+one the SDK reads and hashes the code of every loaded module at start: 1-5 s here."""
 
 INLINE_RESULT_LIMIT = 512 * 1024
 """Largest step result without a payload store: the pipeline's status carries it (at least) twice,
@@ -116,6 +121,7 @@ def build_worker(
     max_result_bytes: int = Settings.model_fields["payload_max_bytes"].default,
     sandboxed: bool = Settings.model_fields["workflow_sandbox"].default,
     ids: IdRule = DEV_IDS,
+    build_id: str | None = None,
 ) -> Worker:
     """A worker polling ``task_queue`` for pipelines and for the steps in ``registry``.
 
@@ -127,6 +133,8 @@ def build_worker(
     the client, the limit is :data:`INLINE_RESULT_LIMIT` (results then travel in the history).
     ``sandboxed`` runs the workflows in the SDK's sandbox (``PIPELINE_ENGINE_WORKFLOW_SANDBOX``).
     ``ids`` derives the ids of a batch's pipelines: the API's rule (``PIPELINE_ENGINE_ID_SECRET``).
+    ``build_id`` is what the worker reports to Temporal (``PIPELINE_ENGINE_WORKER_BUILD_ID``;
+    :data:`DEFAULT_BUILD_ID` when unset).
     """
     if client.data_converter.external_storage is None:
         max_result_bytes = min(max_result_bytes, INLINE_RESULT_LIMIT)
@@ -164,4 +172,5 @@ def build_worker(
         # a third less (docs/benchmarks.md).
         workflow_runner=sandbox_runner() if sandboxed else UnsandboxedWorkflowRunner(),
         graceful_shutdown_timeout=timedelta(seconds=drain_s),
+        build_id=build_id or DEFAULT_BUILD_ID,
     )

@@ -119,6 +119,7 @@ async def _run_worker(settings: Settings, *, task_queue: str | None, activities_
         drain_s=settings.worker_drain_s,
         sandboxed=settings.workflow_sandbox,
         ids=IdRule.from_settings(settings),
+        build_id=settings.worker_build_id,
     )
     log = logging.getLogger("pipeline_engine.worker")
     _warn_of_the_dev_id_secret(settings)  # once it runs: a failure to start stays one line
@@ -282,6 +283,7 @@ async def _serve(
         max_result_bytes=settings.payload_max_bytes,
         sandboxed=settings.workflow_sandbox,
         ids=IdRule.from_settings(settings),
+        build_id=settings.worker_build_id,
     )
     sweeper = start_payload_sweeper(store, client, settings)
     async with worker:
