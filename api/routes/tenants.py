@@ -10,6 +10,7 @@ from api.deps import (
     CacheDep,
     ContextDep,
     IfMatch,
+    PipelinesDep,
     RegistryDep,
     StoreDep,
     TenantPath,
@@ -18,8 +19,11 @@ from api.deps import (
 )
 from api.errors import CONFLICT_RESPONSES, ERROR_RESPONSES
 from api.schemas import TenantConfig, TenantConfigBody
+from api.tenants.references import written_references
 from pipeline_engine.errors import InvalidInput, PermissionDenied, Problem
+from pipeline_engine.service.named_pipelines import schema_version_of
 from pipeline_engine.service.tenant_configs import no_tenant_config, validate_tenant_config
+from pipeline_engine.versions import DEFAULT_PIPELINE
 
 router = APIRouter(prefix="/tenants", tags=["tenants"], responses=ERROR_RESPONSES)
 
@@ -85,6 +89,7 @@ async def put_tenant_config(
     body: TenantConfigBody,
     caller: Admin,
     store: StoreDep,
+    pipelines: PipelinesDep,
     cache: CacheDep,
     registry: RegistryDep,
     ctx: ContextDep,
@@ -92,6 +97,9 @@ async def put_tenant_config(
     if_match: IfMatch = None,
 ) -> TenantConfig:
     """Create or replace the tenant's config; validated exactly like pipeline creation.
+
+    Its sub-pipeline references are checked as for a new version of the ``default`` pipeline:
+    each must name one of the tenant's pipelines, and none may come back to ``default``.
 
     ``priority`` and ``fairness_weight`` (optional) order the tenant's pipelines and steps when
     tasks back up in Temporal; omitted, they are unset (a PUT replaces the whole config).
@@ -117,6 +125,11 @@ async def put_tenant_config(
         registry=registry,
         priority=priority,
         fairness_weight=fairness_weight,
+    )
+    definition = body.pipeline_definition
+    version = schema_version_of("pipeline_definition", definition)
+    await written_references(
+        pipelines, cache, tenant_id, DEFAULT_PIPELINE, "pipeline_definition", definition, version
     )
     row = await store.put(
         tenant_id,

@@ -65,6 +65,25 @@ async def test_references_are_checked_when_written(
     assert r.json()["details"][0]["message"] == "pipeline 'leaf' is archived"
 
 
+async def test_the_tenant_config_route_checks_references_as_the_default_pipeline(
+    http: httpx.AsyncClient, admin: dict[str, str], tenant: str
+) -> None:
+    url = f"/v1/tenants/{tenant}/config"
+    r = await http.put(url, json={"pipeline_definition": sub("nope")}, headers=admin)
+    assert r.status_code == 422, r.text
+    assert r.json()["details"] == [
+        {"path": "$.pipeline_definition.name", "message": "unknown pipeline 'nope'"}
+    ]
+    assert (await http.get(url, headers=admin)).status_code == 404  # nothing half-written
+    r = await http.put(url, json={"pipeline_definition": st("t_add")}, headers=admin)
+    assert r.is_success, r.text
+    assert (await put(http, admin, tenant, "sizing", sub("default"))).status_code == 201
+    # default (new) -> sizing@1 -> default: refused like a cycle written through its own route
+    r = await http.put(url, json={"pipeline_definition": sub("sizing")}, headers=admin)
+    assert r.status_code == 422, r.text
+    assert "a cycle of sub-pipelines" in r.json()["details"][0]["message"]
+
+
 async def test_a_sub_pipeline_runs_as_a_child_pinned_when_created(
     http: httpx.AsyncClient, admin: dict[str, str], token: Any, tenant: str
 ) -> None:

@@ -15,6 +15,13 @@ export function el(tag, attrs = {}, children = []) {
 
 export const badge = (state) => el("span", { class: `badge ${state || ""}`, "data-state": state || "" }, state || "?");
 
+/** "cached": a stage whose result came from the step cache (its step did not run); `n` of a fan-out's. */
+export const cachedBadge = (n = null) => el(
+  "span",
+  { class: "badge cached", "data-cached": n === null ? "" : String(n), title: "result read from the step cache: the step did not run" },
+  n === null ? "cached" : `${n.toLocaleString("en")} cached`,
+);
+
 export function when(value) {
   return value ? new Date(value).toLocaleString() : "";
 }

@@ -101,6 +101,7 @@ function label(node, stages) {
   if (node.step && node.step !== node.label) text += `\n(${node.step})`;
   if (node.kind === "input") text += "\n(human input)";
   if (node.kind === "pipeline") text += "\n(pipeline)";
+  if (node.kind === "step" && stagesOf(node, stages).some((s) => s.cached)) text += "\n(cached)";
   if (node.kind === "switch") {
     const own = stages.find((s) => s.stage_id === node.id);
     text += own && own.branch !== null && own.branch !== undefined ? `\n(branch ${own.branch})` : "\n(switch)";

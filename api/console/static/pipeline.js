@@ -1,6 +1,6 @@
 // One pipeline: its graph lit by stage state (live from the event stream), details, events, actions.
 import { ApiError, api, can, claims, followEvents } from "./api.js";
-import { badge, el, fill, json, notice, seconds, when } from "./dom.js";
+import { badge, cachedBadge, el, fill, json, notice, seconds, when } from "./dom.js";
 import { drawGraph, fanOutCount, nodeState, paint, stagesOf } from "./graph.js";
 import { refLink } from "./named.js";
 import { schemaForm } from "./schema_form.js";
@@ -121,7 +121,7 @@ export function pipelinePage(main, pipelineId, showError) {
         ? reasonForm(`retry-${s.stage_id}`, "Retry stage", (reason, form) => act("POST", `/stages/${encodeURIComponent(s.stage_id)}/retry`, { reason }, form))
         : null;
       return el("div", { class: "card", "data-stage": s.stage_id }, [
-        el("div", { class: "row" }, [el("strong", {}, s.stage_id), badge(s.state), el("span", { class: "muted" }, `${s.step} · ${s.attempts} attempt(s)`)]),
+        el("div", { class: "row" }, [el("strong", {}, s.stage_id), badge(s.state), s.cached ? cachedBadge() : null, el("span", { class: "muted" }, `${s.step} · ${s.attempts} attempt(s)`)]),
         el("div", { class: "muted" }, `scheduled ${when(s.scheduled_at)} · finished ${when(s.finished_at)} · took ${seconds(s.scheduled_at, s.finished_at) || "–"}`),
         s.error ? el("p", { class: "error" }, `${s.error.type}: ${s.error.message}`) : null,
         s.result !== null && s.result !== undefined ? json(s.result) : null,
@@ -156,9 +156,11 @@ export function pipelinePage(main, pipelineId, showError) {
       const first = mine[0] || {};
       const state = nodeState(node, stages);
       const errors = mine.filter((s) => s.error).map((s) => `${s.stage_id}: ${s.error.type}: ${s.error.message}`);
+      const cached = mine.filter((s) => s.cached).length;
+      const fanOut = node.kind === "group" || node.kind === "map";
       return el("tr", { "data-node": node.id, "data-state": state }, [
         el("td", {}, ["step", "input", "pipeline"].includes(node.kind) ? node.id : `${node.label} (${fanOutCount(node, stages)})`),
-        el("td", {}, badge(state)),
+        el("td", {}, [badge(state), cached ? cachedBadge(fanOut ? cached : null) : null]),
         el("td", {}, String(mine.reduce((n, s) => n + s.attempts, 0))),
         el("td", {}, when(first.scheduled_at)),
         el("td", {}, seconds(first.scheduled_at, first.finished_at)),
