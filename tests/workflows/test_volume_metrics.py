@@ -3,6 +3,7 @@ start, by schedule, not the pipelines nobody scheduled) and the batches that end
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -52,13 +53,17 @@ async def test_schedule_runs_and_ended_batches_are_counted(
         )  # fmt: skip
         await schedules.create_schedule(definition, config=config, settings=None, priority=None)
         try:
-            await schedules.trigger(tenant, schedule_id)
-            await schedules.trigger(tenant, schedule_id)
 
-            async def two_runs() -> bool:
-                return metric_value(await page(), RUNS, schedule=schedule_id) >= 2
+            async def runs_counted(n: int) -> bool:
+                return metric_value(await page(), RUNS, schedule=schedule_id) >= n
 
-            await wait_until(two_runs, timeout=60, interval=0.5)
+            # a run's id is the schedule's and its due time to the second: a second trigger in
+            # the same second names the first run and, while that still runs, starts nothing
+            await schedules.trigger(tenant, schedule_id)
+            await wait_until(lambda: runs_counted(1), timeout=60, interval=0.5)
+            await asyncio.sleep(1.1)  # the first run started: its due second has passed
+            await schedules.trigger(tenant, schedule_id)
+            await wait_until(lambda: runs_counted(2), timeout=60, interval=0.5)
         finally:
             await schedules.delete_schedule(tenant, schedule_id)
 
