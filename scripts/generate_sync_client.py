@@ -23,6 +23,10 @@ PAIRS = (
     (CLIENT / "_async.py", CLIENT / "_sync.py"),
     (CLIENT / "_volume_async.py", CLIENT / "_volume_sync.py"),
     (CLIENT / "_named_async.py", CLIENT / "_named_sync.py"),
+    (CLIENT / "_transport_async.py", CLIENT / "_transport_sync.py"),
+    (CLIENT / "_commands_async.py", CLIENT / "_commands_sync.py"),
+    (CLIENT / "_reads_async.py", CLIENT / "_reads_sync.py"),
+    (CLIENT / "_streams_async.py", CLIENT / "_streams_sync.py"),
 )
 """Each hand-written asynchronous module and the synchronous one generated from it."""
 
@@ -42,6 +46,14 @@ NAMES = {
     "AsyncNamedMethods": "NamedMethods",
     "_named_async": "_named_sync",
     "aiter_lines": "iter_lines",
+    "AsyncClientTransport": "ClientTransport",
+    "_transport_async": "_transport_sync",
+    "AsyncPipelineCommands": "PipelineCommands",
+    "_commands_async": "_commands_sync",
+    "AsyncPipelineReads": "PipelineReads",
+    "_reads_async": "_reads_sync",
+    "AsyncStreamMethods": "StreamMethods",
+    "_streams_async": "_streams_sync",
 }
 PROSE = [  # (pattern, replacement) applied to the generated text: docstrings and comments
     (

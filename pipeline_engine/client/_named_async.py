@@ -10,15 +10,14 @@ The server holds every rule (digests, equal documents, ``If-Match``, canaries, a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-import httpx
 from pydantic import BaseModel
 
 from pipeline_engine.builders import to_wire
-from pipeline_engine.client._base import BaseClient, config_to_wire, present
+from pipeline_engine.client._base import config_to_wire, present
 from pipeline_engine.client._retry import ClientRetryPolicy
+from pipeline_engine.client._transport_async import AsyncClientTransport
 from pipeline_engine.resources import PipelineCreated
 from pipeline_engine.versions import (
     AuditPage,
@@ -37,27 +36,9 @@ def definition_to_wire(definition: Any) -> Any:
     return to_wire(definition) if isinstance(definition, BaseModel) else definition
 
 
-class AsyncNamedMethods(BaseClient):
+class AsyncNamedMethods(AsyncClientTransport):
     """Named-pipeline operations (mixed into the client; see it for ``timeout`` and
     ``retry_policy``). ``tenant_id`` defaults to the client's everywhere."""
-
-    _http: httpx.AsyncClient
-
-    async def _request(
-        self,
-        method: str,
-        url: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, str] | None = None,
-        timeout: float | None,
-        retry_policy: ClientRetryPolicy | None,
-        pipeline_id: str | None = None,
-        content: bytes | None = None,
-        content_type: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Any:
-        raise NotImplementedError  # the client's
 
     def _named_url(self, tenant_id: str | None, *parts: str) -> str:
         tenant = self._tenant(tenant_id)

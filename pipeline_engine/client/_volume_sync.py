@@ -22,8 +22,9 @@ from pipeline_engine.batches import (
     BatchStatus,
     RetriedBatch,
 )
-from pipeline_engine.client._base import BaseClient, error_from_response, present, unreachable
+from pipeline_engine.client._base import error_from_response, present, unreachable
 from pipeline_engine.client._retry import ClientRetryPolicy
+from pipeline_engine.client._transport_sync import ClientTransport
 from pipeline_engine.schedules import Overlap, ScheduleDefinition, ScheduleStatus
 from pipeline_engine.states import PipelineState
 from pipeline_engine.triggers import TriggerInfo
@@ -40,27 +41,9 @@ def ndjson_of(inputs: Iterable[Any] | bytes) -> bytes:
     return b"".join(json.dumps(value).encode() + b"\n" for value in inputs)
 
 
-class VolumeMethods(BaseClient):
+class VolumeMethods(ClientTransport):
     """Batch and schedule operations (mixed into the client; see it for ``timeout`` and
     ``retry_policy``)."""
-
-    _http: httpx.Client
-
-    def _request(
-        self,
-        method: str,
-        url: str,
-        *,
-        json: Any = None,
-        params: Mapping[str, str] | None = None,
-        timeout: float | None,
-        retry_policy: ClientRetryPolicy | None,
-        pipeline_id: str | None = None,
-        content: bytes | None = None,
-        content_type: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Any:
-        raise NotImplementedError  # the client's
 
     # ------------------------------------------------------------------ batches
     def submit_batch(
