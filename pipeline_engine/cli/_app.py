@@ -11,7 +11,16 @@ from __future__ import annotations
 import typer
 
 from pipeline_engine._version import __version__
-from pipeline_engine.cli import _dev, _local, _named, _pipelines, _server, _setup, _volume
+from pipeline_engine.cli import (
+    _batches,
+    _dev,
+    _local,
+    _named,
+    _pipelines,
+    _schedules,
+    _server,
+    _setup,
+)
 from pipeline_engine.cli._failures import DEBUG_ENV, guarded, set_debug
 
 __all__ = ["build_app"]
@@ -30,9 +39,17 @@ _SUBGROUPS = (
         "A tenant's named pipelines: versions, diffs, rollbacks, aliases, audit.",
         _named.COMMANDS,
     ),
-    ("batch", "Batches: one pipeline per input, followed as one.", _volume.BATCH_COMMANDS),
-    ("schedule", "Schedules on Temporal Schedules (cron or interval).", _volume.SCHEDULE_COMMANDS),
-    ("trigger", "Webhook triggers (signed deliveries start a pipeline).", _volume.TRIGGER_COMMANDS),
+    ("batch", "Batches: one pipeline per input, followed as one.", _batches.BATCH_COMMANDS),
+    (
+        "schedule",
+        "Schedules on Temporal Schedules (cron or interval).",
+        _schedules.SCHEDULE_COMMANDS,
+    ),
+    (
+        "trigger",
+        "Webhook triggers (signed deliveries start a pipeline).",
+        _schedules.TRIGGER_COMMANDS,
+    ),
 )
 
 

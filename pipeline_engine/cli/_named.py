@@ -15,7 +15,7 @@ import typer
 
 from pipeline_engine.cli._failures import EXIT_INVALID, CliFailure
 from pipeline_engine.cli._output import console, print_json
-from pipeline_engine.cli._pipelines import JsonOption, TokenOption, UrlOption, _client
+from pipeline_engine.cli._remote import JsonOption, TokenOption, UrlOption, remote_client
 from pipeline_engine.errors import NotFound
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def list_(
     token: str | None = TokenOption,
 ) -> None:
     """The tenant's named pipelines: latest version and aliases."""
-    with _client(url, token) as client:
+    with remote_client(url, token) as client:
         found = client.list_named_pipelines(tenant_id=tenant)
     if as_json:
         print_json(found)
@@ -102,7 +102,7 @@ def show(
     token: str | None = TokenOption,
 ) -> None:
     """One version: who wrote it, when, why, its digest, and its document (as JSON)."""
-    with _client(url, token) as client:
+    with remote_client(url, token) as client:
         stored = client.get_pipeline_version(name, version, tenant_id=tenant)
     if as_json:
         print_json(stored)
@@ -134,7 +134,7 @@ def push(
 ) -> None:
     """Write FILE as the pipeline's next version (none when it equals the latest)."""
     field, document = document_of(file.read_text(), str(file))
-    with _client(url, token) as client:
+    with remote_client(url, token) as client:
         try:
             before = client.get_pipeline_version(name, tenant_id=tenant).version
         except NotFound:
@@ -158,7 +158,7 @@ def diff(
     token: str | None = TokenOption,
 ) -> None:
     """What changed from one version to another (RFC 6902 JSON Patch operations)."""
-    with _client(url, token) as client:
+    with remote_client(url, token) as client:
         patch = client.diff_pipeline_versions(name, from_version, to_version, tenant_id=tenant)
     if as_json:
         print_json(patch)
@@ -186,7 +186,7 @@ def rollback(
     token: str | None = TokenOption,
 ) -> None:
     """Write a new version equal to version --to (the same digest)."""
-    with _client(url, token) as client:
+    with remote_client(url, token) as client:
         written = client.rollback_pipeline(name, to, message=message, tenant_id=tenant)
     _print_version(written, as_json=as_json, verb=f"rolled back to version {to}:")
 
@@ -207,7 +207,7 @@ def alias(
     token: str | None = TokenOption,
 ) -> None:
     """Point an alias at a version, optionally with a canary share."""
-    with _client(url, token) as client:
+    with remote_client(url, token) as client:
         pointed = client.set_pipeline_alias(
             name,
             alias_name,
@@ -232,7 +232,7 @@ def history(
     token: str | None = TokenOption,
 ) -> None:
     """The pipeline's versions, newest first: who, when, why, digest."""
-    with _client(url, token) as client:
+    with remote_client(url, token) as client:
         page = client.list_pipeline_versions(
             name, page_size=page_size, page_token=page_token, tenant_id=tenant
         )
@@ -258,7 +258,7 @@ def archive(
     token: str | None = TokenOption,
 ) -> None:
     """Archive a pipeline: its versions stay readable, it can no longer be run."""
-    with _client(url, token) as client:
+    with remote_client(url, token) as client:
         client.archive_pipeline(name, tenant_id=tenant)
     console.print(f"archived {name}", highlight=False)
 
@@ -273,7 +273,7 @@ def audit(
     token: str | None = TokenOption,
 ) -> None:
     """Who changed what in the tenant's pipelines, newest first (admins)."""
-    with _client(url, token) as client:
+    with remote_client(url, token) as client:
         page = client.get_audit(
             pipeline=pipeline, page_size=page_size, page_token=page_token, tenant_id=tenant
         )

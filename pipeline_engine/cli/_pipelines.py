@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.live import Live
 
 from pipeline_engine.cli._failures import EXIT_INVALID, EXIT_PIPELINE_FAILED, CliFailure
 from pipeline_engine.cli._output import console, err_console, print_json
+from pipeline_engine.cli._remote import (
+    JsonOption,
+    ReasonOption,
+    TokenOption,
+    UrlOption,
+    json_arg,
+    remote_client,
+)
 from pipeline_engine.cli._render import pipeline_view, print_outcome, progress_table
 from pipeline_engine.errors import TenantNotFound
 from pipeline_engine.states import PipelineState, StageState
@@ -31,31 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMANDS", "follow_pipeline"]
 
-UrlOption = typer.Option(None, "--url", envvar="PIPELINE_ENGINE_URL", help="API base URL.")
-TokenOption = typer.Option(
-    None, "--token", envvar="PIPELINE_ENGINE_TOKEN", help="Bearer token.", show_default=False
-)
-JsonOption = typer.Option(False, "--json", help="Print JSON (for scripts).")
 PipelineIdArgument = typer.Argument(..., help="Pipeline id.")
-ReasonOption = typer.Option("", "--reason", help="Why (recorded in the events).")
 _INLINE_RESULT_CHARS = 300
-
-
-@contextmanager
-def _client(url: str | None, token: str | None) -> Iterator[PipelineClient]:
-    from pipeline_engine.client import PipelineClient
-
-    with PipelineClient(url, token=token) as client:
-        yield client
-
-
-def _json_arg(text: str | None, what: str) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise CliFailure(f"{what} is not valid JSON: {exc}", exit_code=EXIT_INVALID) from None
 
 
 def _act(
@@ -66,7 +50,7 @@ def _act(
     operation: Callable[[PipelineClient], PipelineState],
 ) -> None:
     """Apply an operation to a pipeline and print the state it leaves the pipeline in."""
-    with _client(url, token) as client:
+    with remote_client(url, token) as client:
         state = operation(client)
     _print_state(pipeline_id, state, as_json=as_json)
 
@@ -120,12 +104,12 @@ def run(
 ) -> None:
     """Create and start a pipeline from a config file, or from the tenant's stored pipeline
     (--pipeline NAME [--version N | --alias A]); with --follow, watch it to the end."""
-    payload = _json_arg(input, "--input")
+    payload = json_arg(input, "--input")
     _check_source(file, named, tenant, version, alias)
     if output is not None and not follow:
         raise CliFailure("--output needs --follow", exit_code=EXIT_INVALID)
     key = idempotency_key or f"cli-{uuid.uuid4().hex}"
-    with _client(url, token) as client:
+    with remote_client(url, token) as client:
         if named is not None and tenant is not None:
             created = client.process_detailed(
                 tenant, payload, pipeline=named, version=version, alias=alias, idempotency_key=key
@@ -133,7 +117,7 @@ def run(
             pid, reused, state = created.pipeline_id, created.reused, created.state
         else:
             assert file is not None  # _check_source
-            config = _json_arg(file.read_text(), str(file))
+            config = json_arg(file.read_text(), str(file))
             if tenant is not None:
                 _check_tenant(client, tenant)
             created = client.create_pipeline_detailed(
@@ -249,7 +233,7 @@ def status(
     """Show a pipeline's state, stages (attempts, durations, errors) and waiting inputs (a page
     of the stages: see --stage-offset)."""
     page = StagePage(offset=stage_offset, limit=stage_limit, state=stage_state)
-    with _client(url, token) as client:
+    with remote_client(url, token) as client:
         current = client.get_pipeline(pipeline_id, page=page)
     if as_json:
         print_json(current)
@@ -281,7 +265,7 @@ def list_(
     token: str | None = TokenOption,
 ) -> None:
     """List pipelines, newest first, by pages."""
-    with _client(url, token) as client:
+    with remote_client(url, token) as client:
         page = client.list_pipelines(
             tenant_id=tenant,
             state=state,
@@ -324,7 +308,7 @@ def history(
     token: str | None = TokenOption,
 ) -> None:
     """Show a pipeline's events in order."""
-    with _client(url, token) as client:
+    with remote_client(url, token) as client:
         events = client.get_history(pipeline_id, since=since, after_id=after_id, limit=limit)
     for event in events:
         if as_json:
@@ -376,7 +360,7 @@ def input_(
     token: str | None = TokenOption,
 ) -> None:
     """Answer a pipeline waiting for human input."""
-    data = _json_arg(payload, "payload")
+    data = json_arg(payload, "payload")
     _act(
         url,
         token,

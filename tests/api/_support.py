@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -45,12 +46,19 @@ def make_settings(temporal: TemporalDevServer | None, db_url: str, **extra: Any)
     return Settings(**values)
 
 
-async def start_uvicorn(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    """Serve ``app`` on 127.0.0.1:port in this event loop; returns once it accepts requests."""
+async def start_uvicorn(
+    app: Any, port: int, *, sock: socket.socket | None = None
+) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    """Serve ``app`` on 127.0.0.1:port in this event loop; returns once it accepts requests.
+
+    ``sock``: a socket already listening on that port (kept by the caller so that nothing else
+    takes the port in between); uvicorn serves on a duplicate of it and closes only that.
+    """
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
-    task = asyncio.create_task(server.serve())
+    sockets = [sock.dup()] if sock is not None else None
+    task = asyncio.create_task(server.serve(sockets=sockets))
     deadline = time.monotonic() + 20
     while not server.started:
         if task.done() or time.monotonic() > deadline:

@@ -4,6 +4,7 @@ as ``pipeline-engine dev`` wires it: read in a real headless Chromium."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -26,19 +27,29 @@ from workflows.worker_factory import build_worker, connect
 __all__ = ["browser"]  # the fixture, shared with the Web UI test
 
 MARKER = "kept-in-the-payload-store"
-API_PORT = free_port()
 
 
 @pytest.fixture(scope="module")
-def codec_ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemporalDevServer]:
+def api_socket() -> Iterator[socket.socket]:
+    """The API's listening socket, bound before the Web UI is told its port and held until the
+    module ends (a port only looked up, then bound minutes later, was taken in between once)."""
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        yield sock
+
+
+@pytest.fixture(scope="module")
+def codec_ui_server(
+    tmp_path_factory: pytest.TempPathFactory, api_socket: socket.socket
+) -> Iterator[TemporalDevServer]:
     """A dev server whose Web UI decodes payloads at the API's codec endpoint (as in dev)."""
     data = tmp_path_factory.mktemp("temporal-codec-ui")
+    api_port = api_socket.getsockname()[1]
     server = TemporalDevServer(
         port=free_port(),
         ui_port=free_port(),
         log_file=data / "server.log",
         ui_codec_endpoint=ui_codec_endpoint(
-            f"http://127.0.0.1:{API_PORT}", make_settings(None, "sqlite://")
+            f"http://127.0.0.1:{api_port}", make_settings(None, "sqlite://")
         ),
     )
     server.start()
@@ -49,6 +60,7 @@ def codec_ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tempor
 @pytest.fixture
 async def codec_stack(
     codec_ui_server: TemporalDevServer,
+    api_socket: socket.socket,
     registry: StepRegistry,
     payload_store: PayloadStore,
     tmp_path: Path,
@@ -66,7 +78,8 @@ async def codec_stack(
         registry=registry,
         ids=IdRule.from_settings(settings),
     ):
-        server, task = await start_uvicorn(create_app(settings, registry=registry), API_PORT)
+        app = create_app(settings, registry=registry)
+        server, task = await start_uvicorn(app, api_socket.getsockname()[1], sock=api_socket)
         try:
             yield TemporalPipelineEngine(client, task_queue=settings.task_queue, registry=registry)
         finally:

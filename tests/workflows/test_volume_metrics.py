@@ -70,12 +70,16 @@ async def test_schedule_runs_and_ended_batches_are_counted(
         batches = TemporalBatchEngine(engine, store_of(client.data_converter))
         request = BatchRequest(tenant_id=tenant, pipeline="default", config=config, max_running=2)
         before = metric_value(await page(), ENDED, state="SUCCEEDED")
-        await batches.submit_batch(request, [{"n": 1}, {"n": 2}])
+        submitted = await batches.submit_batch(request, [{"n": 1}, {"n": 2}])
 
         async def batch_ended() -> bool:
             return metric_value(await page(), ENDED, state="SUCCEEDED") > before
 
-        await wait_until(batch_ended, timeout=60, interval=0.5)
+        try:
+            await wait_until(batch_ended, timeout=60, interval=0.5)
+        except AssertionError:  # say what the batch was doing
+            status = await batches.get_batch(submitted.batch.batch_id)
+            raise AssertionError(f"batch not counted as ended: {status!r}") from None
         text = await page()
     # the two triggered runs, once each; the pipeline created directly is no schedule's run
     assert metric_value(text, RUNS, schedule=schedule_id) == 2
